@@ -1,0 +1,5 @@
+import sys
+
+from seqmesh.cli import main
+
+sys.exit(main())

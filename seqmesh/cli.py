@@ -1,0 +1,49 @@
+"""The `seqmesh` command line.
+
+Each component owns its subcommands in its own `cli.py` exposing `register(subparsers)`;
+this module only assembles them, so `seqmesh --help` stays fast (handlers import lazily).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: Modules that contribute subcommands, in help order.
+COMMAND_MODULES = (
+    "seqmesh.runtime.venues.sim.cli",
+    "seqmesh.runtime.edge.cli",
+    "seqmesh.common.certs_cli",
+    "seqmesh.devcluster.cli",
+    "seqmesh.operator.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqmesh", description="seqmesh execution mesh")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue  # component not present in this build
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
