@@ -1,0 +1,49 @@
+"""Settings of one simulated venue."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class FlowSettings(BaseModel):
+    """Synthetic order flow that keeps the book alive."""
+
+    interval_ms: int = Field(50, ge=1, le=60_000, description="one flow step every this many ms")
+    volatility_bps: Decimal = Field(Decimal("0.3"), ge=0, description="random-walk step stdev per step")
+    makers: int = Field(3, ge=1, le=50)
+    depth: int = Field(20, ge=1, le=400, description="price levels each maker quotes per side")
+    half_spread_bps: Decimal = Field(Decimal("0.5"), gt=0, description="half spread of the inner quotes")
+    level_gap_bps: Decimal = Field(Decimal("0.5"), gt=0, description="distance between quoted levels")
+    taker_probability: float = Field(0.3, ge=0, le=1, description="chance of a market order per step")
+    refresh_levels: int = Field(2, ge=0, description="quotes re-sized at random per step")
+
+
+class VenueSettings(BaseModel):
+    venue: str = "binance"
+    symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT", "ETH/USDT"])
+    seed: int = 1
+    maker_fee: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"))
+    taker_fee: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"))
+    price_offset_bps: Decimal = Field(Decimal(0), ge=-5000, le=5000,
+                                      description="shifts this venue's mid against the reference price")
+    extra_latency_ms: float = Field(0.0, ge=0, le=10_000, description="added to every REST reply and WS frame")
+    depth_interval_ms: int = Field(20, ge=1, le=1000, description="diff-depth frames are flushed this often")
+    flow: FlowSettings = Field(default_factory=lambda: FlowSettings())
+    #: api key -> (secret, starting balances); the key is also the account name.
+    api_keys: dict[str, str] = Field(default_factory=lambda: {"seqmesh-demo": "seqmesh-demo-secret"})
+    starting_balances: dict[str, Decimal] = Field(
+        default_factory=lambda: {"USDT": Decimal(1_000_000), "BTC": Decimal(10), "ETH": Decimal(200),
+                                 "SOL": Decimal(2000), "XRP": Decimal(100_000)}
+    )
+
+    @field_validator("symbols")
+    @classmethod
+    def _known(cls, symbols: list[str]) -> list[str]:
+        from .instruments import resolve
+
+        resolve(symbols)
+        if not symbols:
+            raise ValueError("at least one symbol")
+        return symbols
