@@ -27,6 +27,7 @@ def build(force: bool = False) -> list[Path]:
     if not protos or not (force or any(stale(p) for p in protos)):
         return []
     include = Path(protoc.__file__).parent / "_proto"
+    bindir = Path(sys.executable).parent  # mypy-protobuf's plugins live beside the interpreter
     with tempfile.TemporaryDirectory() as tmp:
         args = [
             "protoc",
@@ -34,6 +35,8 @@ def build(force: bool = False) -> list[Path]:
             f"-I{include}",
             f"--python_out={tmp}",
             f"--grpc_python_out={tmp}",
+            f"--plugin=protoc-gen-mypy={bindir / 'protoc-gen-mypy'}",
+            f"--plugin=protoc-gen-mypy_grpc={bindir / 'protoc-gen-mypy_grpc'}",
             f"--mypy_out={tmp}",
             f"--mypy_grpc_out={tmp}",
             *[str(VIRTUAL / p.name) for p in protos],

@@ -6,6 +6,7 @@ and settings produces the same flow. `step()` is synchronous; the server calls i
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -115,7 +116,5 @@ class SyntheticFlow:
     def _take(self, symbol: str, inst: Instrument) -> None:
         side = Side.BUY if self.rng.random() < 0.5 else Side.SELL
         price = self.mid(symbol)
-        try:
+        with contextlib.suppress(Rejected):
             self.engine.submit(self.taker, symbol, side, OrderType.MARKET, self._size(inst, price))
-        except Rejected:
-            pass

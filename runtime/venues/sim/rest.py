@@ -61,7 +61,8 @@ class Params:
         if text is None:
             return None
         if not _DECIMAL.match(text):
-            raise Rejected(RejectReason.BAD_PARAMETER, f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.")
+            raise Rejected(RejectReason.BAD_PARAMETER,
+                           f"Illegal characters found in parameter '{name}'; it must be a plain decimal number.")
         try:
             return Decimal(text)
         except InvalidOperation:

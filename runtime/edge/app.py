@@ -1,0 +1,113 @@
+"""One edge process: the venue connection, local order management and the gRPC service."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import grpc
+from seqmesh.runtime.links.tls import TlsFiles, server_credentials
+from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.proto import edge_pb2_grpc as pbg
+
+from .config import EdgeSettings
+from .exchange import make_exchange
+from .feed import BookFeed
+from .gateway import InstrumentSpec, Unreachable, VenueGateway
+from .hub import MarketDataHub
+from .journal import Journal
+from .oms import OrderManager
+from .ratelimit import TokenBucket
+from .service import EdgeService
+from .stream import MarketStream, TappedBinance
+
+log = logging.getLogger(__name__)
+
+
+class EdgeApp:
+    def __init__(self, settings: EdgeSettings) -> None:
+        self.settings = settings
+        self.tls = TlsFiles(settings.ca, settings.cert, settings.key).check()
+        self.limiter = TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
+        creds = {
+            "api_key": settings.api_key.get_secret_value() if settings.api_key else None,
+            "secret": settings.secret.get_secret_value() if settings.secret else None,
+        }
+        self.tapped = settings.sim_url is not None or settings.ccxt_id == "binance"
+        self.gateway = VenueGateway(make_exchange(settings.ccxt_id, sim_url=settings.sim_url, **creds), self.limiter)
+        self._ws = make_exchange(settings.ccxt_id, sim_url=settings.sim_url, pro=True,
+                                 cls=TappedBinance if self.tapped else None, **creds)
+        self.hub = MarketDataHub(settings.venue)
+        self.instruments: dict[str, InstrumentSpec] = {}
+        self.feed: BookFeed
+        self.oms: OrderManager
+        self.stream: MarketStream
+        self.server: grpc.aio.Server | None = None
+        self.port = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _load_instruments(self) -> None:
+        delay = 0.2
+        while True:  # the venue may come up after us: keep trying, loudly
+            try:
+                self.instruments = await self.gateway.instruments(self.settings.symbols or None)
+                await self.gateway.load_fees()
+                return
+            except Unreachable as exc:
+                log.warning("venue %s unreachable (%s); retrying in %.1fs", self.settings.venue, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def start(self) -> int:
+        await self._load_instruments()
+        self.feed = BookFeed(self.settings.venue, self.instruments, self.hub)
+        self.oms = OrderManager(self.settings.venue, Journal(self.settings.journal_path), self.gateway,
+                                self.instruments)
+        self.stream = MarketStream(self._ws, self.feed, list(self.instruments), self.tapped)
+        self.stream.start()
+        await self.oms.reconcile()  # whatever happened at the venue while we were away
+        self._tasks.append(asyncio.create_task(self._poll_loop()))
+        self.server = grpc.aio.server(options=[("grpc.keepalive_time_ms", 10_000),
+                                               ("grpc.http2.max_pings_without_data", 0)])
+        pbg.add_EdgeServicer_to_server(EdgeService(self), self.server)
+        self.port = self.server.add_secure_port(self.settings.listen, server_credentials(self.tls))
+        if self.port == 0:
+            raise OSError(f"cannot listen on {self.settings.listen}")
+        await self.server.start()
+        log.info("edge %s serving on port %d", self.settings.venue, self.port)
+        return self.port
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.poll_interval_s)
+            try:
+                await self.oms.poll_trades()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the venue may be down; the next round retries
+                log.warning("order poll failed: %s", exc)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop(grace=1.0)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if hasattr(self, "stream"):
+            await self.stream.stop()
+        await self.gateway.close()
+        if hasattr(self, "oms"):
+            self.oms.journal.close()
+
+    def info(self) -> pb.VenueInfo:
+        maker, taker = self.gateway.maker_fee, self.gateway.taker_fee
+        return pb.VenueInfo(
+            venue=self.settings.venue, exchange_id=self.settings.ccxt_id, region=self.settings.region,
+            connected=all(self.stream.connected.values()) if self.instruments else False,
+            maker_fee=str(maker), taker_fee=str(taker), last_event_seq=self.oms.last_seq,
+            instruments=[pb.Instrument(symbol=s.symbol, tick=str(s.tick), lot=str(s.lot), min_qty=str(s.min_qty),
+                                       min_notional=str(s.min_notional)) for s in self.instruments.values()],
+        )

@@ -1,0 +1,90 @@
+"""`seqmesh edge`: run the edge server of one venue."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+
+def _settings(args: Any) -> Any:
+    from pydantic import ValidationError
+
+    from seqmesh.common.certs_cli import dev_pki
+
+    from .config import EdgeSettings
+
+    if args.dev_pki:
+        paths = dev_pki(Path(args.dev_pki), args.region, [("edge", args.venue)])
+        ca = paths["ca"][0]
+        cert, key = paths[f"{args.region}-edge-{args.venue}"]
+    else:
+        if not (args.ca and args.cert and args.key):
+            raise SystemExit("seqmesh edge: give --ca, --cert and --key, or --dev-pki DIR for a development CA")
+        ca, cert, key = Path(args.ca), Path(args.cert), Path(args.key)
+    api_key = args.api_key or os.environ.get("SEQMESH_API_KEY")
+    secret = args.secret or os.environ.get("SEQMESH_API_SECRET")
+    if args.sim_url and not api_key:
+        api_key, secret = "seqmesh-demo", "seqmesh-demo-secret"  # the simulator's demo account
+    try:
+        return EdgeSettings(
+            venue=args.venue, exchange_id=args.exchange, sim_url=args.sim_url, region=args.region,
+            symbols=[s.strip() for s in args.symbols.split(",") if s.strip()],
+            api_key=api_key, secret=secret, listen=args.listen, ca=ca, cert=cert, key=key,
+            state_dir=Path(args.state_dir), rate_limit_per_s=args.rate_limit, rate_limit_burst=args.burst,
+            poll_interval_s=args.poll_interval,
+        )
+    except ValidationError as exc:
+        raise SystemExit(f"seqmesh edge: invalid settings: {exc}") from None
+
+
+def _run(args: Any) -> int:
+    from .app import EdgeApp
+
+    settings = _settings(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def main() -> None:
+        app = EdgeApp(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        starting = asyncio.create_task(app.start())
+        done, _ = await asyncio.wait({starting, asyncio.create_task(stop.wait())},
+                                     return_when=asyncio.FIRST_COMPLETED)
+        if starting in done:
+            port = starting.result()
+            print(f"edge {settings.venue} ready: grpc 127.0.0.1:{port} ({len(app.instruments)} symbols)", flush=True)
+            await stop.wait()
+        else:
+            starting.cancel()
+        await app.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser("edge", help="run the edge server of one venue")
+    p.add_argument("--venue", required=True, help="venue id, e.g. binance")
+    p.add_argument("--exchange", help="ccxt exchange id when it differs from the venue id")
+    p.add_argument("--sim-url", help="trade against a simulator at this URL (Binance dialect)")
+    p.add_argument("--region", default="local")
+    p.add_argument("--symbols", default="", help="comma-separated; default: all spot markets")
+    p.add_argument("--api-key", help="or SEQMESH_API_KEY")
+    p.add_argument("--secret", help="or SEQMESH_API_SECRET")
+    p.add_argument("--listen", default="127.0.0.1:0", help="gRPC address (default: a free loopback port)")
+    p.add_argument("--ca")
+    p.add_argument("--cert")
+    p.add_argument("--key")
+    p.add_argument("--dev-pki", metavar="DIR", help="create/reuse a development CA and leaf in DIR")
+    p.add_argument("--state-dir", default=".cache/edge")
+    p.add_argument("--rate-limit", type=float, default=20.0, help="venue requests per second")
+    p.add_argument("--burst", type=float, default=40.0)
+    p.add_argument("--poll-interval", type=float, default=0.25, help="seconds between trade polls")
+    p.set_defaults(handler=_run)

@@ -1,0 +1,144 @@
+"""The edge's durable record of its orders, fills and the order-event stream (SQLite, WAL).
+
+Every change is one transaction: a fill inserts its row (the venue fill id is the primary
+key, so a fill seen twice is booked once), updates the order and appends the event the CC
+will read by sequence number. After `kill -9` the edge reopens this file and resumes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from seqmesh.runtime.proto.edge_pb2 import Fill, OrderEvent
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY,
+    symbol TEXT NOT NULL, side INTEGER NOT NULL, type INTEGER NOT NULL, tif INTEGER NOT NULL,
+    qty TEXT NOT NULL, price TEXT NOT NULL,
+    state INTEGER NOT NULL, venue_order_id TEXT NOT NULL DEFAULT '',
+    filled TEXT NOT NULL DEFAULT '0', cum_quote TEXT NOT NULL DEFAULT '0',
+    reason TEXT NOT NULL DEFAULT '', created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fills (
+    fill_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass
+class OrderRecord:
+    client_order_id: str
+    symbol: str
+    side: int
+    type: int
+    tif: int
+    qty: Decimal
+    price: Decimal | None
+    state: int
+    created_ns: int
+    updated_ns: int
+    venue_order_id: str = ""
+    filled: Decimal = Decimal(0)
+    cum_quote: Decimal = Decimal(0)
+    reason: str = ""
+    fills: list[Fill] = field(default_factory=list)
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        return self.cum_quote / self.filled if self.filled else None
+
+
+class Journal:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")  # a fill the CC saw must survive power loss
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def load_orders(self) -> dict[str, OrderRecord]:
+        orders: dict[str, OrderRecord] = {}
+        for row in self.db.execute(
+            "SELECT client_order_id, symbol, side, type, tif, qty, price, state, created_ns, updated_ns,"
+            " venue_order_id, filled, cum_quote, reason FROM orders"
+        ):
+            orders[row[0]] = OrderRecord(
+                row[0], row[1], row[2], row[3], row[4], Decimal(row[5]), Decimal(row[6]) if row[6] else None,
+                row[7], row[8], row[9], row[10], Decimal(row[11]), Decimal(row[12]), row[13],
+            )
+        for cid, body in self.db.execute("SELECT client_order_id, body FROM fills ORDER BY rowid"):
+            if cid in orders:
+                orders[cid].fills.append(Fill.FromString(body))
+        return orders
+
+    def events_after(self, seq: int, limit: int = 1000) -> list[OrderEvent]:
+        out = []
+        for row_seq, body in self.db.execute(
+            "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ):
+            event = OrderEvent.FromString(body)
+            event.seq = row_seq
+            out.append(event)
+        return out
+
+    def last_seq(self) -> int:
+        row = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return int(row[0])
+
+    def has_fill(self, fill_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill_id,)).fetchone() is not None
+
+    def cursor(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM cursors WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- writes (each one transaction) -----------------------------------------------------
+
+    def record(self, order: OrderRecord, event: OrderEvent, fill: Fill | None = None) -> int | None:
+        """Persist the order's new state and its event (and fill); returns the event seq.
+
+        Returns None, writing nothing, when `fill` was already booked.
+        """
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            if fill is not None:
+                try:
+                    cur.execute("INSERT INTO fills (fill_id, client_order_id, body) VALUES (?, ?, ?)",
+                                (fill.fill_id, order.client_order_id, fill.SerializeToString()))
+                except sqlite3.IntegrityError:
+                    cur.execute("ROLLBACK")
+                    return None
+            cur.execute(
+                "INSERT INTO orders (client_order_id, symbol, side, type, tif, qty, price, state, created_ns,"
+                " updated_ns, venue_order_id, filled, cum_quote, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(client_order_id) DO UPDATE SET state=excluded.state, updated_ns=excluded.updated_ns,"
+                " venue_order_id=excluded.venue_order_id, filled=excluded.filled, cum_quote=excluded.cum_quote,"
+                " reason=excluded.reason",
+                (order.client_order_id, order.symbol, order.side, order.type, order.tif, str(order.qty),
+                 "" if order.price is None else str(order.price), order.state, order.created_ns,
+                 order.updated_ns, order.venue_order_id, str(order.filled), str(order.cum_quote), order.reason),
+            )
+            cur.execute("INSERT INTO events (body) VALUES (?)", (event.SerializeToString(),))
+            seq = cur.lastrowid
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        assert seq is not None
+        return seq
+
+    def set_cursor(self, name: str, value: str) -> None:
+        self.db.execute("INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE"
+                        " SET value=excluded.value", (name, value))

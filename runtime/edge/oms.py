@@ -1,0 +1,277 @@
+"""Local order management: idempotent submit/cancel, the state machine, fills exactly once.
+
+An order is written to the journal (PENDING_NEW) before anything is sent to the venue, and
+its client order id goes to the venue too, so after a crash or a timed-out request the edge
+can always find out what the venue did (`reconcile`). Fills are keyed by the venue's trade
+id; whichever path learns of a fill first (the order reply, the trade poll, reconciliation)
+books it, and every other path finds it already booked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from decimal import Decimal
+
+from seqmesh.runtime.proto import edge_pb2 as pb
+
+from . import order_state as st
+from .gateway import InstrumentSpec, NotFound, Refused, Unreachable, VenueGateway, VenueOrder, VenueTrade
+from .journal import Journal, OrderRecord
+
+log = logging.getLogger(__name__)
+CLIENT_ID = re.compile(r"^[.A-Za-z0-9_-]{1,36}$")
+_TIF = {pb.TIME_IN_FORCE_UNSPECIFIED: "GTC", pb.GTC: "GTC", pb.IOC: "IOC", pb.FOK: "FOK"}
+#: An unacknowledged order the venue has no record of after this long was never received.
+LOST_AFTER_NS = 10_000_000_000
+
+
+class OrderManager:
+    def __init__(self, venue: str, journal: Journal, gateway: VenueGateway,
+                 instruments: dict[str, InstrumentSpec]) -> None:
+        self.venue = venue
+        self.journal = journal
+        self.gateway = gateway
+        self.instruments = instruments
+        self.orders = journal.load_orders()
+        self.by_venue_id = {o.venue_order_id: o for o in self.orders.values() if o.venue_order_id}
+        self.last_seq = journal.last_seq()
+        self._new_event = asyncio.Condition()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.rejections = 0
+
+    # -- the event stream ------------------------------------------------------------------
+
+    def _emit(self, order: OrderRecord, fill: pb.Fill | None = None) -> bool:
+        order.updated_ns = time.time_ns()
+        event = pb.OrderEvent(
+            client_order_id=order.client_order_id, venue_order_id=order.venue_order_id, symbol=order.symbol,
+            side=order.side, state=order.state, filled_qty=str(order.filled),  # type: ignore[arg-type]
+            avg_price=str(order.avg_price or ""), reason=order.reason, ts=order.updated_ns,
+        )
+        if fill is not None:
+            event.fill.CopyFrom(fill)
+        seq = self.journal.record(order, event, fill)
+        if seq is None:
+            return False
+        self.last_seq = seq
+        asyncio.get_running_loop().create_task(self._notify())
+        return True
+
+    async def _notify(self) -> None:
+        async with self._new_event:
+            self._new_event.notify_all()
+
+    async def wait_for_event(self, after_seq: int, wait_s: float) -> None:
+        async with self._new_event:
+            if self.last_seq <= after_seq:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._new_event.wait(), wait_s)
+
+    def _transition(self, order: OrderRecord, new: int, reason: str = "") -> None:
+        if new == order.state:
+            return
+        st.check(order.state, new)
+        order.state = new
+        if reason:
+            order.reason = reason
+        self._emit(order)
+
+    def _lock(self, cid: str) -> asyncio.Lock:
+        return self._locks.setdefault(cid, asyncio.Lock())
+
+    # -- commands --------------------------------------------------------------------------
+
+    async def submit(self, req: pb.SubmitOrder) -> pb.OrderAck:
+        existing = self.orders.get(req.client_order_id)
+        if existing is not None:
+            return self._ack(existing, duplicate=True)
+        problem, qty, price = self._validate(req)
+        now = time.time_ns()
+        order = OrderRecord(req.client_order_id or "-", req.symbol, req.side, req.type, req.time_in_force,
+                            qty, price, pb.PENDING_NEW, now, now)
+        if problem is not None:
+            if not CLIENT_ID.match(req.client_order_id):
+                # Without a usable id there is nothing to make idempotent: refuse without a record.
+                self.rejections += 1
+                return pb.OrderAck(client_order_id=req.client_order_id, state=pb.REJECTED, reason=problem)
+            order.state, order.reason = pb.REJECTED, problem
+            self.orders[order.client_order_id] = order
+            self._emit(order)
+            self.rejections += 1
+            return self._ack(order)
+        async with self._lock(order.client_order_id):
+            self.orders[order.client_order_id] = order
+            self._emit(order)  # durable before the venue hears of it
+            await self._send_new(order)
+        return self._ack(order)
+
+    def _validate(self, req: pb.SubmitOrder) -> tuple[str | None, Decimal, Decimal | None]:
+        if not CLIENT_ID.match(req.client_order_id):
+            return "client_order_id must be 1-36 characters of A-Z a-z 0-9 . _ -", Decimal(0), None
+        spec = self.instruments.get(req.symbol)
+        if spec is None:
+            return f"unknown symbol {req.symbol!r} on {self.venue}", Decimal(0), None
+        if req.side not in (pb.BUY, pb.SELL):
+            return "side must be BUY or SELL", Decimal(0), None
+        if req.type not in (pb.MARKET, pb.LIMIT):
+            return "type must be MARKET or LIMIT", Decimal(0), None
+        try:
+            qty = Decimal(req.quantity)
+            price = Decimal(req.price) if req.type == pb.LIMIT else None
+        except ArithmeticError:
+            return "quantity and price must be decimal strings", Decimal(0), None
+        if not qty.is_finite() or (price is not None and not price.is_finite()):
+            return "quantity and price must be finite", Decimal(0), None
+        if req.type == pb.MARKET and req.price:
+            return "a market order takes no price", qty, None
+        if req.type == pb.LIMIT and not req.price:
+            return "a limit order needs a price", qty, None
+        return spec.check(qty, price), qty, price
+
+    async def _send_new(self, order: OrderRecord) -> None:
+        side = "buy" if order.side == pb.BUY else "sell"
+        otype = "limit" if order.type == pb.LIMIT else "market"
+        try:
+            venue_order = await self.gateway.create(order.symbol, side, otype, order.qty, order.price,
+                                                    _TIF[order.tif], order.client_order_id)
+        except Refused as exc:
+            self._transition(order, pb.REJECTED, f"venue refused: {exc}")
+            return
+        except Unreachable as exc:  # outcome unknown: reconciliation will find the order by its id
+            log.warning("submit %s: venue unreachable (%s); will reconcile", order.client_order_id, exc)
+            return
+        self._apply_venue_order(order, venue_order)
+
+    async def cancel(self, cid: str) -> pb.CancelAck:
+        order = self.orders.get(cid)
+        if order is None:
+            return pb.CancelAck(client_order_id=cid, state=pb.ORDER_STATE_UNSPECIFIED, reason="unknown order")
+        async with self._lock(cid):
+            if order.state in st.TERMINAL:
+                return pb.CancelAck(client_order_id=cid, state=order.state,  # type: ignore[arg-type]
+                                    reason=f"order already {st.name(order.state)}")
+            self._transition(order, pb.PENDING_CANCEL)
+            try:
+                venue_order = await self.gateway.cancel(order.symbol, order.venue_order_id, cid)
+            except NotFound:
+                # Not cancellable: it filled or expired first (or never arrived). Ask what happened.
+                await self._refresh(order)
+            except (Unreachable, Refused) as exc:
+                log.warning("cancel %s failed (%s); will reconcile", cid, exc)
+            else:
+                self._apply_venue_order(order, venue_order)
+            return pb.CancelAck(client_order_id=cid, state=order.state, reason=order.reason)  # type: ignore[arg-type]
+
+    # -- what the venue says ---------------------------------------------------------------
+
+    def _apply_venue_order(self, order: OrderRecord, vo: VenueOrder) -> None:
+        if vo.venue_order_id and not order.venue_order_id:
+            order.venue_order_id = vo.venue_order_id
+            self.by_venue_id[vo.venue_order_id] = order
+        for trade in vo.trades:
+            self.apply_trade(order, trade)
+        target = {"open": pb.ACCEPTED, "closed": pb.FILLED, "canceled": pb.CANCELED, "expired": pb.EXPIRED,
+                  "rejected": pb.REJECTED}.get(vo.status, pb.ACCEPTED)
+        if target == pb.ACCEPTED and order.filled > 0:
+            target = pb.PARTIALLY_FILLED
+        if target == pb.FILLED and order.filled < order.qty:
+            return  # the trades that filled it are not known yet; the trade poll will book them
+        if target in (pb.ACCEPTED, pb.PARTIALLY_FILLED) and order.state == pb.PENDING_CANCEL:
+            return  # still resting while our cancel is in flight
+        if st.can(order.state, target):
+            self._transition(order, target)
+        elif order.state == pb.PENDING_NEW and vo.venue_order_id:
+            self._transition(order, pb.ACCEPTED)
+
+    def apply_trade(self, order: OrderRecord, t: VenueTrade) -> bool:
+        fill = pb.Fill(fill_id=f"{self.venue}:{order.symbol}:{t.trade_id}", price=str(t.price), qty=str(t.qty),
+                       fee=str(t.fee), fee_asset=t.fee_asset, maker=t.maker, exchange_ts=t.ts_ms * 1_000_000)
+        if self.journal.has_fill(fill.fill_id):
+            return False
+        if order.filled + t.qty > order.qty:
+            log.error("fill %s would overfill %s; ignored", fill.fill_id, order.client_order_id)
+            return False
+        order.filled += t.qty
+        order.cum_quote += t.price * t.qty
+        if order.filled == order.qty:
+            if st.can(order.state, pb.FILLED):
+                order.state = pb.FILLED
+        elif order.state in (pb.PENDING_NEW, pb.ACCEPTED):
+            order.state = pb.PARTIALLY_FILLED
+        order.fills.append(fill)
+        return self._emit(order, fill)
+
+    async def _refresh(self, order: OrderRecord) -> None:
+        """Bring one order up to date with the venue (its status, then its trades)."""
+        try:
+            vo = await self.gateway.fetch(order.symbol, order.venue_order_id, order.client_order_id)
+        except NotFound:
+            if order.state == pb.PENDING_NEW and time.time_ns() - order.created_ns > LOST_AFTER_NS:
+                self._transition(order, pb.REJECTED, "never reached the venue")
+            elif order.state == pb.PENDING_CANCEL and not order.venue_order_id:
+                self._transition(order, pb.CANCELED, "never reached the venue")
+            return
+        if vo.filled > order.filled:
+            for trade in await self.gateway.trades(order.symbol, None, vo.venue_order_id):
+                self.apply_trade(order, trade)
+        self._apply_venue_order(order, vo)
+
+    async def reconcile(self) -> None:
+        """Merge the venue's view of every order not yet final (after a reconnect or restart)."""
+        live = [o for o in self.orders.values() if o.state not in st.TERMINAL]
+        for order in live:
+            async with self._lock(order.client_order_id):
+                try:
+                    await self._refresh(order)
+                except Unreachable as exc:
+                    log.warning("reconcile %s: %s", order.client_order_id, exc)
+                    return
+
+    async def poll_trades(self) -> int:
+        """Book new trades of our open orders; returns how many fills were booked."""
+        booked = 0
+        symbols = {o.symbol for o in self.orders.values() if o.state not in st.TERMINAL and o.venue_order_id}
+        for symbol in sorted(symbols):
+            cursor_name = f"trades:{symbol}"
+            since = self.journal.cursor(cursor_name)
+            trades = await self.gateway.trades(symbol, int(since) if since else None)
+            newest = int(since) if since else 0
+            for trade in trades:
+                order = self.by_venue_id.get(trade.venue_order_id)
+                if order is not None:
+                    async with self._lock(order.client_order_id):
+                        if self.apply_trade(order, trade):
+                            booked += 1
+                newest = max(newest, trade.ts_ms)
+            if newest:
+                # Trades in the same millisecond may still arrive: look back one ms next time.
+                self.journal.set_cursor(cursor_name, str(max(newest - 1, 0)))
+        # Final states the trade feed cannot show (cancelled or expired by the venue, or an
+        # order whose outcome we missed): anything not resting at the venue gets refreshed.
+        for symbol in sorted({o.symbol for o in self.orders.values() if o.state not in st.TERMINAL}):
+            resting = {vo.venue_order_id for vo in await self.gateway.open_orders(symbol)}
+            for order in [o for o in self.orders.values() if o.symbol == symbol and o.state not in st.TERMINAL]:
+                if order.venue_order_id in resting and order.state in (pb.ACCEPTED, pb.PARTIALLY_FILLED):
+                    continue
+                async with self._lock(order.client_order_id):
+                    await self._refresh(order)
+        return booked
+
+    def _ack(self, order: OrderRecord, duplicate: bool = False) -> pb.OrderAck:
+        return pb.OrderAck(client_order_id=order.client_order_id, venue_order_id=order.venue_order_id,
+                           state=order.state, reason=order.reason, duplicate=duplicate)  # type: ignore[arg-type]
+
+    def status(self, cid: str) -> pb.OrderStatus | None:
+        o = self.orders.get(cid)
+        if o is None:
+            return None
+        return pb.OrderStatus(
+            client_order_id=o.client_order_id, venue_order_id=o.venue_order_id, symbol=o.symbol,
+            side=o.side, type=o.type, quantity=str(o.qty), price="" if o.price is None else str(o.price),  # type: ignore[arg-type]
+            state=o.state, filled_qty=str(o.filled), avg_price=str(o.avg_price or ""),  # type: ignore[arg-type]
+            fills=o.fills, reason=o.reason,
+        )

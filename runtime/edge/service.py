@@ -1,0 +1,92 @@
+"""The Edge gRPC service (runtime/proto/edge.proto), served over mTLS to the region's CC."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import grpc
+from seqmesh.runtime.links.tls import peer_identity
+from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.proto import edge_pb2_grpc as pbg
+
+if TYPE_CHECKING:
+    from .app import EdgeApp
+
+Ctx = grpc.aio.ServicerContext
+
+
+class EdgeService(pbg.EdgeServicer):
+    def __init__(self, app: EdgeApp) -> None:
+        self.app = app
+
+    async def _authorise(self, context: Ctx) -> None:  # type: ignore[type-arg]
+        ident = peer_identity(context)
+        want_role, want_region = self.app.settings.allowed_client_role, self.app.settings.region
+        if ident is None or ident.role != want_role or ident.region != want_region:
+            who = ident.uri if ident else "a client without a seqmesh identity"
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                f"{who} may not call this edge (only the {want_region} {want_role})")
+
+    async def Info(self, request: pb.InfoRequest, context: Ctx) -> pb.VenueInfo:  # type: ignore[type-arg]
+        await self._authorise(context)
+        return self.app.info()
+
+    async def StreamMarketData(self, request: pb.MarketDataRequest,
+                               context: Ctx) -> AsyncIterator[pb.MarketData]:  # type: ignore[type-arg]
+        await self._authorise(context)
+        unknown = [s for s in request.symbols if s not in self.app.feed.books]
+        if unknown:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"symbols not carried by this edge: {unknown}")
+        sub = self.app.hub.subscribe(frozenset(request.symbols), self.app.feed.snapshots)
+        try:
+            while True:
+                item = await sub.queue.get()
+                if item is None:
+                    await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                        "subscriber fell behind; resubscribe for fresh snapshots")
+                    return
+                sub.seq += 1
+                item.seq = sub.seq
+                yield item
+        finally:
+            self.app.hub.unsubscribe(sub)
+
+    async def Submit(self, request: pb.SubmitOrder, context: Ctx) -> pb.OrderAck:  # type: ignore[type-arg]
+        await self._authorise(context)
+        return await self.app.oms.submit(request)
+
+    async def Cancel(self, request: pb.CancelOrder, context: Ctx) -> pb.CancelAck:  # type: ignore[type-arg]
+        await self._authorise(context)
+        return await self.app.oms.cancel(request.client_order_id)
+
+    async def GetOrder(self, request: pb.OrderQuery, context: Ctx) -> pb.OrderStatus:  # type: ignore[type-arg]
+        await self._authorise(context)
+        status = self.app.oms.status(request.client_order_id)
+        if status is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no order {request.client_order_id!r}")
+        assert status is not None
+        return status
+
+    async def StreamOrderEvents(self, request: pb.OrderEventsRequest,
+                                context: Ctx) -> AsyncIterator[pb.OrderEvent]:  # type: ignore[type-arg]
+        await self._authorise(context)
+        cursor = request.after_seq
+        oms = self.app.oms
+        if cursor > oms.last_seq:
+            await context.abort(grpc.StatusCode.OUT_OF_RANGE,
+                                f"after_seq {cursor} is beyond this edge's last event {oms.last_seq}")
+        while True:
+            batch = oms.journal.events_after(cursor)
+            for event in batch:
+                cursor = event.seq
+                yield event
+            if not batch:
+                await oms.wait_for_event(cursor, wait_s=1.0)
+
+    async def GetBalances(self, request: pb.BalancesRequest, context: Ctx) -> pb.Balances:  # type: ignore[type-arg]
+        await self._authorise(context)
+        balances = await self.app.gateway.balances()
+        return pb.Balances(ts=time.time_ns(), balances=[
+            pb.Balance(asset=a, free=str(f), locked=str(lk)) for a, (f, lk) in sorted(balances.items())])

@@ -1,0 +1,1 @@
+"""Helpers for driving seqmesh's real processes from tests and benchmarks."""
