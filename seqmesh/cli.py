@@ -15,6 +15,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "seqmesh.runtime.venues.sim.cli",
     "seqmesh.runtime.edge.cli",
+    "seqmesh.runtime.launcher.cli",
     "seqmesh.common.certs_cli",
     "seqmesh.devcluster.cli",
     "seqmesh.operator.cli",

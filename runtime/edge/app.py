@@ -30,14 +30,13 @@ class EdgeApp:
         self.settings = settings
         self.tls = TlsFiles(settings.ca, settings.cert, settings.key).check()
         self.limiter = TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
-        creds = {
-            "api_key": settings.api_key.get_secret_value() if settings.api_key else None,
-            "secret": settings.secret.get_secret_value() if settings.secret else None,
-        }
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        secret = settings.secret.get_secret_value() if settings.secret else None
         self.tapped = settings.sim_url is not None or settings.ccxt_id == "binance"
-        self.gateway = VenueGateway(make_exchange(settings.ccxt_id, sim_url=settings.sim_url, **creds), self.limiter)
+        self.gateway = VenueGateway(
+            make_exchange(settings.ccxt_id, sim_url=settings.sim_url, api_key=key, secret=secret), self.limiter)
         self._ws = make_exchange(settings.ccxt_id, sim_url=settings.sim_url, pro=True,
-                                 cls=TappedBinance if self.tapped else None, **creds)
+                                 cls=TappedBinance if self.tapped else None, api_key=key, secret=secret)
         self.hub = MarketDataHub(settings.venue)
         self.instruments: dict[str, InstrumentSpec] = {}
         self.feed: BookFeed

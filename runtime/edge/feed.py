@@ -31,6 +31,7 @@ class _SymbolBook:
     top: tuple[int, int, int, int] = (0, 0, 0, 0)
     exchange_ts: int = 0
     recv_ts: int = 0
+    venue_seq: int = 0
 
 
 class BookFeed:
@@ -48,8 +49,10 @@ class BookFeed:
 
     # -- input from the venue connection ---------------------------------------------------
 
-    def on_snapshot(self, symbol: str, bids: RawLevels, asks: RawLevels, exchange_ms: int) -> None:
+    def on_snapshot(self, symbol: str, bids: RawLevels, asks: RawLevels, exchange_ms: int,
+                    venue_seq: int = 0) -> None:
         sb = self.books[symbol]
+        sb.venue_seq = venue_seq
         sb.book.load_snapshot([self._level(sb, lv) for lv in bids], [self._level(sb, lv) for lv in asks])
         sb.synced = True
         sb.seq += 1
@@ -57,21 +60,22 @@ class BookFeed:
         self.hub.publish(symbol, pb.MarketData(venue=self.venue, snapshot=self.snapshot_of(symbol)))
         self._publish_bbo_if_changed(symbol, sb)
 
-    def on_delta(self, symbol: str, bids: RawLevels, asks: RawLevels, exchange_ms: int) -> None:
+    def on_delta(self, symbol: str, bids: RawLevels, asks: RawLevels, exchange_ms: int,
+                 venue_seq: int = 0) -> None:
         sb = self.books[symbol]
+        sb.venue_seq = venue_seq
         recv = time.time_ns()
         book, prices, qtys = sb.book, sb.prices, sb.qtys
-        for p, q in bids:
-            book.apply(True, prices.to_int(p), qtys.to_int(q))
-        for p, q in asks:
-            book.apply(False, prices.to_int(p), qtys.to_int(q))
+        to_price, to_qty = prices.to_int, qtys.to_int
+        book.apply_many(True, [(to_price(p), to_qty(q)) for p, q in bids])
+        book.apply_many(False, [(to_price(p), to_qty(q)) for p, q in asks])
         self.deltas_applied += len(bids) + len(asks)
         self.last_frame_ns = recv
         sb.seq += 1
         sb.exchange_ts, sb.recv_ts = exchange_ms * 1_000_000, recv
         ts = pb.Timestamps(exchange_ts=sb.exchange_ts, edge_recv_ts=recv)
         if self.hub.subscriptions:
-            delta = pb.BookDelta(symbol=symbol, book_seq=sb.seq, ts=ts,
+            delta = pb.BookDelta(symbol=symbol, book_seq=sb.seq, ts=ts, venue_seq=venue_seq,
                                  bids=[pb.Level(price=p, qty=q) for p, q in bids],
                                  asks=[pb.Level(price=p, qty=q) for p, q in asks])
             self.hub.publish(symbol, pb.MarketData(venue=self.venue, delta=delta))
@@ -119,6 +123,7 @@ class BookFeed:
             return [pb.Level(price=sb.prices.to_str(p), qty=sb.qtys.to_str(q)) for p, q in sb.book.levels(is_bid, n)]
 
         return pb.BookSnapshot(symbol=symbol, book_seq=sb.seq, bids=levels(True), asks=levels(False),
+                               venue_seq=sb.venue_seq,
                                ts=pb.Timestamps(exchange_ts=sb.exchange_ts, edge_recv_ts=sb.recv_ts))
 
     def snapshots(self) -> list[pb.MarketData]:

@@ -65,4 +65,4 @@ class MarketDataHub:
 
 def _symbol_of(item: pb.MarketData) -> str:
     kind = item.WhichOneof("item")
-    return getattr(item, kind).symbol if kind else ""  # type: ignore[no-any-return]
+    return str(getattr(item, kind).symbol) if kind else ""

@@ -24,7 +24,7 @@ from .journal import Journal, OrderRecord
 
 log = logging.getLogger(__name__)
 CLIENT_ID = re.compile(r"^[.A-Za-z0-9_-]{1,36}$")
-_TIF = {pb.TIME_IN_FORCE_UNSPECIFIED: "GTC", pb.GTC: "GTC", pb.IOC: "IOC", pb.FOK: "FOK"}
+_TIF: dict[int, str] = {pb.TIME_IN_FORCE_UNSPECIFIED: "GTC", pb.GTC: "GTC", pb.IOC: "IOC", pb.FOK: "FOK"}
 #: An unacknowledged order the venue has no record of after this long was never received.
 LOST_AFTER_NS = 10_000_000_000
 
@@ -160,7 +160,7 @@ class OrderManager:
             except NotFound:
                 # Not cancellable: it filled or expired first (or never arrived). Ask what happened.
                 await self._refresh(order)
-            except (Unreachable, Refused) as exc:
+            except (*Unreachable, *Refused) as exc:
                 log.warning("cancel %s failed (%s); will reconcile", cid, exc)
             else:
                 self._apply_venue_order(order, venue_order)

@@ -37,7 +37,8 @@ class TappedBinance(ccxt_pro.binance):  # type: ignore[misc]
                 if attempt == 2:
                     raise
         if self.feed is not None:
-            self.feed.on_snapshot(symbol, raw["bids"], raw["asks"], self.milliseconds())
+            self.feed.on_snapshot(symbol, raw["bids"], raw["asks"], self.milliseconds(),
+                                  int(raw.get("lastUpdateId") or 0))
         book = self.parse_order_book(raw, symbol)
         book["nonce"] = self.safe_integer(raw, "lastUpdateId")
         return book
@@ -46,7 +47,7 @@ class TappedBinance(ccxt_pro.binance):  # type: ignore[misc]
         result = super().handle_order_book_message(client, message, orderbook)
         if self.feed is not None:
             self.feed.on_delta(orderbook["symbol"], message.get("b", []), message.get("a", []),
-                               int(message.get("E") or 0))
+                               int(message.get("E") or 0), int(message.get("u") or 0))
         return result
 
     def handle_trade(self, client: Any, message: dict[str, Any]) -> Any:

@@ -60,7 +60,6 @@ def peer_identity(context: grpc.aio.ServicerContext[object, object]) -> Identity
                 return Identity.from_uri(text)
             except ValueError:
                 return None
-    pem = auth.get("x509_pem_cert")
-    if pem:
-        return identity_of(x509.load_pem_x509_certificate(pem[0]))
+    for pem in auth.get("x509_pem_cert", []):
+        return identity_of(x509.load_pem_x509_certificate(pem))
     return None

@@ -16,8 +16,15 @@ def _run(args: Any) -> int:
     from .config import FlowSettings, VenueSettings
     from .server import SimVenue
 
+    keys = dict(VenueSettings().api_keys)
+    for spec in args.api_key:
+        key, sep, secret = spec.partition(":")
+        if not sep or not key or not secret:
+            raise SystemExit(f"seqmesh sim: --api-key must be KEY:SECRET, got {spec!r}")
+        keys[key] = secret
     try:
         settings = VenueSettings(
+            api_keys=keys,
             venue=args.venue,
             symbols=[s.strip() for s in args.symbols.split(",") if s.strip()],
             seed=args.seed,
@@ -25,7 +32,8 @@ def _run(args: Any) -> int:
             taker_fee=Decimal(args.taker_fee),
             price_offset_bps=Decimal(args.price_offset_bps),
             extra_latency_ms=args.latency_ms,
-            flow=FlowSettings(depth=args.depth, interval_ms=args.flow_interval_ms),
+            flow=FlowSettings(depth=args.depth, interval_ms=args.flow_interval_ms,
+                              volatility_bps=Decimal(args.volatility_bps), taker_probability=args.taker_probability),
         )
     except (ValidationError, ArithmeticError) as exc:
         raise SystemExit(f"seqmesh sim: invalid settings: {exc}") from None
@@ -61,4 +69,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--latency-ms", type=float, default=0.0, help="extra latency on every reply and frame")
     p.add_argument("--depth", type=int, default=20, help="levels quoted per side by each maker")
     p.add_argument("--flow-interval-ms", type=int, default=50)
+    p.add_argument("--volatility-bps", default="0.3", help="random-walk step of the mid, per flow step")
+    p.add_argument("--taker-probability", type=float, default=0.3, help="chance of a market order per step")
+    p.add_argument("--api-key", action="append", default=[], metavar="KEY:SECRET",
+                   help="an extra funded account (repeatable); seqmesh-demo:seqmesh-demo-secret always exists")
     p.set_defaults(handler=_run)

@@ -62,10 +62,11 @@ class BookSide:
     def best(self) -> Decimal | None:
         if not self.queues:
             return None
-        return self.queues.peekitem(-1 if self.is_bid else 0)[0]  # type: ignore[no-any-return]
+        price: Decimal = self.queues.peekitem(-1 if self.is_bid else 0)[0]
+        return price
 
     def prices(self) -> Iterator[Decimal]:
-        return reversed(self.queues) if self.is_bid else iter(self.queues)  # type: ignore[no-any-return]
+        return reversed(self.queues) if self.is_bid else iter(self.queues)
 
     def add(self, order: Order) -> None:
         assert order.price is not None
@@ -91,7 +92,7 @@ class BookSide:
         self.reduce(order.price, order.remaining)
 
     def levels(self, limit: int | None = None) -> list[tuple[Decimal, Decimal]]:
-        out = []
+        out: list[tuple[Decimal, Decimal]] = []
         for price in self.prices():
             if limit is not None and len(out) >= limit:
                 break

@@ -58,9 +58,7 @@ class SimVenue:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = int(self._runner.addresses[0][1])
         self._tasks = [asyncio.create_task(self._flow_loop()), asyncio.create_task(self.hub.run_depth_flusher())]
         log.info("venue %s listening on %s:%s", self.settings.venue, host, self.port)
         return self.port
