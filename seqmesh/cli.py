@@ -15,7 +15,9 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "seqmesh.runtime.venues.sim.cli",
     "seqmesh.runtime.edge.cli",
+    "seqmesh.runtime.cc.cli",
     "seqmesh.runtime.launcher.cli",
+    "seqmesh.client.cli",
     "seqmesh.common.certs_cli",
     "seqmesh.devcluster.cli",
     "seqmesh.operator.cli",
@@ -39,10 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from seqmesh.client.api import ApiError
+
     try:
         result = args.handler(args)
     except KeyboardInterrupt:
         return 130
+    except ApiError as exc:
+        print(f"seqmesh {args.command}: {exc}", file=sys.stderr)
+        return 1
     return int(result or 0)
 
 

@@ -1,7 +1,8 @@
-"""`seqmesh up`: a local deployment as real processes on loopback, in the foreground.
+"""`seqmesh up`: a region as real processes on loopback, in the foreground.
 
-For now: simulated venues with one edge each, and a live BBO board read from the edges over
-their mTLS gRPC link (the Central Coordinator joins this in the next step).
+Simulated venues (each with its own prices, fees and latency), one edge per venue, and the
+region's Central Coordinator; prints the API address and a live NBBO board until Ctrl-C,
+then stops every process. `--demo` submits a few orders and prints their TCA.
 """
 
 from __future__ import annotations
@@ -11,26 +12,22 @@ import asyncio
 import contextlib
 import signal
 import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 #: Per-venue differences so the venues' prices and costs really differ.
+CC_READY = r"cc \S+ ready: (http://\S+) "
 VENUE_PROFILES: dict[str, tuple[str, str, str, str]] = {
     # venue: (price offset bps, maker fee, taker fee, extra latency ms)
     "binance": ("0", "0.001", "0.001", "1"),
-    "kraken": ("3", "0.0016", "0.0026", "3"),
-    "coinbase": ("-2", "0.004", "0.006", "2"),
+    "kraken": ("-1.5", "0.0012", "0.0016", "3"),
+    "coinbase": ("-1", "0.0006", "0.0014", "2"),
     "okx": ("1", "0.0008", "0.001", "2"),
-    "bybit": ("-1", "0.001", "0.001", "2"),
+    "bybit": ("-0.5", "0.001", "0.001", "2"),
 }
 
 
 async def _up(args: Any) -> int:
-    from seqmesh.runtime.links.edge_client import EdgeClient
-    from seqmesh.runtime.links.tls import TlsFiles
-
-    from seqmesh.common.certs_cli import dev_pki
     from seqmesh.testing.mesh import EDGE_READY, SIM_READY
 
     from .supervisor import Supervisor
@@ -59,18 +56,20 @@ async def _up(args: Any) -> int:
                                                   "--state-dir", str(work / "state")], EDGE_READY)
             edges[venue] = f"127.0.0.1:{m.group(2)}"
             print(f"  {venue:<10} simulator {sim_url}   edge grpc {edges[venue]}", flush=True)
-        paths = dev_pki(work / "pki", "local", [("cc", "main")])
-        tls = TlsFiles(paths["ca"][0], *paths["local-cc-main"])
-        print(f"seqmesh up: {len(venues)} venues running; logs in {work / 'logs'}; Ctrl-C stops", flush=True)
-        board: dict[tuple[str, str], Any] = {}
-        clients = [EdgeClient(addr, tls) for addr in edges.values()]
+        cc_args = ["cc", "--region", args.region, "--listen", f"127.0.0.1:{args.api_port}", "--dev-pki",
+                   str(work / "pki"), "--db", str(work / "cc" / "ledger.sqlite")]
+        for venue, addr in edges.items():
+            cc_args += ["--edge", f"{venue}={addr}"]
+        m = await sup.start("cc", cc_args, CC_READY)
+        api = m.group(1)
+        print(f"\nseqmesh up: region {args.region} with {len(venues)} venues.  API: {api}  "
+              f"(OpenAPI {api}/docs, key seqmesh-dev-key)\nlogs in {work / 'logs'}; Ctrl-C stops everything\n",
+              flush=True)
+        await _wait_for_books(api, args.symbols.split(",")[0], stop)
+        if args.demo:
+            from seqmesh.client.cli import demo
 
-        async def follow(client: EdgeClient) -> None:
-            async for item in client.market_data():
-                if item.WhichOneof("item") == "bbo":
-                    board[(item.venue, item.bbo.symbol)] = item.bbo
-
-        followers = [asyncio.create_task(follow(c)) for c in clients]
+            await asyncio.to_thread(demo, api, "seqmesh-dev-key")
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -78,35 +77,41 @@ async def _up(args: Any) -> int:
             if sup.failed():
                 print(f"seqmesh up: {', '.join(sup.failed())} exited; stopping", flush=True)
                 return 1
-            _print_board(board)
+            if args.print_every > 0:
+                await asyncio.to_thread(_print_board, api, args.symbols.split(","))
             if deadline and time.monotonic() >= deadline:
                 break
-        for task in followers:
-            task.cancel()
-        for c in clients:
-            await c.close()
         return 0
     finally:
         await sup.stop()
 
 
-def _print_board(board: dict[tuple[str, str], Any]) -> None:
-    now = time.time_ns()
-    lines = [f"{'venue':<10} {'symbol':<10} {'bid':>14} {'bid qty':>10} {'ask':>14} {'ask qty':>10} {'age ms':>7}"]
-    for (venue, symbol), b in sorted(board.items()):
-        age = (now - b.ts.edge_recv_ts) / 1e6 if b.ts.edge_recv_ts else float("nan")
-        lines.append(f"{venue:<10} {symbol:<10} {b.bid_price:>14} {b.bid_qty:>10} {b.ask_price:>14} "
-                     f"{b.ask_qty:>10} {age:>7.1f}")
-    by_symbol: dict[str, list[Any]] = {}
-    for (venue, symbol), b in board.items():
-        by_symbol.setdefault(symbol, []).append((venue, b))
-    for symbol, rows in sorted(by_symbol.items()):
-        bids = [(Decimal(b.bid_price), v) for v, b in rows if b.bid_price]
-        asks = [(Decimal(b.ask_price), v) for v, b in rows if b.ask_price]
-        if bids and asks:
-            (bid, bv), (ask, av) = max(bids), min(asks)
-            lines.append(f"  best {symbol}: bid {bid} @{bv}  ask {ask} @{av}")
-    print("\n".join(lines) + "\n", flush=True)
+async def _wait_for_books(api: str, symbol: str, stop: asyncio.Event, timeout: float = 30.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient(base_url=api, headers={"Authorization": "Bearer seqmesh-dev-key"}) as http:
+        while time.monotonic() < deadline and not stop.is_set():
+            resp = await http.get(f"/v1/nbbo/{symbol}")
+            if resp.status_code == 200 and resp.json()["bid"] and resp.json()["ask"]:
+                return
+            await asyncio.sleep(0.2)
+
+
+def _print_board(api: str, symbols: list[str]) -> None:
+    from seqmesh.client.api import CCClient
+    from seqmesh.client.tables import table
+
+    with CCClient(api) as c:
+        for symbol in symbols:
+            rows = c.bbo(symbol)
+            n = c.nbbo(symbol)
+            print(table(["venue", "bid", "bid qty", "ask", "ask qty", "stale", "edge->cc ms"],
+                        [[r["venue"], r["bid"], r["bid_qty"], r["ask"], r["ask_qty"], r["stale"],
+                          f"{(r['ts']['cc_proc_ts'] - r['ts']['edge_recv_ts']) / 1e6:.2f}"] for r in rows]))
+            bid, ask = n["bid"] or {}, n["ask"] or {}
+            print(f"NBBO {symbol}: {bid.get('price')} @{bid.get('venue')} / {ask.get('price')} @{ask.get('venue')}"
+                  f"  spread {n['spread_bps']} bps\n", flush=True)
 
 
 def _run(args: Any) -> int:
@@ -119,6 +124,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--symbols", default="BTC/USDT,ETH/USDT")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--work-dir", default=".cache/up")
-    p.add_argument("--print-every", type=float, default=2.0, help="seconds between board prints")
+    p.add_argument("--region", default="local")
+    p.add_argument("--api-port", type=int, default=8000)
+    p.add_argument("--demo", action="store_true", help="submit a few orders and print their TCA once up")
+    p.add_argument("--print-every", type=float, default=5.0, help="seconds between board prints (0: never)")
     p.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: until Ctrl-C)")
     p.set_defaults(handler=_run)

@@ -1,0 +1,181 @@
+"""The client REST API (FastAPI; OpenAPI at /openapi.json). Every response is JSON; every
+refusal is a 4xx with `{"error": {"code", "message", ...}}` and leaves the ledger untouched."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from . import tca
+from .execution import ExecutionEngine, OrderError
+from .metrics import Metrics
+from .model import OrderType, Parent, Side
+from .schemas import KillSwitchRequest, OrderRequest, normalise_symbol
+
+
+def _error(status: int, code: str, message: str, **detail: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **detail}}, status_code=status)
+
+
+def client_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The client behind the request's API key."""
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    client: str | None = request.app.state.api_keys.get(token)
+    if client is None:
+        raise OrderError("UNAUTHORIZED", "send 'Authorization: Bearer <api key>'", 401)
+    return client
+
+
+Client = Annotated[str, Depends(client_of)]
+
+
+def order_view(p: Parent, detail: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "order_id": p.order_id, "client_order_id": p.client_order_id or None, "symbol": p.symbol,
+        "side": p.side.value, "type": p.type.value, "quantity": str(p.qty),
+        "price": None if p.price is None else str(p.price), "state": p.state.value, "filled": str(p.filled),
+        "avg_price": str(sum(f.price * f.qty for f in p.fills) / p.filled) if p.filled else None,
+        "reason": p.reason or None, "created_ns": p.created_ns, "updated_ns": p.updated_ns,
+    }
+    if detail:
+        out["children"] = [{"child_id": c.child_id, "venue": c.venue, "quantity": str(c.qty),
+                            "price": None if c.price is None else str(c.price), "state": c.state,
+                            "filled": str(c.filled), "venue_order_id": c.venue_order_id or None,
+                            "reason": c.reason or None} for c in p.children]
+        out["fills"] = [{"fill_id": f.fill_id, "venue": f.venue, "price": str(f.price), "quantity": str(f.qty),
+                         "fee": str(f.fee), "fee_asset": f.fee_asset, "liquidity": "maker" if f.maker else "taker",
+                         "exchange_ts": f.exchange_ts, "booked_ns": f.booked_ns} for f in p.fills]
+        out["routing"] = p.decision.get("route")
+    return out
+
+
+def build_app(engine: ExecutionEngine, metrics: Metrics, region: str) -> FastAPI:
+    app = FastAPI(title="seqmesh Central Coordinator", version="0.1.0",
+                  description=f"Client API of the {region} region's CC.")
+    app.state.api_keys = dict(engine.settings.api_keys)
+    md = engine.marketdata
+
+    @app.exception_handler(OrderError)
+    async def _order_error(request: Request, exc: OrderError) -> JSONResponse:
+        metrics.rejections.labels(exc.code).inc()
+        return _error(exc.status, exc.code, exc.message, **exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [{"field": ".".join(str(x) for x in e["loc"] if x != "body"), "problem": e["msg"]}
+                    for e in exc.errors()]
+        first = problems[0] if problems else {"field": "?", "problem": "invalid"}
+        metrics.rejections.labels("INVALID_REQUEST").inc()
+        return _error(400, "INVALID_REQUEST", f"{first['field']}: {first['problem']}", problems=problems)
+
+    def owned(order_id: str, client: str) -> Parent:
+        p = engine.parents.get(order_id)
+        if p is None or p.client != client:  # another client's order does not exist for you
+            raise OrderError("ORDER_NOT_FOUND", f"no order {order_id!r}", 404)
+        return p
+
+    def symbol_param(symbol: str) -> str:
+        try:
+            s = normalise_symbol(symbol)
+        except ValueError as exc:
+            raise OrderError("INVALID_SYMBOL", str(exc), 400) from None
+        if s not in md.symbols():
+            raise OrderError("UNKNOWN_SYMBOL", f"no venue lists {s}; see GET /v1/pairs", 404)
+        return s
+
+    @app.post("/v1/orders", status_code=201)
+    async def submit(req: OrderRequest, client: Client) -> JSONResponse:
+        t0 = time.perf_counter()
+        parent, created = await engine.submit(client, req.symbol, Side(req.side), req.quantity,
+                                              OrderType(req.type), req.price, req.client_order_id)
+        metrics.submit_latency.observe(time.perf_counter() - t0)
+        if created:
+            metrics.orders.labels(req.symbol, req.side, req.type).inc()
+        return JSONResponse(order_view(parent, detail=True), status_code=201 if created else 200)
+
+    @app.get("/v1/orders")
+    async def list_orders(client: Client, symbol: str | None = None, state: str | None = None,
+                          limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
+        orders = engine.client_orders(client)
+        if symbol:
+            orders = [p for p in orders if p.symbol == normalise_symbol(symbol)]
+        if state:
+            orders = [p for p in orders if p.state.value == state]
+        return [order_view(p) for p in orders[-limit:]]
+
+    @app.get("/v1/orders/{order_id}")
+    async def get_order(order_id: str, client: Client) -> dict[str, Any]:
+        return order_view(owned(order_id, client), detail=True)
+
+    @app.delete("/v1/orders/{order_id}")
+    async def cancel(order_id: str, client: Client) -> dict[str, Any]:
+        return order_view(await engine.cancel(owned(order_id, client)), detail=True)
+
+    @app.get("/v1/orders/{order_id}/tca")
+    async def order_tca(order_id: str, client: Client) -> dict[str, Any]:
+        return tca.report(owned(order_id, client))
+
+    @app.get("/v1/positions")
+    async def positions(client: Client) -> list[dict[str, Any]]:
+        return [p.view(md.mid(s)) for s, p in sorted(engine.positions.by_client.get(client, {}).items())]
+
+    @app.get("/v1/bbo")
+    async def bbo(client: Client, symbol: str | None = None) -> list[dict[str, Any]]:
+        symbols = [symbol_param(symbol)] if symbol else md.symbols()
+        return [row for s in symbols for row in md.bbo(s)]
+
+    @app.get("/v1/nbbo/{symbol:path}")
+    async def nbbo(symbol: str, client: Client) -> dict[str, Any]:
+        return md.nbbo(symbol_param(symbol))
+
+    @app.get("/v1/book/{symbol:path}")
+    async def book(symbol: str, client: Client, depth: Annotated[int, Query(ge=1, le=500)] = 20) -> dict[str, Any]:
+        return md.unified(symbol_param(symbol), depth)
+
+    @app.get("/v1/trades")
+    async def trades(client: Client, symbol: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                     ) -> list[dict[str, Any]]:
+        return list(md.trades.get(symbol_param(symbol), []))[-limit:]
+
+    @app.get("/v1/edges")
+    async def edges(client: Client) -> list[dict[str, Any]]:
+        return [{"venue": link.venue, "region": link.region, "remote": False, "address": link.address,
+                 "connected": link.connected, "latency_ms": round(link.rtt_ms, 3), "reconnects": link.reconnects,
+                 "exchange_id": link.info.exchange_id if link.info else None,
+                 "last_error": link.last_error or None,
+                 "symbols": [i.symbol for i in link.info.instruments] if link.info else []}
+                for link in engine.edges.values()]
+
+    @app.get("/v1/pairs")
+    async def pairs(client: Client) -> list[dict[str, Any]]:
+        return [{"symbol": s, "venues": [{"venue": vb.venue, "region": vb.region, "remote": vb.remote,
+                                          "tick": str(vb.prices.step), "lot": str(vb.qtys.step),
+                                          "stale": md.is_stale(vb)} for vb in md.venue_books(s)]}
+                for s in md.symbols()]
+
+    @app.post("/v1/risk/kill-switch")
+    async def kill_switch(req: KillSwitchRequest, client: Client) -> dict[str, Any]:
+        cancelled = await engine.set_kill_switch(req.enabled)
+        return {"kill_switch": req.enabled, "orders_cancelled": cancelled}
+
+    @app.get("/v1/risk")
+    async def risk(client: Client) -> dict[str, Any]:
+        return engine.risk.view(client)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        links = engine.edges.values()
+        return {"status": "ok", "region": region, "edges_connected": sum(link.connected for link in links),
+                "edges": len(engine.edges)}
+
+    @app.get("/metrics")
+    async def prometheus() -> PlainTextResponse:
+        metrics.refresh(engine)
+        return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,76 @@
+"""One Central Coordinator process: FastAPI on uvicorn and the edge links, in one event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import uvicorn
+from seqmesh.runtime.links.tls import TlsFiles
+
+from .api import build_app
+from .config import CCSettings
+from .edges import EdgeLink
+from .execution import ExecutionEngine
+from .ledger import Ledger
+from .marketdata import MarketData
+from .metrics import Metrics
+from .sor import Router
+
+log = logging.getLogger(__name__)
+
+
+class CCApp:
+    def __init__(self, settings: CCSettings) -> None:
+        self.settings = settings
+        self.tls = TlsFiles(settings.ca, settings.cert, settings.key).check()
+        self.ledger = Ledger(settings.db_path)
+        self.marketdata = MarketData(settings.stale_after_s)
+        self.engine = ExecutionEngine(settings, self.ledger, self.marketdata, Router(settings.router.drift_bps_per_ms))
+        for e in settings.edges:
+            self.engine.edges[e.venue] = EdgeLink(e.venue, e.address, self.tls, settings.region, self.marketdata,
+                                                  self.engine.on_edge_event, self.ledger.cursor,
+                                                  settings.balance_refresh_s)
+        self.metrics = Metrics()
+        self.api = build_app(self.engine, self.metrics, settings.region)
+        self._tasks: list[asyncio.Task[None]] = []
+        self.server: uvicorn.Server | None = None
+        self.port = 0
+
+    async def start(self) -> int:
+        for link in self.engine.edges.values():
+            self._tasks.append(asyncio.create_task(link.run()))
+        self._tasks.append(asyncio.create_task(self._resend_loop()))
+        host, _, port = self.settings.listen_http.rpartition(":")
+        config = uvicorn.Config(self.api, host=host, port=int(port), log_level="warning", lifespan="off",
+                                access_log=False)
+        self.server = uvicorn.Server(config)
+        self._tasks.append(asyncio.create_task(self.server.serve()))
+        while not self.server.started:
+            await asyncio.sleep(0.01)
+            if self._tasks[-1].done():
+                self._tasks[-1].result()  # surfaces a bind error
+        self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        return self.port
+
+    async def _resend_loop(self) -> None:
+        """Children written to the ledger but not acknowledged by an edge are sent again."""
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                await self.engine.resend_unsent()
+            except Exception:
+                log.exception("resend sweep failed")
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.should_exit = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for link in self.engine.edges.values():
+            await link.close()
+        self.ledger.close()

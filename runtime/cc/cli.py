@@ -1,0 +1,67 @@
+"""`seqmesh cc`: run the Central Coordinator of one region."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+
+def _run(args: Any) -> int:
+    from pydantic import ValidationError
+
+    from seqmesh.common.certs_cli import dev_pki
+
+    from .app import CCApp
+    from .config import CCSettings, EdgeEndpoint
+
+    if args.dev_pki:
+        paths = dev_pki(Path(args.dev_pki), args.region, [("cc", "main")])
+        ca, (cert, key) = paths["ca"][0], paths[f"{args.region}-cc-main"]
+    elif args.ca and args.cert and args.key:
+        ca, cert, key = Path(args.ca), Path(args.cert), Path(args.key)
+    else:
+        raise SystemExit("seqmesh cc: give --ca, --cert and --key, or --dev-pki DIR")
+    edges = []
+    for spec in args.edge:
+        venue, sep, address = spec.partition("=")
+        if not sep:
+            raise SystemExit(f"seqmesh cc: --edge must be VENUE=HOST:PORT, got {spec!r}")
+        edges.append({"venue": venue, "address": address})
+    try:
+        settings = CCSettings(region=args.region, listen_http=args.listen, edges=[EdgeEndpoint(**e) for e in edges],
+                              ca=ca, cert=cert, key=key, db_path=Path(args.db))
+    except ValidationError as exc:
+        raise SystemExit(f"seqmesh cc: invalid settings: {exc}") from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    async def main() -> None:
+        app = CCApp(settings)
+        port = await app.start()
+        host = settings.listen_http.rpartition(":")[0]
+        print(f"cc {settings.region} ready: http://{host}:{port} ({len(edges)} edges)", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await app.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser("cc", help="run a region's Central Coordinator")
+    p.add_argument("--region", default="local")
+    p.add_argument("--listen", default="127.0.0.1:8000", help="REST address (port 0: any free port)")
+    p.add_argument("--edge", action="append", default=[], metavar="VENUE=HOST:PORT", help="an edge (repeatable)")
+    p.add_argument("--db", default=".cache/cc/ledger.sqlite")
+    p.add_argument("--ca")
+    p.add_argument("--cert")
+    p.add_argument("--key")
+    p.add_argument("--dev-pki", metavar="DIR")
+    p.set_defaults(handler=_run)

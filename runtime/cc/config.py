@@ -1,0 +1,54 @@
+"""Settings of one Central Coordinator."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class EdgeEndpoint(BaseModel):
+    venue: str
+    address: str  # host:port of the edge's gRPC service
+
+    @field_validator("address")
+    @classmethod
+    def _hostport(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"edge address must be HOST:PORT, got {v!r}")
+        return v
+
+
+class RiskLimits(BaseModel):
+    max_position: dict[str, Decimal] = Field(default_factory=lambda: {"BTC/USDT": Decimal(50),
+                                                                     "ETH/USDT": Decimal(1000)},
+                                             description="per symbol, absolute base quantity")
+    default_max_position: Decimal = Field(Decimal(100_000), gt=0)
+    max_order_notional: Decimal = Field(Decimal(2_000_000), gt=0, description="in quote currency")
+    daily_loss_limit: Decimal = Field(Decimal(250_000), gt=0, description="realised + unrealised, quote")
+    max_orders_per_s: float = Field(200.0, gt=0)
+    order_burst: float = Field(400.0, ge=1)
+
+
+class RouterSettings(BaseModel):
+    #: Expected adverse price drift per millisecond of round trip, in bps of the price.
+    drift_bps_per_ms: Decimal = Field(Decimal("0.02"), ge=0)
+    max_reroutes: int = Field(3, ge=0, le=10, description="re-route an unfilled market remainder")
+
+
+class CCSettings(BaseModel):
+    region: str = "local"
+    listen_http: str = "127.0.0.1:8000"
+    edges: list[EdgeEndpoint] = Field(default_factory=list)
+    ca: Path
+    cert: Path
+    key: Path
+    db_path: Path = Path(".cache/cc/ledger.sqlite")
+    #: client API keys -> client id (one client never sees another's orders or positions).
+    api_keys: dict[str, str] = Field(default_factory=lambda: {"seqmesh-dev-key": "dev"})
+    stale_after_s: float = Field(3.0, gt=0, description="a venue silent this long leaves NBBO and routing")
+    balance_refresh_s: float = Field(1.0, gt=0)
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+    router: RouterSettings = Field(default_factory=RouterSettings)

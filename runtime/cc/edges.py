@@ -1,0 +1,133 @@
+"""The CC's link to each of its edges: one mTLS gRPC channel, three long-lived streams.
+
+Market data feeds the aggregator (resubscribing with fresh snapshots after a sequence gap);
+order events are read from the edge's durable stream starting after the last sequence the
+ledger booked; balances and the round-trip time are polled. Any failure drops the link to
+"disconnected" (its venue leaves routing) and it reconnects with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import grpc
+from seqmesh.runtime.links.edge_client import EdgeClient
+from seqmesh.runtime.links.tls import TlsFiles
+from seqmesh.runtime.proto import edge_pb2 as pb
+
+from .marketdata import MarketData
+
+log = logging.getLogger(__name__)
+EventHandler = Callable[[str, pb.OrderEvent], Awaitable[None]]
+
+
+class _Resubscribe(Exception):
+    pass
+
+
+class EdgeLink:
+    def __init__(self, venue: str, address: str, tls: TlsFiles, region: str, marketdata: MarketData,
+                 on_event: EventHandler, cursor: Callable[[str], int], poll_s: float = 1.0) -> None:
+        self.venue = venue
+        self.address = address
+        self.region = region
+        self.client = EdgeClient(address, tls)
+        self.marketdata = marketdata
+        self.on_event = on_event
+        self.cursor = cursor
+        self.poll_s = poll_s
+        self.info: pb.VenueInfo | None = None
+        self.connected = False
+        self.rtt_ms = 0.0
+        self.balances: dict[str, tuple[Decimal, Decimal]] = {}
+        self.reconnects = 0
+        self.last_error = ""
+        self.changed = asyncio.Event()  # set whenever connected flips or balances refresh
+
+    @property
+    def taker_fee(self) -> Decimal:
+        return Decimal(self.info.taker_fee) if self.info and self.info.taker_fee else Decimal(0)
+
+    @property
+    def maker_fee(self) -> Decimal:
+        return Decimal(self.info.maker_fee) if self.info and self.info.maker_fee else Decimal(0)
+
+    def instrument(self, symbol: str) -> pb.Instrument | None:
+        if self.info is None:
+            return None
+        return next((i for i in self.info.instruments if i.symbol == symbol), None)
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                t0 = time.perf_counter()
+                self.info = await self.client.info(timeout=5)
+                self.rtt_ms = (time.perf_counter() - t0) * 1000
+                self.marketdata.register(self.venue, self.region, False, list(self.info.instruments))
+                await self._refresh_balances()
+                self._set_connected(True)
+                backoff = 0.2
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._market_data())
+                    tg.create_task(self._order_events())
+                    tg.create_task(self._poll())
+            except asyncio.CancelledError:
+                raise
+            except (grpc.aio.AioRpcError, _Resubscribe, ExceptionGroup, OSError) as exc:
+                self.last_error = _describe(exc)
+                if not isinstance(exc, _Resubscribe):
+                    self._set_connected(False)
+                    self.reconnects += 1
+                    log.warning("edge %s at %s: %s; reconnecting in %.1fs", self.venue, self.address,
+                                self.last_error, backoff)
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+
+    def _set_connected(self, up: bool) -> None:
+        if up != self.connected:
+            self.connected = up
+            self.marketdata.set_connected(self.venue, up)
+            self.changed.set()
+
+    async def _market_data(self) -> None:
+        gaps = self.marketdata.gaps
+        async for item in self.client.market_data():
+            self.marketdata.on_item(item)
+            if self.marketdata.gaps != gaps:
+                raise _Resubscribe(f"book sequence gap on {self.venue}")
+
+    async def _order_events(self) -> None:
+        async for event in self.client.order_events(self.cursor(self.venue)):
+            await self.on_event(self.venue, event)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s)
+            t0 = time.perf_counter()
+            self.info = await self.client.info(timeout=5)
+            self.rtt_ms = (time.perf_counter() - t0) * 1000
+            await self._refresh_balances()
+
+    async def _refresh_balances(self) -> None:
+        got = await self.client.balances(timeout=5)
+        self.balances = {b.asset: (Decimal(b.free), Decimal(b.locked)) for b in got.balances}
+        self.changed.set()
+
+    def free(self, asset: str) -> Decimal:
+        return self.balances.get(asset, (Decimal(0), Decimal(0)))[0]
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ExceptionGroup):
+        return "; ".join(_describe(e) for e in exc.exceptions)
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"{exc.code().name}: {exc.details()}"
+    return str(exc)

@@ -1,0 +1,359 @@
+"""Execution: a client's order from validation to fills.
+
+validate -> risk -> route (SOR) -> parent and children written to the ledger -> children
+sent to their edges -> order events and fills streamed back, booked exactly once -> parent
+state derived from its children (one table, model.TRANSITIONS). A market order's remainder
+that no venue filled is routed again, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import logging
+import time
+from decimal import Decimal
+from typing import Any
+
+import grpc
+from seqmesh.runtime.proto import edge_pb2 as pb
+
+from .config import CCSettings
+from .edges import EdgeLink
+from .ledger import Ledger
+from .marketdata import MarketData
+from .model import CHILD_TERMINAL, TERMINAL, TRANSITIONS, Child, Fill, OrderType, Parent, ParentState, Side
+from .positions import Positions
+from .risk import RiskDenied, RiskEngine
+from .sor import Route, Router, VenueCandidate
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+class OrderError(Exception):
+    """A request refused before anything is written; `status` is the HTTP status to answer."""
+
+    def __init__(self, code: str, message: str, status: int = 400, **detail: str) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status, self.detail = code, message, status, detail
+
+
+def _b36(n: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = _B36[r] + out
+    return out or "0"
+
+
+class ExecutionEngine:
+    def __init__(self, settings: CCSettings, ledger: Ledger, marketdata: MarketData, router: Router) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.marketdata = marketdata
+        self.router = router
+        self.edges: dict[str, EdgeLink] = {}
+        self.parents = ledger.load()
+        self.by_client_id = {(p.client, p.client_order_id): p for p in self.parents.values()}
+        self.children = {c.child_id: c for p in self.parents.values() for c in p.children}
+        self.positions = Positions()
+        self.positions.rebuild((p.client, f) for p in self.parents.values() for f in p.fills)
+        self.risk = RiskEngine(settings.risk, self.positions, marketdata.mid,
+                               kill_switch=ledger.flag("kill_switch") == "on")
+        self._ids = itertools.count()
+        self._prefix = "".join(ch for ch in settings.region if ch.isalnum())[:3] or "cc"
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.fills_booked = 0
+        self.duplicate_fills = 0
+
+    # -- ids -------------------------------------------------------------------------------
+
+    def _new_order_id(self) -> str:
+        # region + microseconds + a per-process counter: unique across restarts, <= 20 characters.
+        return f"{self._prefix}{_b36(time.time_ns() // 1000)}{_b36(next(self._ids) % 1296).rjust(2, '0')}"
+
+    # -- submit ----------------------------------------------------------------------------
+
+    async def submit(self, client: str, symbol: str, side: Side, qty: Decimal, type: OrderType,
+                     price: Decimal | None, client_order_id: str | None) -> tuple[Parent, bool]:
+        """Returns (order, created); an order already known by its client order id is returned as is."""
+        if client_order_id:
+            known = self.by_client_id.get((client, client_order_id))
+            if known is not None:
+                return known, False
+        books = self.marketdata.venue_books(symbol)
+        if not books:
+            raise OrderError("UNKNOWN_SYMBOL", f"no venue lists {symbol!r}; see GET /v1/pairs", 400)
+        if qty <= 0:
+            raise OrderError("NON_POSITIVE_QUANTITY", "quantity must be positive", 400)
+        if type is OrderType.LIMIT and price is None:
+            raise OrderError("LIMIT_WITHOUT_PRICE", "a limit order needs a price", 400)
+        if type is OrderType.MARKET and price is not None:
+            raise OrderError("MARKET_WITH_PRICE", "a market order takes no price", 400)
+        finest_lot = min(vb.qtys.step for vb in books)
+        if qty % finest_lot:
+            raise OrderError("PRECISION", f"quantity {qty} is finer than the smallest lot {finest_lot} "
+                             f"of any venue listing {symbol}", 400)
+        if price is not None:
+            if price <= 0:
+                raise OrderError("NON_POSITIVE_PRICE", "price must be positive", 400)
+            finest_tick = min(vb.prices.step for vb in books)
+            if price % finest_tick:
+                raise OrderError("PRECISION", f"price {price} is finer than the smallest tick {finest_tick}", 400)
+        candidates = self._candidates(symbol, side)
+        if not candidates:
+            raise OrderError("NO_LIVE_VENUE", f"no connected venue has a live {symbol} book", 409)
+        nbbo = self.marketdata.nbbo(symbol)
+        far = nbbo["ask"] if side is Side.BUY else nbbo["bid"]
+        ref = price if price is not None else (Decimal(far["price"]) if far else self.marketdata.mid(symbol))
+        working = sum(((c.qty - c.filled) * p.side.sign for p in self.parents.values()
+                       if p.client == client and p.symbol == symbol for c in p.children if not c.done), ZERO)
+        try:
+            self.risk.check(client, symbol, side, qty, ref, working)
+        except RiskDenied as d:
+            raise OrderError(d.code, d.message, 403, limit=d.limit, value=d.value) from None
+        mid = self.marketdata.mid(symbol)
+        route = self.router.route(side, qty, candidates, price, mid)
+        if type is OrderType.MARKET and not route.allocations:
+            raise OrderError("NO_LIQUIDITY", f"no live venue can fill any of {qty} {symbol} now", 409)
+        now = time.time_ns()
+        parent = Parent(self._new_order_id(), client, client_order_id or "", symbol, side, type, qty, price,
+                        ParentState.NEW, now, now, decision={"route": route.summary(), "decided_ns": now})
+        children = self._children(parent, route)
+        with self.ledger:
+            self.ledger.save_parent(parent, "accepted")
+            for child in children:
+                self.ledger.save_child(child, "routed")
+        self.parents[parent.order_id] = parent
+        if client_order_id:
+            self.by_client_id[(client, client_order_id)] = parent
+        await self._send(parent, children)
+        self._derive(parent)
+        return parent, True
+
+    def _candidates(self, symbol: str, side: Side, exclude: frozenset[str] = frozenset()) -> list[VenueCandidate]:
+        buy = side is Side.BUY
+        base, quote = symbol.split("/")
+        out = []
+        for vb in self.marketdata.venue_books(symbol, live_only=True):
+            link = self.edges.get(vb.venue)
+            inst = link.instrument(symbol) if link else None
+            if link is None or not link.connected or inst is None or vb.venue in exclude:
+                continue
+            reserved = self._reserved(vb.venue, quote if buy else base)
+            cap = max(link.free(quote if buy else base) - reserved, ZERO)
+            out.append(VenueCandidate(
+                vb.venue, functools.partial(vb.level_at, not buy), link.taker_fee, link.maker_fee, link.rtt_ms,
+                Decimal(inst.lot), Decimal(inst.min_qty), Decimal(inst.min_notional), Decimal(inst.tick),
+                balance_cap=cap, region=vb.region, remote=vb.remote,
+            ))
+        return out
+
+    def _reserved(self, venue: str, asset: str) -> Decimal:
+        """What live children already committed at a venue, not yet reflected in its balance."""
+        total = ZERO
+        for p in self.parents.values():
+            if p.state in TERMINAL:
+                continue
+            base, quote = p.symbol.split("/")
+            for c in p.children:
+                if c.venue != venue or c.done or c.sent:
+                    continue  # once the edge has it, the venue's locked balance shows it
+                if p.side is Side.BUY and asset == quote:
+                    total += (c.qty - c.filled) * (c.price or self._ref(p))
+                elif p.side is Side.SELL and asset == base:
+                    total += c.qty - c.filled
+        return total
+
+    def _ref(self, p: Parent) -> Decimal:
+        return self.marketdata.mid(p.symbol) or ZERO
+
+    def _children(self, parent: Parent, route: Route) -> list[Child]:
+        now = time.time_ns()
+        start = len(parent.children)
+        out = []
+        for k, a in enumerate(route.allocations, start):
+            price = None
+            if parent.type is OrderType.LIMIT:
+                link = self.edges[a.venue]
+                inst = link.instrument(parent.symbol)
+                assert inst is not None and parent.price is not None
+                tick = Decimal(inst.tick)
+                steps = parent.price / tick
+                # Round to the venue's tick without ever worsening the client's limit.
+                price = (steps.to_integral_value("ROUND_FLOOR" if parent.side is Side.BUY else "ROUND_CEILING")
+                         * tick)
+            child = Child(f"{parent.order_id}-{_b36(k)}", parent.order_id, a.venue, a.qty, price,
+                          parent.type, created_ns=now, updated_ns=now)
+            parent.children.append(child)
+            self.children[child.child_id] = child
+            out.append(child)
+        return out
+
+    async def _send(self, parent: Parent, children: list[Child]) -> None:
+        await asyncio.gather(*(self._send_child(parent, c) for c in children))
+
+    async def _send_child(self, parent: Parent, child: Child) -> None:
+        link = self.edges.get(child.venue)
+        if link is None or not link.connected:
+            return  # the resend sweep retries once the edge is back
+        req = pb.SubmitOrder(client_order_id=child.child_id, symbol=parent.symbol,
+                             side=pb.BUY if parent.side is Side.BUY else pb.SELL,
+                             type=pb.LIMIT if child.type is OrderType.LIMIT else pb.MARKET,
+                             quantity=str(child.qty), price="" if child.price is None else str(child.price))
+        try:
+            ack = await link.client.submit(req, timeout=15)
+        except grpc.aio.AioRpcError as exc:
+            log.warning("submit %s to %s failed: %s; will resend", child.child_id, child.venue, exc.code().name)
+            return
+        child.sent = True
+        child.venue_order_id = ack.venue_order_id or child.venue_order_id
+        if child.state == "PENDING_NEW":
+            child.state = pb.OrderState.Name(ack.state)
+            if ack.reason:
+                child.reason = ack.reason
+        child.updated_ns = time.time_ns()
+        self.ledger.save_child(child, "acknowledged")
+
+    async def resend_unsent(self) -> int:
+        """Children written but never acknowledged by their edge (a crash or a dead link): send
+        them again; the edge is idempotent on the child id, so a duplicate is harmless."""
+        pending = [(self.parents[c.parent_id], c) for c in self.children.values() if not c.sent and not c.done]
+        for parent, child in pending:
+            await self._send_child(parent, child)
+            self._derive(parent)
+        return len(pending)
+
+    # -- cancel ----------------------------------------------------------------------------
+
+    async def cancel(self, parent: Parent) -> Parent:
+        if parent.state in TERMINAL:
+            raise OrderError("NOT_CANCELABLE", f"order {parent.order_id} is already {parent.state}", 409)
+        parent.cancel_requested = True
+        parent.updated_ns = time.time_ns()
+        self.ledger.save_parent(parent, "cancel_requested")
+        await asyncio.gather(*(self._cancel_child(c) for c in parent.children if not c.done))
+        self._derive(parent)
+        return parent
+
+    async def _cancel_child(self, child: Child) -> None:
+        link = self.edges.get(child.venue)
+        if link is None or not link.connected:
+            return
+        try:
+            await link.client.cancel(child.child_id, timeout=15)
+        except grpc.aio.AioRpcError as exc:
+            log.warning("cancel %s at %s failed: %s", child.child_id, child.venue, exc.code().name)
+
+    async def set_kill_switch(self, on: bool) -> int:
+        """Turn the kill switch on (cancelling every resting order) or off; returns orders cancelled."""
+        self.risk.kill_switch = on
+        self.ledger.set_flag("kill_switch", "on" if on else "off")
+        if not on:
+            return 0
+        live = [p for p in self.parents.values() if p.state not in
+                TERMINAL]
+        for p in live:
+            await self.cancel(p)
+        return len(live)
+
+    # -- events from edges -----------------------------------------------------------------
+
+    async def on_edge_event(self, venue: str, ev: pb.OrderEvent) -> None:
+        child = self.children.get(ev.client_order_id)
+        with self.ledger:
+            if child is not None:
+                parent = self.parents[child.parent_id]
+                self._apply_event(parent, child, venue, ev)
+            self.ledger.set_cursor(venue, ev.seq)
+        if child is not None:
+            self._maybe_reroute(self.parents[child.parent_id])
+
+    def _apply_event(self, parent: Parent, child: Child, venue: str, ev: pb.OrderEvent) -> None:
+        child.state = pb.OrderState.Name(ev.state)
+        child.sent = True
+        child.venue_order_id = ev.venue_order_id or child.venue_order_id
+        if ev.reason:
+            child.reason = ev.reason
+        if ev.HasField("fill"):
+            f = ev.fill
+            fill = Fill(f.fill_id, child.child_id, parent.order_id, venue, parent.symbol, parent.side,
+                        Decimal(f.price), Decimal(f.qty), Decimal(f.fee), f.fee_asset, f.maker, f.exchange_ts,
+                        time.time_ns())
+            if self.ledger.add_fill(fill):
+                parent.fills.append(fill)
+                child.filled += fill.qty
+                child.cum_quote += fill.price * fill.qty
+                self.positions.apply(parent.client, fill)
+                self.fills_booked += 1
+            else:
+                self.duplicate_fills += 1
+        child.updated_ns = time.time_ns()
+        self.ledger.save_child(child, "edge_event")
+        self._derive(parent)
+
+    def _derive(self, p: Parent) -> None:
+        """The parent's state from its children's (forward moves only, per the table)."""
+        live = [c for c in p.children if not c.done]
+        filled = p.filled
+        if filled == p.qty:
+            target = ParentState.FILLED
+        elif live:
+            target = (ParentState.PENDING_CANCEL if p.cancel_requested
+                      else ParentState.PARTIALLY_FILLED if filled else ParentState.WORKING)
+        elif p.cancel_requested:
+            target = ParentState.CANCELED
+        elif p.type is OrderType.MARKET and p.reroutes < self.settings.router.max_reroutes and p.children:
+            return  # the remainder will be routed again (_maybe_reroute)
+        elif p.children and all(c.state == "REJECTED" for c in p.children):
+            target = ParentState.REJECTED
+            p.reason = "; ".join(sorted({f"{c.venue}: {c.reason}" for c in p.children if c.reason}))
+        else:
+            target = ParentState.EXPIRED
+        if target != p.state and target in TRANSITIONS[p.state]:
+            p.state = target
+            p.updated_ns = time.time_ns()
+            self.ledger.save_parent(p, "state")
+
+    def _maybe_reroute(self, p: Parent) -> None:
+        if (p.type is not OrderType.MARKET or p.cancel_requested or p.state in
+                TERMINAL):
+            return
+        if any(not c.done for c in p.children) or p.open_qty <= 0:
+            return
+        task = asyncio.get_running_loop().create_task(self._reroute(p))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reroute(self, p: Parent) -> None:
+        await asyncio.sleep(0.02 * p.reroutes)  # let books refill between attempts
+        remainder = p.open_qty
+        if remainder <= 0 or any(not c.done for c in p.children):
+            return
+        p.reroutes += 1
+        tried = frozenset(c.venue for c in p.children if c.state == "REJECTED")
+        route = self.router.route(p.side, remainder, self._candidates(p.symbol, p.side, tried), None,
+                                  self.marketdata.mid(p.symbol))
+        p.decision.setdefault("reroutes", []).append(route.summary())
+        children = self._children(p, route) if route.allocations else []
+        with self.ledger:
+            self.ledger.save_parent(p, "rerouted")
+            for c in children:
+                self.ledger.save_child(c, "routed")
+        if children:
+            await self._send(p, children)
+        self._derive(p)
+        if not children:
+            if p.reroutes >= self.settings.router.max_reroutes:
+                self._derive(p)
+            else:
+                self._maybe_reroute(p)
+
+    def client_orders(self, client: str) -> list[Parent]:
+        return [p for p in self.parents.values() if p.client == client]
+
+
+__all__ = ["CHILD_TERMINAL", "ExecutionEngine", "OrderError"]

@@ -1,0 +1,176 @@
+"""The CC's ledger: parent orders, child orders and fills in SQLite (WAL, fsync on commit).
+
+Event-sourced: every change appends an event row in the same transaction as the state it
+produces, and positions are derived from fills, never stored. A fill is keyed by its venue
+fill id, so replaying an edge's event stream books nothing twice; the edge's stream cursor
+is saved in the transaction that books what it read, so a CC killed at any instant resumes
+exactly where its ledger stops.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .model import Child, Fill, OrderType, Parent, ParentState, Side
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS parents (
+    order_id TEXT PRIMARY KEY, client TEXT NOT NULL, client_order_id TEXT NOT NULL,
+    symbol TEXT NOT NULL, side TEXT NOT NULL, type TEXT NOT NULL, qty TEXT NOT NULL, price TEXT,
+    state TEXT NOT NULL, reason TEXT NOT NULL, cancel_requested INTEGER NOT NULL, reroutes INTEGER NOT NULL,
+    decision TEXT NOT NULL, created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL,
+    UNIQUE (client, client_order_id)
+);
+CREATE TABLE IF NOT EXISTS children (
+    child_id TEXT PRIMARY KEY, parent_id TEXT NOT NULL REFERENCES parents(order_id), venue TEXT NOT NULL,
+    qty TEXT NOT NULL, price TEXT, type TEXT NOT NULL, state TEXT NOT NULL, venue_order_id TEXT NOT NULL,
+    filled TEXT NOT NULL, cum_quote TEXT NOT NULL, reason TEXT NOT NULL, sent INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fills (
+    fill_id TEXT PRIMARY KEY, child_id TEXT NOT NULL, parent_id TEXT NOT NULL, venue TEXT NOT NULL,
+    symbol TEXT NOT NULL, side TEXT NOT NULL, price TEXT NOT NULL, qty TEXT NOT NULL, fee TEXT NOT NULL,
+    fee_asset TEXT NOT NULL, maker INTEGER NOT NULL, exchange_ts INTEGER NOT NULL, booked_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, kind TEXT NOT NULL, ref TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS edge_cursors (venue TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def _dec(text: str | None) -> Decimal | None:
+    return None if text in (None, "") else Decimal(text)
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(SCHEMA)
+        self._tx_depth = 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load(self) -> dict[str, Parent]:
+        parents: dict[str, Parent] = {}
+        for r in self.db.execute(
+            "SELECT order_id, client, client_order_id, symbol, side, type, qty, price, state, reason,"
+            " cancel_requested, reroutes, decision, created_ns, updated_ns FROM parents ORDER BY created_ns"
+        ):
+            parents[r[0]] = Parent(r[0], r[1], r[2], r[3], Side(r[4]), OrderType(r[5]), Decimal(r[6]), _dec(r[7]),
+                                   ParentState(r[8]), r[13], r[14], r[9], bool(r[10]), r[11], json.loads(r[12]))
+        for r in self.db.execute(
+            "SELECT child_id, parent_id, venue, qty, price, type, state, venue_order_id, filled, cum_quote,"
+            " reason, sent, created_ns, updated_ns FROM children ORDER BY created_ns, child_id"
+        ):
+            parents[r[1]].children.append(Child(r[0], r[1], r[2], Decimal(r[3]), _dec(r[4]), OrderType(r[5]), r[6],
+                                                r[7], Decimal(r[8]), Decimal(r[9]), r[10], bool(r[11]), r[12], r[13]))
+        for r in self.db.execute(
+            "SELECT fill_id, child_id, parent_id, venue, symbol, side, price, qty, fee, fee_asset, maker,"
+            " exchange_ts, booked_ns FROM fills ORDER BY rowid"
+        ):
+            parents[r[2]].fills.append(Fill(r[0], r[1], r[2], r[3], r[4], Side(r[5]), Decimal(r[6]), Decimal(r[7]),
+                                            Decimal(r[8]), r[9], bool(r[10]), r[11], r[12]))
+        return parents
+
+    def cursor(self, venue: str) -> int:
+        row = self.db.execute("SELECT last_seq FROM edge_cursors WHERE venue = ?", (venue,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def flag(self, name: str) -> str | None:
+        row = self.db.execute("SELECT value FROM flags WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def has_fill(self, fill_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill_id,)).fetchone() is not None
+
+    def events(self, ref: str | None = None) -> list[dict[str, Any]]:
+        q = "SELECT seq, ts, kind, ref, body FROM events" + (" WHERE ref = ?" if ref else "") + " ORDER BY seq"
+        rows = self.db.execute(q, (ref,) if ref else ())
+        return [{"seq": r[0], "ts": r[1], "kind": r[2], "ref": r[3], **json.loads(r[4])} for r in rows]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Ledger:
+        if self._tx_depth == 0:
+            self.db.execute("BEGIN IMMEDIATE")
+        self._tx_depth += 1
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._tx_depth -= 1
+        if self._tx_depth == 0:
+            self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+    def _event(self, kind: str, ref: str, body: dict[str, Any]) -> None:
+        self.db.execute("INSERT INTO events (ts, kind, ref, body) VALUES (?, ?, ?, ?)",
+                        (time.time_ns(), kind, ref, json.dumps(body, default=str)))
+
+    def save_parent(self, p: Parent, kind: str = "parent") -> None:
+        with self:
+            self.db.execute(
+                "INSERT INTO parents (order_id, client, client_order_id, symbol, side, type, qty, price, state,"
+                " reason, cancel_requested, reroutes, decision, created_ns, updated_ns)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(order_id) DO UPDATE SET state=excluded.state,"
+                " reason=excluded.reason, cancel_requested=excluded.cancel_requested, reroutes=excluded.reroutes,"
+                " decision=excluded.decision, updated_ns=excluded.updated_ns",
+                (p.order_id, p.client, p.client_order_id, p.symbol, p.side.value, p.type.value, str(p.qty),
+                 None if p.price is None else str(p.price), p.state.value, p.reason, int(p.cancel_requested),
+                 p.reroutes, json.dumps(p.decision, default=str), p.created_ns, p.updated_ns),
+            )
+            self._event(kind, p.order_id, {"state": p.state.value, "reason": p.reason})
+
+    def save_child(self, c: Child, kind: str = "child") -> None:
+        with self:
+            self.db.execute(
+                "INSERT INTO children (child_id, parent_id, venue, qty, price, type, state, venue_order_id, filled,"
+                " cum_quote, reason, sent, created_ns, updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(child_id) DO UPDATE SET state=excluded.state, venue_order_id=excluded.venue_order_id,"
+                " filled=excluded.filled, cum_quote=excluded.cum_quote, reason=excluded.reason, sent=excluded.sent,"
+                " updated_ns=excluded.updated_ns",
+                (c.child_id, c.parent_id, c.venue, str(c.qty), None if c.price is None else str(c.price),
+                 c.type.value, c.state, c.venue_order_id, str(c.filled), str(c.cum_quote), c.reason, int(c.sent),
+                 c.created_ns, c.updated_ns),
+            )
+            self._event(kind, c.child_id, {"parent": c.parent_id, "venue": c.venue, "state": c.state,
+                                           "filled": str(c.filled)})
+
+    def add_fill(self, f: Fill) -> bool:
+        """Book a fill; False (and nothing written) if its fill id is already booked."""
+        with self:
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO fills (fill_id, child_id, parent_id, venue, symbol, side, price, qty, fee,"
+                " fee_asset, maker, exchange_ts, booked_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (f.fill_id, f.child_id, f.parent_id, f.venue, f.symbol, f.side.value, str(f.price), str(f.qty),
+                 str(f.fee), f.fee_asset, int(f.maker), f.exchange_ts, f.booked_ns),
+            )
+            if cur.rowcount == 0:
+                return False
+            self._event("fill", f.parent_id, {"fill_id": f.fill_id, "venue": f.venue, "qty": str(f.qty),
+                                              "price": str(f.price)})
+            return True
+
+    def set_cursor(self, venue: str, seq: int) -> None:
+        with self:
+            self.db.execute("INSERT INTO edge_cursors (venue, last_seq) VALUES (?, ?) ON CONFLICT(venue)"
+                            " DO UPDATE SET last_seq = excluded.last_seq", (venue, seq))
+
+    def set_flag(self, name: str, value: str) -> None:
+        with self:
+            self.db.execute("INSERT INTO flags (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE"
+                            " SET value = excluded.value", (name, value))
+            self._event("flag", name, {"value": value})

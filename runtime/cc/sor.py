@@ -1,0 +1,225 @@
+"""Smart order router: where, and how much, to send.
+
+Cost of taking one unit at a venue level = price x (1 + taker fee + latency cost), where the
+latency cost is the venue's measured round trip x the expected adverse drift per ms (plus,
+for venues in other regions, the peer link's round trip — a later step). Large orders are
+split by walking all venues' levels merged in order of that effective price, capped by each
+venue's available balance and rounded to each venue's lot. The same walk, per venue alone,
+gives the single-venue alternatives that TCA compares the routed result with.
+
+Ranking uses floats (it only orders levels); quantities and costs are exact Decimals.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from typing import Any
+
+from .model import Side
+
+ZERO = Decimal(0)
+BPS = Decimal(10_000)
+#: level i of one side, best first, or None past the last level.
+LevelAt = Callable[[int], tuple[Decimal, Decimal] | None]
+
+
+@dataclass
+class VenueCandidate:
+    venue: str
+    level_at: LevelAt  # levels of the side we take from (asks to buy, bids to sell)
+    taker_fee: Decimal
+    maker_fee: Decimal
+    rtt_ms: float
+    lot: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+    tick: Decimal
+    #: most we may spend (quote, buying) or deliver (base, selling) here; None = unlimited.
+    balance_cap: Decimal | None = None
+    region: str = ""
+    remote: bool = False
+    extra_latency_ms: float = 0.0  # peer-link round trip for a remote venue
+
+
+@dataclass
+class Allocation:
+    venue: str
+    qty: Decimal
+    notional: Decimal  # sum of price x qty over the levels it is expected to take
+    fee: Decimal
+    latency_cost: Decimal
+    resting: bool = False  # a limit remainder that rests at this venue
+    price: Decimal | None = None  # limit price for the child
+
+    @property
+    def expected_avg_price(self) -> Decimal | None:
+        return self.notional / self.qty if self.qty and not self.resting else None
+
+    def net(self, side: Side) -> Decimal:
+        """Buying: what it costs all in. Selling: what it brings in, net of fee and latency cost."""
+        return self.notional + side.sign * (self.fee + self.latency_cost)
+
+
+@dataclass
+class Route:
+    side: Side
+    qty: Decimal
+    allocations: list[Allocation]
+    unallocated: Decimal
+    arrival_mid: Decimal | None
+    single_venue: dict[str, dict[str, str]] = field(default_factory=dict)
+    best_single_venue: str | None = None
+    explanation: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """What the ledger keeps of the decision (and the API shows as the routing explanation)."""
+        taking = [a for a in self.allocations if not a.resting]
+        routed_cost = sum((a.net(self.side) for a in taking), ZERO)
+        routed_qty = sum((a.qty for a in taking), ZERO)
+        best = self.single_venue.get(self.best_single_venue or "", {})
+        out: dict[str, Any] = {
+            "side": self.side.value, "qty": str(self.qty), "unallocated": str(self.unallocated),
+            "arrival_mid": None if self.arrival_mid is None else str(self.arrival_mid),
+            "allocations": [{"venue": a.venue, "qty": str(a.qty), "expected_notional": str(a.notional),
+                             "expected_fee": str(a.fee), "latency_cost": str(a.latency_cost),
+                             "expected_avg_price": None if a.expected_avg_price is None else str(a.expected_avg_price),
+                             "resting": a.resting} for a in self.allocations],
+            "expected_routed_cost": str(routed_cost), "routed_qty": str(routed_qty),
+            "single_venue": self.single_venue, "best_single_venue": self.best_single_venue,
+            "venues": self.explanation,
+        }
+        if best and routed_qty == self.qty and "cost" in best:
+            out["expected_saving_vs_best_single"] = str((Decimal(best["cost"]) - routed_cost) * self.side.sign)
+        return out
+
+
+def _floor(qty: Decimal, lot: Decimal) -> Decimal:
+    return (qty / lot).to_integral_value(ROUND_DOWN) * lot
+
+
+class Router:
+    def __init__(self, drift_bps_per_ms: Decimal) -> None:
+        self.drift_bps_per_ms = drift_bps_per_ms
+
+    def latency_rate(self, c: VenueCandidate) -> Decimal:
+        """Expected adverse drift while the order travels, as a fraction of the price."""
+        ms = Decimal(repr(round(c.rtt_ms + c.extra_latency_ms, 3)))
+        return self.drift_bps_per_ms * ms / BPS
+
+    def route(self, side: Side, qty: Decimal, candidates: list[VenueCandidate], limit: Decimal | None = None,
+              arrival_mid: Decimal | None = None) -> Route:
+        excluded: set[str] = set()
+        for _ in range(len(candidates) + 1):
+            live = [c for c in candidates if c.venue not in excluded]
+            allocations, left = self._sweep(side, qty, live, limit)
+            too_small = [a.venue for a in allocations if not self._meets_minimums(a, live)]
+            if not too_small:
+                break
+            excluded.update(too_small)  # those venues' share goes to the next-best levels elsewhere
+        route = Route(side, qty, allocations, left, arrival_mid)
+        if limit is not None and left > 0:
+            self._rest_remainder(route, [c for c in candidates if c.venue not in excluded], limit)
+        self._single_venue(route, qty, candidates, limit)
+        route.explanation = [self._explain(c, side, c.venue in excluded) for c in candidates]
+        return route
+
+    def _meets_minimums(self, a: Allocation, live: list[VenueCandidate]) -> bool:
+        c = next(c for c in live if c.venue == a.venue)
+        return a.qty >= c.min_qty and (a.notional >= c.min_notional or a.resting)
+
+    def _sweep(self, side: Side, qty: Decimal, cands: list[VenueCandidate],
+               limit: Decimal | None) -> tuple[list[Allocation], Decimal]:
+        buy = side is Side.BUY
+        rates = [c.taker_fee + self.latency_rate(c) for c in cands]
+        heap: list[tuple[float, int, int]] = []  # (ranking key, venue index, level index)
+        for i, c in enumerate(cands):
+            lvl = c.level_at(0)
+            if lvl is not None:
+                heap.append((self._key(lvl[0], rates[i], buy), i, 0))
+        heapq.heapify(heap)
+        taken = [ZERO] * len(cands)
+        notional = [ZERO] * len(cands)
+        spent = [ZERO] * len(cands)  # against the balance cap (quote if buying, base if selling)
+        remaining = qty
+        while remaining > 0 and heap:
+            _, i, li = heapq.heappop(heap)
+            c = cands[i]
+            lvl = c.level_at(li)
+            assert lvl is not None
+            price, avail = lvl
+            if limit is not None and (price > limit if buy else price < limit):
+                continue  # this venue has nothing better than the limit from here on
+            take = min(avail, remaining)
+            if c.balance_cap is not None:
+                room = c.balance_cap - spent[i]
+                per_unit = price * (1 + c.taker_fee) if buy else Decimal(1)
+                take = min(take, room / per_unit if per_unit else take)
+            take = _floor(take, c.lot)
+            if take > 0:
+                taken[i] += take
+                notional[i] += take * price
+                spent[i] += take * price * (1 + c.taker_fee) if buy else take
+                remaining -= take
+            if take == avail or (take == 0 and avail < c.lot):
+                nxt = c.level_at(li + 1)
+                if nxt is not None:
+                    heapq.heappush(heap, (self._key(nxt[0], rates[i], buy), i, li + 1))
+            # A partial take means the order (or this venue's cap or lot) is exhausted here.
+        allocations = [
+            Allocation(c.venue, taken[i], notional[i], notional[i] * c.taker_fee, notional[i] * self.latency_rate(c),
+                       price=limit)
+            for i, c in enumerate(cands) if taken[i] > 0
+        ]
+        return allocations, remaining
+
+    @staticmethod
+    def _key(price: Decimal, rate: Decimal, buy: bool) -> float:
+        eff = float(price) * (1 + float(rate)) if buy else float(price) * (1 - float(rate))
+        return eff if buy else -eff
+
+    def _rest_remainder(self, route: Route, cands: list[VenueCandidate], limit: Decimal) -> None:
+        """A limit order's unmarketable rest goes to the cheapest venue to wait at (maker fee)."""
+        usable = [c for c in cands if route.unallocated >= c.min_qty and _floor(route.unallocated, c.lot) > 0
+                  and limit * _floor(route.unallocated, c.lot) >= c.min_notional]
+        if not usable:
+            return
+        best = min(usable, key=lambda c: (c.maker_fee, c.rtt_ms + c.extra_latency_ms, c.venue))
+        qty = _floor(route.unallocated, best.lot)
+        existing = next((a for a in route.allocations if a.venue == best.venue), None)
+        if existing is not None:
+            existing.qty += qty  # one child per venue: the marketable part and the rest together
+        else:
+            route.allocations.append(Allocation(best.venue, qty, ZERO, ZERO, ZERO, resting=True, price=limit))
+        route.unallocated -= qty
+
+    def _single_venue(self, route: Route, qty: Decimal, cands: list[VenueCandidate], limit: Decimal | None) -> None:
+        best_cost: Decimal | None = None
+        for c in cands:
+            allocations, left = self._sweep(route.side, qty, [c], limit)
+            if left > 0 or not allocations:
+                route.single_venue[c.venue] = {"fillable": str(qty - left)}
+                continue
+            a = allocations[0]
+            net = a.net(route.side)
+            route.single_venue[c.venue] = {"fillable": str(qty), "cost": str(net),
+                                           "cost_ex_latency": str(a.notional + route.side.sign * a.fee),
+                                           "avg_price": str(a.notional / a.qty), "fee": str(a.fee),
+                                           "fee_rate": str(c.taker_fee)}
+            better = best_cost is None or (net < best_cost if route.side is Side.BUY else net > best_cost)
+            if better:
+                best_cost, route.best_single_venue = net, c.venue
+
+    def _explain(self, c: VenueCandidate, side: Side, excluded: bool) -> dict[str, Any]:
+        top = c.level_at(0)
+        rate = c.taker_fee + self.latency_rate(c)
+        eff = None if top is None else (top[0] * (1 + rate) if side is Side.BUY else top[0] * (1 - rate))
+        return {"venue": c.venue, "region": c.region, "remote": c.remote,
+                "top_price": None if top is None else str(top[0]), "top_qty": None if top is None else str(top[1]),
+                "taker_fee": str(c.taker_fee), "rtt_ms": round(c.rtt_ms + c.extra_latency_ms, 3),
+                "latency_cost_bps": str(self.latency_rate(c) * BPS),
+                "effective_top_price": None if eff is None else str(eff),
+                "balance_cap": None if c.balance_cap is None else str(c.balance_cap),
+                "excluded": "below venue minimums" if excluded else None}

@@ -1,0 +1,80 @@
+"""Typed-enough wrapper over the CC REST API (httpx)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+DEFAULT_KEY = "seqmesh-dev-key"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: Any) -> None:
+        err = body.get("error", {}) if isinstance(body, dict) else {}
+        self.status, self.code, self.body = status, err.get("code", "HTTP_ERROR"), body
+        super().__init__(f"{status} {self.code}: {err.get('message', body)}")
+
+
+class CCClient:
+    def __init__(self, url: str = DEFAULT_URL, key: str = DEFAULT_KEY, timeout: float = 30.0) -> None:
+        self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> CCClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, **kw: Any) -> Any:
+        resp = self.http.request(method, path, **kw)
+        body = resp.json() if resp.content else None
+        if resp.status_code >= 400:
+            raise ApiError(resp.status_code, body)
+        return body
+
+    def submit(self, symbol: str, side: str, quantity: str, type: str = "market", price: str | None = None,
+               client_order_id: str | None = None) -> Any:
+        body: dict[str, Any] = {"symbol": symbol, "side": side, "quantity": quantity, "type": type}
+        if price is not None:
+            body["price"] = price
+        if client_order_id:
+            body["client_order_id"] = client_order_id
+        return self.request("POST", "/v1/orders", json=body)
+
+    def order(self, order_id: str) -> Any:
+        return self.request("GET", f"/v1/orders/{order_id}")
+
+    def orders(self, **params: Any) -> Any:
+        return self.request("GET", "/v1/orders", params=params)
+
+    def cancel(self, order_id: str) -> Any:
+        return self.request("DELETE", f"/v1/orders/{order_id}")
+
+    def tca(self, order_id: str) -> Any:
+        return self.request("GET", f"/v1/orders/{order_id}/tca")
+
+    def nbbo(self, symbol: str) -> Any:
+        return self.request("GET", f"/v1/nbbo/{symbol}")
+
+    def bbo(self, symbol: str | None = None) -> Any:
+        return self.request("GET", "/v1/bbo", params={"symbol": symbol} if symbol else {})
+
+    def book(self, symbol: str, depth: int = 10) -> Any:
+        return self.request("GET", f"/v1/book/{symbol}", params={"depth": depth})
+
+    def positions(self) -> Any:
+        return self.request("GET", "/v1/positions")
+
+    def edges(self) -> Any:
+        return self.request("GET", "/v1/edges")
+
+    def risk(self) -> Any:
+        return self.request("GET", "/v1/risk")
+
+    def kill_switch(self, enabled: bool) -> Any:
+        return self.request("POST", "/v1/risk/kill-switch", json={"enabled": enabled})

@@ -1,0 +1,177 @@
+"""Client subcommands: orders, book, NBBO, positions, TCA and a demo, against a CC's REST API."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import uuid
+from typing import Any
+
+from .api import DEFAULT_KEY, DEFAULT_URL, ApiError, CCClient
+from .tables import table, tca_table
+
+
+def _client(args: Any) -> CCClient:
+    return CCClient(args.api, args.key)
+
+
+def _buy_sell(args: Any) -> int:
+    with _client(args) as c:
+        o = c.submit(args.symbol, args.command, args.quantity, "limit" if args.limit else "market", args.limit,
+                     args.client_order_id)
+        _print_order(o)
+        if args.wait and o["state"] not in ("filled", "canceled", "expired", "rejected"):
+            o = _wait(c, o["order_id"], args.wait)
+            _print_order(o)
+    return 0
+
+
+def _wait(c: CCClient, order_id: str, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    o = c.order(order_id)
+    while o["state"] not in ("filled", "canceled", "expired", "rejected") and time.monotonic() < deadline:
+        time.sleep(0.1)
+        o = c.order(order_id)
+    return o
+
+
+def _print_order(o: dict[str, Any]) -> None:
+    print(f"{o['order_id']}  {o['side']} {o['quantity']} {o['symbol']} {o['type']}  state={o['state']} "
+          f"filled={o['filled']} avg={o['avg_price']}")
+    if o.get("children"):
+        print(table(["child", "venue", "qty", "state", "filled"],
+                    [[ch["child_id"], ch["venue"], ch["quantity"], ch["state"], ch["filled"]] for ch in o["children"]]))
+
+
+def _orders(args: Any) -> int:
+    with _client(args) as c:
+        rows = c.orders()
+    print(table(["order", "symbol", "side", "type", "qty", "filled", "avg", "state"],
+                [[o["order_id"], o["symbol"], o["side"], o["type"], o["quantity"], o["filled"], o["avg_price"],
+                  o["state"]] for o in rows]))
+    return 0
+
+
+def _show(args: Any) -> int:
+    with _client(args) as c:
+        _print_order(c.order(args.order_id))
+    return 0
+
+
+def _cancel(args: Any) -> int:
+    with _client(args) as c:
+        _print_order(c.cancel(args.order_id))
+    return 0
+
+
+def _tca(args: Any) -> int:
+    with _client(args) as c:
+        print(tca_table(c.tca(args.order_id)))
+    return 0
+
+
+def _book(args: Any) -> int:
+    with _client(args) as c:
+        b = c.book(args.symbol, args.depth)
+    rows = []
+    for bid, ask in zip(b["bids"] + [None] * args.depth, b["asks"] + [None] * args.depth, strict=False):
+        if bid is None and ask is None:
+            break
+        rows.append([_venues(bid), bid and bid["qty"], bid and bid["price"], ask and ask["price"], ask and ask["qty"],
+                     _venues(ask)])
+    print(table(["bid venues", "bid qty", "bid", "ask", "ask qty", "ask venues"], rows[: args.depth]))
+    return 0
+
+
+def _venues(level: Any) -> str:
+    return "" if not level else ",".join(level["venues"])
+
+
+def _nbbo(args: Any) -> int:
+    with _client(args) as c:
+        n = c.nbbo(args.symbol)
+        rows = c.bbo(args.symbol)
+    print(table(["venue", "region", "bid", "bid qty", "ask", "ask qty", "stale"],
+                [[r["venue"], r["region"], r["bid"], r["bid_qty"], r["ask"], r["ask_qty"], r["stale"]] for r in rows]))
+    bid, ask = n["bid"] or {}, n["ask"] or {}
+    print(f"NBBO {n['symbol']}: {bid.get('price')} ({bid.get('venue')}) / {ask.get('price')} ({ask.get('venue')})"
+          f"  mid {n['mid']}  spread {n['spread_bps']} bps")
+    return 0
+
+
+def _positions(args: Any) -> int:
+    with _client(args) as c:
+        rows = c.positions()
+    print(table(["symbol", "qty", "avg cost", "realized", "unrealized", "fees"],
+                [[p["symbol"], p["qty"], p["avg_cost"], p["realized_pnl"], p["unrealized_pnl"], p["fees"]]
+                 for p in rows]))
+    return 0
+
+
+def _edges(args: Any) -> int:
+    with _client(args) as c:
+        rows = c.edges()
+    print(table(["venue", "region", "remote", "connected", "latency ms", "address"],
+                [[e["venue"], e["region"], e["remote"], e["connected"], e["latency_ms"], e["address"]] for e in rows]))
+    return 0
+
+
+def demo(api: str, key: str, symbol: str = "BTC/USDT") -> int:
+    """Submit a few orders and print their TCA (used by `seqmesh demo` and `seqmesh up --demo`)."""
+    with CCClient(api, key) as c:
+        n = c.nbbo(symbol)
+        print(f"NBBO {symbol}: bid {n['bid'] and n['bid']['price']} @{n['bid'] and n['bid']['venue']}  "
+              f"ask {n['ask'] and n['ask']['price']} @{n['ask'] and n['ask']['venue']}\n")
+        tag = uuid.uuid4().hex[:8]
+        for i, (side, qty) in enumerate((("buy", "0.05"), ("buy", "3"), ("sell", "2.5"))):
+            try:
+                o = c.submit(symbol, side, qty, client_order_id=f"demo-{tag}-{i}")
+            except ApiError as exc:
+                print(f"{side} {qty}: refused: {exc}")
+                continue
+            o = _wait(c, o["order_id"], 20)
+            print(tca_table(c.tca(o["order_id"])) + "\n")
+    return 0
+
+
+def _demo(args: Any) -> int:
+    return demo(args.api, args.key, args.symbol)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--api", default=os.environ.get("SEQMESH_API", DEFAULT_URL), help="CC URL (or SEQMESH_API)")
+    p.add_argument("--key", default=os.environ.get("SEQMESH_KEY", DEFAULT_KEY), help="API key (or SEQMESH_KEY)")
+
+
+def register(subparsers: Any) -> None:
+    for side in ("buy", "sell"):
+        p = subparsers.add_parser(side, help=f"{side} through the CC's smart order router")
+        _common(p)
+        p.add_argument("symbol")
+        p.add_argument("quantity")
+        p.add_argument("--limit", metavar="PRICE", help="limit price (default: market)")
+        p.add_argument("--client-order-id")
+        p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for a final state (0: don't)")
+        p.set_defaults(handler=_buy_sell)
+    specs: list[tuple[str, str, Any, list[str]]] = [
+        ("orders", "list your orders", _orders, []),
+        ("order", "show one order with its children and fills", _show, ["order_id"]),
+        ("cancel", "cancel an order", _cancel, ["order_id"]),
+        ("tca", "transaction cost analysis of an order", _tca, ["order_id"]),
+        ("book", "the unified order book", _book, ["symbol"]),
+        ("nbbo", "per-venue BBO and the NBBO", _nbbo, ["symbol"]),
+        ("positions", "your positions", _positions, []),
+        ("edges", "the region's edges", _edges, []),
+        ("demo", "submit a few orders and print their TCA", _demo, []),
+    ]
+    for name, help_text, handler, positional in specs:
+        p = subparsers.add_parser(name, help=help_text)
+        _common(p)
+        for arg in positional:
+            p.add_argument(arg)
+        if name == "book":
+            p.add_argument("--depth", type=int, default=10)
+        if name == "demo":
+            p.add_argument("--symbol", default="BTC/USDT")
+        p.set_defaults(handler=handler)
