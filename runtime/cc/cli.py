@@ -10,13 +10,20 @@ from pathlib import Path
 from typing import Any
 
 
+def _pair(spec: str, flag: str) -> tuple[str, str]:
+    key, sep, value = spec.partition("=")
+    if not sep or not key or not value:
+        raise SystemExit(f"seqmesh cc: {flag} must be KEY=VALUE, got {spec!r}")
+    return key, value
+
+
 def _run(args: Any) -> int:
     from pydantic import ValidationError
 
     from seqmesh.common.certs_cli import dev_pki
 
     from .app import CCApp
-    from .config import CCSettings, EdgeEndpoint
+    from .config import CCSettings, EdgeEndpoint, RiskLimits
 
     if args.dev_pki:
         paths = dev_pki(Path(args.dev_pki), args.region, [("cc", "main")])
@@ -31,9 +38,16 @@ def _run(args: Any) -> int:
         if not sep:
             raise SystemExit(f"seqmesh cc: --edge must be VENUE=HOST:PORT, got {spec!r}")
         edges.append({"venue": venue, "address": address})
+    risk: dict[str, Any] = {}
+    if args.max_position:
+        risk["max_position"] = dict(_pair(s, "--max-position") for s in args.max_position)
+    for name in ("max_order_notional", "daily_loss_limit", "max_orders_per_s", "order_burst"):
+        if getattr(args, name) is not None:
+            risk[name] = getattr(args, name)
     try:
         settings = CCSettings(region=args.region, listen_http=args.listen, edges=[EdgeEndpoint(**e) for e in edges],
-                              ca=ca, cert=cert, key=key, db_path=Path(args.db))
+                              ca=ca, cert=cert, key=key, db_path=Path(args.db), risk=RiskLimits(**risk),
+                              stale_after_s=args.stale_after)
     except ValidationError as exc:
         raise SystemExit(f"seqmesh cc: invalid settings: {exc}") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -64,4 +78,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--dev-pki", metavar="DIR")
+    p.add_argument("--stale-after", type=float, default=3.0, help="seconds of silence before a venue is stale")
+    risk = p.add_argument_group("risk limits")
+    risk.add_argument("--max-position", action="append", default=[], metavar="SYMBOL=QTY")
+    risk.add_argument("--max-order-notional", metavar="QUOTE")
+    risk.add_argument("--daily-loss-limit", metavar="QUOTE")
+    risk.add_argument("--max-orders-per-s", type=float)
+    risk.add_argument("--order-burst", type=float)
     p.set_defaults(handler=_run)

@@ -20,7 +20,7 @@ from .model import Child, Fill, OrderType, Parent, ParentState, Side
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS parents (
-    order_id TEXT PRIMARY KEY, client TEXT NOT NULL, client_order_id TEXT NOT NULL,
+    order_id TEXT PRIMARY KEY, client TEXT NOT NULL, client_order_id TEXT,
     symbol TEXT NOT NULL, side TEXT NOT NULL, type TEXT NOT NULL, qty TEXT NOT NULL, price TEXT,
     state TEXT NOT NULL, reason TEXT NOT NULL, cancel_requested INTEGER NOT NULL, reroutes INTEGER NOT NULL,
     decision TEXT NOT NULL, created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL,
@@ -71,7 +71,7 @@ class Ledger:
             "SELECT order_id, client, client_order_id, symbol, side, type, qty, price, state, reason,"
             " cancel_requested, reroutes, decision, created_ns, updated_ns FROM parents ORDER BY created_ns"
         ):
-            parents[r[0]] = Parent(r[0], r[1], r[2], r[3], Side(r[4]), OrderType(r[5]), Decimal(r[6]), _dec(r[7]),
+            parents[r[0]] = Parent(r[0], r[1], r[2] or "", r[3], Side(r[4]), OrderType(r[5]), Decimal(r[6]), _dec(r[7]),
                                    ParentState(r[8]), r[13], r[14], r[9], bool(r[10]), r[11], json.loads(r[12]))
         for r in self.db.execute(
             "SELECT child_id, parent_id, venue, qty, price, type, state, venue_order_id, filled, cum_quote,"
@@ -128,7 +128,7 @@ class Ledger:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(order_id) DO UPDATE SET state=excluded.state,"
                 " reason=excluded.reason, cancel_requested=excluded.cancel_requested, reroutes=excluded.reroutes,"
                 " decision=excluded.decision, updated_ns=excluded.updated_ns",
-                (p.order_id, p.client, p.client_order_id, p.symbol, p.side.value, p.type.value, str(p.qty),
+                (p.order_id, p.client, p.client_order_id or None, p.symbol, p.side.value, p.type.value, str(p.qty),
                  None if p.price is None else str(p.price), p.state.value, p.reason, int(p.cancel_requested),
                  p.reroutes, json.dumps(p.decision, default=str), p.created_ns, p.updated_ns),
             )

@@ -54,15 +54,20 @@ class RiskEngine:
         if pnl < -lim.daily_loss_limit:
             raise self._deny("DAILY_LOSS_LIMIT", f"today's PnL {pnl} is below -{lim.daily_loss_limit}",
                              -lim.daily_loss_limit, pnl)
-        now = time.monotonic()
-        self._tokens = min(lim.order_burst, self._tokens + (now - self._stamp) * lim.max_orders_per_s)
-        self._stamp = now
+        self._refill()
         if self._tokens < 1:
             raise self._deny("ORDER_RATE", f"more than {lim.max_orders_per_s} orders per second",
                              lim.max_orders_per_s, "exceeded")
         self._tokens -= 1
 
+    def _refill(self) -> None:
+        now = time.monotonic()
+        lim = self.limits
+        self._tokens = min(lim.order_burst, self._tokens + (now - self._stamp) * lim.max_orders_per_s)
+        self._stamp = now
+
     def view(self, client: str) -> dict[str, Any]:
+        self._refill()
         lim = self.limits
         per_symbol = {s: {"position": str(p.qty), "limit": str(lim.max_position.get(s, lim.default_max_position))}
                       for s, p in self.positions.by_client.get(client, {}).items()}

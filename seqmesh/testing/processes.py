@@ -20,6 +20,8 @@ class Proc:
                  env: dict[str, str] | None = None) -> None:
         self.args = args
         self.lines: deque[str] = deque(maxlen=400)
+        if log_path:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(log_path, "a") if log_path else None  # noqa: SIM115 - lives as long as the process
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         self.popen = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

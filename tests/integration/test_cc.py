@@ -1,0 +1,281 @@
+"""One region end to end over real processes: three simulated venues, their edges and a CC."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from seqmesh.runtime.links.edge_client import EdgeClient
+from seqmesh.runtime.links.tls import TlsFiles
+
+from seqmesh.client.api import ApiError, CCClient
+from seqmesh.testing.mesh import Region, cc_tls_paths
+from seqmesh.testing.processes import wait_until
+
+FINAL = ("filled", "canceled", "expired", "rejected")
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
+    r = Region(tmp_path_factory.mktemp("region"))
+    with CCClient(r.api) as c:
+        wait_until(lambda: all(e["connected"] for e in c.edges()) and len(c.bbo("BTC/USDT")) == 3
+                   and not any(b["stale"] for b in c.bbo("BTC/USDT")), 30, what="three live venues")
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def api(region: Region) -> Iterator[CCClient]:
+    with CCClient(region.api) as c:
+        yield c
+
+
+def wait_final(c: CCClient, order_id: str, timeout: float = 30) -> dict[str, Any]:
+    box: dict[str, Any] = {}
+
+    def done() -> bool:
+        box["o"] = c.order(order_id)
+        return box["o"]["state"] in FINAL
+
+    wait_until(done, timeout, interval=0.1, what=f"order {order_id} to finish")
+    return box["o"]
+
+
+def test_market_data_endpoints(api: CCClient) -> None:
+    rows = api.bbo("BTC/USDT")
+    assert {r["venue"] for r in rows} == {"binance", "kraken", "okx"}
+    for r in rows:
+        assert Decimal(r["bid"]) < Decimal(r["ask"]) and isinstance(r["bid_f"], float)
+        assert r["region"] == "local" and r["remote"] is False
+        ts = r["ts"]
+        assert 0 < ts["exchange_ts"] <= ts["edge_recv_ts"] + 1_000_000_000 and ts["edge_recv_ts"] <= ts["cc_proc_ts"]
+    n = api.nbbo("BTC-USDT")
+    assert Decimal(n["bid"]["price"]) == max(Decimal(r["bid"]) for r in rows)
+    assert Decimal(n["ask"]["price"]) == min(Decimal(r["ask"]) for r in rows)
+    book = api.book("BTC/USDT", 15)
+    prices = [Decimal(lv["price"]) for lv in book["asks"]]
+    assert prices == sorted(prices) and len(prices) == 15
+    for lv in book["asks"]:
+        assert sum(Decimal(q) for q in lv["venues"].values()) == Decimal(lv["qty"])
+    wait_until(lambda: api.request("GET", "/v1/trades", params={"symbol": "BTC/USDT"}), 20, what="trades")
+    trade = api.request("GET", "/v1/trades", params={"symbol": "BTC/USDT"})[-1]
+    assert trade["venue"] in {"binance", "kraken", "okx"} and trade["ts"]["cc_proc_ts"] >= trade["ts"]["edge_recv_ts"]
+    pairs = api.request("GET", "/v1/pairs")
+    assert {"BTC/USDT", "ETH/USDT"} <= {p["symbol"] for p in pairs}
+    assert api.request("GET", "/healthz")["edges_connected"] == 3
+    assert "seqmesh_cc_edge_connected" in api.http.get("/metrics").text
+    assert api.http.get("/openapi.json").json()["paths"]["/v1/orders"]
+
+
+def test_large_market_order_is_split_filled_and_analysed(api: CCClient) -> None:
+    tops = {r["venue"]: Decimal(r["ask_qty"]) for r in api.bbo("BTC/USDT")}
+    qty = Decimal("4")
+    assert qty > max(tops.values()), "the order must be larger than any single venue's top of book"
+    before = {p["symbol"]: Decimal(p["qty"]) for p in api.positions()}
+    o = api.submit("BTC/USDT", "buy", str(qty), client_order_id="split-1")
+    route = o["routing"]
+    assert len([a for a in route["allocations"] if Decimal(a["qty"]) > 0]) >= 2, route
+    assert Decimal(route["expected_routed_cost"]) <= min(
+        Decimal(v["cost"]) for v in route["single_venue"].values() if "cost" in v)
+    o = wait_final(api, o["order_id"])
+    assert o["state"] == "filled" and Decimal(o["filled"]) == qty
+    assert len({f["venue"] for f in o["fills"]}) >= 2
+    assert len({f["fill_id"] for f in o["fills"]}) == len(o["fills"])
+    after = {p["symbol"]: Decimal(p["qty"]) for p in api.positions()}
+    assert after["BTC/USDT"] - before.get("BTC/USDT", Decimal(0)) == sum(Decimal(f["quantity"]) for f in o["fills"])
+    t = api.tca(o["order_id"])
+    for venue, v in t["venues"].items():
+        mine = [f for f in o["fills"] if f["venue"] == venue]
+        assert Decimal(v["qty"]) == sum(Decimal(f["quantity"]) for f in mine)
+        assert Decimal(v["notional"]) == sum(Decimal(f["price"]) * Decimal(f["quantity"]) for f in mine)
+    assert Decimal(t["filled"]) == qty and t["arrival_mid"] and "arrival_slippage_bps" in t
+    assert t["single_venue"]["venue"] in tops and "saving" in t["single_venue"]
+    # Resubmitting the same client order id returns the same order.
+    again = api.submit("BTC/USDT", "buy", str(qty), client_order_id="split-1")
+    assert again["order_id"] == o["order_id"]
+
+
+def test_limit_order_rests_then_fills_when_the_market_crosses(api: CCClient) -> None:
+    box: dict[str, Any] = {}
+
+    def quiet_top() -> bool:
+        # Sit one tick above kraken's bid (kraken has the lowest maker fee, so the rest goes
+        # there) while still below every venue's ask: not marketable anywhere, first in line.
+        rows = {r["venue"]: r for r in api.bbo("BTC/USDT")}
+        box["price"] = Decimal(rows["kraken"]["bid"]) + Decimal("0.01")
+        return bool(box["price"] < min(Decimal(r["ask"]) for r in rows.values()) - Decimal("0.01"))
+
+    for _attempt in range(3):
+        wait_until(quiet_top, 20, what="a quiet top of book")
+        o = api.submit("BTC/USDT", "buy", "0.002", type="limit", price=str(box["price"]))
+        if o["state"] == "working":
+            break
+        wait_final(api, o["order_id"])  # the market moved into it while we submitted: try again
+    assert o["state"] == "working", o
+    assert [c["venue"] for c in o["children"]] == ["kraken"]
+    o = wait_final(api, o["order_id"], 60)
+    assert o["state"] == "filled", o
+    assert all(f["liquidity"] == "maker" and Decimal(f["price"]) <= box["price"] for f in o["fills"])
+
+
+def test_cancel_a_resting_order(api: CCClient) -> None:
+    far = Decimal(api.nbbo("BTC/USDT")["bid"]["price"]) * Decimal("0.8")
+    o = api.submit("BTC/USDT", "buy", "0.01", type="limit", price=str(far.quantize(Decimal("0.01"))))
+    wait_until(lambda: api.order(o["order_id"])["children"][0]["state"] == "ACCEPTED", 10, what="accepted")
+    c = api.cancel(o["order_id"])
+    assert c["state"] in ("pending_cancel", "canceled")
+    o = wait_final(api, o["order_id"])
+    assert o["state"] == "canceled" and all(ch["state"] == "CANCELED" for ch in o["children"])
+    with pytest.raises(ApiError) as err:
+        api.cancel(o["order_id"])
+    assert err.value.status == 409 and err.value.code == "NOT_CANCELABLE"
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"symbol": "DOGE/USDT", "side": "buy", "quantity": "1"}, 400, "UNKNOWN_SYMBOL"),
+    ({"symbol": "BTC/USDT", "side": "buy", "quantity": "0"}, 400, "NON_POSITIVE_QUANTITY"),
+    ({"symbol": "BTC/USDT", "side": "buy", "quantity": "-1"}, 400, "NON_POSITIVE_QUANTITY"),
+    ({"symbol": "BTC/USDT", "side": "buy", "quantity": "1", "type": "limit"}, 400, "LIMIT_WITHOUT_PRICE"),
+    ({"symbol": "BTC/USDT", "side": "buy", "quantity": "0.0000001"}, 400, "PRECISION"),
+    ({"symbol": "BTC/USDT", "side": "buy", "quantity": "0.1", "type": "limit", "price": "100.001"}, 400, "PRECISION"),
+    ({"symbol": "BTC/USDT", "side": "buy", "quantity": 0.1}, 400, "INVALID_REQUEST"),
+    ({"symbol": "BTC/USDT", "side": "hold", "quantity": "1"}, 400, "INVALID_REQUEST"),
+])
+def test_bad_input_is_refused_and_changes_nothing(api: CCClient, body: dict[str, Any], status: int,
+                                                 code: str) -> None:
+    before = api.orders()
+    resp = api.http.post("/v1/orders", json=body)
+    assert resp.status_code == status and resp.json()["error"]["code"] == code, resp.text
+    assert api.orders() == before
+
+
+def test_unauthenticated_and_foreign_orders(region: Region) -> None:
+    with CCClient(region.api, key="nobody") as c:
+        with pytest.raises(ApiError) as err:
+            c.orders()
+        assert err.value.status == 401
+        with pytest.raises(ApiError) as err:
+            c.order("doesnotexist")
+        assert err.value.status == 401
+
+
+def test_cc_kill_9_mid_flow_loses_no_fill(tmp_path: Path) -> None:
+    r = Region(tmp_path)
+    try:
+        with CCClient(r.api) as c:
+            wait_until(lambda: sum(b["stale"] is False for b in c.bbo("BTC/USDT")) == 3, 30, what="live venues")
+        ids = [f"crash-{i}" for i in range(40)]
+        stop = threading.Event()
+        acked: list[str] = []
+
+        def flood() -> None:
+            with CCClient(r.api, timeout=5) as c:
+                for i, cid in enumerate(ids):
+                    if stop.is_set():
+                        return
+                    try:
+                        c.submit("ETH/USDT", "buy" if i % 2 else "sell", "0.5", client_order_id=cid)
+                        acked.append(cid)
+                    except Exception:
+                        return  # the CC died under us
+
+        t = threading.Thread(target=flood)
+        t.start()
+        wait_until(lambda: len(acked) >= 8, 30, interval=0.002, what="some orders acknowledged")
+        r.cc.kill()  # kill -9 while orders are arriving and fills are streaming back
+        stop.set()
+        t.join(10)
+        r.restart_cc()
+        with CCClient(r.api) as c:
+            for i, cid in enumerate(ids):  # the client retries everything with the same ids
+                c.submit("ETH/USDT", "buy" if i % 2 else "sell", "0.5", client_order_id=cid)
+            orders = [o for o in c.orders() if o["client_order_id"] in ids]
+            assert len(orders) == len(ids)
+            finals = [wait_final(c, o["order_id"]) for o in orders]
+            assert all(o["state"] == "filled" for o in finals), [o["state"] for o in finals]
+            fills = [f for o in finals for f in o["fills"]]
+            assert len({f["fill_id"] for f in fills}) == len(fills)
+            net = sum(Decimal(f["quantity"]) * (1 if o["side"] == "buy" else -1) for o in finals for f in o["fills"])
+            pos = {p["symbol"]: Decimal(p["qty"]) for p in c.positions()}
+            assert pos.get("ETH/USDT", Decimal(0)) == net
+        # Every fill the edges recorded for these orders is in the ledger, and nothing else.
+        edge_fills = asyncio.run(_edge_fills(r, [ch["child_id"] for o in finals for ch in o["children"]]))
+        assert sorted(edge_fills) == sorted(f["fill_id"] for f in fills)
+    finally:
+        r.stop()
+
+
+async def _edge_fills(r: Region, child_ids: list[str]) -> list[str]:
+    tls = TlsFiles(*cc_tls_paths(r.tmp))
+    out: list[str] = []
+    for venue, (_, addr) in r.edges.items():
+        async with EdgeClient(addr, tls) as client:
+            for cid in child_ids:
+                try:
+                    status = await client.order(cid)
+                except Exception:
+                    continue
+                out += [f.fill_id for f in status.fills]
+    return out
+
+
+@pytest.fixture(scope="module")
+def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
+    r = Region(tmp_path_factory.mktemp("strict"), cc_args=(
+        "--max-position", "BTC/USDT=5", "--max-order-notional", "400000", "--daily-loss-limit", "50",
+        "--max-orders-per-s", "2", "--order-burst", "6"))
+    with CCClient(r.api) as c:
+        wait_until(lambda: sum(b["stale"] is False for b in c.bbo("BTC/USDT")) == 3, 30, what="live venues")
+    yield r
+    r.stop()
+
+
+def denied(c: CCClient, code: str, **order: Any) -> dict[str, Any]:
+    before = c.orders()
+    with pytest.raises(ApiError) as err:
+        c.submit(**order)
+    assert err.value.status == 403 and err.value.code == code, err.value.body
+    assert c.orders() == before, "a denied order must leave no trace in the ledger"
+    body: dict[str, Any] = err.value.body["error"]
+    assert body["limit"] and body["message"]
+    return body
+
+
+def tokens(c: CCClient, n: float) -> None:
+    wait_until(lambda: c.risk()["usage"]["order_tokens_left"] >= n, 10, what="order-rate tokens")
+
+
+def test_every_risk_denial(strict: Region) -> None:
+    with CCClient(strict.api) as c:
+        body = denied(c, "MAX_ORDER_NOTIONAL", symbol="BTC/USDT", side="buy", quantity="8")
+        assert body["limit"] == "400000"
+        body = denied(c, "POSITION_LIMIT", symbol="BTC/USDT", side="buy", quantity="5.5", type="limit",
+                      price="30000")
+        assert body["limit"] == "5"
+        # Order rate: the burst of 6 goes through, the next is throttled.
+        tokens(c, 6)
+        resting = []
+        with pytest.raises(ApiError) as err:
+            for _ in range(12):
+                resting.append(c.submit("BTC/USDT", "buy", "0.001", type="limit", price="30000")["order_id"])
+        assert err.value.code == "ORDER_RATE" and 5 <= len(resting) <= 7
+        # Kill switch: resting orders are cancelled, new ones refused, until it is turned off.
+        out = c.kill_switch(True)
+        assert out["orders_cancelled"] == len(resting)
+        for oid in resting:
+            assert wait_final(c, oid)["state"] == "canceled"
+        assert c.risk()["kill_switch"] is True
+        denied(c, "KILL_SWITCH", symbol="BTC/USDT", side="buy", quantity="0.001")
+        c.kill_switch(False)
+        tokens(c, 3)
+        # Daily loss: a round trip pays two taker fees and the spread, more than the 50 USDT allowed.
+        for side in ("buy", "sell"):
+            assert wait_final(c, c.submit("BTC/USDT", side, "0.5")["order_id"])["state"] == "filled"
+        assert Decimal(c.risk()["usage"]["pnl"]) < -50
+        denied(c, "DAILY_LOSS_LIMIT", symbol="BTC/USDT", side="buy", quantity="0.001")
