@@ -38,7 +38,8 @@ def cc_tls_paths(tmp: Path, region: str = "local") -> tuple[Path, Path, Path]:
     return paths["ca"][0], cert, key
 
 
-def start_cc(tmp: Path, edges: dict[str, str], *extra: str, region: str = "local", name: str = "cc") -> tuple[Proc, str]:
+def start_cc(tmp: Path, edges: dict[str, str], *extra: str, region: str = "local",
+             name: str = "cc") -> tuple[Proc, str]:
     """A CC process for `edges` (venue -> gRPC address); returns it and its API URL."""
     args = ["cc", "--region", region, "--listen", "127.0.0.1:0", "--dev-pki", str(tmp / "pki"),
             "--db", str(tmp / f"{name}.sqlite"), *extra]

@@ -214,7 +214,7 @@ def test_cc_kill_9_mid_flow_loses_no_fill(tmp_path: Path) -> None:
 async def _edge_fills(r: Region, child_ids: list[str]) -> list[str]:
     tls = TlsFiles(*cc_tls_paths(r.tmp))
     out: list[str] = []
-    for venue, (_, addr) in r.edges.items():
+    for _, addr in r.edges.values():
         async with EdgeClient(addr, tls) as client:
             for cid in child_ids:
                 try:
