@@ -100,7 +100,7 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str) -> FastAPI
 
     @app.get("/v1/orders")
     async def list_orders(client: Client, symbol: str | None = None, state: str | None = None,
-                          limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> list[dict[str, Any]]:
+                          limit: Annotated[int, Query(ge=1, le=1_000_000)] = 500) -> list[dict[str, Any]]:
         orders = engine.client_orders(client)
         if symbol:
             orders = [p for p in orders if p.symbol == normalise_symbol(symbol)]

@@ -30,7 +30,7 @@ class CCApp:
         self.engine = ExecutionEngine(settings, self.ledger, self.marketdata, Router(settings.router.drift_bps_per_ms))
         for e in settings.edges:
             self.engine.edges[e.venue] = EdgeLink(e.venue, e.address, self.tls, settings.region, self.marketdata,
-                                                  self.engine.on_edge_event, self.ledger.cursor,
+                                                  self.engine.on_edge_events, self.ledger.cursor,
                                                   settings.balance_refresh_s)
         self.metrics = Metrics()
         self.api = build_app(self.engine, self.metrics, settings.region)

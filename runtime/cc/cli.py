@@ -64,7 +64,10 @@ def _run(args: Any) -> int:
         await stop.wait()
         await app.stop()
 
-    asyncio.run(main())
+    from seqmesh.common.profiling import maybe_profiled
+
+    with maybe_profiled():
+        asyncio.run(main())
     return 0
 
 

@@ -22,7 +22,7 @@ from seqmesh.runtime.proto import edge_pb2 as pb
 from .marketdata import MarketData
 
 log = logging.getLogger(__name__)
-EventHandler = Callable[[str, pb.OrderEvent], Awaitable[None]]
+EventHandler = Callable[[str, list[pb.OrderEvent]], Awaitable[None]]
 
 
 class _Resubscribe(Exception):
@@ -102,8 +102,29 @@ class EdgeLink:
                 raise _Resubscribe(f"book sequence gap on {self.venue}")
 
     async def _order_events(self) -> None:
-        async for event in self.client.order_events(self.cursor(self.venue)):
-            await self.on_event(self.venue, event)
+        """Events are booked in batches: whatever arrived while the last batch was being
+        committed goes into the next transaction (group commit: one fsync for many events)."""
+        queue: asyncio.Queue[pb.OrderEvent] = asyncio.Queue()
+
+        async def read() -> None:
+            async for event in self.client.order_events(self.cursor(self.venue)):
+                queue.put_nowait(event)
+
+        reader = asyncio.create_task(read())
+        try:
+            while True:
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+                if getter not in done:
+                    getter.cancel()
+                    reader.result()  # the stream ended: raise its error so the link reconnects
+                    raise _Resubscribe("order event stream ended")
+                batch = [getter.result()]
+                while not queue.empty():
+                    batch.append(queue.get_nowait())
+                await self.on_event(self.venue, batch)
+        finally:
+            reader.cancel()
 
     async def _poll(self) -> None:
         while True:

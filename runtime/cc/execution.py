@@ -57,12 +57,16 @@ class ExecutionEngine:
         self.router = router
         self.edges: dict[str, EdgeLink] = {}
         self.parents = ledger.load()
-        self.by_client_id = {(p.client, p.client_order_id): p for p in self.parents.values()}
+        self.by_client_id = {(p.client, p.client_order_id): p for p in self.parents.values() if p.client_order_id}
         self.children = {c.child_id: c for p in self.parents.values() for c in p.children}
+        #: parents not yet final: what risk, reservations and recovery look at (never the whole history)
+        self.live = {p.order_id: p for p in self.parents.values() if p.state not in TERMINAL}
         self.positions = Positions()
         self.positions.rebuild((p.client, f) for p in self.parents.values() for f in p.fills)
         self.risk = RiskEngine(settings.risk, self.positions, marketdata.mid,
                                kill_switch=ledger.flag("kill_switch") == "on")
+        for parent in list(self.live.values()):  # states are derived: bring them up to date after a restart
+            self._derive(parent)
         self._ids = itertools.count()
         self._prefix = "".join(ch for ch in settings.region if ch.isalnum())[:3] or "cc"
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -109,7 +113,7 @@ class ExecutionEngine:
         nbbo = self.marketdata.nbbo(symbol)
         far = nbbo["ask"] if side is Side.BUY else nbbo["bid"]
         ref = price if price is not None else (Decimal(far["price"]) if far else self.marketdata.mid(symbol))
-        working = sum(((c.qty - c.filled) * p.side.sign for p in self.parents.values()
+        working = sum(((c.qty - c.filled) * p.side.sign for p in self.live.values()
                        if p.client == client and p.symbol == symbol for c in p.children if not c.done), ZERO)
         try:
             self.risk.check(client, symbol, side, qty, ref, working)
@@ -128,10 +132,11 @@ class ExecutionEngine:
             for child in children:
                 self.ledger.save_child(child, "routed")
         self.parents[parent.order_id] = parent
+        self.live[parent.order_id] = parent
         if client_order_id:
             self.by_client_id[(client, client_order_id)] = parent
         await self._send(parent, children)
-        self._derive(parent)
+        self._derive(parent, persist=False)  # derived: the next event batch writes it
         return parent, True
 
     def _candidates(self, symbol: str, side: Side, exclude: frozenset[str] = frozenset()) -> list[VenueCandidate]:
@@ -155,9 +160,7 @@ class ExecutionEngine:
     def _reserved(self, venue: str, asset: str) -> Decimal:
         """What live children already committed at a venue, not yet reflected in its balance."""
         total = ZERO
-        for p in self.parents.values():
-            if p.state in TERMINAL:
-                continue
+        for p in self.live.values():
             base, quote = p.symbol.split("/")
             for c in p.children:
                 if c.venue != venue or c.done or c.sent:
@@ -216,12 +219,14 @@ class ExecutionEngine:
             if ack.reason:
                 child.reason = ack.reason
         child.updated_ns = time.time_ns()
-        self.ledger.save_child(child, "acknowledged")
+        # Not written here: the edge's event stream carries the same facts and is what the
+        # ledger books (durably, with its cursor); after a crash an unrecorded ack only means
+        # the child is sent again, which the edge answers as a duplicate.
 
     async def resend_unsent(self) -> int:
         """Children written but never acknowledged by their edge (a crash or a dead link): send
         them again; the edge is idempotent on the child id, so a duplicate is harmless."""
-        pending = [(self.parents[c.parent_id], c) for c in self.children.values() if not c.sent and not c.done]
+        pending = [(p, c) for p in list(self.live.values()) for c in p.children if not c.sent and not c.done]
         for parent, child in pending:
             await self._send_child(parent, child)
             self._derive(parent)
@@ -254,23 +259,26 @@ class ExecutionEngine:
         self.ledger.set_flag("kill_switch", "on" if on else "off")
         if not on:
             return 0
-        live = [p for p in self.parents.values() if p.state not in
-                TERMINAL]
+        live = list(self.live.values())
         for p in live:
             await self.cancel(p)
         return len(live)
 
     # -- events from edges -----------------------------------------------------------------
 
-    async def on_edge_event(self, venue: str, ev: pb.OrderEvent) -> None:
-        child = self.children.get(ev.client_order_id)
+    async def on_edge_events(self, venue: str, events: list[pb.OrderEvent]) -> None:
+        """Book a batch of an edge's order events in one transaction, with the stream cursor."""
+        touched: dict[str, Parent] = {}
         with self.ledger:
-            if child is not None:
-                parent = self.parents[child.parent_id]
-                self._apply_event(parent, child, venue, ev)
-            self.ledger.set_cursor(venue, ev.seq)
-        if child is not None:
-            self._maybe_reroute(self.parents[child.parent_id])
+            for ev in events:
+                child = self.children.get(ev.client_order_id)
+                if child is not None:
+                    parent = self.parents[child.parent_id]
+                    self._apply_event(parent, child, venue, ev)
+                    touched[parent.order_id] = parent
+            self.ledger.set_cursor(venue, events[-1].seq)
+        for parent in touched.values():
+            self._maybe_reroute(parent)
 
     def _apply_event(self, parent: Parent, child: Child, venue: str, ev: pb.OrderEvent) -> None:
         child.state = pb.OrderState.Name(ev.state)
@@ -295,7 +303,7 @@ class ExecutionEngine:
         self.ledger.save_child(child, "edge_event")
         self._derive(parent)
 
-    def _derive(self, p: Parent) -> None:
+    def _derive(self, p: Parent, persist: bool = True) -> None:
         """The parent's state from its children's (forward moves only, per the table)."""
         live = [c for c in p.children if not c.done]
         filled = p.filled
@@ -316,7 +324,10 @@ class ExecutionEngine:
         if target != p.state and target in TRANSITIONS[p.state]:
             p.state = target
             p.updated_ns = time.time_ns()
-            self.ledger.save_parent(p, "state")
+            if persist or target in TERMINAL:
+                self.ledger.save_parent(p, "state")
+            if target in TERMINAL:
+                self.live.pop(p.order_id, None)
 
     def _maybe_reroute(self, p: Parent) -> None:
         if (p.type is not OrderType.MARKET or p.cancel_requested or p.state in

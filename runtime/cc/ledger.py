@@ -10,11 +10,12 @@ exactly where its ledger stops.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from seqmesh.runtime.store.sqlite import SqliteStore
 
 from .model import Child, Fill, OrderType, Parent, ParentState, Side
 
@@ -50,18 +51,9 @@ def _dec(text: str | None) -> Decimal | None:
     return None if text in (None, "") else Decimal(text)
 
 
-class Ledger:
+class Ledger(SqliteStore):
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(SCHEMA)
-        self._tx_depth = 0
-
-    def close(self) -> None:
-        self.db.close()
+        super().__init__(path, SCHEMA)
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -104,17 +96,6 @@ class Ledger:
         return [{"seq": r[0], "ts": r[1], "kind": r[2], "ref": r[3], **json.loads(r[4])} for r in rows]
 
     # -- writing ---------------------------------------------------------------------------
-
-    def __enter__(self) -> Ledger:
-        if self._tx_depth == 0:
-            self.db.execute("BEGIN IMMEDIATE")
-        self._tx_depth += 1
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._tx_depth -= 1
-        if self._tx_depth == 0:
-            self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
     def _event(self, kind: str, ref: str, body: dict[str, Any]) -> None:
         self.db.execute("INSERT INTO events (ts, kind, ref, body) VALUES (?, ?, ?, ?)",

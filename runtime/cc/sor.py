@@ -103,6 +103,7 @@ def _floor(qty: Decimal, lot: Decimal) -> Decimal:
 class Router:
     def __init__(self, drift_bps_per_ms: Decimal) -> None:
         self.drift_bps_per_ms = drift_bps_per_ms
+        self._rates: dict[str, Decimal] = {}
 
     def latency_rate(self, c: VenueCandidate) -> Decimal:
         """Expected adverse drift while the order travels, as a fraction of the price."""
@@ -111,6 +112,7 @@ class Router:
 
     def route(self, side: Side, qty: Decimal, candidates: list[VenueCandidate], limit: Decimal | None = None,
               arrival_mid: Decimal | None = None) -> Route:
+        self._rates = {c.venue: self.latency_rate(c) for c in candidates}  # one Decimal each per decision
         excluded: set[str] = set()
         for _ in range(len(candidates) + 1):
             live = [c for c in candidates if c.venue not in excluded]
@@ -133,7 +135,7 @@ class Router:
     def _sweep(self, side: Side, qty: Decimal, cands: list[VenueCandidate],
                limit: Decimal | None) -> tuple[list[Allocation], Decimal]:
         buy = side is Side.BUY
-        rates = [c.taker_fee + self.latency_rate(c) for c in cands]
+        rates = [c.taker_fee + self._rates[c.venue] for c in cands]
         heap: list[tuple[float, int, int]] = []  # (ranking key, venue index, level index)
         for i, c in enumerate(cands):
             lvl = c.level_at(0)
@@ -169,7 +171,7 @@ class Router:
                     heapq.heappush(heap, (self._key(nxt[0], rates[i], buy), i, li + 1))
             # A partial take means the order (or this venue's cap or lot) is exhausted here.
         allocations = [
-            Allocation(c.venue, taken[i], notional[i], notional[i] * c.taker_fee, notional[i] * self.latency_rate(c),
+            Allocation(c.venue, taken[i], notional[i], notional[i] * c.taker_fee, notional[i] * self._rates[c.venue],
                        price=limit)
             for i, c in enumerate(cands) if taken[i] > 0
         ]
@@ -196,30 +198,41 @@ class Router:
         route.unallocated -= qty
 
     def _single_venue(self, route: Route, qty: Decimal, cands: list[VenueCandidate], limit: Decimal | None) -> None:
-        best_cost: Decimal | None = None
+        """What sweeping the whole order through each venue alone would cost (TCA's benchmark)."""
+        buy = route.side is Side.BUY
+        best_net: Decimal | None = None
         for c in cands:
-            allocations, left = self._sweep(route.side, qty, [c], limit)
-            if left > 0 or not allocations:
-                route.single_venue[c.venue] = {"fillable": str(qty - left)}
+            got, notional, i = ZERO, ZERO, 0
+            while got < qty:
+                lvl = c.level_at(i)
+                if lvl is None or (limit is not None and (lvl[0] > limit if buy else lvl[0] < limit)):
+                    break
+                take = min(lvl[1], qty - got)
+                got += take
+                notional += take * lvl[0]
+                i += 1
+            if got < qty or (c.balance_cap is not None and
+                             (notional * (1 + c.taker_fee) if buy else qty) > c.balance_cap):
+                route.single_venue[c.venue] = {"fillable": str(min(got, qty))}
                 continue
-            a = allocations[0]
-            net = a.net(route.side)
+            fee = notional * c.taker_fee
+            net = notional + route.side.sign * (fee + notional * self._rates[c.venue])
             route.single_venue[c.venue] = {"fillable": str(qty), "cost": str(net),
-                                           "cost_ex_latency": str(a.notional + route.side.sign * a.fee),
-                                           "avg_price": str(a.notional / a.qty), "fee": str(a.fee),
+                                           "cost_ex_latency": str(notional + route.side.sign * fee),
+                                           "avg_price": str(notional / qty), "fee": str(fee),
                                            "fee_rate": str(c.taker_fee)}
-            better = best_cost is None or (net < best_cost if route.side is Side.BUY else net > best_cost)
-            if better:
-                best_cost, route.best_single_venue = net, c.venue
+            if best_net is None or (net < best_net if buy else net > best_net):
+                best_net, route.best_single_venue = net, c.venue
 
     def _explain(self, c: VenueCandidate, side: Side, excluded: bool) -> dict[str, Any]:
         top = c.level_at(0)
-        rate = c.taker_fee + self.latency_rate(c)
+        latency = self._rates[c.venue]
+        rate = c.taker_fee + latency
         eff = None if top is None else (top[0] * (1 + rate) if side is Side.BUY else top[0] * (1 - rate))
         return {"venue": c.venue, "region": c.region, "remote": c.remote,
                 "top_price": None if top is None else str(top[0]), "top_qty": None if top is None else str(top[1]),
                 "taker_fee": str(c.taker_fee), "rtt_ms": round(c.rtt_ms + c.extra_latency_ms, 3),
-                "latency_cost_bps": str(self.latency_rate(c) * BPS),
+                "latency_cost_bps": str(latency * BPS),
                 "effective_top_price": None if eff is None else str(eff),
                 "balance_cap": None if c.balance_cap is None else str(c.balance_cap),
                 "excluded": "below venue minimums" if excluded else None}

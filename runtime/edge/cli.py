@@ -35,7 +35,10 @@ def _settings(args: Any) -> Any:
             venue=args.venue, exchange_id=args.exchange, sim_url=args.sim_url, region=args.region,
             symbols=[s.strip() for s in args.symbols.split(",") if s.strip()],
             api_key=api_key, secret=secret, listen=args.listen, ca=ca, cert=cert, key=key,
-            state_dir=Path(args.state_dir), rate_limit_per_s=args.rate_limit, rate_limit_burst=args.burst,
+            state_dir=Path(args.state_dir),
+            # A simulator has no venue-side limit worth protecting; real venues get a conservative one.
+            rate_limit_per_s=args.rate_limit or (2000.0 if args.sim_url else 20.0),
+            rate_limit_burst=args.burst or (4000.0 if args.sim_url else 40.0),
             poll_interval_s=args.poll_interval,
         )
     except ValidationError as exc:
@@ -65,7 +68,10 @@ def _run(args: Any) -> int:
             starting.cancel()
         await app.stop()
 
-    asyncio.run(main())
+    from seqmesh.common.profiling import maybe_profiled
+
+    with maybe_profiled():
+        asyncio.run(main())
     return 0
 
 
@@ -84,7 +90,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--key")
     p.add_argument("--dev-pki", metavar="DIR", help="create/reuse a development CA and leaf in DIR")
     p.add_argument("--state-dir", default=".cache/edge")
-    p.add_argument("--rate-limit", type=float, default=20.0, help="venue requests per second")
-    p.add_argument("--burst", type=float, default=40.0)
+    p.add_argument("--rate-limit", type=float, help="venue requests per second (default 20; 2000 for a simulator)")
+    p.add_argument("--burst", type=float, help="token bucket size (default 40; 4000 for a simulator)")
     p.add_argument("--poll-interval", type=float, default=0.25, help="seconds between trade polls")
     p.set_defaults(handler=_run)

@@ -7,12 +7,12 @@ will read by sequence number. After `kill -9` the edge reopens this file and res
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 from seqmesh.runtime.proto.edge_pb2 import Fill, OrderEvent
+from seqmesh.runtime.store.sqlite import SqliteStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS orders (
@@ -54,16 +54,9 @@ class OrderRecord:
         return self.cum_quote / self.filled if self.filled else None
 
 
-class Journal:
+class Journal(SqliteStore):
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")  # a fill the CC saw must survive power loss
-        self.db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        self.db.close()
+        super().__init__(path, SCHEMA)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -110,15 +103,12 @@ class Journal:
 
         Returns None, writing nothing, when `fill` was already booked.
         """
-        cur = self.db.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
+        with self:
+            cur = self.db.cursor()
             if fill is not None:
-                try:
-                    cur.execute("INSERT INTO fills (fill_id, client_order_id, body) VALUES (?, ?, ?)",
-                                (fill.fill_id, order.client_order_id, fill.SerializeToString()))
-                except sqlite3.IntegrityError:
-                    cur.execute("ROLLBACK")
+                cur.execute("INSERT OR IGNORE INTO fills (fill_id, client_order_id, body) VALUES (?, ?, ?)",
+                            (fill.fill_id, order.client_order_id, fill.SerializeToString()))
+                if cur.rowcount == 0:
                     return None
             cur.execute(
                 "INSERT INTO orders (client_order_id, symbol, side, type, tif, qty, price, state, created_ns,"
@@ -132,10 +122,6 @@ class Journal:
             )
             cur.execute("INSERT INTO events (body) VALUES (?)", (event.SerializeToString(),))
             seq = cur.lastrowid
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
         assert seq is not None
         return seq
 

@@ -144,7 +144,8 @@ class OrderManager:
         except Unreachable as exc:  # outcome unknown: reconciliation will find the order by its id
             log.warning("submit %s: venue unreachable (%s); will reconcile", order.client_order_id, exc)
             return
-        self._apply_venue_order(order, venue_order)
+        with self.journal:  # the venue's whole answer (acceptance and its fills) in one commit
+            self._apply_venue_order(order, venue_order)
 
     async def cancel(self, cid: str) -> pb.CancelAck:
         order = self.orders.get(cid)

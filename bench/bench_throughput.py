@@ -1,0 +1,112 @@
+"""Orders per second one CC sustains, with nothing lost.
+
+A real region (three simulators, edges, one CC); `concurrency` async clients submit market
+orders of 0.001 (alternating sides, spread over two symbols) for `duration` seconds, each with
+a client order id. Afterwards every accepted order must reach a final state with its fills
+booked exactly once, and the CC's positions must equal the sum of the fills. Baseline in the
+same run: the CC's `/healthz` round trip rate with the same concurrency (the HTTP stack's
+ceiling on this machine). Goal: >= 500 orders/s for 60 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from seqmesh.client.api import CCClient
+from seqmesh.testing.mesh import Region
+from seqmesh.testing.processes import wait_until
+
+HEADERS = {"Authorization": "Bearer seqmesh-dev-key"}
+FINAL = {"filled", "canceled", "expired", "rejected"}
+
+
+async def flood(api: str, duration: float, concurrency: int) -> tuple[list[str], int]:
+    accepted: list[str] = []
+    errors = 0
+    deadline = time.monotonic() + duration
+
+    async def worker(w: int) -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=api, headers=HEADERS, timeout=30) as http:
+            i = 0
+            while time.monotonic() < deadline:
+                symbol = "BTC/USDT" if (w + i) % 2 else "ETH/USDT"
+                body = {"symbol": symbol, "side": "buy" if i % 2 else "sell",
+                        "quantity": "0.001" if symbol == "BTC/USDT" else "0.01", "client_order_id": f"t{w}-{i}"}
+                resp = await http.post("/v1/orders", json=body)
+                if resp.status_code in (200, 201):
+                    accepted.append(resp.json()["order_id"])
+                else:
+                    errors += 1
+                i += 1
+
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    return accepted, errors
+
+
+async def healthz_rate(api: str, seconds: float, concurrency: int) -> float:
+    count = 0
+    deadline = time.monotonic() + seconds
+
+    async def worker() -> None:
+        nonlocal count
+        async with httpx.AsyncClient(base_url=api, headers=HEADERS) as http:
+            while time.monotonic() < deadline:
+                await http.get("/healthz")
+                count += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return count / seconds
+
+
+def run(duration: float | None = None, concurrency: int = 16) -> dict[str, Any]:
+    duration = duration or float(os.environ.get("SEQMESH_BENCH_SECONDS", "60"))
+    with tempfile.TemporaryDirectory() as tmp:
+        region = Region(Path(tmp), cc_args=("--max-orders-per-s", "100000", "--order-burst", "100000"))
+        try:
+            with CCClient(region.api, timeout=60) as c:
+                wait_until(lambda: sum(not b["stale"] for b in c.bbo("BTC/USDT")) == 3, 30, what="live venues")
+                t0 = time.monotonic()
+                accepted, errors = asyncio.run(flood(region.api, duration, concurrency))
+                elapsed = time.monotonic() - t0
+                base = asyncio.run(healthz_rate(region.api, 5, concurrency))
+                # Nothing lost: every accepted order final, fills exactly once, positions = fills.
+                wait_until(lambda: all(o["state"] in FINAL for o in c.orders(limit=1_000_000)), 120,
+                           interval=0.5, what="every order final")
+                orders = c.orders(limit=1_000_000)
+                sample = [c.order(o["order_id"]) for o in orders[-200:]]
+                fill_ids = [f["fill_id"] for o in sample for f in o["fills"]]
+                positions = {p["symbol"]: Decimal(p["qty"]) for p in c.positions()}
+                net: dict[str, Decimal] = {}
+                for o in orders:
+                    net[o["symbol"]] = net.get(o["symbol"], Decimal(0)) + Decimal(o["filled"]) * (
+                        1 if o["side"] == "buy" else -1)
+                states = [o["state"] for o in orders]
+                lost = sorted(set(accepted) - {o["order_id"] for o in orders})
+        finally:
+            region.stop()
+    return {
+        "duration_s": round(elapsed, 1), "concurrency": concurrency,
+        "orders_accepted": len(accepted), "errors": errors,
+        "orders_per_s": round(len(accepted) / elapsed, 1),
+        "baseline_healthz_per_s": round(base, 1),
+        "ratio_vs_healthz": round(len(accepted) / elapsed / base, 3),
+        "all_final": all(s in FINAL for s in states), "filled": states.count("filled"),
+        "sampled_fills_unique": len(fill_ids) == len(set(fill_ids)),
+        "orders_lost": len(lost),
+        "positions_equal_sum_of_fills": all(positions.get(s, Decimal(0)) == q for s, q in net.items()),
+        "goal_orders_per_s": 500,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2))
