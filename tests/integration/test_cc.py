@@ -279,3 +279,20 @@ def test_every_risk_denial(strict: Region) -> None:
             assert wait_final(c, c.submit("BTC/USDT", side, "0.5")["order_id"])["state"] == "filled"
         assert Decimal(c.risk()["usage"]["pnl"]) < -50
         denied(c, "DAILY_LOSS_LIMIT", symbol="BTC/USDT", side="buy", quantity="0.001")
+
+
+def test_a_silent_venue_goes_stale_and_leaves_nbbo_and_routing(tmp_path: Path) -> None:
+    r = Region(tmp_path, cc_args=("--stale-after", "1.5"))
+    try:
+        with CCClient(r.api) as c:
+            wait_until(lambda: sum(not b["stale"] for b in c.bbo("BTC/USDT")) == 3, 30, what="live venues")
+            r.sims["okx"][0].kill()  # the venue dies: its edge's feed stops
+            wait_until(lambda: {b["venue"]: b["stale"] for b in c.bbo("BTC/USDT")}["okx"], 15, what="okx stale")
+            n = c.nbbo("BTC/USDT")
+            assert "okx" in n["stale_venues"] and "okx" not in n["venues"]
+            assert "okx" not in {lv_venue for lv in c.book("BTC/USDT", 10)["asks"] for lv_venue in lv["venues"]}
+            o = c.submit("BTC/USDT", "buy", "3")
+            assert "okx" not in {ch["venue"] for ch in o["children"]}
+            assert wait_final(c, o["order_id"])["state"] == "filled"
+    finally:
+        r.stop()
