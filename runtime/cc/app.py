@@ -44,6 +44,7 @@ class CCApp:
         self._tasks.append(asyncio.create_task(self._resend_loop()))
         host, _, port = self.settings.listen_http.rpartition(":")
         config = uvicorn.Config(self.api, host=host, port=int(port), log_level="warning", lifespan="off",
+                                http="httptools",
                                 access_log=False)
         self.server = uvicorn.Server(config)
         self._tasks.append(asyncio.create_task(self.server.serve()))

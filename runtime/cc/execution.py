@@ -110,16 +110,16 @@ class ExecutionEngine:
         candidates = self._candidates(symbol, side)
         if not candidates:
             raise OrderError("NO_LIVE_VENUE", f"no connected venue has a live {symbol} book", 409)
-        nbbo = self.marketdata.nbbo(symbol)
-        far = nbbo["ask"] if side is Side.BUY else nbbo["bid"]
-        ref = price if price is not None else (Decimal(far["price"]) if far else self.marketdata.mid(symbol))
+        best_bid, best_ask = self.marketdata.best(symbol)
+        far = best_ask if side is Side.BUY else best_bid
+        ref = price if price is not None else (far if far is not None else self.marketdata.mid(symbol))
         working = sum(((c.qty - c.filled) * p.side.sign for p in self.live.values()
                        if p.client == client and p.symbol == symbol for c in p.children if not c.done), ZERO)
         try:
             self.risk.check(client, symbol, side, qty, ref, working)
         except RiskDenied as d:
             raise OrderError(d.code, d.message, 403, limit=d.limit, value=d.value) from None
-        mid = self.marketdata.mid(symbol)
+        mid = (best_bid + best_ask) / 2 if best_bid is not None and best_ask is not None else None
         route = self.router.route(side, qty, candidates, price, mid)
         if type is OrderType.MARKET and not route.allocations:
             raise OrderError("NO_LIQUIDITY", f"no live venue can fill any of {qty} {symbol} now", 409)
@@ -127,10 +127,12 @@ class ExecutionEngine:
         parent = Parent(self._new_order_id(), client, client_order_id or "", symbol, side, type, qty, price,
                         ParentState.NEW, now, now, decision={"route": route.summary(), "decided_ns": now})
         children = self._children(parent, route)
+        self.ledger.begin_group()
         with self.ledger:
             self.ledger.save_parent(parent, "accepted")
             for child in children:
                 self.ledger.save_child(child, "routed")
+        await self.ledger.durable()  # written ahead: committed before any edge hears of it
         self.parents[parent.order_id] = parent
         self.live[parent.order_id] = parent
         if client_order_id:
@@ -240,6 +242,7 @@ class ExecutionEngine:
         parent.cancel_requested = True
         parent.updated_ns = time.time_ns()
         self.ledger.save_parent(parent, "cancel_requested")
+        await self.ledger.durable()
         await asyncio.gather(*(self._cancel_child(c) for c in parent.children if not c.done))
         self._derive(parent)
         return parent
@@ -257,6 +260,7 @@ class ExecutionEngine:
         """Turn the kill switch on (cancelling every resting order) or off; returns orders cancelled."""
         self.risk.kill_switch = on
         self.ledger.set_flag("kill_switch", "on" if on else "off")
+        await self.ledger.durable()
         if not on:
             return 0
         live = list(self.live.values())
@@ -269,6 +273,7 @@ class ExecutionEngine:
     async def on_edge_events(self, venue: str, events: list[pb.OrderEvent]) -> None:
         """Book a batch of an edge's order events in one transaction, with the stream cursor."""
         touched: dict[str, Parent] = {}
+        self.ledger.begin_group()
         with self.ledger:
             for ev in events:
                 child = self.children.get(ev.client_order_id)
@@ -277,6 +282,7 @@ class ExecutionEngine:
                     self._apply_event(parent, child, venue, ev)
                     touched[parent.order_id] = parent
             self.ledger.set_cursor(venue, events[-1].seq)
+        await self.ledger.durable()
         for parent in touched.values():
             self._maybe_reroute(parent)
 
@@ -345,6 +351,7 @@ class ExecutionEngine:
         if remainder <= 0 or any(not c.done for c in p.children):
             return
         p.reroutes += 1
+        self.ledger.begin_group()
         tried = frozenset(c.venue for c in p.children if c.state == "REJECTED")
         route = self.router.route(p.side, remainder, self._candidates(p.symbol, p.side, tried), None,
                                   self.marketdata.mid(p.symbol))
@@ -354,6 +361,7 @@ class ExecutionEngine:
             self.ledger.save_parent(p, "rerouted")
             for c in children:
                 self.ledger.save_child(c, "routed")
+        await self.ledger.durable()
         if children:
             await self._send(p, children)
         self._derive(p)

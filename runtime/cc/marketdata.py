@@ -66,6 +66,7 @@ class MarketData:
         self.trades_kept = trades_kept
         self.items = 0
         self.gaps = 0
+        self._by_symbol: dict[str, list[VenueBook]] = {}
 
     # -- wiring ----------------------------------------------------------------------------
 
@@ -75,6 +76,8 @@ class MarketData:
             if key not in self.books:
                 self.books[key] = VenueBook(venue, inst.symbol, region, remote, DecimalScale(inst.tick),
                                             DecimalScale(inst.lot))
+                self._by_symbol[inst.symbol] = sorted(
+                    (vb for (_, s), vb in self.books.items() if s == inst.symbol), key=lambda vb: vb.venue)
 
     def set_connected(self, venue: str, connected: bool) -> None:
         for (v, _), vb in self.books.items():
@@ -136,11 +139,30 @@ class MarketData:
         return not (vb.connected and vb.synced) or time.monotonic() - vb.last_update > self.stale_after_s
 
     def symbols(self) -> list[str]:
-        return sorted({s for _, s in self.books})
+        return sorted(self._by_symbol)
 
     def venue_books(self, symbol: str, live_only: bool = False) -> list[VenueBook]:
-        out = [vb for (_, s), vb in sorted(self.books.items()) if s == symbol]
-        return [vb for vb in out if not self.is_stale(vb)] if live_only else out
+        out = self._by_symbol.get(symbol, [])
+        return [vb for vb in out if not self.is_stale(vb)] if live_only else list(out)
+
+    def best(self, symbol: str) -> tuple[Decimal | None, Decimal | None]:
+        """Best bid and ask across live venues (the hot path's NBBO, without the report)."""
+        bid: Decimal | None = None
+        ask: Decimal | None = None
+        now = time.monotonic()
+        for vb in self._by_symbol.get(symbol, ()):
+            if not (vb.connected and vb.synced) or now - vb.last_update > self.stale_after_s:
+                continue
+            b = vb.book
+            if b.best_bid_qty:
+                p = vb.prices.to_decimal(b.best_bid)
+                if bid is None or p > bid:
+                    bid = p
+            if b.best_ask_qty:
+                p = vb.prices.to_decimal(b.best_ask)
+                if ask is None or p < ask:
+                    ask = p
+        return bid, ask
 
     def bbo(self, symbol: str) -> list[dict[str, Any]]:
         rows = []
@@ -183,8 +205,8 @@ class MarketData:
         }
 
     def mid(self, symbol: str) -> Decimal | None:
-        n = self.nbbo(symbol)
-        return None if n["mid"] is None else Decimal(n["mid"])
+        bid, ask = self.best(symbol)
+        return None if bid is None or ask is None else (bid + ask) / 2
 
     def unified(self, symbol: str, depth: int) -> dict[str, Any]:
         sides: dict[str, list[dict[str, Any]]] = {}

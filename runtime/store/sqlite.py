@@ -1,12 +1,15 @@
 """The durable SQLite store under the edge's journal and the CC's ledger.
 
 WAL with `synchronous=FULL`: a committed transaction survives `kill -9` and power loss.
-`with store:` groups writes into one transaction (nested uses join the outer one), so a
-state change, its event and a stream cursor are committed together or not at all.
+`with store:` makes its writes atomic: at the outermost level it is a transaction, nested (or
+inside an open group) a savepoint. Group commit: writers that `await store.durable()` in the
+same event-loop turn share one COMMIT (one fsync), which is what lets a busy process commit
+hundreds of orders per second on a disk where each fsync costs ~0.35 ms.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -20,17 +23,71 @@ class SqliteStore:
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(schema)
         self._depth = 0
+        self._group_open = False
+        self._waiters: list[asyncio.Future[None]] = []
+        self._flush_scheduled = False
+        self.commits = 0
 
     def __enter__(self) -> SqliteStore:
-        if self._depth == 0:
+        if self._depth == 0 and not self._group_open:
             self.db.execute("BEGIN IMMEDIATE")
+        else:
+            self.db.execute(f"SAVEPOINT sp{self._depth}")
         self._depth += 1
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         self._depth -= 1
-        if self._depth == 0:
+        if self._depth == 0 and not self._group_open:
             self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            self.commits += exc_type is None
+        else:
+            if exc_type is not None:
+                self.db.execute(f"ROLLBACK TO sp{self._depth}")
+            self.db.execute(f"RELEASE sp{self._depth}")
+
+    def begin_group(self) -> None:
+        """Open (or join) the group transaction that the next `durable()` flush commits."""
+        if not self._group_open and self._depth == 0:
+            self.db.execute("BEGIN IMMEDIATE")
+            self._group_open = True
+
+    async def durable(self) -> None:
+        """Return once everything written so far is committed (one COMMIT per loop turn)."""
+        if not self._group_open:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        await waiter
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        waiters, self._waiters = self._waiters, []
+        try:
+            if self._group_open and self._depth == 0:
+                self._group_open = False
+                self.db.execute("COMMIT")
+                self.commits += 1
+            elif self._group_open:  # a synchronous writer is mid-savepoint: try again next turn
+                self._waiters = waiters + self._waiters
+                self._flush_scheduled = True
+                asyncio.get_running_loop().call_soon(self._flush)
+                return
+        except sqlite3.Error as exc:
+            for w in waiters:
+                if not w.done():
+                    w.set_exception(exc)
+            return
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
 
     def close(self) -> None:
+        if self._group_open:
+            self.db.execute("COMMIT")
+            self._group_open = False
         self.db.close()
