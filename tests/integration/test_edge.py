@@ -220,3 +220,43 @@ async def test_kill_9_edge_loses_and_duplicates_no_fill(calm_env: Env) -> None:
         assert [e.seq for e in events] == list(range(last_seq + 1, last_seq + 1 + len(events)))
     finally:
         await other.close()
+
+
+@pytest.fixture
+def slow_env(tmp_path: Path) -> Any:
+    """A venue that takes 1.5 s to answer anything: orders are in flight long enough to crash in."""
+    e = Env(tmp_path, "--latency-ms", "1500", "--volatility-bps", "0", "--taker-probability", "0")
+    yield e
+    e.stop()
+
+
+async def test_edge_killed_while_an_order_is_in_flight_reconciles_it(slow_env: Env) -> None:
+    import sqlite3
+    import time
+
+    env = slow_env
+    journal = env.tmp / "state" / "binance-orders.sqlite"
+    async with env.client() as client:
+        pending = asyncio.create_task(client.submit(pb.SubmitOrder(
+            client_order_id="inflight-1", symbol="BTC/USDT", side=pb.BUY, type=pb.LIMIT, quantity="0.01",
+            price="50000")))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # journalled (PENDING_NEW) means the request goes out next
+            with sqlite3.connect(journal) as db:
+                if db.execute("SELECT 1 FROM orders WHERE client_order_id='inflight-1'").fetchone():
+                    break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+        env.edge_proc.kill()  # the venue is still "thinking": the edge never sees its answer
+        with pytest.raises(grpc.aio.AioRpcError):
+            await pending
+    env.restart_edge()
+    async with env.client() as client:
+        events = await collect_events(client, 0, lambda ev: ev[-1].state == pb.ACCEPTED, timeout=30)
+        assert [pb.OrderState.Name(e.state) for e in events] == ["PENDING_NEW", "ACCEPTED"]
+        assert events[-1].venue_order_id, "reconciliation found the venue's order by its client id"
+        status = await client.order("inflight-1")
+        assert status.state == pb.ACCEPTED
+        again = await client.submit(pb.SubmitOrder(client_order_id="inflight-1", symbol="BTC/USDT", side=pb.BUY,
+                                                   type=pb.LIMIT, quantity="0.01", price="50000"))
+        assert again.duplicate and again.venue_order_id == events[-1].venue_order_id

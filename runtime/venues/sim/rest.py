@@ -121,6 +121,13 @@ class BinanceRest:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        # A venue carries out a request it received even if the client hangs up meanwhile:
+        # take the whole request off the wire first, then work on it come what may.
+        if request.can_read_body:
+            await request.read()
+        return await asyncio.shield(self._handle(request, handler))
+
+    async def _handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if self.latency_s:
             await asyncio.sleep(self.latency_s)
         try:
@@ -142,7 +149,7 @@ class BinanceRest:
     # -- helpers ---------------------------------------------------------------------------
 
     async def _params(self, request: web.Request) -> Params:
-        body = await request.text() if request.can_read_body else ""
+        body = await request.text() if request.body_exists else ""  # cached by the middleware
         return Params(request, body)
 
     async def _signed(self, request: web.Request) -> tuple[str, Params]:
