@@ -1,0 +1,105 @@
+"""CustomResourceDefinitions generated from the models: `python -m seqmesh.common.crds.generate [DIR]`.
+
+Pydantic's JSON Schema becomes a structural OpenAPI v3 schema: references inlined, titles
+dropped, `X | None` turned into `nullable`, and the status open to fields the operator adds.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .models import GROUP, KINDS, VERSION, Kind
+
+
+def _structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        return _structural(defs[schema["$ref"].split("/")[-1]], defs)
+    if "anyOf" in schema:
+        options = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        nullable = len(options) < len(schema["anyOf"])
+        merged: dict[str, Any] = (_structural(options[0], defs) if len(options) == 1
+                                  else {"x-kubernetes-preserve-unknown-fields": True})
+        extra = {k: v for k, v in schema.items() if k not in ("anyOf", "title", "default")}
+        merged.update(_structural(extra, defs) if extra else {})
+        if nullable:
+            merged["nullable"] = True
+        return merged
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("title", "$defs", "additionalProperties") and not (key == "additionalProperties"
+                                                                       and isinstance(value, dict)):
+            continue
+        if key == "properties":
+            out[key] = {k: _structural(v, defs) for k, v in value.items()}
+        elif key in ("items", "additionalProperties"):
+            out[key] = _structural(value, defs)
+        elif key == "const":
+            out["enum"] = [value]
+        elif key == "default" and value is None:
+            continue
+        else:
+            out[key] = value
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    return out
+
+
+def schema_of(model: Any) -> dict[str, Any]:
+    raw = model.model_json_schema(mode="serialization")
+    return _structural(raw, raw.get("$defs", {}))
+
+
+def crd(kind: Kind) -> dict[str, Any]:
+    status = schema_of(kind.status)
+    status["x-kubernetes-preserve-unknown-fields"] = True  # room for kopf's own bookkeeping
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{kind.plural}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "names": {"kind": kind.kind, "listKind": f"{kind.kind}List", "plural": kind.plural,
+                      "singular": kind.kind.lower(), "shortNames": list(kind.short_names),
+                      "categories": ["seqmesh"]},
+            "scope": "Namespaced",
+            "versions": [{
+                "name": VERSION, "served": True, "storage": True,
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": [
+                    *({"name": n, "type": t, "jsonPath": p} for n, t, p in kind.columns),
+                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                ],
+                "schema": {"openAPIV3Schema": {
+                    "type": "object", "required": ["spec"],
+                    "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                                   "metadata": {"type": "object"}, "spec": schema_of(kind.spec), "status": status},
+                }},
+            }],
+        },
+    }
+
+
+def render(kind: Kind) -> str:
+    header = ("# Generated from seqmesh/common/crds/models.py by"
+              " `python -m seqmesh.common.crds.generate`; do not edit.\n")
+    return header + yaml.safe_dump(crd(kind), sort_keys=False, width=120)
+
+
+def write(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for kind in KINDS:
+        path = directory / f"{kind.plural}.{GROUP}.yaml"
+        path.write_text(render(kind))
+        paths.append(path)
+    return paths
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[3] / "crds"
+    for p in write(target):
+        print(p)

@@ -1,0 +1,155 @@
+"""Spec and status of each seqmesh custom resource.
+
+These models are the single source of the CRDs' OpenAPI schemas (`generate.py`), so the API
+server itself refuses an invalid manifest with a message naming the field; the operator
+parses specs with them too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from seqmesh.common.venues import VENUE_IDS
+
+GROUP = "seqmesh.io"
+VERSION = "v1alpha1"
+DNS_LABEL = r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"
+SYMBOL = r"^[A-Z0-9]{2,10}/[A-Z0-9]{2,10}$"
+DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,20})?$"
+HOSTPORT = r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$"
+MAX_WASM_BYTES = 1 << 20
+VenueId = Literal[VENUE_IDS]  # type: ignore[valid-type]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+
+class Condition(_Model):
+    type: Literal["Ready", "Degraded"]
+    status: Literal["True", "False", "Unknown"]
+    reason: str = Field(max_length=128)
+    message: str = Field("", max_length=4096)
+    lastTransitionTime: str = Field(json_schema_extra={"format": "date-time"})
+    observedGeneration: int = Field(0, ge=0)
+
+
+class _Status(_Model):
+    observedGeneration: int = Field(0, ge=0)
+    conditions: list[Condition] = Field(default_factory=list)
+
+
+class RiskSpec(_Model):
+    maxOrderNotional: str | None = Field(None, pattern=DECIMAL, description="quote currency")
+    dailyLossLimit: str | None = Field(None, pattern=DECIMAL)
+    maxOrdersPerSecond: float | None = Field(None, gt=0, le=100_000)
+
+
+class RegionSpec(_Model):
+    """One region: its Central Coordinator, services, configuration and certificate authority."""
+
+    region: str = Field(pattern=DNS_LABEL, description="region name, e.g. na, eu, ap")
+    image: str = Field("ghcr.io/seqmesh/seqmesh:0.1.0", min_length=1, max_length=512)
+    apiPort: int = Field(8000, ge=1, le=65535)
+    peerPort: int = Field(50061, ge=1, le=65535)
+    certificateLifetimeSeconds: int = Field(7_776_000, ge=10, le=315_360_000,
+                                            description="leaf certificates; renewed at 2/3 of it")
+    apiKeysSecret: str | None = Field(None, pattern=DNS_LABEL, description="Secret whose keys are client API keys")
+    risk: RiskSpec | None = None
+
+
+class RegionStatus(_Status):
+    caSecret: str | None = None
+    ccCertificateSecret: str | None = None
+    certificateNotAfter: str | None = None
+    apiEndpoint: str | None = None
+    edges: int = Field(0, ge=0)
+
+
+class EdgeSpec(_Model):
+    """The edge server of one venue, in a region."""
+
+    region: str = Field(pattern=DNS_LABEL, description="name of the Region resource")
+    venue: VenueId
+    exchangeId: str | None = Field(None, pattern=r"^[a-z0-9]{2,32}$", description="ccxt id if not the venue id")
+    symbols: list[str] = Field(min_length=1, max_length=500,
+                               json_schema_extra={"items": {"type": "string", "pattern": SYMBOL}})
+    credentialsSecret: str | None = Field(None, pattern=DNS_LABEL,
+                                          description="Secret with apiKey and secret for the venue")
+    simulatorUrl: str | None = Field(None, pattern=r"^https?://[^\s]+$", description="trade a simulator instead")
+    rateLimitPerSecond: float = Field(20, gt=0, le=10_000)
+
+
+class EdgeStatus(_Status):
+    certificateSecret: str | None = None
+    service: str | None = None
+
+
+class AlgoSpec(_Model):
+    """A WebAssembly algo: its binary, the edges it runs on, and whether it should run."""
+
+    region: str = Field(pattern=DNS_LABEL)
+    wasm: str = Field(max_length=(MAX_WASM_BYTES * 4) // 3 + 4, json_schema_extra={"format": "byte"},
+                      description="the .wasm module, base64 (at most 1 MiB decoded)")
+    edges: list[str] = Field(min_length=1, max_length=64,
+                             json_schema_extra={"items": {"type": "string", "pattern": DNS_LABEL}},
+                             description="names of Edge resources")
+    state: Literal["Running", "Stopped"] = "Stopped"
+    params: dict[str, str] = Field(default_factory=dict, description="passed to on_start")
+
+
+class AlgoEdgeStatus(_Model):
+    edge: str
+    state: str
+
+
+class AlgoStatus(_Status):
+    state: str | None = None
+    edges: int = Field(0, ge=0)
+    ready: bool = False
+    configMap: str | None = None
+    sha256: str | None = None
+    size: int = Field(0, ge=0)
+    perEdge: list[AlgoEdgeStatus] = Field(default_factory=list)
+
+
+class PeerLinkSpec(_Model):
+    """A link from this region's CC to another region's."""
+
+    region: str = Field(pattern=DNS_LABEL, description="the local Region")
+    remoteRegion: str = Field(pattern=DNS_LABEL)
+    endpoint: str = Field(pattern=HOSTPORT, description="the remote CC's peer endpoint")
+    caBundle: str = Field(pattern=r"-----BEGIN CERTIFICATE-----", max_length=65536,
+                          description="the remote region's CA certificate(s), PEM")
+    rttProbeSeconds: int = Field(5, ge=1, le=3600)
+
+
+class PeerLinkStatus(_Status):
+    configMap: str | None = None
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    plural: str
+    short_names: tuple[str, ...]
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    columns: tuple[tuple[str, str, str], ...]  # (name, type, jsonPath)
+
+
+READY = '.status.conditions[?(@.type=="Ready")].status'
+KINDS: tuple[Kind, ...] = (
+    Kind("Region", "regions", ("rg",), RegionSpec, RegionStatus,
+         (("Region", "string", ".spec.region"), ("Edges", "integer", ".status.edges"), ("Ready", "string", READY))),
+    Kind("Edge", "edges", ("ed",), EdgeSpec, EdgeStatus,
+         (("Region", "string", ".spec.region"), ("Venue", "string", ".spec.venue"), ("Ready", "string", READY))),
+    Kind("Algo", "algos", ("al",), AlgoSpec, AlgoStatus,
+         (("State", "string", ".spec.state"), ("Edges", "integer", ".status.edges"), ("Ready", "string", READY))),
+    Kind("PeerLink", "peerlinks", ("pl",), PeerLinkSpec, PeerLinkStatus,
+         (("Region", "string", ".spec.region"), ("Remote", "string", ".spec.remoteRegion"),
+          ("Ready", "string", READY))),
+)

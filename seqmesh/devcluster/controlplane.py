@@ -1,0 +1,218 @@
+"""Start and stop etcd, kube-apiserver and kube-controller-manager as real processes.
+
+Certificates (a CA, the API server's serving certificate, a service-account key pair, an
+admin client certificate in `system:masters`) are made with `cryptography`; RBAC is on. No
+kubelet runs, so pods stay Pending: controllers, garbage collection and admission are real.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+
+from seqmesh.common.certs import KeyPair, issue_leaf, make_ca
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def binary(name: str) -> Path:
+    """A binary from .cache/bin (built by hack/build-k8s.sh), or a clear error."""
+    for base in (Path(os.environ.get("SEQMESH_BIN", "")), REPO / ".cache" / "bin"):
+        path = base / name
+        if str(base) and path.is_file() and os.access(path, os.X_OK):
+            return path
+    raise FileNotFoundError(f"{name} not built: run `bash hack/build-k8s.sh` (it builds into .cache/bin)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ControlPlane:
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.etcd_port = free_port()
+        self.etcd_peer_port = free_port()
+        self.api_port = free_port()
+        self.kcm_port = free_port()
+        self.kubeconfig = workdir / "kubeconfig"
+        self.server = f"https://127.0.0.1:{self.api_port}"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> ControlPlane:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self, timeout: float = 90.0) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self._pki()
+            self._start_etcd(timeout)
+            self._start_apiserver(timeout)
+            self._start_controller_manager()
+            self._wait_for_namespace(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for name in reversed(list(self.procs)):
+            proc = self.procs.pop(name)
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout)
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self.procs[name] = proc
+        return proc
+
+    def _check_alive(self, name: str) -> None:
+        proc = self.procs[name]
+        if proc.poll() is not None:
+            tail = (self.workdir / f"{name}.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{name} exited with {proc.returncode}; its log ends:\n{tail}")
+
+    # -- pieces ----------------------------------------------------------------------------
+
+    def _pki(self) -> None:
+        pki = self.workdir / "pki"
+        self.ca = make_ca("seqmesh dev cluster CA")
+        self.ca.write(pki, "ca")
+        issue_leaf(self.ca, common_name="kube-apiserver", server=True, client=False,
+                   dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
+                   ips=("127.0.0.1", "10.0.0.1")).write(pki, "apiserver")
+        self.admin = issue_leaf(self.ca, common_name="seqmesh-admin", organizations=("system:masters",),
+                                dns_names=(), ips=(), server=False, client=True)
+        self.admin.write(pki, "admin")
+        sa = issue_leaf(self.ca, common_name="service-accounts", dns_names=(), ips=())
+        (pki / "sa.key").write_bytes(sa.key_pem)
+        (pki / "sa.pub").write_bytes(sa.private_key().public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        self.pki = pki
+        self.write_kubeconfig(self.kubeconfig, self.admin, "seqmesh-admin")
+
+    def write_kubeconfig(self, path: Path, user: KeyPair, name: str) -> Path:
+        config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "seqmesh-dev",
+            "clusters": [{"name": "seqmesh-dev", "cluster": {"server": self.server,
+                                                             "certificate-authority-data": _b64(self.ca.cert_pem)}}],
+            "users": [{"name": name, "user": {"client-certificate-data": _b64(user.cert_pem),
+                                              "client-key-data": _b64(user.key_pem)}}],
+            "contexts": [{"name": "seqmesh-dev", "context": {"cluster": "seqmesh-dev", "user": name}}],
+        }
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return path
+
+    def _start_etcd(self, timeout: float) -> None:
+        peer = f"http://127.0.0.1:{self.etcd_peer_port}"
+        client = f"http://127.0.0.1:{self.etcd_port}"
+        self._spawn("etcd", [str(binary("etcd")), "--name", "default", "--data-dir", str(self.workdir / "etcd"),
+                             "--listen-client-urls", client, "--advertise-client-urls", client,
+                             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                             "--initial-cluster", f"default={peer}", "--unsafe-no-fsync",
+                             "--log-level", "warn"])
+        self._wait("etcd", lambda: _http_ok(f"{client}/health"), timeout)
+
+    def _start_apiserver(self, timeout: float) -> None:
+        p = self.pki
+        self._spawn("kube-apiserver", [
+            str(binary("kube-apiserver")),
+            f"--etcd-servers=http://127.0.0.1:{self.etcd_port}", f"--secure-port={self.api_port}",
+            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--cert-dir={self.workdir / 'certs'}",
+            f"--tls-cert-file={p / 'apiserver.crt'}", f"--tls-private-key-file={p / 'apiserver.key'}",
+            f"--client-ca-file={p / 'ca.crt'}", "--service-cluster-ip-range=10.0.0.0/24",
+            "--allow-privileged=true", "--disable-admission-plugins=ServiceAccount",
+            "--authorization-mode=RBAC", f"--service-account-issuer={self.server}/",
+            f"--service-account-key-file={p / 'sa.pub'}", f"--service-account-signing-key-file={p / 'sa.key'}",
+            "--enable-priority-and-fairness=false", "--v=1",
+        ])
+        ctx = ssl.create_default_context(cafile=str(p / "ca.crt"))
+        ctx.load_cert_chain(str(p / "admin.crt"), str(p / "admin.key"))
+        self._wait("kube-apiserver", lambda: _http_ok(f"{self.server}/readyz", ctx), timeout)
+
+    def _start_controller_manager(self) -> None:
+        self._spawn("kube-controller-manager", [
+            str(binary("kube-controller-manager")), f"--kubeconfig={self.kubeconfig}",
+            f"--authentication-kubeconfig={self.kubeconfig}", f"--authorization-kubeconfig={self.kubeconfig}",
+            "--controllers=*", f"--service-account-private-key-file={self.pki / 'sa.key'}",
+            f"--root-ca-file={self.pki / 'ca.crt'}", "--use-service-account-credentials=false",
+            "--leader-elect=false", f"--secure-port={self.kcm_port}", "--bind-address=127.0.0.1", "--v=1",
+        ])
+
+    def _wait_for_namespace(self, timeout: float) -> None:
+        self._wait("kube-apiserver", lambda: self.kubectl("get", "namespace", "default", check=False)
+                   .returncode == 0, timeout)
+
+    def _wait(self, name: str, ready: object, timeout: float) -> None:
+        assert callable(ready)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive(name)
+            with contextlib.suppress(Exception):
+                if ready():
+                    return
+            time.sleep(0.2)
+        raise TimeoutError(f"{name} not ready in {timeout}s; see {self.workdir / (name + '.log')}")
+
+    # -- use -------------------------------------------------------------------------------
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([str(binary("kubectl")), f"--kubeconfig={self.kubeconfig}", *args], input=input,
+                                capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+        return result
+
+    def helm(self, *args: str, check: bool = True, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "HELM_CACHE_HOME": str(self.workdir / "helm"),
+               "HELM_CONFIG_HOME": str(self.workdir / "helm"), "HELM_DATA_HOME": str(self.workdir / "helm")}
+        result = subprocess.run([str(binary("helm")), *args], capture_output=True, text=True, timeout=timeout,
+                                env=env)
+        if check and result.returncode != 0:
+            raise RuntimeError(f"helm {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+        return result
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _http_ok(url: str, ctx: ssl.SSLContext | None = None) -> bool:
+    with urllib.request.urlopen(url, context=ctx, timeout=2) as resp:
+        return bool(resp.status == 200)
