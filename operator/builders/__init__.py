@@ -1,0 +1,1 @@
+"""Desired objects built from specs: pure functions, no API calls (unit-testable)."""

@@ -1,0 +1,50 @@
+"""Names and labels of everything the operator creates (one place, so they never drift apart)."""
+
+from __future__ import annotations
+
+EDGE_GRPC_PORT = 50051
+
+
+def labels(region: str, component: str, **extra: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": "seqmesh", "app.kubernetes.io/managed-by": "seqmesh-operator",
+            "app.kubernetes.io/component": component, "seqmesh.io/region": region, **extra}
+
+
+def ca_secret(region: str) -> str:
+    return f"seqmesh-{region}-ca"
+
+
+def cc(region: str) -> str:
+    return f"seqmesh-{region}-cc"
+
+
+def cc_tls(region: str) -> str:
+    return f"seqmesh-{region}-cc-tls"
+
+
+def cc_config(region: str) -> str:
+    return f"seqmesh-{region}-cc-config"
+
+
+def api_service(region: str) -> str:
+    return f"seqmesh-{region}-api"
+
+
+def peer_service(region: str) -> str:
+    return f"seqmesh-{region}-peer"
+
+
+def edge(region: str, venue: str) -> str:
+    return f"seqmesh-{region}-edge-{venue}"
+
+
+def edge_tls(region: str, venue: str) -> str:
+    return f"seqmesh-{region}-edge-{venue}-tls"
+
+
+def algo_configmap(name: str) -> str:
+    return f"seqmesh-algo-{name}"
+
+
+def peer_configmap(region: str, remote: str) -> str:
+    return f"seqmesh-{region}-peer-{remote}"

@@ -1,0 +1,1 @@
+"""kopf handlers, one module per resource kind (importing them registers the handlers)."""

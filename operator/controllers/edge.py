@@ -1,0 +1,69 @@
+"""Edge: its certificate (from the region's CA), Deployment and Service; then the region's CC
+configuration, which lists its edges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from seqmesh.common.certs import Identity
+from seqmesh.common.crds.models import GROUP, VERSION, EdgeSpec, RegionSpec
+
+from .. import certs, conditions, kube, status
+from ..builders import edge as edge_builder
+from ..builders import names
+from ..metrics import reconciling
+from ..settings import SETTINGS
+from .common import apply_all, find_region, sync_region
+
+
+def sync_edge(body: dict[str, Any]) -> None:
+    spec = EdgeSpec.model_validate(body["spec"])
+    meta = body["metadata"]
+    namespace, generation = meta["namespace"], int(meta.get("generation", 0))
+    current = body.get("status") or {}
+    region_body = find_region(namespace, spec.region)
+    if region_body is None:
+        status.write("Edge", meta["name"], namespace, current, {
+            "observedGeneration": generation,
+            "conditions": conditions.ready(current.get("conditions", []), False, "RegionNotFound",
+                                           f"no Region {spec.region!r} in namespace {namespace}", generation)})
+        return
+    region = RegionSpec.model_validate(region_body["spec"])
+    owner = kube.owner(body)
+    labels = names.labels(spec.region, "edge", **{"seqmesh.io/venue": spec.venue})
+    ca = certs.ensure_ca(spec.region, namespace, kube.owner(region_body), names.labels(spec.region, "cc"))
+    service = names.edge(spec.region, spec.venue)
+    certs.ensure_leaf(names.edge_tls(spec.region, spec.venue), namespace, owner, ca,
+                      Identity(spec.region, "edge", spec.venue), ("localhost", service, f"{service}.{namespace}.svc"),
+                      region.certificateLifetimeSeconds, labels)
+    apply_all(edge_builder.objects(spec, namespace, owner, region.image))
+    sync_region(region_body)
+    status.write("Edge", meta["name"], namespace, current, {
+        "observedGeneration": generation, "certificateSecret": names.edge_tls(spec.region, spec.venue),
+        "service": f"{service}.{namespace}.svc:{names.EDGE_GRPC_PORT}",
+        "conditions": conditions.ready(current.get("conditions", []), True, "Reconciled",
+                                       "Deployment, Service and certificate in place", generation)})
+
+
+@kopf.on.resume(GROUP, VERSION, "edges", id="edge-resume")
+@kopf.on.create(GROUP, VERSION, "edges", id="edge-create")
+@kopf.on.update(GROUP, VERSION, "edges", field="spec", id="edge-update")
+def reconcile(body: kopf.Body, **_: Any) -> None:
+    with reconciling("Edge"):
+        sync_edge(dict(body))
+
+
+@kopf.on.delete(GROUP, VERSION, "edges", id="edge-delete", optional=True)
+def removed(body: kopf.Body, **_: Any) -> None:
+    """The region's CC configuration stops listing it (its own children go by garbage collection)."""
+    region_body = find_region(body["metadata"]["namespace"], body["spec"]["region"])
+    if region_body is not None:
+        sync_region(region_body)
+
+
+@kopf.timer(GROUP, VERSION, "edges", interval=SETTINGS.resync_s, initial_delay=SETTINGS.resync_s, id="edge-resync")
+def resync(body: kopf.Body, **_: Any) -> None:
+    with reconciling("Edge"):
+        sync_edge(dict(body))
