@@ -8,6 +8,7 @@ we own and nothing else. Unchanged objects are never rewritten, so there are no 
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -28,7 +29,8 @@ def api() -> DynamicClient:
             try:
                 config.load_incluster_config()  # type: ignore[no-untyped-call]
             except config.ConfigException:
-                config.load_kube_config()  # type: ignore[no-untyped-call]
+                # The client reads $KUBECONFIG only when imported; read it now.
+                config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
             _dynamic = DynamicClient(client.ApiClient())  # type: ignore[no-untyped-call]
         return _dynamic
 

@@ -11,6 +11,12 @@ from .controllers import algo, edge, peerlink, region  # noqa: F401 - importing 
 from .settings import SETTINGS
 
 
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    """In a pod, the service account; elsewhere $KUBECONFIG, read now (not when a client library was imported)."""
+    return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+
+
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Progress and diff-bases live in annotations: status stays ours (conditions, observedGeneration).

@@ -18,6 +18,6 @@ def write(kind: str, name: str, namespace: str, current: dict[str, Any] | None, 
         return False
     resource = kube.api().resources.get(api_version=f"{GROUP}/{VERSION}", kind=kind)
     kube.api().patch(  # type: ignore[no-untyped-call]
-        resource, name=name, namespace=namespace, body={"status": desired},
-        content_type="application/merge-patch+json", subresource="status")
+        resource.subresources["status"], name=name, namespace=namespace, body={"status": desired},
+        content_type="application/merge-patch+json")
     return True

@@ -22,9 +22,16 @@ def _run(args: Any) -> int:
 
     from seqmesh.common.certs_cli import dev_pki
 
-    from .app import CCApp
     from .config import CCSettings, EdgeEndpoint, RiskLimits
 
+    if args.config:  # as the operator writes it (a ConfigMap mounted into the pod)
+        import json
+
+        try:
+            settings = CCSettings.model_validate(json.loads(Path(args.config).read_text()))
+        except (OSError, ValueError, ValidationError) as exc:
+            raise SystemExit(f"seqmesh cc: invalid --config {args.config}: {exc}") from None
+        return _serve(settings)
     if args.dev_pki:
         paths = dev_pki(Path(args.dev_pki), args.region, [("cc", "main")])
         ca, (cert, key) = paths["ca"][0], paths[f"{args.region}-cc-main"]
@@ -50,13 +57,19 @@ def _run(args: Any) -> int:
                               stale_after_s=args.stale_after)
     except ValidationError as exc:
         raise SystemExit(f"seqmesh cc: invalid settings: {exc}") from None
+    return _serve(settings)
+
+
+def _serve(settings: Any) -> int:
+    from .app import CCApp
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     async def main() -> None:
         app = CCApp(settings)
         port = await app.start()
         host = settings.listen_http.rpartition(":")[0]
-        print(f"cc {settings.region} ready: http://{host}:{port} ({len(edges)} edges)", flush=True)
+        print(f"cc {settings.region} ready: http://{host}:{port} ({len(settings.edges)} edges)", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -81,6 +94,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--dev-pki", metavar="DIR")
+    p.add_argument("--config", metavar="FILE", help="settings as JSON (what the operator mounts); other flags ignored")
     p.add_argument("--stale-after", type=float, default=3.0, help="seconds of silence before a venue is stale")
     risk = p.add_argument_group("risk limits")
     risk.add_argument("--max-position", action="append", default=[], metavar="SYMBOL=QTY")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+
+# Operator timers are declared at import: make them fast before anything imports the operator.
+os.environ.setdefault("SEQMESH_OPERATOR_RESYNC_SECONDS", "2")
 
 from seqmesh.devcluster.controlplane import ControlPlane
 
