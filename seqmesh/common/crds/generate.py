@@ -12,7 +12,9 @@ from typing import Any
 
 import yaml
 
-from .models import GROUP, KINDS, VERSION, Kind
+from seqmesh.common.venues import VENUE_IDS
+
+from .models import DNS_LABEL, GROUP, HOSTPORT, KINDS, SYMBOL, VERSION, Kind
 
 
 def _structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +95,51 @@ def render(kind: Kind) -> str:
     return header + yaml.safe_dump(crd(kind), sort_keys=False, width=120)
 
 
+def helm_values_schema() -> dict[str, Any]:
+    """values.schema.json of the Helm chart, from the same names and patterns as the CRDs."""
+    obj = {"type": "object"}
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+        "required": ["image", "operator", "region", "edges", "peerLinks"],
+        "properties": {
+            "image": {**obj, "required": ["repository", "tag"], "additionalProperties": False, "properties": {
+                "repository": {"type": "string", "minLength": 1}, "tag": {"type": "string", "minLength": 1},
+                "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]}}},
+            "operator": {**obj, "additionalProperties": False, "properties": {
+                "watchAllNamespaces": {"type": "boolean"},
+                "resyncSeconds": {"type": "integer", "minimum": 1, "maximum": 86400},
+                "metricsPort": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "livenessPort": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "resources": obj}},
+            "region": {**obj, "required": ["enabled"], "additionalProperties": False, "properties": {
+                "enabled": {"type": "boolean"}, "name": {"type": "string", "pattern": DNS_LABEL},
+                "apiPort": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "peerPort": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "certificateLifetimeSeconds": {"type": "integer", "minimum": 10},
+                "risk": obj}},
+            "edges": {"type": "array", "items": {**obj, "required": ["venue", "symbols"], "additionalProperties": False,
+                                                 "properties": {
+                "venue": {"enum": list(VENUE_IDS)},
+                "symbols": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": SYMBOL}},
+                "credentialsSecret": {"type": "string", "pattern": DNS_LABEL},
+                "exchangeId": {"type": "string"}, "simulatorUrl": {"type": "string", "pattern": "^https?://"},
+                "rateLimitPerSecond": {"type": "number", "exclusiveMinimum": 0}}}},
+            "peerLinks": {"type": "array", "items": {**obj, "required": ["remoteRegion", "endpoint", "caBundle"],
+                                                     "additionalProperties": False, "properties": {
+                "remoteRegion": {"type": "string", "pattern": DNS_LABEL},
+                "endpoint": {"type": "string", "pattern": HOSTPORT},
+                "caBundle": {"type": "string", "pattern": "-----BEGIN CERTIFICATE-----"},
+                "rttProbeSeconds": {"type": "integer", "minimum": 1}}}},
+        },
+    }
+
+
+def render_values_schema() -> str:
+    import json
+
+    return json.dumps(helm_values_schema(), indent=2) + "\n"
+
+
 def write(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -104,6 +151,10 @@ def write(directory: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[3] / "crds"
+    repo = Path(__file__).resolve().parents[3]
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else repo / "crds"
     for p in write(target):
         print(p)
+    schema = repo / "charts" / "seqmesh" / "values.schema.json"
+    schema.write_text(render_values_schema())
+    print(schema)
