@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
 from typing import Any
 
 from seqmesh.common.certs import Identity, KeyPair, issue_leaf, make_ca, needs_renewal
 
 from . import kube
+from .metrics import RENEWALS
 
 CA_LIFETIME = dt.timedelta(days=3650)
 
@@ -34,12 +36,27 @@ def _secret(name: str, namespace: str, owner: dict[str, Any], pair: KeyPair, ca_
             "data": {"tls.crt": _b64(pair.cert_pem), "tls.key": _b64(pair.key_pem), "ca.crt": _b64(ca_pem)}}
 
 
+_ca_locks: dict[str, threading.Lock] = {}
+_ca_locks_guard = threading.Lock()
+
+
 def ensure_ca(region: str, namespace: str, owner: dict[str, Any], labels: dict[str, str]) -> KeyPair:
+    """The region's CA: created once (the Region's and its Edges' handlers may race for it;
+    the first to create the Secret wins and everyone uses that one)."""
     name = f"seqmesh-{region}-ca"
-    pair = _pair(kube.get("v1", "Secret", name, namespace))
-    if pair is None or needs_renewal(pair.cert):
-        pair = make_ca(f"seqmesh {region} CA", CA_LIFETIME)
-        kube.apply(_secret(name, namespace, owner, pair, pair.cert_pem, labels))
+    with _ca_locks_guard:
+        lock = _ca_locks.setdefault(f"{namespace}/{name}", threading.Lock())
+    with lock:
+        pair = _pair(kube.get("v1", "Secret", name, namespace))
+        if pair is None:
+            fresh = make_ca(f"seqmesh {region} CA", CA_LIFETIME)
+            pair = _pair(kube.create_or_get(_secret(name, namespace, owner, fresh, fresh.cert_pem, labels)))
+            RENEWALS.labels("ca").inc()
+        elif needs_renewal(pair.cert):
+            pair = make_ca(f"seqmesh {region} CA", CA_LIFETIME)
+            kube.apply(_secret(name, namespace, owner, pair, pair.cert_pem, labels))
+            RENEWALS.labels("ca").inc()
+    assert pair is not None
     return pair
 
 
@@ -54,5 +71,6 @@ def ensure_leaf(name: str, namespace: str, owner: dict[str, Any], ca: KeyPair, i
         pair = issue_leaf(ca, identity, dns_names=dns_names, ips=("127.0.0.1",),
                           lifetime=dt.timedelta(seconds=lifetime_s))
         kube.apply(_secret(name, namespace, owner, pair, ca.cert_pem, labels))
+        RENEWALS.labels(identity.role).inc()
     assert pair is not None
     return pair

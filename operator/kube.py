@@ -74,6 +74,21 @@ def apply(obj: dict[str, Any]) -> str:
     return "created" if live is None else "updated"
 
 
+def create_or_get(obj: dict[str, Any]) -> dict[str, Any]:
+    """Create `obj` unless it exists; whoever created it first wins (never overwritten)."""
+    from kubernetes.dynamic.exceptions import ConflictError
+
+    resource = api().resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+    meta = obj["metadata"]
+    try:
+        created: dict[str, Any] = resource.create(body=obj, namespace=meta["namespace"]).to_dict()
+        return created
+    except ConflictError:
+        live = get(obj["apiVersion"], obj["kind"], meta["name"], meta["namespace"])
+        assert live is not None
+        return live
+
+
 def list_objects(api_version: str, kind: str, namespace: str) -> list[dict[str, Any]]:
     resource = api().resources.get(api_version=api_version, kind=kind)
     items: list[dict[str, Any]] = resource.get(namespace=namespace).to_dict().get("items", [])
