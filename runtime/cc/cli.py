@@ -60,8 +60,27 @@ def _run(args: Any) -> int:
     return _serve(settings)
 
 
+def _api_keys_from_dir(directory: str) -> dict[str, str]:
+    """A mounted Secret of client API keys: one file per client, named by client id, holding its key."""
+    keys = {}
+    for path in sorted(Path(directory).iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            key = path.read_text().strip()
+            if key:
+                keys[key] = path.name
+    return keys
+
+
 def _serve(settings: Any) -> int:
+    import os
+
     from .app import CCApp
+
+    keys_dir = os.environ.get("SEQMESH_API_KEYS_DIR")
+    if keys_dir:
+        settings.api_keys = _api_keys_from_dir(keys_dir)
+        if not settings.api_keys:
+            raise SystemExit(f"seqmesh cc: SEQMESH_API_KEYS_DIR={keys_dir} holds no API keys")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
