@@ -15,6 +15,7 @@ from . import tca
 from .execution import ExecutionEngine, OrderError
 from .metrics import Metrics
 from .model import OrderType, Parent, Side
+from .peers import PeerMesh
 from .schemas import KillSwitchRequest, OrderRequest, normalise_symbol
 
 
@@ -54,7 +55,7 @@ def order_view(p: Parent, detail: bool = False) -> dict[str, Any]:
     return out
 
 
-def build_app(engine: ExecutionEngine, metrics: Metrics, region: str) -> FastAPI:
+def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: PeerMesh | None = None) -> FastAPI:
     app = FastAPI(title="seqmesh Central Coordinator", version="0.1.0",
                   description=f"Client API of the {region} region's CC.")
     app.state.api_keys = dict(engine.settings.api_keys)
@@ -144,12 +145,30 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str) -> FastAPI
 
     @app.get("/v1/edges")
     async def edges(client: Client) -> list[dict[str, Any]]:
-        return [{"venue": link.venue, "region": link.region, "remote": False, "address": link.address,
+        rows = [{"venue": link.venue, "region": link.region, "remote": False, "address": link.address,
                  "connected": link.connected, "latency_ms": round(link.rtt_ms, 3), "reconnects": link.reconnects,
                  "exchange_id": link.info.exchange_id if link.info else None,
                  "last_error": link.last_error or None,
                  "symbols": [i.symbol for i in link.info.instruments] if link.info else []}
                 for link in engine.edges.values()]
+        for peer in (mesh.peers.values() if mesh else ()):
+            for venue, v in sorted(peer.venues.items()):
+                rtt = (peer.rtt_ms or 0.0) + v.edge_rtt_ms
+                rows.append({"venue": venue, "region": peer.region, "remote": True, "address": peer.endpoint,
+                             "connected": peer.connected_in and v.connected, "latency_ms": round(rtt, 3),
+                             "reconnects": peer.reconnects, "exchange_id": v.info.exchange_id,
+                             "last_error": peer.last_error or None,
+                             "symbols": [i.symbol for i in v.info.instruments]})
+        return rows
+
+    @app.get("/v1/peers")
+    async def peers(client: Client) -> list[dict[str, Any]]:
+        return [{"region": p.region, "endpoint": p.endpoint, "connected": p.connected_out and p.connected_in,
+                 "outbound": p.connected_out, "inbound": p.connected_in,
+                 "rtt_ms": None if p.rtt_ms is None else round(p.rtt_ms, 3), "reconnects": p.reconnects,
+                 "venues": sorted(p.venues), "items_in": p.items_in, "items_out": p.items_out,
+                 "last_error": p.last_error or None}
+                for p in (mesh.peers.values() if mesh else ())]
 
     @app.get("/v1/pairs")
     async def pairs(client: Client) -> list[dict[str, Any]]:

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 
+import grpc
 import uvicorn
 from seqmesh.runtime.links.tls import TlsFiles
+from seqmesh.runtime.proto import peer_pb2_grpc as ppbg
 
 from .api import build_app
 from .config import CCSettings
@@ -16,6 +18,7 @@ from .execution import ExecutionEngine
 from .ledger import Ledger
 from .marketdata import MarketData
 from .metrics import Metrics
+from .peers import PeerMesh, PeerService, PeerState
 from .sor import Router
 
 log = logging.getLogger(__name__)
@@ -32,13 +35,31 @@ class CCApp:
             self.engine.edges[e.venue] = EdgeLink(e.venue, e.address, self.tls, settings.region, self.marketdata,
                                                   self.engine.on_edge_events, self.ledger.cursor,
                                                   settings.balance_refresh_s)
+        self.mesh: PeerMesh | None = None
+        if settings.listen_peer is not None:
+            self.mesh = PeerMesh(settings.region, self.tls, self.marketdata,
+                                 [PeerState(p.region, p.endpoint, p.ca) for p in settings.peers], settings.peer_probe_s)
+            for link in self.engine.edges.values():
+                link.mesh = self.mesh
+        self.peer_server: grpc.aio.Server | None = None
+        self.peer_port = 0
         self.metrics = Metrics()
-        self.api = build_app(self.engine, self.metrics, settings.region)
+        self.api = build_app(self.engine, self.metrics, settings.region, self.mesh)
         self._tasks: list[asyncio.Task[None]] = []
         self.server: uvicorn.Server | None = None
         self.port = 0
 
     async def start(self) -> int:
+        if self.mesh is not None and self.settings.listen_peer is not None:
+            # Peers authenticate with certificates from their own regions' CAs: trust exactly those.
+            roots = b"".join(p.ca.read_bytes() for p in self.settings.peers) or self.tls.ca.read_bytes()
+            creds = grpc.ssl_server_credentials([(self.tls.key.read_bytes(), self.tls.cert.read_bytes())],
+                                                root_certificates=roots, require_client_auth=True)
+            self.peer_server = grpc.aio.server()
+            ppbg.add_PeerServicer_to_server(PeerService(self.mesh), self.peer_server)
+            self.peer_port = self.peer_server.add_secure_port(self.settings.listen_peer, creds)
+            await self.peer_server.start()
+            self._tasks.append(asyncio.create_task(self.mesh.run()))
         for link in self.engine.edges.values():
             self._tasks.append(asyncio.create_task(link.run()))
         self._tasks.append(asyncio.create_task(self._resend_loop()))
@@ -65,6 +86,8 @@ class CCApp:
                 log.exception("resend sweep failed")
 
     async def stop(self) -> None:
+        if self.peer_server is not None:
+            await self.peer_server.stop(grace=0.5)
         if self.server is not None:
             self.server.should_exit = True
         for task in self._tasks:

@@ -22,7 +22,7 @@ def _run(args: Any) -> int:
 
     from seqmesh.common.certs_cli import dev_pki
 
-    from .config import CCSettings, EdgeEndpoint, RiskLimits
+    from .config import CCSettings, EdgeEndpoint, PeerEndpoint, RiskLimits
 
     if args.config:  # as the operator writes it (a ConfigMap mounted into the pod)
         import json
@@ -51,10 +51,17 @@ def _run(args: Any) -> int:
     for name in ("max_order_notional", "daily_loss_limit", "max_orders_per_s", "order_burst"):
         if getattr(args, name) is not None:
             risk[name] = getattr(args, name)
+    peers = []
+    for spec in args.peer:
+        parts = spec.split("@")
+        if len(parts) != 3 or not all(parts):
+            raise SystemExit(f"seqmesh cc: --peer must be REGION@HOST:PORT@CA_FILE, got {spec!r}")
+        peers.append({"region": parts[0], "endpoint": parts[1], "ca": parts[2]})
     try:
         settings = CCSettings(region=args.region, listen_http=args.listen, edges=[EdgeEndpoint(**e) for e in edges],
                               ca=ca, cert=cert, key=key, db_path=Path(args.db), risk=RiskLimits(**risk),
-                              stale_after_s=args.stale_after)
+                              stale_after_s=args.stale_after, listen_peer=args.listen_peer,
+                              peers=[PeerEndpoint(**p) for p in peers], peer_probe_s=args.peer_probe)
     except ValidationError as exc:
         raise SystemExit(f"seqmesh cc: invalid settings: {exc}") from None
     return _serve(settings)
@@ -88,7 +95,8 @@ def _serve(settings: Any) -> int:
         app = CCApp(settings)
         port = await app.start()
         host = settings.listen_http.rpartition(":")[0]
-        print(f"cc {settings.region} ready: http://{host}:{port} ({len(settings.edges)} edges)", flush=True)
+        peer = f", peer port {app.peer_port}" if app.peer_port else ""
+        print(f"cc {settings.region} ready: http://{host}:{port} ({len(settings.edges)} edges{peer})", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -115,6 +123,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dev-pki", metavar="DIR")
     p.add_argument("--config", metavar="FILE", help="settings as JSON (what the operator mounts); other flags ignored")
     p.add_argument("--stale-after", type=float, default=3.0, help="seconds of silence before a venue is stale")
+    p.add_argument("--listen-peer", metavar="HOST:PORT", help="accept other regions' CCs here (the peer mesh)")
+    p.add_argument("--peer", action="append", default=[], metavar="REGION@HOST:PORT@CA_FILE",
+                   help="another region's CC and its CA bundle (repeatable)")
+    p.add_argument("--peer-probe", type=float, default=5.0, help="seconds between RTT probes to each peer")
     risk = p.add_argument_group("risk limits")
     risk.add_argument("--max-position", action="append", default=[], metavar="SYMBOL=QTY")
     risk.add_argument("--max-order-notional", metavar="QUOTE")

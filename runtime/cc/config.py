@@ -21,6 +21,12 @@ class EdgeEndpoint(BaseModel):
         return v
 
 
+class PeerEndpoint(BaseModel):
+    region: str
+    endpoint: str  # host:port of the peer CC's peer listener
+    ca: Path  # the peer region's CA bundle (PEM): the only thing that makes us trust it
+
+
 class RiskLimits(BaseModel):
     max_position: dict[str, Decimal] = Field(default_factory=lambda: {"BTC/USDT": Decimal(50),
                                                                      "ETH/USDT": Decimal(1000)},
@@ -42,6 +48,9 @@ class CCSettings(BaseModel):
     region: str = "local"
     listen_http: str = "127.0.0.1:8000"
     edges: list[EdgeEndpoint] = Field(default_factory=list)
+    listen_peer: str | None = Field(None, description="HOST:PORT for other regions' CCs (None: no peer mesh)")
+    peers: list[PeerEndpoint] = Field(default_factory=list)
+    peer_probe_s: float = Field(5.0, gt=0, le=300, description="RTT probe interval to each peer")
     ca: Path
     cert: Path
     key: Path

@@ -20,6 +20,7 @@ from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import edge_pb2 as pb
 
 from .marketdata import MarketData
+from .peers import PeerMesh
 
 log = logging.getLogger(__name__)
 EventHandler = Callable[[str, list[pb.OrderEvent]], Awaitable[None]]
@@ -47,6 +48,7 @@ class EdgeLink:
         self.reconnects = 0
         self.last_error = ""
         self.changed = asyncio.Event()  # set whenever connected flips or balances refresh
+        self.mesh: PeerMesh | None = None  # set when the region has peers: local data is mirrored
 
     @property
     def taker_fee(self) -> Decimal:
@@ -93,11 +95,22 @@ class EdgeLink:
             self.connected = up
             self.marketdata.set_connected(self.venue, up)
             self.changed.set()
+        self._announce()
+
+    def _announce(self) -> None:
+        if self.mesh is not None and self.info is not None:
+            self.mesh.announce(self.info, self.connected, self.rtt_ms)
 
     async def _market_data(self) -> None:
         gaps = self.marketdata.gaps
+        mesh = self.mesh
         async for item in self.client.market_data():
+            kind = item.WhichOneof("item")
+            if kind:
+                getattr(item, kind).ts.cc_proc_ts = time.time_ns()
             self.marketdata.on_item(item)
+            if mesh is not None:
+                mesh.mirror(item)
             if self.marketdata.gaps != gaps:
                 raise _Resubscribe(f"book sequence gap on {self.venue}")
 
@@ -133,6 +146,7 @@ class EdgeLink:
             self.info = await self.client.info(timeout=5)
             self.rtt_ms = (time.perf_counter() - t0) * 1000
             await self._refresh_balances()
+            self._announce()
 
     async def _refresh_balances(self) -> None:
         got = await self.client.balances(timeout=5)

@@ -35,6 +35,7 @@ class VenueBook:
     exchange_ts: int = 0
     edge_recv_ts: int = 0
     cc_proc_ts: int = 0
+    peer_recv_ts: int = 0  # mirrored from another region: when this CC received it
     last_update: float = 0.0  # monotonic seconds
     connected: bool = True
 
@@ -121,7 +122,8 @@ class MarketData:
             ring.append({"venue": item.venue, "symbol": t.symbol, "trade_id": t.trade_id, "price": t.price,
                          "qty": t.qty, "side": "buy" if t.aggressor == pb.BUY else "sell",
                          "ts": {"exchange_ts": t.ts.exchange_ts, "edge_recv_ts": t.ts.edge_recv_ts,
-                                "cc_proc_ts": now}})
+                                "cc_proc_ts": t.ts.cc_proc_ts if t.ts.peer_recv_ts else now,
+                                **({"peer_recv_ts": t.ts.peer_recv_ts} if t.ts.peer_recv_ts else {})}})
             vb = self.books.get((item.venue, t.symbol))
             if vb is not None:
                 vb.last_update = time.monotonic()
@@ -130,7 +132,9 @@ class MarketData:
     @staticmethod
     def _stamp(vb: VenueBook, seq: int, ts: pb.Timestamps, now: int) -> None:
         vb.seq = seq
-        vb.exchange_ts, vb.edge_recv_ts, vb.cc_proc_ts = ts.exchange_ts, ts.edge_recv_ts, now
+        vb.exchange_ts, vb.edge_recv_ts = ts.exchange_ts, ts.edge_recv_ts
+        # A mirrored item keeps its home CC's processing time; ours is the peer receive time.
+        vb.cc_proc_ts, vb.peer_recv_ts = ts.cc_proc_ts or now, ts.peer_recv_ts
         vb.last_update = time.monotonic()
 
     # -- views -----------------------------------------------------------------------------
@@ -175,7 +179,8 @@ class MarketData:
                 "bid_f": None if bid is None else float(bid), "ask_f": None if ask is None else float(ask),
                 "bid_qty_f": float(bid_qty), "ask_qty_f": float(ask_qty),
                 "stale": self.is_stale(vb), "book_seq": vb.seq,
-                "ts": {"exchange_ts": vb.exchange_ts, "edge_recv_ts": vb.edge_recv_ts, "cc_proc_ts": vb.cc_proc_ts},
+                "ts": {"exchange_ts": vb.exchange_ts, "edge_recv_ts": vb.edge_recv_ts, "cc_proc_ts": vb.cc_proc_ts,
+                       **({"peer_recv_ts": vb.peer_recv_ts} if vb.remote else {})},
             })
         return rows
 

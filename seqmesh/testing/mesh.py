@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from seqmesh.common.certs_cli import dev_pki
@@ -64,20 +65,64 @@ class Region:
     """Simulators, their edges and a CC, all real processes, under one folder."""
 
     def __init__(self, tmp: Path, venues: dict[str, tuple[str, str, str]] | None = None, cc_args: tuple[str, ...] = (),
-                 sim_args: tuple[str, ...] = ()) -> None:
+                 sim_args: tuple[str, ...] = (), region: str = "local", start: bool = True) -> None:
         self.tmp = tmp
+        self.region = region
         self.sims: dict[str, tuple[Proc, str]] = {}
         self.edges: dict[str, tuple[Proc, str]] = {}
         self.cc_args = cc_args
         for venue, (offset, maker, taker) in (venues or TEST_VENUES).items():
             self.sims[venue] = start_sim(tmp, venue, 20, "--price-offset-bps", offset, "--maker-fee", maker,
                                          "--taker-fee", taker, *sim_args)
-            self.edges[venue] = start_edge(tmp / venue, self.sims[venue][1], venue, "--dev-pki", str(tmp / "pki"))
-        self.cc, self.api = start_cc(tmp, {v: a for v, (_, a) in self.edges.items()}, *cc_args)
+            self.edges[venue] = start_edge(tmp / venue, self.sims[venue][1], venue, "--dev-pki", str(tmp / "pki"),
+                                           "--region", region)
+        self.ca = dev_pki(tmp / "pki", region, [("cc", "main")])["ca"][0]
+        if start:
+            self.restart_cc()
 
-    def restart_cc(self) -> None:
-        self.cc, self.api = start_cc(self.tmp, {v: a for v, (_, a) in self.edges.items()}, *self.cc_args)
+    def restart_cc(self, *extra: str) -> None:
+        self.cc, self.api = start_cc(self.tmp, {v: a for v, (_, a) in self.edges.items()}, *self.cc_args, *extra,
+                                     region=self.region)
 
     def stop(self) -> None:
-        for proc in [self.cc, *(p for p, _ in self.edges.values()), *(p for p, _ in self.sims.values())]:
+        procs = [*(p for p, _ in self.edges.values()), *(p for p, _ in self.sims.values())]
+        for proc in [self.cc, *procs] if hasattr(self, "cc") else procs:
             proc.stop()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Mesh:
+    """Several regions (each its own CA), their CCs joined in the peer mesh."""
+
+    def __init__(self, tmp: Path, regions: dict[str, dict[str, tuple[str, str, str]]], probe_s: float = 1.0,
+                 cc_args: tuple[str, ...] = (), route: Callable[[str, str, str], str] | None = None) -> None:
+        self.regions = {r: Region(tmp / r, venues, region=r, start=False, cc_args=cc_args)
+                        for r, venues in regions.items()}
+        self.peer_ports = {r: free_port() for r in regions}
+        self.probe_s = probe_s
+        # (from region, to region, direct endpoint) -> the endpoint to dial (e.g. through a proxy)
+        self.routes = {(a, b): (route or (lambda _a, _b, ep: ep))(a, b, f"127.0.0.1:{self.peer_ports[b]}")
+                       for a in regions for b in regions if a != b}
+        for r in regions:
+            self.start_cc(r)
+
+    def peer_args(self, region: str) -> list[str]:
+        args = ["--listen-peer", f"127.0.0.1:{self.peer_ports[region]}", "--peer-probe", str(self.probe_s)]
+        for other, reg in self.regions.items():
+            if other != region:
+                args += ["--peer", f"{other}@{self.routes[(region, other)]}@{reg.ca}"]
+        return args
+
+    def start_cc(self, region: str) -> None:
+        self.regions[region].restart_cc(*self.peer_args(region))
+
+    def stop(self) -> None:
+        for reg in self.regions.values():
+            reg.stop()

@@ -1,0 +1,193 @@
+"""The peer mesh: this CC's links to the other regions' CCs.
+
+Outbound (`PeerLink`, one per configured peer): dials the peer over mTLS trusting only that
+peer's CA bundle, says Hello, announces this region's venues, sends a snapshot of every
+local book and then mirrors every market-data item of the local edges, with pings every probe
+interval for the round-trip time. Inbound (`PeerService`): accepts a peer whose certificate
+names a configured region and role `cc`, registers its venues as remote (`region`,
+`remote: true`) and feeds its items to the aggregator, stamping `peer_recv_ts`. A link that
+drops makes the peer's venues stale until it is back; reconnects back off and resend
+snapshots, so nothing depends on what was in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from seqmesh.runtime.links.tls import TlsFiles, peer_identity
+from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.proto import peer_pb2 as ppb
+from seqmesh.runtime.proto import peer_pb2_grpc as ppbg
+
+from .marketdata import MarketData
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PeerState:
+    region: str
+    endpoint: str
+    ca_bundle: Path
+    connected_out: bool = False  # our link to them is up
+    connected_in: bool = False  # their link to us is up
+    rtt_ms: float | None = None
+    reconnects: int = 0
+    last_error: str = ""
+    venues: dict[str, ppb.VenueAnnounce] = field(default_factory=dict)
+    items_in: int = 0
+    items_out: int = 0
+
+
+class PeerMesh:
+    def __init__(self, region: str, tls: TlsFiles, marketdata: MarketData, peers: list[PeerState],
+                 probe_s: float = 5.0) -> None:
+        self.region = region
+        self.tls = tls
+        self.marketdata = marketdata
+        self.peers = {p.region: p for p in peers}
+        self.probe_s = probe_s
+        self._outboxes: dict[str, asyncio.Queue[ppb.PeerFrame | None]] = {}
+        self.local_venues: dict[str, ppb.VenueAnnounce] = {}
+
+    # -- what the local region has ---------------------------------------------------------
+
+    def announce(self, info: pb.VenueInfo, connected: bool, rtt_ms: float) -> None:
+        frame = ppb.VenueAnnounce(connected=connected, edge_rtt_ms=rtt_ms)
+        frame.info.CopyFrom(info)
+        self.local_venues[info.venue] = frame
+        self._broadcast(ppb.PeerFrame(venue=frame))
+
+    def mirror(self, item: pb.MarketData) -> None:
+        if self._outboxes:
+            self._broadcast(ppb.PeerFrame(market_data=item))
+
+    def _broadcast(self, frame: ppb.PeerFrame) -> None:
+        for region, box in self._outboxes.items():
+            if box.qsize() > 100_000:  # a peer that cannot keep up gets a fresh start instead
+                box.put_nowait(None)
+                continue
+            box.put_nowait(frame)
+            self.peers[region].items_out += 1
+
+    def _snapshots(self) -> list[ppb.PeerFrame]:
+        frames = [ppb.PeerFrame(venue=v) for v in self.local_venues.values()]
+        for vb in self.marketdata.books.values():
+            if vb.remote or not vb.synced:
+                continue
+            snap = pb.BookSnapshot(symbol=vb.symbol, book_seq=vb.seq,
+                                   ts=pb.Timestamps(exchange_ts=vb.exchange_ts, edge_recv_ts=vb.edge_recv_ts,
+                                                    cc_proc_ts=vb.cc_proc_ts))
+            snap.bids.extend(pb.Level(price=vb.prices.to_str(p), qty=vb.qtys.to_str(q))
+                             for p, q in vb.book.levels(True))
+            snap.asks.extend(pb.Level(price=vb.prices.to_str(p), qty=vb.qtys.to_str(q))
+                             for p, q in vb.book.levels(False))
+            frames.append(ppb.PeerFrame(market_data=pb.MarketData(venue=vb.venue, snapshot=snap)))
+        return frames
+
+    # -- outbound ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._dial(p) for p in self.peers.values()))
+
+    async def _dial(self, peer: PeerState) -> None:
+        backoff = 0.2
+        own = self.tls
+        while True:
+            creds = grpc.ssl_channel_credentials(root_certificates=peer.ca_bundle.read_bytes(),
+                                                 private_key=own.key.read_bytes(),
+                                                 certificate_chain=own.cert.read_bytes())
+            channel = grpc.aio.secure_channel(peer.endpoint, creds, options=[("grpc.keepalive_time_ms", 10_000)])
+            box: asyncio.Queue[ppb.PeerFrame | None] = asyncio.Queue()
+            try:
+                call = ppbg.PeerStub(channel).Link(self._outgoing(peer, box))
+                async for frame in call:
+                    if frame.HasField("pong"):
+                        peer.rtt_ms = (time.perf_counter_ns() - frame.pong.t0) / 1e6
+                        if not peer.connected_out:
+                            peer.connected_out, peer.last_error = True, ""
+                            backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except grpc.aio.AioRpcError as exc:
+                peer.last_error = f"{exc.code().name}: {exc.details()}"
+            finally:
+                self._outboxes.pop(peer.region, None)
+                peer.connected_out = False
+                await channel.close(grace=None)
+            peer.reconnects += 1
+            log.warning("peer %s at %s: %s; redialling in %.1fs", peer.region, peer.endpoint, peer.last_error,
+                        backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _outgoing(self, peer: PeerState, box: asyncio.Queue[ppb.PeerFrame | None]
+                        ) -> AsyncIterator[ppb.PeerFrame]:
+        yield ppb.PeerFrame(hello=ppb.Hello(region=self.region))
+        self._outboxes[peer.region] = box  # live items queue from here on, after the snapshots
+        for frame in self._snapshots():
+            yield frame
+        pinger = asyncio.create_task(self._ping(box))
+        try:
+            while True:
+                queued = await box.get()
+                if queued is None:
+                    return  # overflowed: end the stream; the redial starts again from snapshots
+                yield queued
+        finally:
+            pinger.cancel()
+
+    async def _ping(self, box: asyncio.Queue[ppb.PeerFrame | None]) -> None:
+        while True:
+            box.put_nowait(ppb.PeerFrame(ping=ppb.Ping(t0=time.perf_counter_ns())))
+            await asyncio.sleep(self.probe_s)
+
+
+class PeerService(ppbg.PeerServicer):
+    """The inbound side: another region's CC mirroring to us."""
+
+    def __init__(self, mesh: PeerMesh) -> None:
+        self.mesh = mesh
+
+    async def Link(self, requests: AsyncIterator[ppb.PeerFrame],
+                   context: grpc.aio.ServicerContext[ppb.PeerFrame, ppb.PeerFrame]) -> AsyncIterator[ppb.PeerFrame]:
+        ident = peer_identity(context)  # type: ignore[arg-type]
+        mesh = self.mesh
+        if ident is None or ident.role != "cc" or ident.region not in mesh.peers:
+            who = ident.uri if ident else "a client without a seqmesh identity"
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{who} is not a configured peer CC")
+            return
+        peer = mesh.peers[ident.region]
+        md = mesh.marketdata
+        peer.connected_in = True
+        try:
+            async for frame in requests:
+                kind = frame.WhichOneof("body")
+                if kind == "market_data":
+                    item = frame.market_data
+                    which = item.WhichOneof("item")
+                    if which is None:
+                        continue
+                    getattr(item, which).ts.peer_recv_ts = time.time_ns()
+                    md.on_item(item)
+                    peer.items_in += 1
+                elif kind == "ping":
+                    yield ppb.PeerFrame(pong=ppb.Pong(t0=frame.ping.t0))
+                elif kind == "venue":
+                    v = frame.venue
+                    peer.venues[v.info.venue] = v
+                    md.register(v.info.venue, ident.region, True, list(v.info.instruments))
+                    md.set_connected(v.info.venue, v.connected)
+                elif kind == "hello" and frame.hello.region != ident.region:
+                    await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                        f"hello says {frame.hello.region!r} but the certificate says {ident.region!r}")
+        finally:
+            peer.connected_in = False
+            for venue in peer.venues:
+                md.set_connected(venue, False)  # its venues leave NBBO and routing until the link is back
