@@ -161,6 +161,12 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
                              "symbols": [i.symbol for i in v.info.instruments]})
         return rows
 
+    @app.get("/v1/remote-orders")
+    async def remote_orders(client: Client) -> list[dict[str, Any]]:
+        """What this region's edges did for other regions' orders (the home CC's own record)."""
+        return [engine.remote_view.get(cid, {"child_id": cid, "origin": o, "venue": v, "state": "PENDING_NEW"})
+                for cid, (o, v) in sorted(engine.remote_children.items())]
+
     @app.get("/v1/peers")
     async def peers(client: Client) -> list[dict[str, Any]]:
         return [{"region": p.region, "endpoint": p.endpoint, "connected": p.connected_out and p.connected_in,

@@ -41,6 +41,12 @@ class CCApp:
                                  [PeerState(p.region, p.endpoint, p.ca) for p in settings.peers], settings.peer_probe_s)
             for link in self.engine.edges.values():
                 link.mesh = self.mesh
+            self.engine.mesh = self.mesh
+            self.mesh.on_allocate = self.engine.submit_remote
+            self.mesh.on_cancel = self.engine.cancel_remote
+            self.mesh.on_remote_events = self.engine.on_edge_events
+            self.mesh.on_resume = self.engine.resume_remote
+            self.mesh.remote_cursors = self.engine.remote_cursors
         self.peer_server: grpc.aio.Server | None = None
         self.peer_port = 0
         self.metrics = Metrics()

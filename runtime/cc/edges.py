@@ -99,7 +99,8 @@ class EdgeLink:
 
     def _announce(self) -> None:
         if self.mesh is not None and self.info is not None:
-            self.mesh.announce(self.info, self.connected, self.rtt_ms)
+            balances = [pb.Balance(asset=a, free=str(f), locked=str(lk)) for a, (f, lk) in self.balances.items()]
+            self.mesh.announce(self.info, self.connected, self.rtt_ms, balances)
 
     async def _market_data(self) -> None:
         gaps = self.marketdata.gaps

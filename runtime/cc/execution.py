@@ -9,6 +9,7 @@ that no venue filled is routed again, a bounded number of times.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import logging
@@ -24,6 +25,7 @@ from .edges import EdgeLink
 from .ledger import Ledger
 from .marketdata import MarketData
 from .model import CHILD_TERMINAL, TERMINAL, TRANSITIONS, Child, Fill, OrderType, Parent, ParentState, Side
+from .peers import PeerMesh
 from .positions import Positions
 from .risk import RiskDenied, RiskEngine
 from .sor import Route, Router, VenueCandidate
@@ -70,6 +72,10 @@ class ExecutionEngine:
         self._ids = itertools.count()
         self._prefix = "".join(ch for ch in settings.region if ch.isalnum())[:3] or "cc"
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.mesh: PeerMesh | None = None
+        #: children other regions routed to our edges: child id -> (origin region, venue)
+        self.remote_children = ledger.remote_children()
+        self.remote_view: dict[str, dict[str, Any]] = {}
         self.fills_booked = 0
         self.duplicate_fills = 0
 
@@ -148,7 +154,7 @@ class ExecutionEngine:
         for vb in self.marketdata.venue_books(symbol, live_only=True):
             link = self.edges.get(vb.venue)
             inst = link.instrument(symbol) if link else None
-            if link is None or not link.connected or inst is None or vb.venue in exclude:
+            if link is None or not link.connected or inst is None or vb.venue in exclude or vb.remote:
                 continue
             reserved = self._reserved(vb.venue, quote if buy else base)
             cap = max(link.free(quote if buy else base) - reserved, ZERO)
@@ -156,6 +162,34 @@ class ExecutionEngine:
                 vb.venue, functools.partial(vb.level_at, not buy), link.taker_fee, link.maker_fee, link.rtt_ms,
                 Decimal(inst.lot), Decimal(inst.min_qty), Decimal(inst.min_notional), Decimal(inst.tick),
                 balance_cap=cap, region=vb.region, remote=vb.remote,
+            ))
+        out += self._remote_candidates(symbol, side, exclude)
+        return out
+
+    def _remote_candidates(self, symbol: str, side: Side, exclude: frozenset[str]) -> list[VenueCandidate]:
+        """Venues of other regions, through their home CC: the peer round trip is part of their cost."""
+        mesh = self.mesh
+        if mesh is None:
+            return []
+        buy = side is Side.BUY
+        base, quote = symbol.split("/")
+        out = []
+        for vb in self.marketdata.venue_books(symbol, live_only=True):
+            peer = mesh.home_of(vb.venue) if vb.remote else None
+            if peer is None or vb.venue in exclude or not mesh.routable(vb.venue):
+                continue
+            v = peer.venues[vb.venue]
+            inst = next((i for i in v.info.instruments if i.symbol == symbol), None)
+            if inst is None:
+                continue
+            asset = quote if buy else base
+            free = next((Decimal(b.free) for b in v.balances if b.asset == asset), ZERO)
+            out.append(VenueCandidate(
+                vb.venue, functools.partial(vb.level_at, not buy), Decimal(v.info.taker_fee or "0"),
+                Decimal(v.info.maker_fee or "0"), v.edge_rtt_ms, Decimal(inst.lot), Decimal(inst.min_qty),
+                Decimal(inst.min_notional), Decimal(inst.tick), balance_cap=max(free - self._reserved(vb.venue, asset),
+                                                                              ZERO),
+                region=peer.region, remote=True, extra_latency_ms=peer.rtt_ms or 0.0,
             ))
         return out
 
@@ -183,10 +217,8 @@ class ExecutionEngine:
         for k, a in enumerate(route.allocations, start):
             price = None
             if parent.type is OrderType.LIMIT:
-                link = self.edges[a.venue]
-                inst = link.instrument(parent.symbol)
-                assert inst is not None and parent.price is not None
-                tick = Decimal(inst.tick)
+                assert parent.price is not None
+                tick = self._tick(a.venue, parent.symbol)
                 steps = parent.price / tick
                 # Round to the venue's tick without ever worsening the client's limit.
                 price = (steps.to_integral_value("ROUND_FLOOR" if parent.side is Side.BUY else "ROUND_CEILING")
@@ -201,18 +233,39 @@ class ExecutionEngine:
     async def _send(self, parent: Parent, children: list[Child]) -> None:
         await asyncio.gather(*(self._send_child(parent, c) for c in children))
 
+    def _tick(self, venue: str, symbol: str) -> Decimal:
+        link = self.edges.get(venue)
+        inst = link.instrument(symbol) if link else None
+        if inst is None and self.mesh is not None and (peer := self.mesh.home_of(venue)) is not None:
+            inst = next((i for i in peer.venues[venue].info.instruments if i.symbol == symbol), None)
+        if inst is None:
+            raise OrderError("NO_LIVE_VENUE", f"{venue} does not list {symbol} any more", 409)
+        return Decimal(inst.tick)
+
     async def _send_child(self, parent: Parent, child: Child) -> None:
-        link = self.edges.get(child.venue)
-        if link is None or not link.connected:
-            return  # the resend sweep retries once the edge is back
         req = pb.SubmitOrder(client_order_id=child.child_id, symbol=parent.symbol,
                              side=pb.BUY if parent.side is Side.BUY else pb.SELL,
                              type=pb.LIMIT if child.type is OrderType.LIMIT else pb.MARKET,
                              quantity=str(child.qty), price="" if child.price is None else str(child.price))
+        link = self.edges.get(child.venue)
         try:
-            ack = await link.client.submit(req, timeout=15)
+            if link is not None:
+                if not link.connected:
+                    return  # the resend sweep retries once the edge is back
+                ack = await link.client.submit(req, timeout=15)
+            elif self.mesh is not None and self.mesh.home_of(child.venue) is not None:
+                ack = await self.mesh.allocate(child.venue, req)  # AllocateRemote to the venue's home CC
+                if ack.state == pb.ORDER_STATE_UNSPECIFIED:
+                    log.warning("remote %s at %s not placed: %s; will resend", child.child_id, child.venue,
+                                ack.reason)
+                    return
+            else:
+                return
         except grpc.aio.AioRpcError as exc:
             log.warning("submit %s to %s failed: %s; will resend", child.child_id, child.venue, exc.code().name)
+            return
+        except (ConnectionError, TimeoutError) as exc:
+            log.warning("remote submit %s to %s failed: %s; will resend", child.child_id, child.venue, exc)
             return
         child.sent = True
         child.venue_order_id = ack.venue_order_id or child.venue_order_id
@@ -249,6 +302,9 @@ class ExecutionEngine:
 
     async def _cancel_child(self, child: Child) -> None:
         link = self.edges.get(child.venue)
+        if link is None and self.mesh is not None:
+            self.mesh.cancel_remote(child.venue, child.child_id)
+            return
         if link is None or not link.connected:
             return
         try:
@@ -277,6 +333,10 @@ class ExecutionEngine:
         with self.ledger:
             for ev in events:
                 child = self.children.get(ev.client_order_id)
+                remote = self.remote_children.get(ev.client_order_id)
+                if remote is not None and self.mesh is not None:
+                    self._note_remote(ev, venue, remote[0])
+                    self.mesh.relay(remote[0], venue, ev)
                 if child is not None:
                     parent = self.parents[child.parent_id]
                     self._apply_event(parent, child, venue, ev)
@@ -287,7 +347,9 @@ class ExecutionEngine:
             self._maybe_reroute(parent)
 
     def _apply_event(self, parent: Parent, child: Child, venue: str, ev: pb.OrderEvent) -> None:
-        child.state = pb.OrderState.Name(ev.state)
+        if ev.seq > child.last_seq:  # a replayed older event books its fill but never rewinds the state
+            child.state = pb.OrderState.Name(ev.state)
+            child.last_seq = ev.seq
         child.sent = True
         child.venue_order_id = ev.venue_order_id or child.venue_order_id
         if ev.reason:
@@ -370,6 +432,65 @@ class ExecutionEngine:
                 self._derive(p)
             else:
                 self._maybe_reroute(p)
+
+    # -- the home side of cross-region orders ---------------------------------------------
+
+    async def submit_remote(self, origin: str, alloc: Any) -> pb.OrderAck:
+        """Another region routed a child to one of our edges: record it, then place it."""
+        link = self.edges.get(alloc.venue)
+        cid = alloc.order.client_order_id
+        if link is None:
+            return pb.OrderAck(client_order_id=cid, state=pb.REJECTED, reason=f"{alloc.venue} is not in this region")
+        if not link.connected:
+            return pb.OrderAck(client_order_id=cid, reason=f"edge {alloc.venue} is down")  # origin resends
+        if cid not in self.remote_children:
+            self.ledger.add_remote_child(cid, origin, alloc.venue)  # before the edge hears of it
+            self.remote_children[cid] = (origin, alloc.venue)
+        try:
+            return await link.client.submit(alloc.order, timeout=15)
+        except grpc.aio.AioRpcError as exc:
+            return pb.OrderAck(client_order_id=cid, reason=f"edge {alloc.venue}: {exc.code().name}")
+
+    async def cancel_remote(self, frame: Any) -> None:
+        link = self.edges.get(frame.venue)
+        if link is not None and link.connected and frame.client_order_id in self.remote_children:
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await link.client.cancel(frame.client_order_id, timeout=15)
+
+    def _note_remote(self, ev: pb.OrderEvent, venue: str, origin: str) -> None:
+        view = self.remote_view.setdefault(ev.client_order_id, {"child_id": ev.client_order_id, "origin": origin,
+                                                                "venue": venue, "fills": 0})
+        view.update(state=pb.OrderState.Name(ev.state), filled=ev.filled_qty, symbol=ev.symbol)
+        if ev.HasField("fill"):
+            view["fills"] += 1
+
+    def resume_remote(self, origin: str, cursors: dict[str, int]) -> None:
+        """A peer reconnected: replay its children's events from where its ledger stops."""
+        for venue, after in cursors.items():
+            link = self.edges.get(venue)
+            if link is not None:
+                task = asyncio.get_running_loop().create_task(self._replay(origin, link, after))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _replay(self, origin: str, link: EdgeLink, after: int) -> None:
+        try:
+            end = (await link.client.info(timeout=10)).last_event_seq
+            if end <= after:
+                return
+            async for ev in link.client.order_events(after):
+                remote = self.remote_children.get(ev.client_order_id)
+                if remote is not None and remote[0] == origin and self.mesh is not None:
+                    self.mesh.relay(origin, link.venue, ev)
+                if ev.seq >= end:
+                    return
+        except grpc.aio.AioRpcError as exc:
+            log.warning("replay for %s from %s failed: %s", origin, link.venue, exc.code().name)
+
+    def remote_cursors(self) -> dict[str, int]:
+        """For each venue of another region we routed to: the last of its events we booked."""
+        venues = {c.venue for p in self.parents.values() for c in p.children if c.venue not in self.edges}
+        return {v: self.ledger.cursor(v) for v in venues}
 
     def client_orders(self, client: str) -> list[Parent]:
         return [p for p in self.parents.values() if p.client == client]

@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE TABLE IF NOT EXISTS edge_cursors (venue TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS remote_children (
+    child_id TEXT PRIMARY KEY, origin TEXT NOT NULL, venue TEXT NOT NULL, created_ns INTEGER NOT NULL
+);
 """
 
 
@@ -78,6 +81,15 @@ class Ledger(SqliteStore):
             parents[r[2]].fills.append(Fill(r[0], r[1], r[2], r[3], r[4], Side(r[5]), Decimal(r[6]), Decimal(r[7]),
                                             Decimal(r[8]), r[9], bool(r[10]), r[11], r[12]))
         return parents
+
+    def remote_children(self) -> dict[str, tuple[str, str]]:
+        """Children other regions sent to our edges: child id -> (origin region, venue)."""
+        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT child_id, origin, venue FROM remote_children")}
+
+    def add_remote_child(self, child_id: str, origin: str, venue: str) -> None:
+        with self:
+            self.db.execute("INSERT OR IGNORE INTO remote_children (child_id, origin, venue, created_ns)"
+                            " VALUES (?, ?, ?, ?)", (child_id, origin, venue, time.time_ns()))
 
     def cursor(self, venue: str) -> int:
         row = self.db.execute("SELECT last_seq FROM edge_cursors WHERE venue = ?", (venue,)).fetchone()
@@ -147,8 +159,9 @@ class Ledger(SqliteStore):
 
     def set_cursor(self, venue: str, seq: int) -> None:
         with self:
+            # Never backwards: a replay from a peer may deliver older events after newer ones.
             self.db.execute("INSERT INTO edge_cursors (venue, last_seq) VALUES (?, ?) ON CONFLICT(venue)"
-                            " DO UPDATE SET last_seq = excluded.last_seq", (venue, seq))
+                            " DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)", (venue, seq))
 
     def set_flag(self, name: str, value: str) -> None:
         with self:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,12 +55,67 @@ class PeerMesh:
         self.probe_s = probe_s
         self._outboxes: dict[str, asyncio.Queue[ppb.PeerFrame | None]] = {}
         self.local_venues: dict[str, ppb.VenueAnnounce] = {}
+        self._acks: dict[str, asyncio.Future[pb.OrderAck]] = {}
+        # Set by the CC: what to do with a peer's allocation, cancel, relayed event, and resume.
+        self.on_allocate: Callable[[str, ppb.AllocateRemote], Awaitable[pb.OrderAck]] | None = None
+        self.on_cancel: Callable[[ppb.CancelRemote], Awaitable[None]] | None = None
+        self.on_remote_events: Callable[[str, list[pb.OrderEvent]], Awaitable[None]] | None = None
+        self.on_resume: Callable[[str, dict[str, int]], None] | None = None
+        self.remote_cursors: Callable[[], dict[str, int]] = dict
+
+    # -- venues of other regions ------------------------------------------------------------
+
+    def home_of(self, venue: str) -> PeerState | None:
+        for peer in self.peers.values():
+            if venue in peer.venues:
+                return peer
+        return None
+
+    def routable(self, venue: str) -> bool:
+        peer = self.home_of(venue)
+        return bool(peer and peer.connected_out and peer.connected_in and peer.venues[venue].connected)
+
+    async def allocate(self, venue: str, order: pb.SubmitOrder, timeout: float = 15.0) -> pb.OrderAck:
+        """Send a child to the venue's home region and wait for its edge's answer."""
+        peer = self.home_of(venue)
+        if peer is None or peer.region not in self._outboxes:
+            raise ConnectionError(f"no live link to the home region of {venue}")
+        fut: asyncio.Future[pb.OrderAck] = asyncio.get_running_loop().create_future()
+        self._acks[order.client_order_id] = fut
+        frame = ppb.PeerFrame(allocate=ppb.AllocateRemote(origin_region=self.region, venue=venue))
+        frame.allocate.order.CopyFrom(order)
+        self._outboxes[peer.region].put_nowait(frame)
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._acks.pop(order.client_order_id, None)
+
+    def cancel_remote(self, venue: str, client_order_id: str) -> bool:
+        peer = self.home_of(venue)
+        if peer is None or peer.region not in self._outboxes:
+            return False
+        self._outboxes[peer.region].put_nowait(
+            ppb.PeerFrame(cancel=ppb.CancelRemote(venue=venue, client_order_id=client_order_id)))
+        return True
+
+    def relay(self, origin: str, venue: str, event: pb.OrderEvent) -> bool:
+        """An event of `origin`'s child at one of our venues goes back to it (if the link is up;
+        otherwise the origin's resume cursor makes us replay it when it is back)."""
+        box = self._outboxes.get(origin)
+        if box is None:
+            return False
+        frame = ppb.PeerFrame(remote_event=ppb.RemoteEvent(venue=venue))
+        frame.remote_event.event.CopyFrom(event)
+        box.put_nowait(frame)
+        return True
 
     # -- what the local region has ---------------------------------------------------------
 
-    def announce(self, info: pb.VenueInfo, connected: bool, rtt_ms: float) -> None:
+    def announce(self, info: pb.VenueInfo, connected: bool, rtt_ms: float,
+                 balances: list[pb.Balance] | None = None) -> None:
         frame = ppb.VenueAnnounce(connected=connected, edge_rtt_ms=rtt_ms)
         frame.info.CopyFrom(info)
+        frame.balances.extend(balances or [])
         self.local_venues[info.venue] = frame
         self._broadcast(ppb.PeerFrame(venue=frame))
 
@@ -108,7 +163,12 @@ class PeerMesh:
             try:
                 call = ppbg.PeerStub(channel).Link(self._outgoing(peer, box))
                 async for frame in call:
-                    if frame.HasField("pong"):
+                    if frame.HasField("allocate_ack"):
+                        ack = frame.allocate_ack.ack
+                        fut = self._acks.get(ack.client_order_id)
+                        if fut is not None and not fut.done():
+                            fut.set_result(ack)
+                    elif frame.HasField("pong"):
                         peer.rtt_ms = (time.perf_counter_ns() - frame.pong.t0) / 1e6
                         if not peer.connected_out:
                             peer.connected_out, peer.last_error = True, ""
@@ -129,7 +189,9 @@ class PeerMesh:
 
     async def _outgoing(self, peer: PeerState, box: asyncio.Queue[ppb.PeerFrame | None]
                         ) -> AsyncIterator[ppb.PeerFrame]:
-        yield ppb.PeerFrame(hello=ppb.Hello(region=self.region))
+        hello = ppb.Hello(region=self.region)
+        hello.remote_cursors.update(self.remote_cursors())
+        yield ppb.PeerFrame(hello=hello)
         self._outboxes[peer.region] = box  # live items queue from here on, after the snapshots
         for frame in self._snapshots():
             yield frame
@@ -184,9 +246,21 @@ class PeerService(ppbg.PeerServicer):
                     peer.venues[v.info.venue] = v
                     md.register(v.info.venue, ident.region, True, list(v.info.instruments))
                     md.set_connected(v.info.venue, v.connected)
-                elif kind == "hello" and frame.hello.region != ident.region:
-                    await context.abort(grpc.StatusCode.PERMISSION_DENIED,
-                                        f"hello says {frame.hello.region!r} but the certificate says {ident.region!r}")
+                elif kind == "allocate" and mesh.on_allocate is not None:
+                    ack = await mesh.on_allocate(ident.region, frame.allocate)
+                    reply = ppb.PeerFrame(allocate_ack=ppb.AllocateAck(venue=frame.allocate.venue))
+                    reply.allocate_ack.ack.CopyFrom(ack)
+                    yield reply
+                elif kind == "cancel" and mesh.on_cancel is not None:
+                    await mesh.on_cancel(frame.cancel)
+                elif kind == "remote_event" and mesh.on_remote_events is not None:
+                    await mesh.on_remote_events(frame.remote_event.venue, [frame.remote_event.event])
+                elif kind == "hello":
+                    if frame.hello.region != ident.region:
+                        await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"hello says {frame.hello.region!r} "
+                                            f"but the certificate says {ident.region!r}")
+                    if mesh.on_resume is not None:
+                        mesh.on_resume(ident.region, dict(frame.hello.remote_cursors))
         finally:
             peer.connected_in = False
             for venue in peer.venues:

@@ -1,8 +1,9 @@
-"""`seqmesh up`: a region as real processes on loopback, in the foreground.
+"""`seqmesh up`: regions as real processes on loopback, in the foreground.
 
-Simulated venues (each with its own prices, fees and latency), one edge per venue, and the
-region's Central Coordinator; prints the API address and a live NBBO board until Ctrl-C,
-then stops every process. `--demo` submits a few orders and prints their TCA.
+By default the seed's three regions (na, eu, ap), each with its own CA, simulated venues
+(their own prices, fees and latency), one edge per venue and a Central Coordinator, the CCs
+joined in the peer mesh. Prints the API addresses and a live NBBO board until Ctrl-C, then
+stops every process. `--demo` submits a few orders and prints their TCA.
 """
 
 from __future__ import annotations
@@ -15,70 +16,100 @@ import time
 from pathlib import Path
 from typing import Any
 
-#: Per-venue differences so the venues' prices and costs really differ.
 CC_READY = r"cc \S+ ready: (http://\S+) "
+#: Per-venue differences so the venues' prices and costs really differ:
+#: venue -> (price offset bps, maker fee, taker fee, extra latency ms).
 VENUE_PROFILES: dict[str, tuple[str, str, str, str]] = {
-    # venue: (price offset bps, maker fee, taker fee, extra latency ms)
     "binance": ("0", "0.001", "0.001", "1"),
     "kraken": ("-1.5", "0.0012", "0.0016", "3"),
     "coinbase": ("-1", "0.0006", "0.0014", "2"),
     "okx": ("1", "0.0008", "0.001", "2"),
     "bybit": ("-0.5", "0.001", "0.001", "2"),
+    "bitmart": ("2", "0.001", "0.0025", "3"),
 }
+DEFAULT_PROFILE = ("0", "0.001", "0.002", "2")
+#: The seed's table, trimmed so a laptop runs it: one or two venues per region by default.
+DEFAULT_REGION_VENUES = {"na": ["coinbase"], "eu": ["kraken", "bitmart"], "ap": ["binance", "okx"],
+                         "local": ["binance", "kraken", "coinbase"]}
+
+
+def _plan(args: Any) -> dict[str, list[str]]:
+    from seqmesh.common.venues import REGION_VENUES, check_region
+
+    regions = [check_region(r.strip()) for r in args.regions.split(",") if r.strip()]
+    if args.venues:  # only with one region: the venues of that region
+        if len(regions) != 1:
+            raise SystemExit("seqmesh up: --venues goes with a single --regions value")
+        return {regions[0]: [v.strip() for v in args.venues.split(",") if v.strip()]}
+    table: dict[str, list[str]] = ({r: list(v) for r, v in REGION_VENUES.items()} if args.all_venues
+                                   else DEFAULT_REGION_VENUES)
+    missing = [r for r in regions if r not in table]
+    if missing:
+        raise SystemExit(f"seqmesh up: no venue list for regions {missing}; give --regions R --venues A,B")
+    return {r: table[r] for r in regions}
 
 
 async def _up(args: Any) -> int:
-    from seqmesh.testing.mesh import EDGE_READY, SIM_READY
+    from seqmesh.common.certs_cli import dev_pki
+    from seqmesh.testing.mesh import EDGE_READY, SIM_READY, free_port
 
     from .supervisor import Supervisor
 
     work = Path(args.work_dir)
-    venues = [v.strip() for v in args.venues.split(",") if v.strip()]
-    unknown = [v for v in venues if v not in VENUE_PROFILES]
-    if unknown:
-        raise SystemExit(f"seqmesh up: no simulator profile for {unknown}; choose from {sorted(VENUE_PROFILES)}")
+    plan = _plan(args)
     sup = Supervisor(work / "logs")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    edges: dict[str, str] = {}
+    apis: dict[str, str] = {}
     try:
-        for i, venue in enumerate(venues):
-            offset, maker, taker, latency = VENUE_PROFILES[venue]
-            m = await sup.start(f"sim-{venue}", ["sim", "--venue", venue, "--seed", str(args.seed + i),
-                                                 "--symbols", args.symbols, "--price-offset-bps", offset,
-                                                 "--maker-fee", maker, "--taker-fee", taker,
-                                                 "--latency-ms", latency], SIM_READY)
-            sim_url = f"http://127.0.0.1:{m.group(2)}"
-            m = await sup.start(f"edge-{venue}", ["edge", "--venue", venue, "--sim-url", sim_url,
-                                                  "--symbols", args.symbols, "--dev-pki", str(work / "pki"),
-                                                  "--state-dir", str(work / "state")], EDGE_READY)
-            edges[venue] = f"127.0.0.1:{m.group(2)}"
-            print(f"  {venue:<10} simulator {sim_url}   edge grpc {edges[venue]}", flush=True)
-        cc_args = ["cc", "--region", args.region, "--listen", f"127.0.0.1:{args.api_port}", "--dev-pki",
-                   str(work / "pki"), "--db", str(work / "cc" / "ledger.sqlite")]
-        for venue, addr in edges.items():
-            cc_args += ["--edge", f"{venue}={addr}"]
-        m = await sup.start("cc", cc_args, CC_READY)
-        api = m.group(1)
-        print(f"\nseqmesh up: region {args.region} with {len(venues)} venues.  API: {api}  "
-              f"(OpenAPI {api}/docs, key seqmesh-dev-key)\nlogs in {work / 'logs'}; Ctrl-C stops everything\n",
-              flush=True)
-        await _wait_for_books(api, args.symbols.split(",")[0], stop)
+        cas = {r: dev_pki(work / r / "pki", r, [("cc", "main")])["ca"][0] for r in plan}  # one CA per region
+        peer_ports = {r: free_port() for r in plan}
+        seed = args.seed
+        for r, venues in plan.items():
+            edges: dict[str, str] = {}
+            for venue in venues:
+                offset, maker, taker, latency = VENUE_PROFILES.get(venue, DEFAULT_PROFILE)
+                m = await sup.start(f"{r}-sim-{venue}", ["sim", "--venue", venue, "--seed", str(seed),
+                                                        "--symbols", args.symbols, "--price-offset-bps", offset,
+                                                        "--maker-fee", maker, "--taker-fee", taker,
+                                                        "--latency-ms", latency], SIM_READY)
+                seed += 1
+                sim_url = f"http://127.0.0.1:{m.group(2)}"
+                m = await sup.start(f"{r}-edge-{venue}", ["edge", "--venue", venue, "--region", r, "--sim-url",
+                                                         sim_url, "--symbols", args.symbols, "--dev-pki",
+                                                         str(work / r / "pki"), "--state-dir",
+                                                         str(work / r / "state")], EDGE_READY)
+                edges[venue] = f"127.0.0.1:{m.group(2)}"
+                print(f"  {r:<6} {venue:<12} simulator {sim_url}   edge grpc {edges[venue]}", flush=True)
+            port = args.api_port + list(plan).index(r)
+            cc_args = ["cc", "--region", r, "--listen", f"127.0.0.1:{port}", "--dev-pki", str(work / r / "pki"),
+                       "--db", str(work / r / "cc" / "ledger.sqlite")]
+            for venue, addr in edges.items():
+                cc_args += ["--edge", f"{venue}={addr}"]
+            if len(plan) > 1:
+                cc_args += ["--listen-peer", f"127.0.0.1:{peer_ports[r]}"]
+                cc_args += [a for o in plan if o != r for a in ("--peer", f"{o}@127.0.0.1:{peer_ports[o]}@{cas[o]}")]
+            apis[r] = (await sup.start(f"{r}-cc", cc_args, CC_READY)).group(1)
+        first = next(iter(apis.values()))
+        print("\nseqmesh up: " + "   ".join(f"{r} API {a}" for r, a in apis.items()) +
+              f"\n(OpenAPI at /docs, key seqmesh-dev-key; every CC shows the global view)\n"
+              f"logs in {work / 'logs'}; Ctrl-C stops everything\n", flush=True)
+        await _wait_for_books(first, args.symbols.split(",")[0], stop)
         if args.demo:
             from seqmesh.client.cli import demo
 
-            await asyncio.to_thread(demo, api, "seqmesh-dev-key")
+            await asyncio.to_thread(demo, first, "seqmesh-dev-key")
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), args.print_every)
+                await asyncio.wait_for(stop.wait(), args.print_every or 1.0)
             if sup.failed():
                 print(f"seqmesh up: {', '.join(sup.failed())} exited; stopping", flush=True)
                 return 1
             if args.print_every > 0:
-                await asyncio.to_thread(_print_board, api, args.symbols.split(","))
+                await asyncio.to_thread(_print_board, first, args.symbols.split(","))
             if deadline and time.monotonic() >= deadline:
                 break
         return 0
@@ -120,11 +151,12 @@ def _run(args: Any) -> int:
 
 def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser("up", help="run a local deployment in the foreground")
-    p.add_argument("--venues", default="binance,kraken,coinbase")
+    p.add_argument("--regions", default="na,eu,ap", help="regions to run, joined in the peer mesh")
+    p.add_argument("--venues", help="with one region: its venues (default: the seed's table, trimmed)")
+    p.add_argument("--all-venues", action="store_true", help="every venue of the seed's regional table")
     p.add_argument("--symbols", default="BTC/USDT,ETH/USDT")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--work-dir", default=".cache/up")
-    p.add_argument("--region", default="local")
     p.add_argument("--api-port", type=int, default=8000)
     p.add_argument("--demo", action="store_true", help="submit a few orders and print their TCA once up")
     p.add_argument("--print-every", type=float, default=5.0, help="seconds between board prints (0: never)")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,17 @@ from seqmesh.testing.processes import wait_until
 from seqmesh.testing.toxiproxy import Toxiproxy
 
 FEES = ("0", "0.001", "0.001")
+
+
+def wait_final(c: CCClient, order_id: str, timeout: float = 30) -> dict[str, Any]:
+    box: dict[str, Any] = {}
+
+    def done() -> bool:
+        box["o"] = c.order(order_id)
+        return box["o"]["state"] in ("filled", "canceled", "expired", "rejected")
+
+    wait_until(done, timeout, interval=0.1, what=f"order {order_id} final")
+    return box["o"]
 
 
 def peers(api: str) -> dict[str, dict[str, object]]:
@@ -100,3 +113,63 @@ def test_a_peer_from_an_unknown_ca_is_refused(tmp_path: Path, wan: tuple[Mesh, T
             assert "xx" not in {e["region"] for e in c.edges()}
     finally:
         rogue.stop()
+
+
+@pytest.fixture(scope="module")
+def cross(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mesh, Toxiproxy]]:
+    """na's only venue is 1 bp dearer than eu's; the link between them has ~70 ms round trips."""
+    tmp = tmp_path_factory.mktemp("cross")
+    toxi = Toxiproxy(tmp)
+
+    def via_proxy(src: str, dst: str, endpoint: str) -> str:
+        listen = toxi.proxy(f"{src}-{dst}", endpoint)
+        toxi.latency(f"{src}-{dst}", 35, 3)
+        return listen
+
+    mesh = Mesh(tmp, {"na": {"coinbase": ("1", "0.001", "0.001")}, "eu": {"kraken": ("0", "0.001", "0.001")}},
+                probe_s=1.0, route=via_proxy)
+    for r in mesh.regions.values():
+        wait_until(lambda r=r: all(p["connected"] and p["rtt_ms"] for p in peers(r.api).values()), 60,
+                   what=f"{r.region} peers up")
+    with CCClient(mesh.regions["na"].api) as c:
+        wait_until(lambda: len([b for b in c.bbo("BTC/USDT") if not b["stale"]]) == 2, 30, what="both venues")
+    yield mesh, toxi
+    mesh.stop()
+    toxi.stop()
+
+
+def test_small_urgent_order_stays_local(cross: tuple[Mesh, Toxiproxy]) -> None:
+    mesh, _ = cross
+    with CCClient(mesh.regions["na"].api) as c:
+        o = c.submit("BTC/USDT", "buy", "0.01")
+        assert [ch["venue"] for ch in o["children"]] == ["coinbase"]
+        kraken = next(v for v in o["routing"]["venues"] if v["venue"] == "kraken")
+        assert kraken["remote"] is True and kraken["region"] == "eu" and kraken["rtt_ms"] >= 60
+        assert float(kraken["latency_cost_bps"]) > 1.0  # the round trip's expected drift outweighs 1 bp
+        assert wait_final(c, o["order_id"])["state"] == "filled"
+
+
+def test_large_order_crosses_regions_and_its_fills_come_back_once(cross: tuple[Mesh, Toxiproxy]) -> None:
+    mesh, _ = cross
+    na, eu = mesh.regions["na"], mesh.regions["eu"]
+    with CCClient(na.api) as c:
+        before = {p["symbol"]: Decimal(p["qty"]) for p in c.positions()}
+        o = c.submit("BTC/USDT", "buy", "6", client_order_id="cross-1")
+        venues = {ch["venue"] for ch in o["children"]}
+        assert "kraken" in venues, o["routing"]
+        o = wait_final(c, o["order_id"], 60)
+        assert o["state"] == "filled" and Decimal(o["filled"]) == Decimal("6")
+        fills = o["fills"]
+        assert len({f["fill_id"] for f in fills}) == len(fills)
+        assert any(f["venue"] == "kraken" for f in fills)
+        after = {p["symbol"]: Decimal(p["qty"]) for p in c.positions()}
+        assert after["BTC/USDT"] - before.get("BTC/USDT", Decimal(0)) == Decimal("6")
+        tca = c.tca(o["order_id"])
+        assert "kraken" in tca["venues"]
+    kraken_child = next(ch for ch in o["children"] if ch["venue"] == "kraken")
+    with CCClient(eu.api) as c:  # the home CC keeps its own record of what its edge did for na
+        wait_until(lambda: any(r["child_id"] == kraken_child["child_id"] and r.get("state") == "FILLED"
+                               for r in c.request("GET", "/v1/remote-orders")), 30, what="eu's record")
+        rec = next(r for r in c.request("GET", "/v1/remote-orders") if r["child_id"] == kraken_child["child_id"])
+        assert rec["origin"] == "na" and Decimal(rec["filled"]) == Decimal(kraken_child["quantity"])
+        assert not [x for x in c.orders() if x["order_id"] == o["order_id"]], "not an eu client's order"
