@@ -155,7 +155,8 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
             for venue, v in sorted(peer.venues.items()):
                 rtt = (peer.rtt_ms or 0.0) + v.edge_rtt_ms
                 rows.append({"venue": venue, "region": peer.region, "remote": True, "address": peer.endpoint,
-                             "connected": peer.connected_in and v.connected, "latency_ms": round(rtt, 3),
+                             "connected": bool(mesh and mesh.alive(peer)) and v.connected,
+                             "latency_ms": round(rtt, 3),
                              "reconnects": peer.reconnects, "exchange_id": v.info.exchange_id,
                              "last_error": peer.last_error or None,
                              "symbols": [i.symbol for i in v.info.instruments]})
@@ -169,7 +170,7 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
 
     @app.get("/v1/peers")
     async def peers(client: Client) -> list[dict[str, Any]]:
-        return [{"region": p.region, "endpoint": p.endpoint, "connected": p.connected_out and p.connected_in,
+        return [{"region": p.region, "endpoint": p.endpoint, "connected": mesh.alive(p) if mesh else False,
                  "outbound": p.connected_out, "inbound": p.connected_in,
                  "rtt_ms": None if p.rtt_ms is None else round(p.rtt_ms, 3), "reconnects": p.reconnects,
                  "venues": sorted(p.venues), "items_in": p.items_in, "items_out": p.items_out,

@@ -38,6 +38,7 @@ class PeerState:
     connected_out: bool = False  # our link to them is up
     connected_in: bool = False  # their link to us is up
     rtt_ms: float | None = None
+    last_pong: float = 0.0  # monotonic; a link whose pongs stop is down even if TCP looks fine
     reconnects: int = 0
     last_error: str = ""
     venues: dict[str, ppb.VenueAnnounce] = field(default_factory=dict)
@@ -71,9 +72,15 @@ class PeerMesh:
                 return peer
         return None
 
+    def alive(self, peer: PeerState) -> bool:
+        """Up, and answered a probe within the last two probe intervals (a partition that drops
+        packets without closing connections shows up here, within one probe interval or so)."""
+        return (peer.connected_out and peer.connected_in
+                and time.monotonic() - peer.last_pong <= 2 * self.probe_s + 0.5)
+
     def routable(self, venue: str) -> bool:
         peer = self.home_of(venue)
-        return bool(peer and peer.connected_out and peer.connected_in and peer.venues[venue].connected)
+        return bool(peer and self.alive(peer) and peer.venues[venue].connected)
 
     async def allocate(self, venue: str, order: pb.SubmitOrder, timeout: float = 15.0) -> pb.OrderAck:
         """Send a child to the venue's home region and wait for its edge's answer."""
@@ -170,6 +177,7 @@ class PeerMesh:
                             fut.set_result(ack)
                     elif frame.HasField("pong"):
                         peer.rtt_ms = (time.perf_counter_ns() - frame.pong.t0) / 1e6
+                        peer.last_pong = time.monotonic()
                         if not peer.connected_out:
                             peer.connected_out, peer.last_error = True, ""
                             backoff = 0.2

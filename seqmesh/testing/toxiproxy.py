@@ -40,6 +40,16 @@ class Toxiproxy:
                                                            "stream": stream,
                                                            "attributes": {"latency": ms, "jitter": jitter_ms}})
 
+    def blackhole(self, name: str, on: bool) -> None:
+        """A partition that keeps connections open but lets nothing through (a `timeout` toxic)."""
+        if on:
+            for stream in ("upstream", "downstream"):
+                self._call("POST", f"/proxies/{name}/toxics", {"name": f"cut-{stream}", "type": "timeout",
+                                                               "stream": stream, "attributes": {"timeout": 0}})
+        else:
+            for stream in ("upstream", "downstream"):
+                self._call("DELETE", f"/proxies/{name}/toxics/cut-{stream}")
+
     def enable(self, name: str, enabled: bool) -> None:
         self._call("POST", f"/proxies/{name}", {"enabled": enabled})
 

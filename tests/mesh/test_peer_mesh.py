@@ -173,3 +173,28 @@ def test_large_order_crosses_regions_and_its_fills_come_back_once(cross: tuple[M
         rec = next(r for r in c.request("GET", "/v1/remote-orders") if r["child_id"] == kraken_child["child_id"])
         assert rec["origin"] == "na" and Decimal(rec["filled"]) == Decimal(kraken_child["quantity"])
         assert not [x for x in c.orders() if x["order_id"] == o["order_id"]], "not an eu client's order"
+
+
+def test_partition_stops_routing_abroad_loses_nothing_and_heals(cross: tuple[Mesh, Toxiproxy]) -> None:
+    mesh, toxi = cross
+    na = mesh.regions["na"]
+    with CCClient(na.api) as c:
+        o = c.submit("BTC/USDT", "buy", "6", client_order_id="part-1")
+        assert "kraken" in {ch["venue"] for ch in o["children"]}
+        # Cut both directions right away: kraken's fills cannot come back for now.
+        toxi.blackhole("eu-na", True)
+        toxi.blackhole("na-eu", True)
+        try:
+            wait_until(lambda: not peers(na.api)["eu"]["connected"], 10, what="na to notice the partition")
+            small = c.submit("BTC/USDT", "buy", "6", client_order_id="part-2")
+            assert {ch["venue"] for ch in small["children"]} == {"coinbase"}, "no routing into a partition"
+            assert "kraken" not in {v["venue"] for v in small["routing"]["venues"]}, "not even a candidate"
+        finally:
+            toxi.blackhole("eu-na", False)
+            toxi.blackhole("na-eu", False)
+        done = wait_final(c, o["order_id"], 90)
+        assert done["state"] == "filled" and Decimal(done["filled"]) == Decimal("6")
+        fills = done["fills"]
+        assert len({f["fill_id"] for f in fills}) == len(fills)
+        assert sum(Decimal(f["quantity"]) for f in fills) == Decimal("6")
+        assert wait_final(c, small["order_id"])["state"] == "filled"
