@@ -73,6 +73,7 @@ class ExecutionEngine:
         self._prefix = "".join(ch for ch in settings.region if ch.isalnum())[:3] or "cc"
         self._tasks: set[asyncio.Task[Any]] = set()
         self.mesh: PeerMesh | None = None
+        self._in_flight: set[str] = set()
         #: children other regions routed to our edges: child id -> (origin region, venue)
         self.remote_children = ledger.remote_children()
         self.remote_view: dict[str, dict[str, Any]] = {}
@@ -243,6 +244,15 @@ class ExecutionEngine:
         return Decimal(inst.tick)
 
     async def _send_child(self, parent: Parent, child: Child) -> None:
+        if child.child_id in self._in_flight:
+            return  # already on its way (the resend sweep must not race the first send)
+        self._in_flight.add(child.child_id)
+        try:
+            await self._send_child_once(parent, child)
+        finally:
+            self._in_flight.discard(child.child_id)
+
+    async def _send_child_once(self, parent: Parent, child: Child) -> None:
         req = pb.SubmitOrder(client_order_id=child.child_id, symbol=parent.symbol,
                              side=pb.BUY if parent.side is Side.BUY else pb.SELL,
                              type=pb.LIMIT if child.type is OrderType.LIMIT else pb.MARKET,

@@ -102,8 +102,9 @@ class Mesh:
     """Several regions (each its own CA), their CCs joined in the peer mesh."""
 
     def __init__(self, tmp: Path, regions: dict[str, dict[str, tuple[str, str, str]]], probe_s: float = 1.0,
-                 cc_args: tuple[str, ...] = (), route: Callable[[str, str, str], str] | None = None) -> None:
-        self.regions = {r: Region(tmp / r, venues, region=r, start=False, cc_args=cc_args)
+                 cc_args: tuple[str, ...] = (), route: Callable[[str, str, str], str] | None = None,
+                 sim_args: tuple[str, ...] = ()) -> None:
+        self.regions = {r: Region(tmp / r, venues, region=r, start=False, cc_args=cc_args, sim_args=sim_args)
                         for r, venues in regions.items()}
         self.peer_ports = {r: free_port() for r in regions}
         self.probe_s = probe_s
