@@ -74,6 +74,8 @@ class ExecutionEngine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.mesh: PeerMesh | None = None
         self._in_flight: set[str] = set()
+        #: reservations granted to other regions' children, until the venue balance shows them
+        self._pending_remote: dict[str, tuple[str, Decimal]] = {}
         #: children other regions routed to our edges: child id -> (origin region, venue)
         self.remote_children = ledger.remote_children()
         self.remote_view: dict[str, dict[str, Any]] = {}
@@ -286,7 +288,12 @@ class ExecutionEngine:
         child.updated_ns = time.time_ns()
         # Not written here: the edge's event stream carries the same facts and is what the
         # ledger books (durably, with its cursor); after a crash an unrecorded ack only means
-        # the child is sent again, which the edge answers as a duplicate.
+        # the child is sent again, which the edge answers as a duplicate. A refusal before any
+        # edge saw the child (a denied reservation) has no event stream: book it now.
+        if ack.state == pb.REJECTED and child.venue not in self.edges:
+            self.ledger.save_child(child, "refused")
+            self._derive(parent)
+            self._maybe_reroute(parent)
 
     async def resend_unsent(self) -> int:
         """Children written but never acknowledged by their edge (a crash or a dead link): send
@@ -454,12 +461,60 @@ class ExecutionEngine:
         if not link.connected:
             return pb.OrderAck(client_order_id=cid, reason=f"edge {alloc.venue} is down")  # origin resends
         if cid not in self.remote_children:
+            # The home region agrees the reservation: what its venue's account can still cover,
+            # after every order already on its way there (ours and other regions'), is the limit.
+            denial = self._reservation_denial(link, alloc.order)
+            if denial:
+                return pb.OrderAck(client_order_id=cid, state=pb.REJECTED, reason=f"RESERVATION_DENIED: {denial}")
             self.ledger.add_remote_child(cid, origin, alloc.venue)  # before the edge hears of it
             self.remote_children[cid] = (origin, alloc.venue)
+            self._pending_remote[cid] = self._needs(link, alloc.order)
         try:
             return await link.client.submit(alloc.order, timeout=15)
         except grpc.aio.AioRpcError as exc:
             return pb.OrderAck(client_order_id=cid, reason=f"edge {alloc.venue}: {exc.code().name}")
+        finally:
+            # Once the venue has it, its own locked balance carries the reservation; the next
+            # balance refresh (and the announcement to every peer) shows it.
+            self._release_after_refresh(link, cid)
+
+    def _release_after_refresh(self, link: EdgeLink, cid: str) -> None:
+        async def release() -> None:
+            link.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(link.changed.wait(), 5.0)
+            self._pending_remote.pop(cid, None)
+
+        task = asyncio.get_running_loop().create_task(release())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _needs(self, link: EdgeLink, order: pb.SubmitOrder) -> tuple[str, Decimal]:
+        """(asset, amount) an order will lock at the venue (a market buy at the current ask + fee)."""
+        base, quote = order.symbol.split("/")
+        qty = Decimal(order.quantity)
+        if order.side == pb.SELL:
+            return base, qty
+        price = Decimal(order.price) if order.price else (self.marketdata.best(order.symbol)[1] or ZERO)
+        vb = self.marketdata.books.get((link.venue, order.symbol))
+        if not order.price and vb is not None:
+            # Sweeping costs more than the top: walk this venue's asks for the whole quantity.
+            got, cost, i = ZERO, ZERO, 0
+            while got < qty and (lvl := vb.level_at(False, i)) is not None:
+                take = min(lvl[1], qty - got)
+                got, cost, i = got + take, cost + take * lvl[0], i + 1
+            if got:
+                price = cost / got
+        return quote, qty * price * (1 + link.taker_fee)
+
+    def _reservation_denial(self, link: EdgeLink, order: pb.SubmitOrder) -> str | None:
+        asset, need = self._needs(link, order)
+        held = sum((amt for cid, (a, amt) in self._pending_remote.items()
+                    if a == asset and self.remote_children.get(cid, ("", ""))[1] == link.venue), ZERO)
+        free = link.free(asset) - held - self._reserved(link.venue, asset)
+        if need > free:
+            return f"{link.venue} can cover {max(free, ZERO)} {asset}, the order needs {need}"
+        return None
 
     async def cancel_remote(self, frame: Any) -> None:
         link = self.edges.get(frame.venue)

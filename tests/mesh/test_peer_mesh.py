@@ -199,3 +199,44 @@ def test_partition_stops_routing_abroad_loses_nothing_and_heals(cross: tuple[Mes
         assert len({f["fill_id"] for f in fills}) == len(fills)
         assert sum(Decimal(f["quantity"]) for f in fills) == Decimal("6")
         assert wait_final(c, small["order_id"])["state"] == "filled"
+
+
+def test_two_regions_never_allocate_the_same_balance(tmp_path: Path) -> None:
+    """eu's kraken is cheapest but its account holds 20,000 USDT: na and ap both want ~16,000 of
+    it at once. The home region grants one reservation, denies the other (which re-routes), and
+    the venue never sees more than its balance."""
+    dear = ("30", "0.001", "0.001")
+    venues = {"na": {"coinbase": dear}, "ap": {"binance": dear}, "eu": {"kraken": ("0", "0.001", "0.001")}}
+    mesh = Mesh(tmp_path, venues, probe_s=1.0, sim_args=("--volatility-bps", "0", "--balance", "USDT=20000"))
+    try:
+        for r in mesh.regions.values():
+            wait_until(lambda r=r: all(p["connected"] for p in peers(r.api).values()), 60, what="peers")
+            with CCClient(r.api) as c:
+                wait_until(lambda c=c: len([b for b in c.bbo("BTC/USDT") if not b["stale"]]) == 3, 30, what="venues")
+        import threading
+
+        results: dict[str, dict[str, Any]] = {}
+
+        def buy(region: str) -> None:
+            with CCClient(mesh.regions[region].api) as c:
+                o = c.submit("BTC/USDT", "buy", "0.25", client_order_id=f"res-{region}")
+                results[region] = wait_final(c, o["order_id"], 60)
+
+        threads = [threading.Thread(target=buy, args=(r,)) for r in ("na", "ap")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(90)
+        assert {r: o["state"] for r, o in results.items()} == {"na": "filled", "ap": "filled"}
+        kraken_children = [ch for o in results.values() for ch in o["children"] if ch["venue"] == "kraken"]
+        assert len(kraken_children) == 2, "both origins first routed to the cheapest venue"
+        denied = [ch for ch in kraken_children if ch["state"] == "REJECTED"]
+        assert len(denied) == 1 and "RESERVATION_DENIED" in (denied[0]["reason"] or "")
+        kraken_fills = [f for o in results.values() for f in o["fills"] if f["venue"] == "kraken"]
+        spent = sum(Decimal(f["price"]) * Decimal(f["quantity"]) for f in kraken_fills)
+        assert 0 < spent <= Decimal(20000)
+        with CCClient(mesh.regions["eu"].api) as c:
+            records = c.request("GET", "/v1/remote-orders")
+            assert {r["origin"] for r in records} <= {"na", "ap"} and len(records) == 1
+    finally:
+        mesh.stop()

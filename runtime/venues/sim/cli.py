@@ -22,9 +22,15 @@ def _run(args: Any) -> int:
         if not sep or not key or not secret:
             raise SystemExit(f"seqmesh sim: --api-key must be KEY:SECRET, got {spec!r}")
         keys[key] = secret
+    balances = dict(VenueSettings().starting_balances)
+    for spec in args.balance:
+        asset, sep, amount = spec.partition("=")
+        if not sep or not asset:
+            raise SystemExit(f"seqmesh sim: --balance must be ASSET=AMOUNT, got {spec!r}")
+        balances[asset.upper()] = Decimal(amount)
     try:
         settings = VenueSettings(
-            api_keys=keys,
+            api_keys=keys, starting_balances=balances,
             venue=args.venue,
             symbols=[s.strip() for s in args.symbols.split(",") if s.strip()],
             seed=args.seed,
@@ -71,6 +77,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--flow-interval-ms", type=int, default=50)
     p.add_argument("--volatility-bps", default="0.3", help="random-walk step of the mid, per flow step")
     p.add_argument("--taker-probability", type=float, default=0.3, help="chance of a market order per step")
+    p.add_argument("--balance", action="append", default=[], metavar="ASSET=AMOUNT",
+                   help="starting balance of every account for ASSET (repeatable)")
     p.add_argument("--api-key", action="append", default=[], metavar="KEY:SECRET",
                    help="an extra funded account (repeatable); seqmesh-demo:seqmesh-demo-secret always exists")
     p.set_defaults(handler=_run)
