@@ -28,6 +28,8 @@ VENUE_PROFILES: dict[str, tuple[str, str, str, str]] = {
     "bitmart": ("2", "0.001", "0.0025", "3"),
 }
 DEFAULT_PROFILE = ("0", "0.001", "0.002", "2")
+#: `--wan`: one-way delay (ms) of each peer link, for round trips in the seed's 60-120 ms band.
+WAN_ONE_WAY_MS = {frozenset({"na", "eu"}): 40, frozenset({"na", "ap"}): 60, frozenset({"eu", "ap"}): 50}
 #: The seed's table, trimmed so a laptop runs it: one or two venues per region by default.
 DEFAULT_REGION_VENUES = {"na": ["coinbase"], "eu": ["kraken", "bitmart"], "ap": ["binance", "okx"],
                          "local": ["binance", "kraken", "coinbase"]}
@@ -63,9 +65,20 @@ async def _up(args: Any) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     apis: dict[str, str] = {}
+    toxi: Any = None
     try:
         cas = {r: dev_pki(work / r / "pki", r, [("cc", "main")])["ca"][0] for r in plan}  # one CA per region
         peer_ports = {r: free_port() for r in plan}
+        routes = {(a, b): f"127.0.0.1:{peer_ports[b]}" for a in plan for b in plan if a != b}
+        if args.wan and len(plan) > 1:
+            from seqmesh.testing.toxiproxy import Toxiproxy
+
+            toxi = Toxiproxy(work / "logs")
+            for (a, b), endpoint in routes.items():
+                routes[(a, b)] = toxi.proxy(f"{a}-{b}", endpoint)
+                toxi.latency(f"{a}-{b}", WAN_ONE_WAY_MS.get(frozenset({a, b}), 45), 5)
+            print(f"  WAN: Toxiproxy on every peer link (API 127.0.0.1:{toxi.port}); one-way delays "
+                  + ", ".join(f"{'-'.join(sorted(k))} {v} ms" for k, v in WAN_ONE_WAY_MS.items()), flush=True)
         seed = args.seed
         for r, venues in plan.items():
             edges: dict[str, str] = {}
@@ -90,7 +103,7 @@ async def _up(args: Any) -> int:
                 cc_args += ["--edge", f"{venue}={addr}"]
             if len(plan) > 1:
                 cc_args += ["--listen-peer", f"127.0.0.1:{peer_ports[r]}"]
-                cc_args += [a for o in plan if o != r for a in ("--peer", f"{o}@127.0.0.1:{peer_ports[o]}@{cas[o]}")]
+                cc_args += [a for o in plan if o != r for a in ("--peer", f"{o}@{routes[(r, o)]}@{cas[o]}")]
             apis[r] = (await sup.start(f"{r}-cc", cc_args, CC_READY)).group(1)
         first = next(iter(apis.values()))
         print("\nseqmesh up: " + "   ".join(f"{r} API {a}" for r, a in apis.items()) +
@@ -115,6 +128,8 @@ async def _up(args: Any) -> int:
         return 0
     finally:
         await sup.stop()
+        if toxi is not None:
+            toxi.stop()
 
 
 async def _wait_for_books(api: str, symbol: str, stop: asyncio.Event, timeout: float = 30.0) -> None:
@@ -154,6 +169,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--regions", default="na,eu,ap", help="regions to run, joined in the peer mesh")
     p.add_argument("--venues", help="with one region: its venues (default: the seed's table, trimmed)")
     p.add_argument("--all-venues", action="store_true", help="every venue of the seed's regional table")
+    p.add_argument("--wan", action="store_true",
+                   help="put Toxiproxy (hack/build-k8s.sh builds it) on every peer link: 80-120 ms round trips")
     p.add_argument("--symbols", default="BTC/USDT,ETH/USDT")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--work-dir", default=".cache/up")
