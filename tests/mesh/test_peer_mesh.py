@@ -240,3 +240,31 @@ def test_two_regions_never_allocate_the_same_balance(tmp_path: Path) -> None:
             assert {r["origin"] for r in records} <= {"na", "ap"} and len(records) == 1
     finally:
         mesh.stop()
+
+
+def test_after_the_heal_every_venue_balance_equals_start_minus_fills(cross: tuple[Mesh, Toxiproxy]) -> None:
+    """Each venue account moved by exactly the fills the origin CC booked: nothing allocated twice,
+    nothing lost (runs after the partition test in this module)."""
+    import asyncio
+
+    from seqmesh.runtime.edge.exchange import make_exchange
+
+    mesh, _ = cross
+    with CCClient(mesh.regions["na"].api) as c:
+        orders = [c.order(o["order_id"]) for o in c.orders(limit=1000)]
+        assert all(o["state"] in ("filled", "canceled", "expired", "rejected") for o in orders)
+
+    async def balances(url: str) -> dict[str, Decimal]:
+        ex = make_exchange("binance", sim_url=url, api_key="seqmesh-demo", secret="seqmesh-demo-secret")
+        try:
+            raw = await ex.private_get_account()
+            return {b["asset"]: Decimal(b["free"]) + Decimal(b["locked"]) for b in raw["balances"]}
+        finally:
+            await ex.close()
+
+    for region, venue in (("na", "coinbase"), ("eu", "kraken")):
+        fills = [f for o in orders for f in o["fills"] if f["venue"] == venue]
+        assert all(o["side"] == "buy" for o in orders)
+        held = asyncio.run(balances(mesh.regions[region].sims[venue][1]))
+        assert held["USDT"] == Decimal(1_000_000) - sum(Decimal(f["price"]) * Decimal(f["quantity"]) for f in fills)
+        assert held["BTC"] == Decimal(10) + sum(Decimal(f["quantity"]) - Decimal(f["fee"]) for f in fills)
