@@ -1,0 +1,96 @@
+"""The wasmtime host against small guests written in WAT: the ABI, and misbehaviour contained."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import wasmtime
+from seqmesh.runtime.edge.wasm import abi
+from seqmesh.runtime.edge.wasm.host import AbiViolation, Instance, Runtime
+
+PRELUDE = """
+  (import "seqmesh" "send" (func $send (param i32 i32 i32 i32) (result i32)))
+  (import "seqmesh" "log" (func $log (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 4096) "quotes")
+  (func (export "seqmesh_abi_version") (result i32) (i32.const 1))
+  (func (export "book_ptr") (result i32) (i32.const 1024))
+  (func (export "actions_ptr") (result i32) (i32.const 2048))
+"""
+
+# Bids at 1024+24; the best bid price is the first i64 there. Places a buy at the best bid.
+GOOD = f"""(module {PRELUDE}
+  (func (export "on_book") (param $book i32) (result i32)
+    (if (i32.eqz (i32.load offset=16 (local.get $book))) (then (return (i32.const 0))))
+    (i32.store8 offset=0 (i32.const 2048) (i32.const 1))   ;; kind = place
+    (i32.store8 offset=1 (i32.const 2048) (i32.const 1))   ;; side = buy
+    (i32.store8 offset=2 (i32.const 2048) (i32.const 1))   ;; type = limit
+    (i32.store offset=4 (i32.const 2048) (i32.const 7))    ;; tag
+    (i64.store offset=8 (i32.const 2048) (i64.load offset=24 (local.get $book)))  ;; price = best bid
+    (i64.store offset=16 (i32.const 2048) (i64.const 100)) ;; qty lots
+    (i32.const 1))
+  (func (export "on_timer") (param i32)
+    (drop (call $send (i32.const 4096) (i32.const 6) (i32.const 0) (i32.const 300))))  ;; too large
+)"""
+LOOP = f"""(module {PRELUDE}
+  (func (export "on_book") (param i32) (result i32) (loop $l (br $l)) (i32.const 0)))"""
+BOMB = f"""(module {PRELUDE}
+  (func (export "on_book") (param i32) (result i32)
+    (loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 64)) (i32.const -1))))
+    unreachable))"""
+TRAP = f"""(module {PRELUDE}
+  (func (export "on_book") (param i32) (result i32) (i32.div_s (i32.const 1) (i32.const 0))))"""
+LIAR = f"""(module {PRELUDE}
+  (func (export "on_book") (param i32) (result i32) (i32.const 99)))"""
+
+BOOK = abi.encode_book(1, time.time_ns(), [(6500000, 3), (6499999, 4)], [(6500005, 2)])
+
+
+def instance(rt: Runtime, wat: str, name: str = "algo") -> Instance:
+    return Instance(rt, rt.compile(wasmtime.wat2wasm(wat)), name, memory_limit=8 << 20)
+
+
+def test_good_guest_gets_the_book_and_returns_actions(tmp_path: Path) -> None:
+    rt = Runtime(tmp_path)
+    inst = instance(rt, GOOD)
+    actions = inst.on_book(BOOK)
+    assert actions == [abi.Action(abi.KIND_PLACE, abi.SIDE_BUY, abi.TYPE_LIMIT, 7, 6500000, 100)]
+    assert inst.stats.calls == 1 and inst.stats.fuel_used > 0 and inst.stopped is None
+    inst.call("on_timer", 0)  # an oversized message: an error code to the guest, counted, not fatal
+    assert inst.stats.rejected_messages == 1 and inst.stopped is None
+    assert inst.on_book(BOOK)  # still running
+
+
+@pytest.mark.parametrize(("wat", "reason"), [
+    (LOOP, "fuel exhausted"), (BOMB, "trap"), (TRAP, "trap"), (LIAR, "ABI violation"),
+])
+def test_misbehaving_guest_is_stopped_and_its_sibling_goes_on(tmp_path: Path, wat: str, reason: str) -> None:
+    rt = Runtime(tmp_path)
+    bad, good = instance(rt, wat, "bad"), instance(rt, GOOD, "good")
+    assert bad.on_book(BOOK) == []
+    assert bad.stopped is not None and reason in bad.stopped, bad.stopped
+    assert bad.on_book(BOOK) == [] and bad.stats.calls == 1, "a stopped instance is not called again"
+    assert good.on_book(BOOK) and good.stopped is None
+
+
+def test_abi_checks_at_instantiation(tmp_path: Path) -> None:
+    rt = Runtime(tmp_path)
+    with pytest.raises(AbiViolation, match="missing exports"):
+        instance(rt, '(module (memory (export "memory") 1))')
+    wrong = GOOD.replace('(func (export "seqmesh_abi_version") (result i32) (i32.const 1))',
+                         '(func (export "seqmesh_abi_version") (result i32) (i32.const 9))')
+    with pytest.raises(AbiViolation, match="ABI 9"):
+        instance(rt, wrong)
+
+
+def test_compiled_modules_are_cached(tmp_path: Path) -> None:
+    binary = wasmtime.wat2wasm(GOOD)
+    Runtime(tmp_path).compile(binary)
+    assert len(list(tmp_path.glob("*.cwasm"))) == 1
+    rt = Runtime(tmp_path)  # a restarted edge: the module is deserialised from the cache
+    inst = Instance(rt, rt.compile(binary), "x")
+    assert inst.on_book(BOOK)
+    (next(tmp_path.glob("*.cwasm"))).write_bytes(b"garbage")  # a stale or foreign cache entry
+    assert Instance(rt, rt.compile(binary), "y").on_book(BOOK)  # recompiled, cache rewritten
