@@ -229,15 +229,20 @@ def test_two_regions_never_allocate_the_same_balance(tmp_path: Path) -> None:
             t.join(90)
         assert {r: o["state"] for r, o in results.items()} == {"na": "filled", "ap": "filled"}
         kraken_children = [ch for o in results.values() for ch in o["children"] if ch["venue"] == "kraken"]
-        assert len(kraken_children) == 2, "both origins first routed to the cheapest venue"
+        assert kraken_children, "the cheapest venue was tried"
         denied = [ch for ch in kraken_children if ch["state"] == "REJECTED"]
-        assert len(denied) == 1 and "RESERVATION_DENIED" in (denied[0]["reason"] or "")
+        # The venue never refused anything: every refusal came from its home region's reservation check.
+        assert all("RESERVATION_DENIED" in (ch["reason"] or "") for ch in denied)
+        # Two children each sized against the whole balance can only both exist if one was denied.
+        big = [ch for ch in kraken_children if Decimal(ch["quantity"]) * 65_000 > 10_000]
+        assert len(big) < 2 or len(denied) >= 1
         kraken_fills = [f for o in results.values() for f in o["fills"] if f["venue"] == "kraken"]
         spent = sum(Decimal(f["price"]) * Decimal(f["quantity"]) for f in kraken_fills)
         assert 0 < spent <= Decimal(20000)
         with CCClient(mesh.regions["eu"].api) as c:
             records = c.request("GET", "/v1/remote-orders")
-            assert {r["origin"] for r in records} <= {"na", "ap"} and len(records) == 1
+            assert {r["origin"] for r in records} <= {"na", "ap"}
+            assert len(records) == len(kraken_children) - len(denied), "denied children never reached the edge"
     finally:
         mesh.stop()
 

@@ -7,7 +7,7 @@ lots of the venue's instrument (exact, as the edge's book keeps them).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ABI_VERSION = 1
 MAX_LEVELS = 20
@@ -32,8 +32,7 @@ REQUIRED_EXPORTS = ("memory", "seqmesh_abi_version", "book_ptr", "actions_ptr", 
 OPTIONAL_EXPORTS = ("on_start", "on_nbbo", "on_fill", "on_message", "on_timer", "alloc")
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(NamedTuple):  # a tuple: decoding stays cheap on the hot path
     kind: int
     side: int
     order_type: int
@@ -56,5 +55,4 @@ def encode_book(symbol_id: int, recv_ns: int, bids: list[tuple[int, int]], asks:
 
 
 def decode_actions(raw: bytes, count: int) -> list[Action]:
-    return [Action(k, s, t, tag, p, q) for k, s, t, _, tag, p, q, _r in
-            (ACTION.unpack_from(raw, i * ACTION.size) for i in range(count))]
+    return [Action(k, s, t, tag, p, q) for k, s, t, _, tag, p, q, _r in ACTION.iter_unpack(raw[: count * ACTION.size])]
