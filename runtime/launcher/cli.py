@@ -74,9 +74,8 @@ async def _up(args: Any) -> int:
             from seqmesh.testing.toxiproxy import Toxiproxy
 
             toxi = Toxiproxy(work / "logs")
-            for (a, b), endpoint in routes.items():
-                routes[(a, b)] = toxi.proxy(f"{a}-{b}", endpoint)
-                toxi.latency(f"{a}-{b}", WAN_ONE_WAY_MS.get(frozenset({a, b}), 45), 5)
+            route = toxi.router(lambda a, b: WAN_ONE_WAY_MS.get(frozenset({a, b}), 45), jitter_ms=5)
+            routes = {(a, b): route(a, b, endpoint) for (a, b), endpoint in routes.items()}
             print(f"  WAN: Toxiproxy on every peer link (API 127.0.0.1:{toxi.port}); one-way delays "
                   + ", ".join(f"{'-'.join(sorted(k))} {v} ms" for k, v in WAN_ONE_WAY_MS.items()), flush=True)
         seed = args.seed

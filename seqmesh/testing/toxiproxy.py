@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,16 @@ class Toxiproxy:
         else:
             for stream in ("upstream", "downstream"):
                 self._call("DELETE", f"/proxies/{name}/toxics/cut-{stream}")
+
+    def router(self, one_way_ms: Callable[[str, str], int], jitter_ms: int = 0) -> Callable[[str, str, str], str]:
+        """A `Mesh` route: every peer link (src -> dst) through its own proxy `src-dst`, delayed."""
+
+        def route(src: str, dst: str, endpoint: str) -> str:
+            listen = self.proxy(f"{src}-{dst}", endpoint)
+            self.latency(f"{src}-{dst}", one_way_ms(src, dst), jitter_ms)
+            return listen
+
+        return route
 
     def enable(self, name: str, enabled: bool) -> None:
         self._call("POST", f"/proxies/{name}", {"enabled": enabled})

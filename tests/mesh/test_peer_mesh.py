@@ -37,14 +37,9 @@ def peers(api: str) -> dict[str, dict[str, object]]:
 def wan(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mesh, Toxiproxy]]:
     tmp = tmp_path_factory.mktemp("wan")
     toxi = Toxiproxy(tmp)
-
-    def via_proxy(src: str, dst: str, endpoint: str) -> str:
-        listen = toxi.proxy(f"{src}-{dst}", endpoint)
-        toxi.latency(f"{src}-{dst}", 35, 5)  # ~70 ms round trips: the seed's 60-120 ms band
-        return listen
-
+    # ~70 ms round trips: the seed's 60-120 ms band.
     mesh = Mesh(tmp, {"na": {"coinbase": FEES}, "eu": {"kraken": FEES}, "ap": {"binance": FEES}},
-                probe_s=1.0, route=via_proxy)
+                probe_s=1.0, route=toxi.router(lambda _a, _b: 35, jitter_ms=5))
     for r in mesh.regions.values():
         wait_until(lambda r=r: all(p["connected"] for p in peers(r.api).values()), 60, what=f"{r.region} peers up")
     yield mesh, toxi
@@ -120,15 +115,9 @@ def cross(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mesh, Toxi
     """na's only venue is 1 bp dearer than eu's; the link between them has ~70 ms round trips."""
     tmp = tmp_path_factory.mktemp("cross")
     toxi = Toxiproxy(tmp)
-
-    def via_proxy(src: str, dst: str, endpoint: str) -> str:
-        listen = toxi.proxy(f"{src}-{dst}", endpoint)
-        toxi.latency(f"{src}-{dst}", 35, 3)
-        return listen
-
     # Mids stand still (volatility 0) so the 1 bp gap between the venues is exactly what the SOR sees.
     mesh = Mesh(tmp, {"na": {"coinbase": ("1", "0.001", "0.001")}, "eu": {"kraken": ("0", "0.001", "0.001")}},
-                probe_s=1.0, route=via_proxy, sim_args=("--volatility-bps", "0"))
+                probe_s=1.0, route=toxi.router(lambda _a, _b: 35, jitter_ms=3), sim_args=("--volatility-bps", "0"))
     for r in mesh.regions.values():
         wait_until(lambda r=r: all(p["connected"] and p["rtt_ms"] for p in peers(r.api).values()), 60,
                    what=f"{r.region} peers up")
