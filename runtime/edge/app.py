@@ -11,6 +11,7 @@ from seqmesh.runtime.links.tls import TlsFiles, server_credentials
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import edge_pb2_grpc as pbg
 
+from .algos import AlgoManager
 from .config import EdgeSettings
 from .exchange import make_exchange
 from .feed import BookFeed
@@ -42,6 +43,7 @@ class EdgeApp:
         self.feed: BookFeed
         self.oms: OrderManager
         self.stream: MarketStream
+        self.algos: AlgoManager
         self.server: grpc.aio.Server | None = None
         self.port = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -63,6 +65,8 @@ class EdgeApp:
         self.feed = BookFeed(self.settings.venue, self.instruments, self.hub)
         self.oms = OrderManager(self.settings.venue, Journal(self.settings.journal_path), self.gateway,
                                 self.instruments)
+        self.algos = AlgoManager(self.settings.state_dir / "wasm-cache", self.oms, self.feed)
+        self.feed.algo_hook = self.algos.on_book
         self.stream = MarketStream(self._ws, self.feed, list(self.instruments), self.tapped)
         self.stream.start()
         await self.oms.reconcile()  # whatever happened at the venue while we were away

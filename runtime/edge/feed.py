@@ -8,7 +8,7 @@ contiguous per-symbol `book_seq`, plus a Bbo item whenever the top of book chang
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from seqmesh.runtime.book.l2 import L2Book
@@ -46,6 +46,8 @@ class BookFeed:
         }
         self.deltas_applied = 0
         self.last_frame_ns = 0
+        #: called with the symbol after every applied update (the WASM algos' on_book)
+        self.algo_hook: Callable[[str], None] | None = None
 
     # -- input from the venue connection ---------------------------------------------------
 
@@ -80,6 +82,8 @@ class BookFeed:
                                  asks=[pb.Level(price=p, qty=q) for p, q in asks])
             self.hub.publish(symbol, pb.MarketData(venue=self.venue, delta=delta))
         self._publish_bbo_if_changed(symbol, sb)
+        if self.algo_hook is not None:
+            self.algo_hook(symbol)
 
     def on_trade(self, symbol: str, trade_id: str, price: str, qty: str, buyer_is_maker: bool,
                  exchange_ms: int) -> None:

@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import grpc
+import wasmtime
 from seqmesh.runtime.links.tls import peer_identity
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import edge_pb2_grpc as pbg
+
+from .wasm.host import AbiViolation
 
 if TYPE_CHECKING:
     from .app import EdgeApp
@@ -84,6 +87,25 @@ class EdgeService(pbg.EdgeServicer):
                 yield event
             if not batch:
                 await oms.wait_for_event(cursor, wait_s=1.0)
+
+    async def DeployAlgo(self, request: pb.AlgoDeploy, context: Ctx) -> pb.AlgoStatus:  # type: ignore[type-arg]
+        await self._authorise(context)
+        try:
+            return self.app.algos.deploy(request)
+        except (ValueError, AbiViolation, wasmtime.WasmtimeError) as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"algo {request.name!r} refused: {exc}")
+            raise
+
+    async def ControlAlgo(self, request: pb.AlgoControl, context: Ctx) -> pb.AlgoStatus:  # type: ignore[type-arg]
+        await self._authorise(context)
+        if request.name not in self.app.algos.algos:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no algo {request.name!r} on this edge")
+        return self.app.algos.control(request.name, request.running)
+
+    async def ListAlgos(self, request: pb.AlgoRequest, context: Ctx) -> pb.AlgoList:  # type: ignore[type-arg]
+        await self._authorise(context)
+        return pb.AlgoList(algos=[a.status() for n, a in sorted(self.app.algos.algos.items())
+                                  if not request.name or n == request.name])
 
     async def GetBalances(self, request: pb.BalancesRequest, context: Ctx) -> pb.Balances:  # type: ignore[type-arg]
         await self._authorise(context)

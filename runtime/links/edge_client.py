@@ -44,6 +44,15 @@ class EdgeClient:
     async def balances(self, timeout: float = 10.0) -> pb.Balances:
         return await self.stub.GetBalances(pb.BalancesRequest(), timeout=timeout)
 
+    async def deploy_algo(self, name: str, wasm: bytes, symbol: str, timeout: float = 30.0) -> pb.AlgoStatus:
+        return await self.stub.DeployAlgo(pb.AlgoDeploy(name=name, wasm=wasm, symbol=symbol), timeout=timeout)
+
+    async def control_algo(self, name: str, running: bool, timeout: float = 10.0) -> pb.AlgoStatus:
+        return await self.stub.ControlAlgo(pb.AlgoControl(name=name, running=running), timeout=timeout)
+
+    async def algos(self, name: str = "", timeout: float = 10.0) -> list[pb.AlgoStatus]:
+        return list((await self.stub.ListAlgos(pb.AlgoRequest(name=name), timeout=timeout)).algos)
+
     async def market_data(self, symbols: list[str] | None = None) -> AsyncIterator[pb.MarketData]:
         async for item in self.stub.StreamMarketData(pb.MarketDataRequest(symbols=symbols or [])):
             yield item

@@ -1,0 +1,89 @@
+"""WASM algos on a real edge against the simulator: deployed over the edge's gRPC API, called on
+every book update, their orders placed through the edge's order management."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+import wasmtime
+from seqmesh.runtime.edge.exchange import make_exchange
+from seqmesh.runtime.links.edge_client import EdgeClient
+from seqmesh.runtime.links.tls import TlsFiles
+
+from seqmesh.testing.mesh import cc_tls_paths, start_edge, start_sim
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+from test_wasm_host import LOOP, PRELUDE
+
+# Places one bid at the best bid, once.
+ONCE = f"""(module {PRELUDE}
+  (global $done (mut i32) (i32.const 0))
+  (func (export "on_book") (param $book i32) (result i32)
+    (if (i32.or (global.get $done) (i32.eqz (i32.load offset=16 (local.get $book))))
+      (then (return (i32.const 0))))
+    (global.set $done (i32.const 1))
+    (i32.store8 offset=0 (i32.const 2048) (i32.const 1))
+    (i32.store8 offset=1 (i32.const 2048) (i32.const 1))
+    (i32.store8 offset=2 (i32.const 2048) (i32.const 1))
+    (i32.store offset=4 (i32.const 2048) (i32.const 42))
+    (i64.store offset=8 (i32.const 2048) (i64.load offset=24 (local.get $book)))
+    (i64.store offset=16 (i32.const 2048) (i64.const 100))
+    (i32.const 1)))"""
+
+
+@pytest.fixture
+def edge(tmp_path: Path) -> Any:
+    sim, url = start_sim(tmp_path, "binance", 5)
+    proc, addr = start_edge(tmp_path, url)
+    yield url, addr, tmp_path
+    proc.stop()
+    sim.stop()
+
+
+async def until(pred: Any, timeout: float = 20) -> None:
+    async with asyncio.timeout(timeout):
+        while not await pred():  # noqa: ASYNC110 - polling another process, nothing to wait on here
+            await asyncio.sleep(0.05)
+
+
+async def test_an_algo_places_its_order_and_a_runaway_one_is_stopped(edge: Any) -> None:
+    url, addr, tmp = edge
+    async with EdgeClient(addr, TlsFiles(*cc_tls_paths(tmp))) as client:
+        status = await client.deploy_algo("mm", bytes(wasmtime.wat2wasm(ONCE)), "BTC/USDT")
+        assert status.state == "Stopped" and status.calls == 0  # deployed stopped, feeds already warm
+        await client.deploy_algo("runaway", bytes(wasmtime.wat2wasm(LOOP)), "BTC/USDT")
+        await client.control_algo("mm", True)
+        await client.control_algo("runaway", True)
+
+        async def placed() -> bool:
+            return (await client.algos("mm"))[0].orders >= 1
+
+        await until(placed)
+
+        async def runaway_failed() -> bool:
+            return (await client.algos("runaway"))[0].state == "Failed"
+
+        await until(runaway_failed)
+        bad = (await client.algos("runaway"))[0]
+        assert "fuel" in bad.reason and bad.traps == 1
+        calls = (await client.algos("mm"))[0].calls
+
+        async def still_called() -> bool:
+            return (await client.algos("mm"))[0].calls > calls + 5
+
+        await until(still_called)  # the sibling keeps getting every book update
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await client.deploy_algo("junk", b"not wasm at all", "BTC/USDT")
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    ex = make_exchange("binance", sim_url=url, api_key="seqmesh-demo", secret="seqmesh-demo-secret")
+    try:
+        await ex.load_markets()
+        mine = [o for o in await ex.fetch_open_orders("BTC/USDT") if o["clientOrderId"].startswith("mm-42-")]
+        assert len(mine) == 1 and mine[0]["amount"] == 0.001 and mine[0]["side"] == "buy"
+    finally:
+        await ex.close()
