@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-CC_READY = r"cc \S+ ready: (http://\S+) "
 #: Per-venue differences so the venues' prices and costs really differ:
 #: venue -> (price offset bps, maker fee, taker fee, extra latency ms).
 VENUE_PROFILES: dict[str, tuple[str, str, str, str]] = {
@@ -53,8 +52,8 @@ def _plan(args: Any) -> dict[str, list[str]]:
 
 async def _up(args: Any) -> int:
     from seqmesh.common.certs_cli import dev_pki
-    from seqmesh.testing.mesh import EDGE_READY, SIM_READY, free_port
 
+    from .ready import CC_READY, EDGE_READY, SIM_READY, free_port
     from .supervisor import Supervisor
 
     work = Path(args.work_dir)
@@ -103,7 +102,7 @@ async def _up(args: Any) -> int:
             if len(plan) > 1:
                 cc_args += ["--listen-peer", f"127.0.0.1:{peer_ports[r]}"]
                 cc_args += [a for o in plan if o != r for a in ("--peer", f"{o}@{routes[(r, o)]}@{cas[o]}")]
-            apis[r] = (await sup.start(f"{r}-cc", cc_args, CC_READY)).group(1)
+            apis[r] = (await sup.start(f"{r}-cc", cc_args, CC_READY)).group(2)
         first = next(iter(apis.values()))
         print("\nseqmesh up: " + "   ".join(f"{r} API {a}" for r, a in apis.items()) +
               f"\n(OpenAPI at /docs, key seqmesh-dev-key; every CC shows the global view)\n"

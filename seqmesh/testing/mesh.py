@@ -6,12 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seqmesh.common.certs_cli import dev_pki
+from seqmesh.runtime.launcher.ready import CC_READY, EDGE_READY, SIM_READY, free_port
 
 from .processes import Proc, seqmesh
-
-SIM_READY = r"venue (\S+) ready: http://127\.0\.0\.1:(\d+)/api/v3"
-EDGE_READY = r"edge (\S+) ready: grpc 127\.0\.0\.1:(\d+)"
-CC_READY = r"cc (\S+) ready: (http://127\.0\.0\.1:\d+)"
 
 
 def start_sim(tmp: Path, venue: str = "binance", seed: int = 7, *extra: str) -> tuple[Proc, str]:
@@ -88,14 +85,6 @@ class Region:
         procs = [*(p for p, _ in self.edges.values()), *(p for p, _ in self.sims.values())]
         for proc in [self.cc, *procs] if hasattr(self, "cc") else procs:
             proc.stop()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Mesh:

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from seqmesh.devcluster.controlplane import binary
+from seqmesh.runtime.launcher.ready import free_port
 
-from .mesh import free_port
 from .processes import Proc
 
 
