@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import kopf
-
-from seqmesh.common.crds.models import GROUP, VERSION, AlgoSpec
+from seqmesh.common.crds.models import AlgoSpec
 
 from .. import conditions, kube, status, wasm
 from ..builders import algo as algo_builder
 from ..builders import names
-from ..metrics import reconciling
-from ..settings import SETTINGS
-from .common import API_VERSION, apply_all
+from .common import API_VERSION, apply_all, level_based
 
 
 def sync_algo(body: dict[str, Any]) -> None:
@@ -45,15 +41,4 @@ def sync_algo(body: dict[str, Any]) -> None:
                                        else f"unknown edges: {', '.join(sorted(missing))}", generation)})
 
 
-@kopf.on.resume(GROUP, VERSION, "algos", id="algo-resume")
-@kopf.on.create(GROUP, VERSION, "algos", id="algo-create")
-@kopf.on.update(GROUP, VERSION, "algos", field="spec", id="algo-update")
-def reconcile(body: kopf.Body, **_: Any) -> None:
-    with reconciling("Algo"):
-        sync_algo(dict(body))
-
-
-@kopf.timer(GROUP, VERSION, "algos", interval=SETTINGS.resync_s, initial_delay=SETTINGS.resync_s, id="algo-resync")
-def resync(body: kopf.Body, **_: Any) -> None:
-    with reconciling("Algo"):
-        sync_algo(dict(body))
+level_based("algos", "Algo", sync_algo)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import kopf
 from pydantic import ValidationError
 
 from seqmesh.common.certs import Identity
@@ -12,7 +14,8 @@ from seqmesh.common.crds.models import GROUP, VERSION, EdgeSpec, PeerLinkSpec, R
 from .. import certs, conditions, kube, status
 from ..builders import names
 from ..builders import region as region_builder
-from ..metrics import APPLIED
+from ..metrics import APPLIED, reconciling
+from ..settings import SETTINGS
 
 API_VERSION = f"{GROUP}/{VERSION}"
 
@@ -75,3 +78,19 @@ def sync_region_named(namespace: str, region: str) -> None:
     body = find_region(namespace, region)
     if body is not None:
         sync_region(body)
+
+
+def level_based(plural: str, kind: str, sync: Callable[[dict[str, Any]], object]) -> None:
+    """Register `sync` for a kind the level-based way: on resume, create and spec changes, and on
+    a resync timer that renews certificates and corrects drift."""
+    prefix = kind.lower()
+
+    def reconcile(body: kopf.Body, **_: Any) -> None:
+        with reconciling(kind):
+            sync(dict(body))
+
+    kopf.on.resume(GROUP, VERSION, plural, id=f"{prefix}-resume")(reconcile)
+    kopf.on.create(GROUP, VERSION, plural, id=f"{prefix}-create")(reconcile)
+    kopf.on.update(GROUP, VERSION, plural, field="spec", id=f"{prefix}-update")(reconcile)
+    kopf.timer(GROUP, VERSION, plural, interval=SETTINGS.resync_s, initial_delay=SETTINGS.resync_s,
+               id=f"{prefix}-resync")(reconcile)

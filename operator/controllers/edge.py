@@ -13,9 +13,7 @@ from seqmesh.common.crds.models import GROUP, VERSION, EdgeSpec, RegionSpec
 from .. import certs, conditions, kube, status
 from ..builders import edge as edge_builder
 from ..builders import names
-from ..metrics import reconciling
-from ..settings import SETTINGS
-from .common import apply_all, find_region, sync_region
+from .common import apply_all, find_region, level_based, sync_region
 
 
 def sync_edge(body: dict[str, Any]) -> None:
@@ -47,12 +45,7 @@ def sync_edge(body: dict[str, Any]) -> None:
                                        "Deployment, Service and certificate in place", generation)})
 
 
-@kopf.on.resume(GROUP, VERSION, "edges", id="edge-resume")
-@kopf.on.create(GROUP, VERSION, "edges", id="edge-create")
-@kopf.on.update(GROUP, VERSION, "edges", field="spec", id="edge-update")
-def reconcile(body: kopf.Body, **_: Any) -> None:
-    with reconciling("Edge"):
-        sync_edge(dict(body))
+level_based("edges", "Edge", sync_edge)
 
 
 @kopf.on.delete(GROUP, VERSION, "edges", id="edge-delete", optional=True)
@@ -61,9 +54,3 @@ def removed(body: kopf.Body, **_: Any) -> None:
     region_body = find_region(body["metadata"]["namespace"], body["spec"]["region"])
     if region_body is not None:
         sync_region(region_body)
-
-
-@kopf.timer(GROUP, VERSION, "edges", interval=SETTINGS.resync_s, initial_delay=SETTINGS.resync_s, id="edge-resync")
-def resync(body: kopf.Body, **_: Any) -> None:
-    with reconciling("Edge"):
-        sync_edge(dict(body))

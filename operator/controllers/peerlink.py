@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import kopf
-
-from seqmesh.common.crds.models import GROUP, VERSION, PeerLinkSpec
+from seqmesh.common.crds.models import PeerLinkSpec
 
 from .. import conditions, kube, status
 from ..builders import names
 from ..builders import peerlink as peer_builder
-from ..metrics import reconciling
-from ..settings import SETTINGS
-from .common import apply_all, sync_region_named
+from .common import apply_all, level_based, sync_region_named
 
 
 def sync_peerlink(body: dict[str, Any]) -> None:
@@ -29,16 +25,4 @@ def sync_peerlink(body: dict[str, Any]) -> None:
                                        f"peer {spec.remoteRegion} at {spec.endpoint}", generation)})
 
 
-@kopf.on.resume(GROUP, VERSION, "peerlinks", id="peerlink-resume")
-@kopf.on.create(GROUP, VERSION, "peerlinks", id="peerlink-create")
-@kopf.on.update(GROUP, VERSION, "peerlinks", field="spec", id="peerlink-update")
-def reconcile(body: kopf.Body, **_: Any) -> None:
-    with reconciling("PeerLink"):
-        sync_peerlink(dict(body))
-
-
-@kopf.timer(GROUP, VERSION, "peerlinks", interval=SETTINGS.resync_s, initial_delay=SETTINGS.resync_s,
-            id="peerlink-resync")
-def resync(body: kopf.Body, **_: Any) -> None:
-    with reconciling("PeerLink"):
-        sync_peerlink(dict(body))
+level_based("peerlinks", "PeerLink", sync_peerlink)

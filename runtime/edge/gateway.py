@@ -141,21 +141,20 @@ class VenueGateway:
                                              params)
         return self._order(o, symbol)
 
-    async def cancel(self, symbol: str, venue_order_id: str, client_order_id: str) -> VenueOrder:
+    async def _by_ref(self, call: Any, symbol: str, venue_order_id: str, client_order_id: str) -> VenueOrder:
+        """An order-addressed call, by the venue's id when known, else by our client order id."""
         await self.limiter.acquire()
         if venue_order_id:
-            o = await self.exchange.cancel_order(venue_order_id, symbol)
+            o = await call(venue_order_id, symbol)
         else:
-            o = await self.exchange.cancel_order(None, symbol, {"origClientOrderId": client_order_id})
+            o = await call(None, symbol, {"origClientOrderId": client_order_id})
         return self._order(o, symbol)
 
+    async def cancel(self, symbol: str, venue_order_id: str, client_order_id: str) -> VenueOrder:
+        return await self._by_ref(self.exchange.cancel_order, symbol, venue_order_id, client_order_id)
+
     async def fetch(self, symbol: str, venue_order_id: str, client_order_id: str) -> VenueOrder:
-        await self.limiter.acquire()
-        if venue_order_id:
-            o = await self.exchange.fetch_order(venue_order_id, symbol)
-        else:
-            o = await self.exchange.fetch_order(None, symbol, {"origClientOrderId": client_order_id})
-        return self._order(o, symbol)
+        return await self._by_ref(self.exchange.fetch_order, symbol, venue_order_id, client_order_id)
 
     async def open_orders(self, symbol: str) -> list[VenueOrder]:
         await self.limiter.acquire()
