@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import wasmtime
-from seqmesh.runtime.edge.wasm import abi
-from seqmesh.runtime.edge.wasm.host import Instance, Runtime
+from seqmesh.runtime.wasm import abi
+from seqmesh.runtime.wasm.host import Instance, Runtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit"))
 from test_wasm_host import GOOD

@@ -62,6 +62,7 @@ class PeerMesh:
         self.on_cancel: Callable[[ppb.CancelRemote], Awaitable[None]] | None = None
         self.on_remote_events: Callable[[str, list[pb.OrderEvent]], Awaitable[None]] | None = None
         self.on_resume: Callable[[str, dict[str, int]], None] | None = None
+        self.on_algo_message: Callable[[pb.AlgoMessage], None] | None = None
         self.remote_cursors: Callable[[], dict[str, int]] = dict
 
     # -- venues of other regions ------------------------------------------------------------
@@ -125,6 +126,12 @@ class PeerMesh:
         frame.balances.extend(balances or [])
         self.local_venues[info.venue] = frame
         self._broadcast(ppb.PeerFrame(venue=frame))
+
+    def send_algo_message(self, msg: pb.AlgoMessage) -> int:
+        """A message of a local algo instance goes to every connected peer region (not further)."""
+        frame = ppb.PeerFrame(algo_message=msg)
+        self._broadcast(frame)
+        return len(self._outboxes)
 
     def mirror(self, item: pb.MarketData) -> None:
         if self._outboxes:
@@ -261,6 +268,8 @@ class PeerService(ppbg.PeerServicer):
                     yield reply
                 elif kind == "cancel" and mesh.on_cancel is not None:
                     await mesh.on_cancel(frame.cancel)
+                elif kind == "algo_message" and mesh.on_algo_message is not None:
+                    mesh.on_algo_message(frame.algo_message)
                 elif kind == "remote_event" and mesh.on_remote_events is not None:
                     await mesh.on_remote_events(frame.remote_event.venue, [frame.remote_event.event])
                 elif kind == "hello":

@@ -65,7 +65,8 @@ class EdgeApp:
         self.feed = BookFeed(self.settings.venue, self.instruments, self.hub)
         self.oms = OrderManager(self.settings.venue, Journal(self.settings.journal_path), self.gateway,
                                 self.instruments)
-        self.algos = AlgoManager(self.settings.state_dir / "wasm-cache", self.oms, self.feed)
+        self.algos = AlgoManager(self.settings.state_dir / "wasm-cache", self.oms, self.feed,
+                                 self.settings.region, self.settings.venue)
         self.feed.algo_hook = self.algos.on_book
         self.stream = MarketStream(self._ws, self.feed, list(self.instruments), self.tapped)
         self.stream.start()

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Callable
 from decimal import Decimal
 
 from seqmesh.runtime.proto import edge_pb2 as pb
@@ -42,6 +43,8 @@ class OrderManager:
         self._new_event = asyncio.Condition()
         self._locks: dict[str, asyncio.Lock] = {}
         self.rejections = 0
+        #: called after every recorded event (the algos learn their orders' fills and ends here)
+        self.listeners: list[Callable[[OrderRecord, pb.Fill | None], None]] = []
 
     # -- the event stream ------------------------------------------------------------------
 
@@ -59,6 +62,11 @@ class OrderManager:
             return False
         self.last_seq = seq
         asyncio.get_running_loop().create_task(self._notify())
+        for listener in self.listeners:
+            try:
+                listener(order, fill)
+            except Exception:  # a listener's bug must not cost the order its event
+                log.exception("order listener failed on %s", order.client_order_id)
         return True
 
     async def _notify(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -11,8 +12,7 @@ import wasmtime
 from seqmesh.runtime.links.tls import peer_identity
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import edge_pb2_grpc as pbg
-
-from .wasm.host import AbiViolation
+from seqmesh.runtime.wasm.host import AbiViolation
 
 if TYPE_CHECKING:
     from .app import EdgeApp
@@ -98,14 +98,55 @@ class EdgeService(pbg.EdgeServicer):
 
     async def ControlAlgo(self, request: pb.AlgoControl, context: Ctx) -> pb.AlgoStatus:  # type: ignore[type-arg]
         await self._authorise(context)
-        if request.name not in self.app.algos.algos:
+        algos = self.app.algos
+        if request.name not in algos.algos:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no algo {request.name!r} on this edge")
-        return self.app.algos.control(request.name, request.running)
+        if request.remove:
+            status = algos.statuses(request.name)[0]
+            algos.remove(request.name)
+            status.state = "Removed"
+            return status
+        return algos.control(request.name, request.running)
 
     async def ListAlgos(self, request: pb.AlgoRequest, context: Ctx) -> pb.AlgoList:  # type: ignore[type-arg]
         await self._authorise(context)
-        return pb.AlgoList(algos=[a.status() for n, a in sorted(self.app.algos.algos.items())
-                                  if not request.name or n == request.name])
+        return pb.AlgoList(algos=self.app.algos.statuses(request.name))
+
+    async def GetAlgoLogs(self, request: pb.AlgoRequest, context: Ctx) -> pb.AlgoLogs:  # type: ignore[type-arg]
+        await self._authorise(context)
+        algo = self.app.algos.algos.get(request.name)
+        if algo is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no algo {request.name!r} on this edge")
+        assert algo is not None
+        return pb.AlgoLogs(lines=algo.instance.stats.logs)
+
+    async def AlgoLink(self, requests: AsyncIterator[pb.AlgoDown],
+                       context: Ctx) -> AsyncIterator[pb.AlgoUp]:  # type: ignore[type-arg]
+        """Messages between this edge's instances and their siblings elsewhere, and the NBBO."""
+        await self._authorise(context)
+        algos = self.app.algos
+        box = algos.attach()
+
+        async def read() -> None:
+            try:
+                async for down in requests:
+                    if down.HasField("message"):
+                        algos.on_message(down.message)
+                    elif down.HasField("nbbo"):
+                        algos.on_nbbo(down.nbbo)
+            finally:
+                box.put_nowait(None)  # the CC hung up
+
+        reader = asyncio.create_task(read())
+        try:
+            while True:
+                item = await box.get()
+                if item is None:
+                    return
+                yield item
+        finally:
+            reader.cancel()
+            algos.detach(box)
 
     async def GetBalances(self, request: pb.BalancesRequest, context: Ctx) -> pb.Balances:  # type: ignore[type-arg]
         await self._authorise(context)

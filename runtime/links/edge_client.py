@@ -44,14 +44,28 @@ class EdgeClient:
     async def balances(self, timeout: float = 10.0) -> pb.Balances:
         return await self.stub.GetBalances(pb.BalancesRequest(), timeout=timeout)
 
-    async def deploy_algo(self, name: str, wasm: bytes, symbol: str, timeout: float = 30.0) -> pb.AlgoStatus:
-        return await self.stub.DeployAlgo(pb.AlgoDeploy(name=name, wasm=wasm, symbol=symbol), timeout=timeout)
+    async def deploy_algo(self, name: str, wasm: bytes, symbol: str, *, params: dict[str, str] | None = None,
+                          limits: pb.AlgoLimits | None = None, running: bool = False, owner: str = "",
+                          timeout: float = 30.0) -> pb.AlgoStatus:
+        req = pb.AlgoDeploy(name=name, wasm=wasm, symbol=symbol, params=params or {}, running=running, owner=owner)
+        if limits is not None:
+            req.limits.CopyFrom(limits)
+        return await self.stub.DeployAlgo(req, timeout=timeout)
 
-    async def control_algo(self, name: str, running: bool, timeout: float = 10.0) -> pb.AlgoStatus:
-        return await self.stub.ControlAlgo(pb.AlgoControl(name=name, running=running), timeout=timeout)
+    async def control_algo(self, name: str, running: bool, remove: bool = False,
+                           timeout: float = 10.0) -> pb.AlgoStatus:
+        return await self.stub.ControlAlgo(pb.AlgoControl(name=name, running=running, remove=remove), timeout=timeout)
 
     async def algos(self, name: str = "", timeout: float = 10.0) -> list[pb.AlgoStatus]:
         return list((await self.stub.ListAlgos(pb.AlgoRequest(name=name), timeout=timeout)).algos)
+
+    async def algo_logs(self, name: str, timeout: float = 10.0) -> list[str]:
+        return list((await self.stub.GetAlgoLogs(pb.AlgoRequest(name=name), timeout=timeout)).lines)
+
+    async def algo_link(self, outgoing: AsyncIterator[pb.AlgoDown]) -> AsyncIterator[pb.AlgoUp]:
+        """The bidirectional algo link: messages and NBBO down, the instances' messages up."""
+        async for item in self.stub.AlgoLink(outgoing):
+            yield item
 
     async def market_data(self, symbols: list[str] | None = None) -> AsyncIterator[pb.MarketData]:
         async for item in self.stub.StreamMarketData(pb.MarketDataRequest(symbols=symbols or [])):

@@ -83,7 +83,7 @@ async def test_an_algo_places_its_order_and_a_runaway_one_is_stopped(edge: Any) 
     ex = make_exchange("binance", sim_url=url, api_key="seqmesh-demo", secret="seqmesh-demo-secret")
     try:
         await ex.load_markets()
-        mine = [o for o in await ex.fetch_open_orders("BTC/USDT") if o["clientOrderId"].startswith("mm-42-")]
+        mine = [o for o in await ex.fetch_open_orders("BTC/USDT") if o["clientOrderId"].startswith("mm.")]
         assert len(mine) == 1 and mine[0]["amount"] == 0.001 and mine[0]["side"] == "buy"
     finally:
         await ex.close()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import wasmtime
-from seqmesh.runtime.edge.wasm import abi
-from seqmesh.runtime.edge.wasm.host import AbiViolation, Instance, Runtime
+from seqmesh.runtime.wasm import abi
+from seqmesh.runtime.wasm.host import AbiViolation, Instance, Runtime
 
 PRELUDE = """
   (import "seqmesh" "send" (func $send (param i32 i32 i32 i32) (result i32)))
@@ -31,8 +31,9 @@ GOOD = f"""(module {PRELUDE}
     (i64.store offset=8 (i32.const 2048) (i64.load offset=24 (local.get $book)))  ;; price = best bid
     (i64.store offset=16 (i32.const 2048) (i64.const 100)) ;; qty lots
     (i32.const 1))
-  (func (export "on_timer") (param i32)
-    (drop (call $send (i32.const 4096) (i32.const 6) (i32.const 0) (i32.const 300))))  ;; too large
+  (func (export "on_timer") (param i32) (result i32)
+    (drop (call $send (i32.const 4096) (i32.const 6) (i32.const 0) (i32.const 300)))  ;; too large
+    (i32.const 0))
 )"""
 LOOP = f"""(module {PRELUDE}
   (func (export "on_book") (param i32) (result i32) (loop $l (br $l)) (i32.const 0)))"""
@@ -58,7 +59,7 @@ def test_good_guest_gets_the_book_and_returns_actions(tmp_path: Path) -> None:
     actions = inst.on_book(BOOK)
     assert actions == [abi.Action(abi.KIND_PLACE, abi.SIDE_BUY, abi.TYPE_LIMIT, 7, 6500000, 100)]
     assert inst.stats.calls == 1 and inst.stats.fuel_used > 0 and inst.stopped is None
-    inst.call("on_timer", 0)  # an oversized message: an error code to the guest, counted, not fatal
+    inst.on_timer(0)  # an oversized message: an error code to the guest, counted, not fatal
     assert inst.stats.rejected_messages == 1 and inst.stopped is None
     assert inst.on_book(BOOK)  # still running
 

@@ -41,8 +41,16 @@ class Stats:
     fuel_used: int = 0
     traps: int = 0
     messages: int = 0
+    received: int = 0
     rejected_messages: int = 0
+    orders: int = 0
+    denied: int = 0
+    fills: int = 0
     logs: list[str] = field(default_factory=list)
+
+    def log(self, line: str) -> None:
+        self.logs.append(line)
+        del self.logs[:-200]
 
 
 class Runtime:
@@ -75,13 +83,16 @@ class Instance:
     """One algo instance on one edge."""
 
     def __init__(self, runtime: Runtime, module: wasmtime.Module, name: str,
-                 send: Callable[[str, bytes], None] | None = None, fuel: int = DEFAULT_FUEL,
+                 send: Callable[[str, bytes], int] | None = None,
+                 set_timer: Callable[[int, int], None] | None = None, fuel: int = DEFAULT_FUEL,
                  memory_limit: int = DEFAULT_MEMORY) -> None:
         self.name = name
         self.fuel = fuel
         self.stats = Stats()
         self.stopped: str | None = None  # the reason, once stopped
         self._send = send
+        self._set_timer = set_timer
+        self.timers: set[int] = set()  # pending timer ids (the embedder clears one when it fires)
         self.store = wasmtime.Store(runtime.engine)
         self.store.set_limits(memory_size=memory_limit)
         linker = wasmtime.Linker(runtime.engine)
@@ -90,6 +101,7 @@ class Instance:
         linker.define_func("seqmesh", "now_ns", wasmtime.FuncType([], [i64]), time.time_ns)
         linker.define_func("seqmesh", "send", wasmtime.FuncType([i32, i32, i32, i32], [i32]), self._send_msg,
                            access_caller=True)
+        linker.define_func("seqmesh", "set_timer", wasmtime.FuncType([i32, i32], [i32]), self._timer)
         self.store.set_fuel(fuel)
         try:
             self.instance = linker.instantiate(self.store, module)
@@ -110,6 +122,12 @@ class Instance:
             func = exports[name]
             if not isinstance(func, wasmtime.Func):
                 raise AbiViolation(f"export {name!r} is not a function")
+            ftype = func.type(self.store)
+            want = abi.SIGNATURES[name]
+            # The raw call path does not check types: a wrong signature must never get that far.
+            if (len(ftype.params), len(ftype.results)) != want or any(
+                    str(t) != "i32" for t in (*ftype.params, *ftype.results)):
+                raise AbiViolation(f"export {name!r} must take {want[0]} i32 and return {want[1]} i32")
             self.exports[name] = func
         version = self._call_slow("seqmesh_abi_version")
         if version != abi.ABI_VERSION:
@@ -118,11 +136,19 @@ class Instance:
         self.actions_ptr = int(self._call_slow("actions_ptr"))
         self._check_region(self.book_ptr, abi.BOOK_SIZE)
         self._check_region(self.actions_ptr, abi.MAX_ACTIONS * abi.ACTION.size)
-        # The hot path's preallocated pieces: raw argument/result slot, trap slot, context, handles.
-        self._raw = (ffi.wasmtime_val_raw_t * 1)()
-        self._on_book = self.exports["on_book"]
+        self.event_ptr = 0
+        if any(e in self.exports for e in abi.EVENT_EXPORTS):
+            if "event_ptr" not in self.exports:
+                raise AbiViolation("on_nbbo/on_fill/on_message need the export event_ptr")
+            self.event_ptr = int(self._call_slow("event_ptr"))
+            self._check_region(self.event_ptr, abi.EVENT_SIZE)
+        if "on_start" in self.exports and "alloc" not in self.exports:
+            raise AbiViolation("on_start needs the export alloc")
+        # The hot path's preallocated pieces: raw argument/result slots, trap slot, context, handles.
+        self._raw = (ffi.wasmtime_val_raw_t * 6)()
         self._ctx = self.store._context()
-        self._func_ref = ctypes.byref(self._on_book._func)
+        self._refs = {name: ctypes.byref(func._func) for name, func in self.exports.items()}
+        self._func_ref = self._refs["on_book"]
         self._mem_ref = ctypes.byref(self.memory._memory)
         self._fuel_left = ctypes.c_uint64()
         self._fuel_ref = ctypes.byref(self._fuel_left)
@@ -139,18 +165,29 @@ class Instance:
 
     def _log(self, caller: Any, level: int, ptr: int, length: int) -> None:
         text = self._read(caller, ptr, min(length, 4096)).decode(errors="replace")
-        self.stats.logs.append(f"{level}:{text}")
-        del self.stats.logs[:-200]
+        self.stats.log(f"{_LEVELS.get(level, level)}: {text}")
 
     def _send_msg(self, caller: Any, label_ptr: int, label_len: int, ptr: int, length: int) -> int:
-        if length > abi.MAX_MESSAGE or label_len > 64:
+        if length > abi.MAX_MESSAGE or label_len > abi.MAX_LABEL or length < 0 or label_len < 0:
             self.stats.rejected_messages += 1
             return abi.E_TOO_LARGE
         label = self._read(caller, label_ptr, label_len).decode(errors="replace")
         payload = self._read(caller, ptr, length)
-        self.stats.messages += 1
-        if self._send is not None:
-            self._send(label, payload)
+        if self._send is None:
+            return abi.E_NO_ROUTE
+        code = self._send(label, payload)
+        if code == abi.OK:
+            self.stats.messages += 1
+        return code
+
+    def _timer(self, timer_id: int, after_ms: int) -> int:
+        if not 1 <= after_ms <= abi.MAX_TIMER_MS:
+            return abi.E_INVALID
+        if timer_id not in self.timers and len(self.timers) >= abi.MAX_TIMERS:
+            return abi.E_LIMIT
+        self.timers.add(timer_id)
+        if self._set_timer is not None:
+            self._set_timer(timer_id, after_ms)
         return abi.OK
 
     # -- calls -----------------------------------------------------------------------------
@@ -191,31 +228,80 @@ class Instance:
         """The hot path: write the book, call on_book, read the actions it returned."""
         if self.stopped:
             return []
-        ctx = self._ctx
         # The memory may have moved if the guest grew it: take its base afresh (one C call).
         # The raw ctypes entry points (`_wasmtime_*`) skip a Python frame each; wasmtime is pinned.
-        base = ctypes.addressof(_memory_data(ctx, self._mem_ref).contents)
+        base = ctypes.addressof(_memory_data(self._ctx, self._mem_ref).contents)
         ctypes.memmove(base + self.book_ptr, book, len(book))
+        self._raw[0].i32 = self.book_ptr
+        return self._raw_call(self._func_ref, "on_book")
+
+    def on_event(self, export: str, payload: bytes) -> list[abi.Action]:
+        """on_nbbo, on_fill or on_message: the payload goes to event_ptr; absent export = ignored."""
+        ref = self._refs.get(export)
+        if self.stopped or ref is None:
+            return []
+        if len(payload) > abi.EVENT_SIZE:
+            raise ValueError(f"{export} payload of {len(payload)} bytes exceeds {abi.EVENT_SIZE}")
+        base = ctypes.addressof(_memory_data(self._ctx, self._mem_ref).contents)
+        ctypes.memmove(base + self.event_ptr, payload, len(payload))
+        self._raw[0].i32 = self.event_ptr
+        return self._raw_call(ref, export)
+
+    def on_timer(self, timer_id: int) -> list[abi.Action]:
+        self.timers.discard(timer_id)
+        ref = self._refs.get("on_timer")
+        if self.stopped or ref is None:
+            return []
+        self._raw[0].i32 = timer_id
+        return self._raw_call(ref, "on_timer")
+
+    def start(self, params: dict[str, str]) -> list[abi.Action]:
+        """on_start with the parameters as sorted `key=value` lines in a region from alloc."""
+        ref = self._refs.get("on_start")
+        if self.stopped or ref is None:
+            return []
+        text = abi.encode_params(params)
+        ptr = 0
+        if text:
+            try:
+                ptr = int(self._call_slow("alloc", len(text)))
+                self._check_region(ptr, len(text))
+            except (wasmtime.Trap, wasmtime.WasmtimeError, AbiViolation) as exc:
+                self._stop(_reason(exc))
+                return []
+            base = ctypes.addressof(_memory_data(self._ctx, self._mem_ref).contents)
+            ctypes.memmove(base + ptr, text, len(text))
+        self._raw[0].i32 = ptr
+        self._raw[1].i32 = len(text)
+        return self._raw_call(ref, "on_start")
+
+    def _raw_call(self, ref: Any, name: str) -> list[abi.Action]:
+        """Call an export whose arguments are already in the raw slots; decode its actions."""
+        ctx = self._ctx
         raw = self._raw
-        raw[0].i32 = self.book_ptr
         self.stats.calls += 1
         _set_fuel(ctx, self.fuel)
-        error = _call_unchecked(ctx, self._func_ref, raw, 1, self._trap_ref)
+        error = _call_unchecked(ctx, ref, raw, 6, self._trap_ref)
         _get_fuel(ctx, self._fuel_ref)
         self.stats.fuel_used += self.fuel - self._fuel_left.value
         trap = self._trap
         if error or trap:
             exc: Exception = wasmtime.WasmtimeError._from_ptr(error) if error else wasmtime.Trap._from_ptr(trap)
+            self._trap = ctypes.POINTER(ffi.wasm_trap_t)()
+            self._trap_ref = ctypes.byref(self._trap)
             self._stop(_reason(exc))
             return []
         count = raw[0].i32
         if count == 0:
             return []
         if not 0 < count <= abi.MAX_ACTIONS:
-            self._stop(f"ABI violation: on_book returned {count} actions (0..{abi.MAX_ACTIONS})")
+            self._stop(f"ABI violation: {name} returned {count} actions (0..{abi.MAX_ACTIONS})")
             return []
         base = ctypes.addressof(_memory_data(ctx, self._mem_ref).contents)
         return abi.decode_actions(ctypes.string_at(base + self.actions_ptr, count * abi.ACTION.size), count)
+
+
+_LEVELS = {0: "debug", 1: "info", 2: "warn", 3: "error"}
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,0 +1,98 @@
+"""ABI v1 between the edge (host) and an algo (guest); `docs/wasm-abi.md` is the contract.
+
+All multi-byte values are little-endian. Prices are integer ticks and quantities integer
+lots of the venue's instrument (exact, as the edge's book keeps them).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import NamedTuple
+
+ABI_VERSION = 1
+MAX_LEVELS = 20
+#: Book: u32 abi_version, u32 symbol_id, u64 recv_ns, u32 n_bids, u32 n_asks,
+#: then MAX_LEVELS bids and MAX_LEVELS asks of (i64 price_ticks, i64 qty_lots), best first.
+BOOK_HEADER = struct.Struct("<IIQII")
+LEVEL = struct.Struct("<qq")
+BOOK_SIZE = BOOK_HEADER.size + 2 * MAX_LEVELS * LEVEL.size  # 664 bytes
+#: Action: u8 kind, u8 side, u8 order_type, u8 reserved, u32 tag, i64 price_ticks, i64 qty_lots, u64 reserved.
+ACTION = struct.Struct("<BBBBIqqQ")
+MAX_ACTIONS = 16
+MAX_MESSAGE = 256
+MAX_LABEL = 64
+EVENT_SIZE = 512
+MAX_TIMERS = 16
+MAX_TIMER_MS = 86_400_000
+#: NBBO event: u64 ts_ns, i64 bid_ticks, i64 bid_lots, i64 ask_ticks, i64 ask_lots, 16s bid_venue, 16s ask_venue.
+NBBO = struct.Struct("<Qqqqq16s16s")
+#: Fill event: u32 tag, u8 side, u8 liquidity, u16 0, i64 price_ticks, i64 qty_lots, i64 fee_e8, u64 ts_ns,
+#: i64 position_lots.
+FILL = struct.Struct("<IBBHqqqQq")
+#: Message event header: u16 from_len, u16 label_len, u16 payload_len, u16 0; then the three byte strings.
+MESSAGE_HEADER = struct.Struct("<HHHH")
+
+KIND_PLACE, KIND_CANCEL, KIND_CANCEL_ALL = 1, 2, 3
+SIDE_BUY, SIDE_SELL = 1, 2
+TYPE_LIMIT, TYPE_MARKET, TYPE_IOC = 1, 2, 3
+LIQUIDITY_UNKNOWN, LIQUIDITY_MAKER, LIQUIDITY_TAKER = 0, 1, 2
+
+#: Status codes host imports return to the guest.
+OK, E_TOO_LARGE, E_BAD_POINTER, E_NO_ROUTE, E_INVALID, E_LIMIT = 0, -1, -2, -3, -4, -5
+
+REQUIRED_EXPORTS = ("memory", "seqmesh_abi_version", "book_ptr", "actions_ptr", "on_book")
+EVENT_EXPORTS = ("on_nbbo", "on_fill", "on_message")
+OPTIONAL_EXPORTS = ("on_start", *EVENT_EXPORTS, "on_timer", "alloc", "event_ptr")
+#: (parameter count, result count) of every function export; all values are i32.
+SIGNATURES = {"seqmesh_abi_version": (0, 1), "book_ptr": (0, 1), "actions_ptr": (0, 1), "event_ptr": (0, 1),
+              "alloc": (1, 1), "on_book": (1, 1), "on_start": (2, 1), "on_nbbo": (1, 1), "on_fill": (1, 1),
+              "on_message": (1, 1), "on_timer": (1, 1)}
+
+
+class Action(NamedTuple):  # a tuple: decoding stays cheap on the hot path
+    kind: int
+    side: int
+    order_type: int
+    tag: int
+    price_ticks: int
+    qty_lots: int
+
+
+def encode_book(symbol_id: int, recv_ns: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> bytes:
+    out = bytearray(BOOK_SIZE)
+    nb, na = min(len(bids), MAX_LEVELS), min(len(asks), MAX_LEVELS)
+    BOOK_HEADER.pack_into(out, 0, ABI_VERSION, symbol_id, recv_ns, nb, na)
+    off = BOOK_HEADER.size
+    for i in range(nb):
+        LEVEL.pack_into(out, off + i * LEVEL.size, *bids[i])
+    off += MAX_LEVELS * LEVEL.size
+    for i in range(na):
+        LEVEL.pack_into(out, off + i * LEVEL.size, *asks[i])
+    return bytes(out)
+
+
+def decode_actions(raw: bytes, count: int) -> list[Action]:
+    return [Action(k, s, t, tag, p, q) for k, s, t, _, tag, p, q, _r in ACTION.iter_unpack(raw[: count * ACTION.size])]
+
+
+def encode_params(params: dict[str, str]) -> bytes:
+    for key, value in params.items():
+        if "=" in key or "\n" in key or "\n" in value:
+            raise ValueError(f"parameter {key!r}: keys may not hold '=' or newlines, values no newlines")
+    return "".join(f"{k}={params[k]}\n" for k in sorted(params)).encode()
+
+
+def encode_nbbo(ts_ns: int, bid: tuple[int, int], ask: tuple[int, int], bid_venue: str, ask_venue: str) -> bytes:
+    return NBBO.pack(ts_ns, bid[0], bid[1], ask[0], ask[1], bid_venue.encode()[:16], ask_venue.encode()[:16])
+
+
+def encode_fill(tag: int, side: int, liquidity: int, price_ticks: int, qty_lots: int, fee_e8: int, ts_ns: int,
+                position_lots: int) -> bytes:
+    return FILL.pack(tag, side, liquidity, 0, price_ticks, qty_lots, fee_e8, ts_ns, position_lots)
+
+
+def encode_message(sender: str, label: str, payload: bytes) -> bytes:
+    s, lab = sender.encode()[:128], label.encode()[:MAX_LABEL]
+    if len(payload) > MAX_MESSAGE:
+        raise ValueError(f"message payload of {len(payload)} bytes exceeds {MAX_MESSAGE}")
+    return MESSAGE_HEADER.pack(len(s), len(lab), len(payload), 0) + s + lab + payload
