@@ -4,20 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 
-from seqmesh.common.crds.models import MAX_WASM_BYTES
-
-MAGIC = b"\0asm"
-VERSION_1 = b"\x01\x00\x00\x00"
-
-
-class InvalidWasm(ValueError):
-    """`reason` is a CamelCase condition reason; the message says what is wrong."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+from seqmesh.common.wasmfile import InvalidWasm, check_header, digest
 
 
 def decode(b64: str) -> bytes:
@@ -25,15 +13,8 @@ def decode(b64: str) -> bytes:
         data = base64.b64decode(b64, validate=True)
     except (binascii.Error, ValueError):
         raise InvalidWasm("InvalidBase64", "spec.wasm is not valid base64") from None
-    if len(data) > MAX_WASM_BYTES:
-        raise InvalidWasm("TooLarge", f"the module is {len(data)} bytes; at most {MAX_WASM_BYTES} are allowed")
-    if len(data) < 8 or data[:4] != MAGIC:
-        raise InvalidWasm("NotWasm", "the binary does not start with the WebAssembly magic number \\0asm")
-    if data[4:8] != VERSION_1:
-        raise InvalidWasm("UnsupportedVersion", f"WebAssembly version {int.from_bytes(data[4:8], 'little')} "
-                          "is not supported (only 1)")
+    check_header(data)
     return data
 
 
-def digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+__all__ = ["InvalidWasm", "decode", "digest"]

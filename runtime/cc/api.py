@@ -6,12 +6,15 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import tca
+from .algos import AlgoManager
+from .algos_api import algo_routes
+from .auth import Client
 from .execution import ExecutionEngine, OrderError
 from .metrics import Metrics
 from .model import OrderType, Parent, Side
@@ -21,18 +24,6 @@ from .schemas import KillSwitchRequest, OrderRequest, normalise_symbol
 
 def _error(status: int, code: str, message: str, **detail: Any) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **detail}}, status_code=status)
-
-
-def client_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
-    """The client behind the request's API key."""
-    token = (authorization or "").removeprefix("Bearer ").strip()
-    client: str | None = request.app.state.api_keys.get(token)
-    if client is None:
-        raise OrderError("UNAUTHORIZED", "send 'Authorization: Bearer <api key>'", 401)
-    return client
-
-
-Client = Annotated[str, Depends(client_of)]
 
 
 def order_view(p: Parent, detail: bool = False) -> dict[str, Any]:
@@ -55,7 +46,8 @@ def order_view(p: Parent, detail: bool = False) -> dict[str, Any]:
     return out
 
 
-def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: PeerMesh | None = None) -> FastAPI:
+def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: PeerMesh | None = None,
+              algos: AlgoManager | None = None) -> FastAPI:
     app = FastAPI(title="seqmesh Central Coordinator", version="0.1.0",
                   description=f"Client API of the {region} region's CC.")
     app.state.api_keys = dict(engine.settings.api_keys)
@@ -187,7 +179,8 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
     @app.post("/v1/risk/kill-switch")
     async def kill_switch(req: KillSwitchRequest, client: Client) -> dict[str, Any]:
         cancelled = await engine.set_kill_switch(req.enabled)
-        return {"kill_switch": req.enabled, "orders_cancelled": cancelled}
+        halted = await algos.halt_all() if algos is not None and req.enabled else 0
+        return {"kill_switch": req.enabled, "orders_cancelled": cancelled, "algos_stopped": halted}
 
     @app.get("/v1/risk")
     async def risk(client: Client) -> dict[str, Any]:
@@ -198,6 +191,9 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
         links = engine.edges.values()
         return {"status": "ok", "region": region, "edges_connected": sum(link.connected for link in links),
                 "edges": len(engine.edges)}
+
+    if algos is not None:
+        app.include_router(algo_routes(algos))
 
     @app.get("/metrics")
     async def prometheus() -> PlainTextResponse:

@@ -11,6 +11,8 @@ import uvicorn
 from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import peer_pb2_grpc as ppbg
 
+from .algos import AlgoManager
+from .algostore import AlgoStore
 from .api import build_app
 from .config import CCSettings
 from .edges import EdgeLink
@@ -47,10 +49,14 @@ class CCApp:
             self.mesh.on_remote_events = self.engine.on_edge_events
             self.mesh.on_resume = self.engine.resume_remote
             self.mesh.remote_cursors = self.engine.remote_cursors
+        self.algos = AlgoManager(settings.region, AlgoStore(settings.db_path.parent / "algos"), self.engine.edges,
+                                 self.marketdata, settings.risk, self.mesh)
+        for link in self.engine.edges.values():
+            link.algo_task = self.algos.run_link
         self.peer_server: grpc.aio.Server | None = None
         self.peer_port = 0
         self.metrics = Metrics()
-        self.api = build_app(self.engine, self.metrics, settings.region, self.mesh)
+        self.api = build_app(self.engine, self.metrics, settings.region, self.mesh, self.algos)
         self._tasks: list[asyncio.Task[None]] = []
         self.server: uvicorn.Server | None = None
         self.port = 0

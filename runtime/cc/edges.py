@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
+from typing import Any
 
 import grpc
 from seqmesh.runtime.links.edge_client import EdgeClient
@@ -49,6 +50,8 @@ class EdgeLink:
         self.last_error = ""
         self.changed = asyncio.Event()  # set whenever connected flips or balances refresh
         self.mesh: PeerMesh | None = None  # set when the region has peers: local data is mirrored
+        #: the algo manager's per-edge task (deployment sync, then the algo link), run while connected
+        self.algo_task: Callable[[EdgeLink], Coroutine[Any, Any, None]] | None = None
 
     @property
     def taker_fee(self) -> Decimal:
@@ -78,6 +81,8 @@ class EdgeLink:
                     tg.create_task(self._market_data())
                     tg.create_task(self._order_events())
                     tg.create_task(self._poll())
+                    if self.algo_task is not None:
+                        tg.create_task(self.algo_task(self))
             except asyncio.CancelledError:
                 raise
             except (grpc.aio.AioRpcError, _Resubscribe, ExceptionGroup, OSError) as exc:

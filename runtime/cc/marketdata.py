@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -68,6 +69,8 @@ class MarketData:
         self.items = 0
         self.gaps = 0
         self._by_symbol: dict[str, list[VenueBook]] = {}
+        #: called with the symbol after each applied book update (the algo manager's NBBO push)
+        self.on_book_change: Callable[[str], None] | None = None
 
     # -- wiring ----------------------------------------------------------------------------
 
@@ -106,6 +109,8 @@ class MarketData:
             vb.book.apply_many(True, [(to_p(lv.price), to_q(lv.qty)) for lv in d.bids])
             vb.book.apply_many(False, [(to_p(lv.price), to_q(lv.qty)) for lv in d.asks])
             self._stamp(vb, d.book_seq, d.ts, now)
+            if self.on_book_change is not None:
+                self.on_book_change(d.symbol)
         elif kind == "snapshot":
             s = item.snapshot
             vb = self.books.get((item.venue, s.symbol))
@@ -116,6 +121,8 @@ class MarketData:
                                   [(to_p(lv.price), to_q(lv.qty)) for lv in s.asks])
             vb.synced = True
             self._stamp(vb, s.book_seq, s.ts, now)
+            if self.on_book_change is not None:
+                self.on_book_change(s.symbol)
         elif kind == "trade":
             t = item.trade
             ring = self.trades.setdefault(t.symbol, deque(maxlen=self.trades_kept))
@@ -184,7 +191,7 @@ class MarketData:
             })
         return rows
 
-    def nbbo(self, symbol: str) -> dict[str, Any]:
+    def _top(self, symbol: str) -> tuple[tuple[Decimal, Decimal, str] | None, tuple[Decimal, Decimal, str] | None]:
         best_bid: tuple[Decimal, Decimal, str] | None = None
         best_ask: tuple[Decimal, Decimal, str] | None = None
         for vb in self.venue_books(symbol, live_only=True):
@@ -193,6 +200,16 @@ class MarketData:
                 best_bid = (bid, bid_qty, vb.venue)
             if ask is not None and (best_ask is None or ask < best_ask[0]):
                 best_ask = (ask, ask_qty, vb.venue)
+        return best_bid, best_ask
+
+    def top(self, symbol: str) -> tuple[Decimal | None, Decimal, str, Decimal | None, Decimal, str]:
+        """NBBO as (bid, bid qty, bid venue, ask, ask qty, ask venue); None prices where a side is empty."""
+        b, a = self._top(symbol)
+        return (b[0] if b else None, b[1] if b else Decimal(0), b[2] if b else "",
+                a[0] if a else None, a[1] if a else Decimal(0), a[2] if a else "")
+
+    def nbbo(self, symbol: str) -> dict[str, Any]:
+        best_bid, best_ask = self._top(symbol)
         mid = (best_bid[0] + best_ask[0]) / 2 if best_bid and best_ask else None
         return {
             "symbol": symbol,

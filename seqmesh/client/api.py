@@ -78,3 +78,31 @@ class CCClient:
 
     def kill_switch(self, enabled: bool) -> Any:
         return self.request("POST", "/v1/risk/kill-switch", json={"enabled": enabled})
+
+    # -- algos ---------------------------------------------------------------------------------
+
+    def deploy_algo(self, name: str, wasm: bytes, symbol: str, edges: list[str],
+                    params: dict[str, str] | None = None, start: bool = False) -> Any:
+        query: list[tuple[str, str]] = [("name", name), ("symbol", symbol), ("edges", ",".join(edges)),
+                                        ("start", "true" if start else "false")]
+        query += [("param", f"{k}={v}") for k, v in (params or {}).items()]
+        return self.request("POST", "/v1/algos", params=query, content=wasm,
+                            headers={"Content-Type": "application/wasm"})
+
+    def algos(self) -> Any:
+        return self.request("GET", "/v1/algos")
+
+    def algo(self, name: str) -> Any:
+        return self.request("GET", f"/v1/algos/{name}")
+
+    def start_algo(self, name: str) -> Any:
+        return self.request("POST", f"/v1/algos/{name}/start")
+
+    def stop_algo(self, name: str) -> Any:
+        return self.request("POST", f"/v1/algos/{name}/stop")
+
+    def delete_algo(self, name: str) -> Any:
+        return self.request("DELETE", f"/v1/algos/{name}")
+
+    def algo_logs(self, name: str) -> Any:
+        return self.request("GET", f"/v1/algos/{name}/logs")

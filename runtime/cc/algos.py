@@ -1,0 +1,304 @@
+"""The CC's algo manager: deployments stored durably, pushed to their edges, kept in step.
+
+The CC is the source of truth for what runs where: when an edge (re)connects, its algos are
+brought to the stored state (missing ones deployed, changed binaries replaced, strays
+removed). Each edge's algo link carries messages between instances of one algo (to the other
+edges here and, over the peer mesh, to other regions) and the NBBO when it changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.wasm.validate import validate
+
+from seqmesh.common.wasmfile import InvalidWasm, digest
+
+from .algostore import AlgoRecord, AlgoStore
+from .config import RiskLimits
+from .execution import OrderError as ApiError
+from .marketdata import MarketData
+
+if TYPE_CHECKING:
+    from .edges import EdgeLink
+    from .peers import PeerMesh
+
+log = logging.getLogger(__name__)
+NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$")
+PARAM_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class AlgoManager:
+    def __init__(self, region: str, store: AlgoStore, edges: dict[str, EdgeLink], marketdata: MarketData,
+                 limits: RiskLimits, mesh: PeerMesh | None = None) -> None:
+        self.region = region
+        self.store = store
+        self.edges = edges
+        self.marketdata = marketdata
+        self.limits = limits
+        self.mesh = mesh
+        self.down: dict[str, asyncio.Queue[pb.AlgoDown]] = {}  # venue -> its algo link's outbox
+        self._nbbo_targets: dict[str, list[str]] = {}  # symbol -> venues running an algo on it
+        self._last_nbbo: dict[str, tuple[Any, ...]] = {}
+        self.routed = 0
+        self.from_peers = 0
+        self._retarget()
+        marketdata.on_book_change = self.on_book_change
+        if mesh is not None:
+            mesh.on_algo_message = self.from_peer
+
+    # -- the API's operations ----------------------------------------------------------------
+
+    async def deploy(self, *, name: str, wasm: bytes, symbol: str, edges: list[str], params: dict[str, str],
+                     running: bool, owner: str, source: str = "api") -> dict[str, Any]:
+        if not NAME.match(name):
+            raise ApiError("INVALID_ALGO_NAME", f"algo name {name!r} must be 1-24 lowercase letters, digits or "
+                           "'-', starting and ending with a letter or digit")
+        existing = self.store.records.get(name)
+        if existing is not None and existing.owner != owner:
+            raise ApiError("ALGO_EXISTS", f"algo {name!r} belongs to another client", 409)
+        try:
+            validate(wasm)
+        except InvalidWasm as exc:
+            raise ApiError("INVALID_WASM", str(exc), 400, reason=exc.reason) from None
+        venues = sorted(set(edges))
+        if not venues:
+            raise ApiError("NO_EDGES", "name at least one edge to run the algo on")
+        unknown = [v for v in venues if v not in self.edges]
+        if unknown:
+            raise ApiError("UNKNOWN_EDGE", f"no edge {', '.join(unknown)} in region {self.region} "
+                           f"(edges: {', '.join(sorted(self.edges))})", 404)
+        for v in venues:
+            link = self.edges[v]
+            if link.info is not None and link.instrument(symbol) is None:
+                raise ApiError("UNKNOWN_SYMBOL", f"edge {v} does not trade {symbol}")
+        bad = [k for k, val in params.items() if not PARAM_KEY.match(k) or "\n" in val or len(val) > 1024]
+        if bad:
+            raise ApiError("INVALID_PARAMS", f"parameters {bad}: keys are 1-64 of [A-Za-z0-9_.-], values one "
+                           "line of at most 1024 characters")
+        record = AlgoRecord(name, symbol, venues, digest(wasm), len(wasm), owner, running, dict(params), source)
+        if existing is not None:
+            record.created_ns = existing.created_ns
+        self.store.put(record, wasm)
+        self._retarget()
+        dropped = sorted(set(existing.edges) - set(venues)) if existing else []
+        results = await asyncio.gather(*(self._push(record, v) for v in venues),
+                                       *(self._remove_from(name, v) for v in dropped))
+        return self.view(record, list(results[: len(venues)]))
+
+    async def set_running(self, name: str, running: bool, owner: str) -> dict[str, Any]:
+        record = self.owned(name, owner)
+        record.running = running
+        self.store.put(record)
+        self._retarget()
+        results = await asyncio.gather(*(self._control(record, v) for v in record.edges))
+        return self.view(record, list(results))
+
+    async def delete(self, name: str, owner: str) -> dict[str, Any]:
+        record = self.owned(name, owner)
+        results = await asyncio.gather(*(self._remove_from(name, v) for v in record.edges))
+        self.store.delete(name)
+        self._retarget()
+        return self.view(record, list(results), state="Deleted")
+
+    async def halt_all(self) -> int:
+        """The kill switch: every algo stops (and stays stopped until a client starts it again)."""
+        halted = [r for r in self.store.records.values() if r.running]
+        for record in halted:
+            record.running = False
+            self.store.put(record)
+        self._retarget()
+        await asyncio.gather(*(self._control(r, v) for r in halted for v in r.edges))
+        return len(halted)
+
+    def owned(self, name: str, owner: str) -> AlgoRecord:
+        record = self.store.records.get(name)
+        if record is None or record.owner != owner:
+            raise ApiError("ALGO_NOT_FOUND", f"no algo {name!r}", 404)
+        return record
+
+    async def statuses(self, owner: str | None = None, name: str = "") -> list[dict[str, Any]]:
+        records = [r for n, r in sorted(self.store.records.items())
+                   if (owner is None or r.owner == owner) and (not name or n == name)]
+        live = await asyncio.gather(*(self._edge_statuses(v) for v in self.edges))
+        by_edge = dict(zip(self.edges, live, strict=True))
+        return [self.view(r, [(by_edge[v] or {}).get(r.name) or _pending(v, by_edge[v] is not None)
+                              for v in r.edges]) for r in records]
+
+    async def logs(self, name: str, owner: str) -> dict[str, list[str]]:
+        record = self.owned(name, owner)
+
+        async def one(venue: str) -> list[str]:
+            try:
+                return await self.edges[venue].client.algo_logs(name, timeout=5)
+            except grpc.aio.AioRpcError as exc:
+                return [f"(edge unavailable: {exc.code().name})"]
+
+        lines = await asyncio.gather(*(one(v) for v in record.edges))
+        return dict(zip(record.edges, lines, strict=True))
+
+    def view(self, record: AlgoRecord, edges: list[dict[str, Any]], state: str | None = None) -> dict[str, Any]:
+        states = {e.get("state") for e in edges}
+        want = "Running" if record.running else "Stopped"
+        return {"name": record.name, "symbol": record.symbol, "sha256": record.sha256, "size": record.size,
+                "owner": record.owner, "params": record.params, "source": record.source,
+                "desired": want, "state": state or (want if states == {want} else "Progressing"
+                                                    if not states & {"Failed", "Refused"} else "Degraded"),
+                "created_ns": record.created_ns, "updated_ns": record.updated_ns, "edges": edges}
+
+    # -- pushing to edges ----------------------------------------------------------------------
+
+    def _edge_limits(self, symbol: str) -> pb.AlgoLimits:
+        lim = self.limits
+        return pb.AlgoLimits(max_order_notional=str(lim.max_order_notional),
+                             max_position=str(lim.max_position.get(symbol, lim.default_max_position)))
+
+    async def _push(self, record: AlgoRecord, venue: str) -> dict[str, Any]:
+        link = self.edges[venue]
+        if not link.connected:
+            return _pending(venue, False)
+        try:
+            status = await link.client.deploy_algo(
+                record.name, self.store.binary(record.sha256), record.symbol, params=record.params,
+                limits=self._edge_limits(record.symbol), running=record.running, owner=record.owner, timeout=30)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                return {"edge": venue, "state": "Refused", "reason": exc.details()}
+            return _pending(venue, False, f"{exc.code().name}: {exc.details()}")
+        return _status_view(venue, status)
+
+    async def _control(self, record: AlgoRecord, venue: str) -> dict[str, Any]:
+        link = self.edges[venue]
+        if not link.connected:
+            return _pending(venue, False)
+        try:
+            return _status_view(venue, await link.client.control_algo(record.name, record.running, timeout=10))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:  # the edge restarted and lost it: deploy again
+                return await self._push(record, venue)
+            return _pending(venue, False, f"{exc.code().name}: {exc.details()}")
+
+    async def _remove_from(self, name: str, venue: str) -> dict[str, Any]:
+        link = self.edges[venue]
+        try:
+            if link.connected:
+                await link.client.control_algo(name, False, remove=True, timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                log.warning("removing %s from %s: %s", name, venue, exc.details())
+        return {"edge": venue, "state": "Removed"}  # an edge that missed it is cleaned on reconnect
+
+    async def _edge_statuses(self, venue: str) -> dict[str, dict[str, Any]] | None:
+        link = self.edges[venue]
+        if not link.connected:
+            return None
+        try:
+            return {s.name: _status_view(venue, s) for s in await link.client.algos(timeout=3)}
+        except grpc.aio.AioRpcError:
+            return None
+
+    async def sync_edge(self, link: EdgeLink) -> None:
+        """Bring a (re)connected edge to the stored state."""
+        on_edge = {s.name: s for s in await link.client.algos(timeout=10)}
+        for name in on_edge.keys() - {n for n, r in self.store.records.items() if link.venue in r.edges}:
+            await link.client.control_algo(name, False, remove=True, timeout=10)
+        for record in list(self.store.records.values()):
+            if link.venue not in record.edges:
+                continue
+            have = on_edge.get(record.name)
+            if have is None or have.sha256 != record.sha256:
+                await self._push(record, link.venue)
+            elif have.state != "Failed" and (have.state == "Running") != record.running:
+                await link.client.control_algo(record.name, record.running, timeout=10)
+
+    # -- the algo link: messages and NBBO ------------------------------------------------------
+
+    async def run_link(self, link: EdgeLink) -> None:
+        """One edge's algo link, for as long as the edge link is up (EdgeLink runs it)."""
+        await self.sync_edge(link)
+        box: asyncio.Queue[pb.AlgoDown] = asyncio.Queue()
+        self.down[link.venue] = box
+        self._last_nbbo.clear()  # the edge gets a fresh NBBO on the next book change
+
+        async def outgoing() -> AsyncIterator[pb.AlgoDown]:
+            while True:
+                yield await box.get()
+
+        try:
+            async for up in link.client.algo_link(outgoing()):
+                if up.HasField("message"):
+                    self.route(up.message)
+        finally:
+            if self.down.get(link.venue) is box:
+                del self.down[link.venue]
+
+    def route(self, msg: pb.AlgoMessage, from_peer: bool = False) -> int:
+        """To every other instance of the algo here; a local sender's message also to peer regions."""
+        record = self.store.records.get(msg.algo)
+        delivered = 0
+        if record is not None:
+            region, _, sender_venue = msg.sender.partition("/")
+            for venue in record.edges:
+                if region == self.region and venue == sender_venue:
+                    continue
+                box = self.down.get(venue)
+                if box is not None:
+                    box.put_nowait(pb.AlgoDown(message=msg))
+                    delivered += 1
+        self.routed += delivered
+        if not from_peer and self.mesh is not None:
+            self.mesh.send_algo_message(msg)
+        return delivered
+
+    def from_peer(self, msg: pb.AlgoMessage) -> None:
+        self.from_peers += 1
+        self.route(msg, from_peer=True)
+
+    def _retarget(self) -> None:
+        targets: dict[str, list[str]] = {}
+        for r in self.store.records.values():
+            if r.running:
+                targets.setdefault(r.symbol, []).extend(v for v in r.edges if v not in targets.get(r.symbol, []))
+        self._nbbo_targets = targets
+
+    def on_book_change(self, symbol: str) -> None:
+        venues = self._nbbo_targets.get(symbol)
+        if not venues:
+            return
+        top = self.marketdata.top(symbol)
+        if top == self._last_nbbo.get(symbol):
+            return
+        self._last_nbbo[symbol] = top
+        bid, bid_qty, bid_venue, ask, ask_qty, ask_venue = top
+        item = pb.AlgoDown(nbbo=pb.Nbbo(
+            symbol=symbol, bid=_s(bid), bid_qty=_s(bid_qty), bid_venue=bid_venue, ask=_s(ask), ask_qty=_s(ask_qty),
+            ask_venue=ask_venue, ts_ns=time.time_ns()))
+        for venue in venues:
+            box = self.down.get(venue)
+            if box is not None:
+                box.put_nowait(item)
+
+
+def _s(d: Decimal | None) -> str:
+    return "" if d is None else str(d)
+
+
+def _pending(venue: str, reachable: bool, reason: str = "") -> dict[str, Any]:
+    return {"edge": venue, "state": "Pending",
+            "reason": reason or ("not on the edge yet" if reachable
+                                 else "edge not connected: deployed when it is back")}
+
+
+def _status_view(venue: str, s: pb.AlgoStatus) -> dict[str, Any]:
+    return {"edge": venue, "state": s.state, "reason": s.reason or None, "sha256": s.sha256,
+            "calls": s.calls, "fuel_used": s.fuel_used, "traps": s.traps, "messages": s.messages,
+            "received": s.received, "rejected_messages": s.rejected_messages, "orders": s.orders,
+            "denied": s.denied, "fills": s.fills, "position": s.position, "open_orders": s.open_orders}

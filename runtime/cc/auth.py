@@ -1,0 +1,20 @@
+"""Who is calling: the client behind the request's API key (a FastAPI dependency)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from .execution import OrderError
+
+
+def client_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    token = (authorization or "").removeprefix("Bearer ").strip()
+    client: str | None = request.app.state.api_keys.get(token)
+    if client is None:
+        raise OrderError("UNAUTHORIZED", "send 'Authorization: Bearer <api key>'", 401)
+    return client
+
+
+Client = Annotated[str, Depends(client_of)]

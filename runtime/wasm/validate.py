@@ -1,0 +1,51 @@
+"""Full validation of an algo binary against ABI v1 without running it (the CC's upload check):
+header, size, that it compiles, its exports' signatures and that it imports nothing else."""
+
+from __future__ import annotations
+
+import wasmtime
+
+from seqmesh.common.wasmfile import InvalidWasm, check_header
+
+from . import abi
+
+#: Host imports (module "seqmesh") and their (parameters, results) value types.
+IMPORTS = {"log": (("i32",) * 3, ()), "now_ns": ((), ("i64",)), "send": (("i32",) * 4, ("i32",)),
+           "set_timer": (("i32",) * 2, ("i32",))}
+
+
+def validate(binary: bytes, engine: wasmtime.Engine | None = None) -> list[str]:
+    """The module's ABI exports, or InvalidWasm naming what is wrong."""
+    check_header(binary)
+    try:
+        module = wasmtime.Module(engine or wasmtime.Engine(), binary)
+    except wasmtime.WasmtimeError as exc:
+        raise InvalidWasm("DoesNotCompile", f"the module does not compile: {str(exc).splitlines()[0]}") from None
+    for imp in module.imports:
+        want = IMPORTS.get(imp.name or "") if imp.module == "seqmesh" else None
+        got = _signature(imp.type)
+        if want is None:
+            raise InvalidWasm("UnknownImport", f"the module imports {imp.module}.{imp.name}, which the host "
+                              f"does not provide (only seqmesh.{', seqmesh.'.join(IMPORTS)})")
+        if got != want:
+            raise InvalidWasm("AbiViolation", f"import seqmesh.{imp.name} has the wrong signature")
+    exports = {e.name: e.type for e in module.exports}
+    missing = [e for e in abi.REQUIRED_EXPORTS if e not in exports]
+    if missing:
+        raise InvalidWasm("AbiViolation", f"missing exports: {', '.join(missing)} (see docs/wasm-abi.md)")
+    if not isinstance(exports["memory"], wasmtime.MemoryType):
+        raise InvalidWasm("AbiViolation", "export 'memory' is not a linear memory")
+    for name, (n_params, n_results) in abi.SIGNATURES.items():
+        if name in exports and _signature(exports[name]) != (("i32",) * n_params, ("i32",) * n_results):
+            raise InvalidWasm("AbiViolation", f"export {name!r} must take {n_params} i32 and return {n_results} i32")
+    if any(e in exports for e in abi.EVENT_EXPORTS) and "event_ptr" not in exports:
+        raise InvalidWasm("AbiViolation", "on_nbbo/on_fill/on_message need the export event_ptr")
+    if "on_start" in exports and "alloc" not in exports:
+        raise InvalidWasm("AbiViolation", "on_start needs the export alloc")
+    return sorted(n for n in exports if n in abi.SIGNATURES)
+
+
+def _signature(t: object) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    if not isinstance(t, wasmtime.FuncType):
+        return None
+    return tuple(str(p) for p in t.params), tuple(str(r) for r in t.results)

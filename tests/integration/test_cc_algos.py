@@ -1,0 +1,168 @@
+"""Algos deployed through the CC: REST upload, per-edge state, messages edge -> CC -> edge, the
+NBBO, the region's limits on actions, and a CC or edge restart that loses nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import wasmtime
+
+from seqmesh.client.api import ApiError, CCClient
+from seqmesh.testing.mesh import Region, start_edge
+from seqmesh.testing.processes import wait_until
+
+VENUES = {"binance": ("0", "0.0008", "0.001"), "okx": ("0", "0.0010", "0.0011")}
+
+# on_start logs its parameters; the first book sends one 8-byte "ping"; every message received is
+# logged as "<sender>"; the first NBBO is logged as "nbbo".
+PINGER = bytes(wasmtime.wat2wasm("""(module
+  (import "seqmesh" "send" (func $send (param i32 i32 i32 i32) (result i32)))
+  (import "seqmesh" "log" (func $log (param i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 4000) "pingnbbo")
+  (global $sent (mut i32) (i32.const 0))
+  (global $nbbo (mut i32) (i32.const 0))
+  (func (export "seqmesh_abi_version") (result i32) (i32.const 1))
+  (func (export "book_ptr") (result i32) (i32.const 1024))
+  (func (export "actions_ptr") (result i32) (i32.const 2048))
+  (func (export "event_ptr") (result i32) (i32.const 3072))
+  (func (export "alloc") (param i32) (result i32) (i32.const 8192))
+  (func (export "on_start") (param $p i32) (param $n i32) (result i32)
+    (call $log (i32.const 1) (local.get $p) (local.get $n)) (i32.const 0))
+  (func (export "on_book") (param i32) (result i32)
+    (if (i32.eqz (global.get $sent))
+      (then (global.set $sent (i32.const 1))
+            (drop (call $send (i32.const 4000) (i32.const 4) (i32.const 4000) (i32.const 8)))))
+    (i32.const 0))
+  (func (export "on_message") (param $e i32) (result i32)
+    (call $log (i32.const 1) (i32.add (local.get $e) (i32.const 8)) (i32.load16_u (local.get $e)))
+    (i32.const 0))
+  (func (export "on_nbbo") (param $e i32) (result i32)
+    (if (i32.eqz (global.get $nbbo))
+      (then (global.set $nbbo (i32.const 1)) (call $log (i32.const 1) (i32.const 4004) (i32.const 4))))
+    (i32.const 0))
+  (func (export "on_fill") (param i32) (result i32) (i32.const 0))
+)"""))
+
+# Every book: a limit buy of 1000 BTC at the best bid (far beyond any client's notional limit).
+GREEDY = bytes(wasmtime.wat2wasm("""(module
+  (memory (export "memory") 1)
+  (func (export "seqmesh_abi_version") (result i32) (i32.const 1))
+  (func (export "book_ptr") (result i32) (i32.const 1024))
+  (func (export "actions_ptr") (result i32) (i32.const 2048))
+  (func (export "on_book") (param $book i32) (result i32)
+    (if (i32.eqz (i32.load offset=16 (local.get $book))) (then (return (i32.const 0))))
+    (i32.store8 offset=0 (i32.const 2048) (i32.const 1))
+    (i32.store8 offset=1 (i32.const 2048) (i32.const 1))
+    (i32.store8 offset=2 (i32.const 2048) (i32.const 1))
+    (i32.store offset=4 (i32.const 2048) (i32.const 1))
+    (i64.store offset=8 (i32.const 2048) (i64.load offset=24 (local.get $book)))
+    (i64.store offset=16 (i32.const 2048) (i64.const 1000000000))
+    (i32.const 1)))"""))
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
+    r = Region(tmp_path_factory.mktemp("algos"), VENUES, cc_args=("--max-order-notional", "100000"))
+    with CCClient(r.api) as c:
+        wait_until(lambda: all(e["connected"] for e in c.edges()) and len(c.bbo("BTC/USDT")) == 2, 30,
+                   what="two live venues")
+    yield r
+    r.stop()
+
+
+def edge_states(c: CCClient, name: str) -> dict[str, dict[str, Any]]:
+    return {e["edge"]: e for e in c.algo(name)["edges"]}
+
+
+def wait_state(c: CCClient, name: str, state: str, timeout: float = 30) -> dict[str, dict[str, Any]]:
+    wait_until(lambda: all(e["state"] == state for e in edge_states(c, name).values()), timeout,
+               what=f"{name} {state} on every edge")
+    return edge_states(c, name)
+
+
+def test_deploy_message_mesh_and_lifecycle(region: Region) -> None:
+    with CCClient(region.api) as c:
+        algo = c.deploy_algo("pinger", PINGER, "BTC/USDT", ["binance", "okx"], {"mode": "test"}, start=True)
+        assert algo["desired"] == "Running" and {e["edge"] for e in algo["edges"]} == {"binance", "okx"}
+        wait_state(c, "pinger", "Running")
+        # Each instance's ping went edge -> CC -> the other edge, never back to itself.
+        wait_until(lambda: all(e["received"] >= 1 and e["messages"] >= 1 for e in edge_states(c, "pinger").values()),
+                   30, what="pings delivered both ways")
+        logs = c.algo_logs("pinger")
+        assert "info: local/okx" in logs["binance"] and "info: local/binance" in logs["okx"], logs
+        assert all("info: mode=test\n" in lines for lines in logs.values()), logs  # on_start got its params
+        wait_until(lambda: all("info: nbbo" in lines for lines in c.algo_logs("pinger").values()), 30,
+                   what="on_nbbo on both edges")
+
+        c.stop_algo("pinger")
+        calls = {k: v["calls"] for k, v in wait_state(c, "pinger", "Stopped").items()}
+        c.start_algo("pinger")
+        wait_until(lambda: all(e["calls"] > calls[k] for k, e in edge_states(c, "pinger").items()), 30,
+                   what="calls resume after start")
+
+        # An edge that restarts comes back empty: the CC deploys the algo to it again.
+        proc, addr = region.edges["okx"]
+        proc.kill()
+        port = addr.rpartition(":")[2]
+        region.edges["okx"] = start_edge(region.tmp / "okx", region.sims["okx"][1], "okx", "--dev-pki",
+                                         str(region.tmp / "pki"), "--region", "local", "--listen",
+                                         f"127.0.0.1:{port}")
+        wait_until(lambda: edge_states(c, "pinger")["okx"]["state"] == "Running"
+                   and edge_states(c, "pinger")["okx"]["calls"] > 0, 60, what="okx redeployed after its restart")
+
+        # The CC restarts (kill -9): the deployment is still there and still running.
+        region.cc.kill()
+        region.restart_cc()
+    with CCClient(region.api) as c:
+        wait_until(lambda: _ok(lambda: c.algo("pinger")), 30, what="the CC back")
+        assert c.algo("pinger")["sha256"] == algo["sha256"]
+        wait_state(c, "pinger", "Running")
+        assert c.delete_algo("pinger")["state"] == "Deleted"
+        with pytest.raises(ApiError) as err:
+            c.algo("pinger")
+        assert err.value.status == 404 and c.algos() == []
+
+
+def test_bad_uploads_are_refused_with_the_reason(region: Region) -> None:
+    with CCClient(region.api) as c:
+        cases: list[tuple[dict[str, Any], int, str, str]] = [
+            ({"name": "junk", "wasm": b"not wasm at all"}, 400, "INVALID_WASM", "magic number"),
+            ({"name": "noexp", "wasm": bytes(wasmtime.wat2wasm("(module (memory (export \"memory\") 1))"))},
+             400, "INVALID_WASM", "missing exports: seqmesh_abi_version"),
+            ({"name": "Bad Name", "wasm": PINGER}, 400, "INVALID_ALGO_NAME", "lowercase"),
+            ({"name": "nowhere", "wasm": PINGER, "edges": ["binance", "nasdaq"]}, 404, "UNKNOWN_EDGE", "nasdaq"),
+            ({"name": "nosym", "wasm": PINGER, "symbol": "DOGE/EUR"}, 400, "UNKNOWN_SYMBOL", "DOGE/EUR"),
+        ]
+        for case, status, code, says in cases:
+            with pytest.raises(ApiError) as err:
+                c.deploy_algo(case["name"], case["wasm"], case.get("symbol", "BTC/USDT"),
+                              case.get("edges", ["binance"]))
+            assert (err.value.status, err.value.code) == (status, code), case
+            assert says in str(err.value), str(err.value)
+        assert c.algos() == []  # nothing stored
+
+
+def test_actions_are_held_to_the_clients_limits(region: Region) -> None:
+    with CCClient(region.api) as c:
+        c.deploy_algo("greedy", GREEDY, "BTC/USDT", ["binance"], start=True)
+        wait_until(lambda: edge_states(c, "greedy")["binance"]["denied"] >= 3, 30, what="denials")
+        st = edge_states(c, "greedy")["binance"]
+        assert st["orders"] == 0 and st["state"] == "Running"  # denied, not sent, and not fatal
+        assert any("MAX_ORDER_NOTIONAL" in line for line in c.algo_logs("greedy")["binance"])
+        # The kill switch stops every algo.
+        assert c.kill_switch(True)["algos_stopped"] == 1
+        wait_state(c, "greedy", "Stopped")
+        c.kill_switch(False)
+        c.delete_algo("greedy")
+
+
+def _ok(f: Any) -> bool:
+    try:
+        f()
+        return True
+    except Exception:
+        return False
+
