@@ -113,7 +113,7 @@ def register(subparsers: Any) -> None:
     sub = top.add_subparsers(dest="algo_command", required=True)
 
     def add(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text)
+        p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
         p.add_argument("--api", default=os.environ.get("SEQMESH_API", DEFAULT_URL), help="CC URL (or SEQMESH_API)")
         p.add_argument("--key", default=os.environ.get("SEQMESH_KEY", DEFAULT_KEY), help="API key (or SEQMESH_KEY)")
         p.set_defaults(handler=handler, command_name=name)
