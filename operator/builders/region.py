@@ -22,6 +22,7 @@ def cc_config(spec: RegionSpec, namespace: str, edges: list[EdgeSpec], peers: li
                   for p in sorted(peers, key=lambda p: p.remoteRegion)],
         "ca": "/etc/seqmesh/tls/ca.crt", "cert": "/etc/seqmesh/tls/tls.crt", "key": "/etc/seqmesh/tls/tls.key",
         "db_path": "/var/lib/seqmesh/ledger.sqlite",
+        "watch_algos_namespace": namespace,
     }
     if spec.risk is not None:
         risk = {k: v for k, v in {"max_order_notional": spec.risk.maxOrderNotional,
@@ -52,9 +53,20 @@ def objects(spec: RegionSpec, namespace: str, owner: dict[str, Any], edges: list
     if spec.apiKeysSecret:
         container["volumeMounts"].append({"name": "api-keys", "mountPath": "/etc/seqmesh/api-keys", "readOnly": True})
         volumes.append(workloads.secret_volume("api-keys", spec.apiKeysSecret))
+    meta = {"name": names.cc(r), "namespace": namespace, "labels": labels, "ownerReferences": [owner]}
+    # The CC watches its region's Algo ConfigMaps and writes their status annotation: nothing more.
+    account: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta,
+         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "patch"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta,
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": names.cc(r)},
+         "subjects": [{"kind": "ServiceAccount", "name": names.cc(r), "namespace": namespace}]},
+    ]
     return [
         config,
-        workloads.deployment(names.cc(r), namespace, labels, owner, container, volumes),
+        *account,
+        workloads.deployment(names.cc(r), namespace, labels, owner, container, volumes, service_account=names.cc(r)),
         workloads.service(names.api_service(r), namespace, labels, owner, names.cc(r), [("api", spec.apiPort)]),
         workloads.service(names.peer_service(r), namespace, labels, owner, names.cc(r), [("peer", spec.peerPort)]),
     ]

@@ -26,7 +26,7 @@ def _container(name: str, image: str, args: list[str], ports: list[tuple[str, in
 
 
 def deployment(name: str, namespace: str, labels: dict[str, str], owner: dict[str, Any], container: dict[str, Any],
-               volumes: list[dict[str, Any]]) -> dict[str, Any]:
+               volumes: list[dict[str, Any]], service_account: str | None = None) -> dict[str, Any]:
     selector = {"app.kubernetes.io/name": "seqmesh", "app.kubernetes.io/instance": name}
     pod_labels = {**labels, **selector}
     return {
@@ -39,7 +39,10 @@ def deployment(name: str, namespace: str, labels: dict[str, str], owner: dict[st
             "selector": {"matchLabels": selector},
             "template": {"metadata": {"labels": pod_labels},
                          "spec": {"containers": [container], "volumes": volumes,
-                                  "securityContext": {"fsGroup": 10001}, "automountServiceAccountToken": False}},
+                                  "securityContext": {"fsGroup": 10001},
+                                  # Only a pod that talks to the API server gets a token.
+                                  **({"serviceAccountName": service_account, "automountServiceAccountToken": True}
+                                     if service_account else {"automountServiceAccountToken": False})}},
         },
     }
 

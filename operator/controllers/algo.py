@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from seqmesh.common.crds.models import AlgoSpec
@@ -10,6 +11,8 @@ from .. import conditions, kube, status, wasm
 from ..builders import algo as algo_builder
 from ..builders import names
 from .common import API_VERSION, apply_all, level_based
+
+STATUS_ANNOTATION = "seqmesh.io/status"  # written by the CC
 
 
 def sync_algo(body: dict[str, Any]) -> None:
@@ -26,19 +29,46 @@ def sync_algo(body: dict[str, Any]) -> None:
             "conditions": conditions.ready(current.get("conditions", []), False, exc.reason, str(exc), generation)})
         return
     sha = wasm.digest(binary)
-    apply_all([algo_builder.configmap(name, spec, namespace, kube.owner(body), binary, sha)])
-    known = {e["metadata"]["name"] for e in kube.list_objects(API_VERSION, "Edge", namespace)}
-    per_edge = [{"edge": e, "state": (spec.state if e in known else "EdgeNotFound")} for e in sorted(spec.edges)]
-    missing = [e for e in spec.edges if e not in known]
-    ok = not missing
+    known = {e["metadata"]["name"]: e["spec"]["venue"] for e in kube.list_objects(API_VERSION, "Edge", namespace)}
+    missing = sorted(e for e in spec.edges if e not in known)
+    venues = [known[e] for e in spec.edges if e in known]
+    apply_all([algo_builder.configmap(name, spec, namespace, kube.owner(body), binary, sha, venues)])
+    reported = _reported(namespace, names.algo_configmap(name))
+    by_venue = {e.get("edge"): e for e in reported.get("edges", [])}
+    per_edge = []
+    for edge in sorted(spec.edges):
+        if edge not in known:
+            per_edge.append({"edge": edge, "state": "EdgeNotFound"})
+            continue
+        seen = by_venue.get(known[edge]) or {"state": "Pending", "reason": reported.get("error")
+                                             or "waiting for the region's CC"}
+        per_edge.append({k: v for k, v in {**seen, "edge": edge}.items() if v is not None})
+    published = not missing
+    deployed = published and all(e["state"] == spec.state for e in per_edge)
+    conds = conditions.ready(current.get("conditions", []), published,
+                             "Published" if published else "EdgeNotFound",
+                             f"binary published ({len(binary)} bytes)" if published
+                             else f"unknown edges: {', '.join(missing)}", generation)
+    conds = conditions.merge(
+        conds, "Deployed", deployed, "AllEdges" if deployed else ("Rejected" if "error" in reported else "Pending"),
+        f"{spec.state} on all {len(per_edge)} edges" if deployed
+        else reported.get("error") or f"{sum(e['state'] == spec.state for e in per_edge)}/{len(per_edge)} edges "
+                                      f"{spec.state}", generation)
     status.write("Algo", name, namespace, current, {
         "observedGeneration": generation, "state": spec.state, "edges": len(spec.edges) - len(missing),
-        "ready": ok, "configMap": names.algo_configmap(name), "sha256": sha, "size": len(binary),
-        "perEdge": per_edge,
-        "conditions": conditions.ready(current.get("conditions", []), ok,
-                                       "Published" if ok else "EdgeNotFound",
-                                       f"binary published ({len(binary)} bytes)" if ok
-                                       else f"unknown edges: {', '.join(sorted(missing))}", generation)})
+        "ready": published, "configMap": names.algo_configmap(name), "sha256": sha, "size": len(binary),
+        "perEdge": per_edge, "conditions": conds})
+
+
+def _reported(namespace: str, configmap: str) -> dict[str, Any]:
+    """What the region's CC wrote back on the ConfigMap (empty until it has seen it)."""
+    live = kube.get("v1", "ConfigMap", configmap, namespace)
+    text = ((live or {}).get("metadata", {}).get("annotations") or {}).get(STATUS_ANNOTATION)
+    try:
+        doc = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 level_based("algos", "Algo", sync_algo)

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from .peers import PeerMesh
 
 log = logging.getLogger(__name__)
+#: Deployments made from Algo manifests: every client of the region sees them; Kubernetes changes them.
+SHARED_OWNER = "kubernetes"
 NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,22}[a-z0-9])?$")
 PARAM_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -120,21 +122,29 @@ class AlgoManager:
         return len(halted)
 
     def owned(self, name: str, owner: str) -> AlgoRecord:
+        record = self.visible(name, owner)
+        if record.owner != owner:
+            raise ApiError("ALGO_MANAGED_BY_KUBERNETES", f"algo {name!r} comes from an Algo manifest: change it "
+                           "with kubectl (or GitOps), not through the API", 409)
+        return record
+
+    def visible(self, name: str, viewer: str) -> AlgoRecord:
         record = self.store.records.get(name)
-        if record is None or record.owner != owner:
+        if record is None or record.owner not in (viewer, SHARED_OWNER):
             raise ApiError("ALGO_NOT_FOUND", f"no algo {name!r}", 404)
         return record
 
-    async def statuses(self, owner: str | None = None, name: str = "") -> list[dict[str, Any]]:
+    async def statuses(self, viewer: str | None = None, name: str = "") -> list[dict[str, Any]]:
+        """Per-edge state of the algos `viewer` deployed and the shared (Kubernetes) ones."""
         records = [r for n, r in sorted(self.store.records.items())
-                   if (owner is None or r.owner == owner) and (not name or n == name)]
+                   if (viewer is None or r.owner in (viewer, SHARED_OWNER)) and (not name or n == name)]
         live = await asyncio.gather(*(self._edge_statuses(v) for v in self.edges))
         by_edge = dict(zip(self.edges, live, strict=True))
         return [self.view(r, [(by_edge[v] or {}).get(r.name) or _pending(v, by_edge[v] is not None)
                               for v in r.edges]) for r in records]
 
-    async def logs(self, name: str, owner: str) -> dict[str, list[str]]:
-        record = self.owned(name, owner)
+    async def logs(self, name: str, viewer: str) -> dict[str, list[str]]:
+        record = self.visible(name, viewer)
 
         async def one(venue: str) -> list[str]:
             try:

@@ -55,7 +55,7 @@ def algo_routes(algos: AlgoManager) -> APIRouter:
 
     @r.get("/{name}")
     async def get_algo(name: str, client: Client) -> dict[str, Any]:
-        algos.owned(name, client)
+        algos.visible(name, client)
         return (await algos.statuses(client, name))[0]
 
     @r.post("/{name}/start")

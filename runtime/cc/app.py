@@ -11,6 +11,7 @@ import uvicorn
 from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import peer_pb2_grpc as ppbg
 
+from .algo_watch import ConfigMapAlgos
 from .algos import AlgoManager
 from .algostore import AlgoStore
 from .api import build_app
@@ -53,6 +54,8 @@ class CCApp:
                                  self.marketdata, settings.risk, self.mesh)
         for link in self.engine.edges.values():
             link.algo_task = self.algos.run_link
+        self.algo_configmaps = (ConfigMapAlgos(self.algos, settings.watch_algos_namespace, settings.region)
+                                if settings.watch_algos_namespace else None)
         self.peer_server: grpc.aio.Server | None = None
         self.peer_port = 0
         self.metrics = Metrics()
@@ -74,6 +77,8 @@ class CCApp:
             self._tasks.append(asyncio.create_task(self.mesh.run()))
         for link in self.engine.edges.values():
             self._tasks.append(asyncio.create_task(link.run()))
+        if self.algo_configmaps is not None:
+            self._tasks.append(asyncio.create_task(self.algo_configmaps.run()))
         self._tasks.append(asyncio.create_task(self._resend_loop()))
         host, _, port = self.settings.listen_http.rpartition(":")
         config = uvicorn.Config(self.api, host=host, port=int(port), log_level="warning", lifespan="off",

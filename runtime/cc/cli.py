@@ -61,7 +61,8 @@ def _run(args: Any) -> int:
         settings = CCSettings(region=args.region, listen_http=args.listen, edges=[EdgeEndpoint(**e) for e in edges],
                               ca=ca, cert=cert, key=key, db_path=Path(args.db), risk=RiskLimits(**risk),
                               stale_after_s=args.stale_after, listen_peer=args.listen_peer,
-                              peers=[PeerEndpoint(**p) for p in peers], peer_probe_s=args.peer_probe)
+                              peers=[PeerEndpoint(**p) for p in peers], peer_probe_s=args.peer_probe,
+                              watch_algos_namespace=args.watch_algos)
     except ValidationError as exc:
         raise SystemExit(f"seqmesh cc: invalid settings: {exc}") from None
     return _serve(settings)
@@ -127,6 +128,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--peer", action="append", default=[], metavar="REGION@HOST:PORT@CA_FILE",
                    help="another region's CC and its CA bundle (repeatable)")
     p.add_argument("--peer-probe", type=float, default=5.0, help="seconds between RTT probes to each peer")
+    p.add_argument("--watch-algos", metavar="NAMESPACE",
+                   help="deploy the Algo ConfigMaps of this Kubernetes namespace (in-cluster or $KUBECONFIG)")
     risk = p.add_argument_group("risk limits")
     risk.add_argument("--max-position", action="append", default=[], metavar="SYMBOL=QTY")
     risk.add_argument("--max-order-notional", metavar="QUOTE")

@@ -61,3 +61,4 @@ class CCSettings(BaseModel):
     balance_refresh_s: float = Field(1.0, gt=0)
     risk: RiskLimits = Field(default_factory=RiskLimits)
     router: RouterSettings = Field(default_factory=RouterSettings)
+    watch_algos_namespace: str | None = Field(None, description="deploy the Algo ConfigMaps of this namespace")

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 # Operator timers are declared at import: make them fast before anything imports the operator.
 os.environ.setdefault("SEQMESH_OPERATOR_RESYNC_SECONDS", "2")
 
+from kopf.testing import KopfRunner
+
 from seqmesh.devcluster.controlplane import ControlPlane
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -19,3 +24,15 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPla
     cp.start()
     yield cp
     cp.stop()
+
+
+@pytest.fixture(scope="module")
+def operator(k8s_cluster: ControlPlane) -> Iterator[ControlPlane]:
+    """The operator (kopf, in this process) with the CRDs installed."""
+    k8s_cluster.kubectl("apply", "-f", str(REPO / "crds"))
+    for crd in ("regions", "edges", "algos", "peerlinks"):
+        k8s_cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}.seqmesh.io", "--timeout=60s")
+    os.environ["KUBECONFIG"] = str(k8s_cluster.kubeconfig)
+    with KopfRunner(["run", "--standalone", "-A", "-m", "seqmesh.operator.main"], timeout=60) as runner:
+        yield k8s_cluster
+    assert runner.exception is None, runner.output[-3000:]

@@ -5,58 +5,19 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography import x509
-from kopf.testing import KopfRunner
 
 from seqmesh.common.certs import identity_of
 from seqmesh.devcluster.controlplane import ControlPlane
+from seqmesh.testing.kube import condition, get, wait_ready
 from seqmesh.testing.processes import wait_until
 
 pytestmark = pytest.mark.k8s
 REPO = Path(__file__).resolve().parents[2]
 NS = "default"
-
-
-def get(cp: ControlPlane, kind: str, name: str) -> dict[str, Any] | None:
-    r = cp.kubectl("get", kind, name, "-n", NS, "-o", "json", check=False)
-    return json.loads(r.stdout) if r.returncode == 0 else None
-
-
-def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:
-    for c in (obj or {}).get("status", {}).get("conditions", []):
-        if c["type"] == type_:
-            return dict(c)
-    return {}
-
-
-def wait_ready(cp: ControlPlane, kind: str, name: str, timeout: float = 60) -> dict[str, Any]:
-    box: dict[str, Any] = {}
-
-    def ready() -> bool:
-        box["obj"] = get(cp, kind, name)
-        c = condition(box["obj"], "Ready")
-        return c.get("status") == "True" and box["obj"]["status"].get("observedGeneration") == \
-            box["obj"]["metadata"]["generation"]
-
-    wait_until(ready, timeout, interval=0.2, what=f"{kind}/{name} Ready")
-    return box["obj"]
-
-
-@pytest.fixture(scope="module")
-def operator(k8s_cluster: ControlPlane) -> Iterator[ControlPlane]:
-    k8s_cluster.kubectl("apply", "-f", str(REPO / "crds"))
-    for crd in ("regions", "edges", "algos", "peerlinks"):
-        k8s_cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}.seqmesh.io", "--timeout=60s")
-    os.environ["KUBECONFIG"] = str(k8s_cluster.kubeconfig)
-    with KopfRunner(["run", "--standalone", "-A", "-m", "seqmesh.operator.main"], timeout=60) as runner:
-        yield k8s_cluster
-    assert runner.exception is None, runner.output[-3000:]
 
 
 def test_examples_create_a_region_with_edges_and_an_algo(operator: ControlPlane) -> None:

@@ -14,7 +14,8 @@
 //! /// Joins the best bid with one order, moving it when the best bid moves.
 //! struct Joiner {
 //!     size_lots: i64,
-//!     quoted: Option<i64>,
+//!     quoted: Option<(u32, i64)>, // (tag, price) of the live order
+//!     next_tag: u32,
 //! }
 //!
 //! impl Algo for Joiner {
@@ -27,15 +28,18 @@
 //!             Some(level) => level.price_ticks,
 //!             None => return,
 //!         };
-//!         if self.quoted != Some(bid) {
-//!             out.cancel(1); // every open order tagged 1
-//!             out.place_limit(Side::Buy, 1, bid, self.size_lots);
-//!             self.quoted = Some(bid);
+//!         if self.quoted.map(|(_, price)| price) != Some(bid) {
+//!             if let Some((tag, _)) = self.quoted {
+//!                 out.cancel(tag);
+//!             }
+//!             self.next_tag += 1; // a fresh tag per order: fills name the one they hit
+//!             out.place_limit(Side::Buy, self.next_tag, bid, self.size_lots);
+//!             self.quoted = Some((self.next_tag, bid));
 //!         }
 //!     }
 //! }
 //!
-//! export_algo!(Joiner, Joiner { size_lots: 1, quoted: None });
+//! export_algo!(Joiner, Joiner { size_lots: 1, quoted: None, next_tag: 0 });
 //! ```
 //!
 //! Build with `cargo build --release --target wasm32-unknown-unknown` from a `cdylib` crate
@@ -307,8 +311,9 @@ pub mod rt {
 
     pub fn on_fill<A: Algo>(algo: &mut A, event: &[u8; EVENT_SIZE], actions: &mut [u8; ACTIONS_SIZE]) -> i32 {
         let mut out = Actions::new(actions);
-        if let Some(fill) = Fill::parse(event) {
-            algo.on_fill(&fill, &mut out);
+        match Fill::parse(event) {
+            Some(fill) => algo.on_fill(&fill, &mut out),
+            None => crate::log::warn("seqmesh-algo: fill event with an unknown side dropped"),
         }
         out.count()
     }
@@ -340,74 +345,72 @@ pub mod rt {
 macro_rules! export_algo {
     ($algo:ty, $make:expr) => {
         const _: () = {
-            use $crate::rt;
-
-            static mut BUFFERS: rt::Buffers = rt::Buffers::new();
-            static mut ALGO: ::core::option::Option<$algo> = ::core::option::Option::None;
+            static mut __SEQMESH_BUFFERS: $crate::rt::Buffers = $crate::rt::Buffers::new();
+            static mut __SEQMESH_ALGO: ::core::option::Option<$algo> = ::core::option::Option::None;
 
             // Safety (both): a wasm32 guest is single-threaded and the host never re-enters it,
             // so at most one of these borrows is live at a time.
-            fn algo() -> &'static mut $algo {
+            fn __seqmesh_algo() -> &'static mut $algo {
                 unsafe {
-                    (*::core::ptr::addr_of_mut!(ALGO)).get_or_insert_with(|| {
-                        rt::init();
+                    (*::core::ptr::addr_of_mut!(__SEQMESH_ALGO)).get_or_insert_with(|| {
+                        $crate::rt::init();
                         $make
                     })
                 }
             }
-            fn buffers() -> &'static mut rt::Buffers {
-                unsafe { &mut *::core::ptr::addr_of_mut!(BUFFERS) }
+            fn __seqmesh_buffers() -> &'static mut $crate::rt::Buffers {
+                unsafe { &mut *::core::ptr::addr_of_mut!(__SEQMESH_BUFFERS) }
             }
 
             #[export_name = "seqmesh_abi_version"]
-            extern "C" fn seqmesh_abi_version() -> i32 {
-                rt::ABI_VERSION
+            extern "C" fn __seqmesh_abi_version() -> i32 {
+                $crate::rt::ABI_VERSION
             }
             #[export_name = "book_ptr"]
-            extern "C" fn book_ptr() -> i32 {
-                rt::ptr(&buffers().book)
+            extern "C" fn __seqmesh_book_ptr() -> i32 {
+                $crate::rt::ptr(&__seqmesh_buffers().book)
             }
             #[export_name = "actions_ptr"]
-            extern "C" fn actions_ptr() -> i32 {
-                rt::ptr(&buffers().actions)
+            extern "C" fn __seqmesh_actions_ptr() -> i32 {
+                $crate::rt::ptr(&__seqmesh_buffers().actions)
             }
             #[export_name = "event_ptr"]
-            extern "C" fn event_ptr() -> i32 {
-                rt::ptr(&buffers().event)
+            extern "C" fn __seqmesh_event_ptr() -> i32 {
+                $crate::rt::ptr(&__seqmesh_buffers().event)
             }
             #[export_name = "alloc"]
-            extern "C" fn alloc(size: i32) -> i32 {
-                unsafe { rt::alloc(size) }
+            extern "C" fn __seqmesh_alloc(size: i32) -> i32 {
+                unsafe { $crate::rt::alloc(size) }
             }
             #[export_name = "on_start"]
-            extern "C" fn on_start(params_ptr: i32, params_len: i32) -> i32 {
-                unsafe { rt::on_start(algo(), params_ptr, params_len, &mut buffers().actions) }
+            extern "C" fn __seqmesh_on_start(params_ptr: i32, params_len: i32) -> i32 {
+                unsafe { $crate::rt::on_start(__seqmesh_algo(), params_ptr, params_len, &mut __seqmesh_buffers().actions) }
             }
             // The host always writes at the regions it got from `book_ptr`/`event_ptr`; the
             // pointer arguments repeat them.
             #[export_name = "on_book"]
-            extern "C" fn on_book(_book_ptr: i32) -> i32 {
-                let b = buffers();
-                rt::on_book(algo(), &b.book, &mut b.actions)
+            extern "C" fn __seqmesh_on_book(_book_ptr: i32) -> i32 {
+                let b = __seqmesh_buffers();
+                $crate::rt::on_book(__seqmesh_algo(), &b.book, &mut b.actions)
             }
             #[export_name = "on_nbbo"]
-            extern "C" fn on_nbbo(_event_ptr: i32) -> i32 {
-                let b = buffers();
-                rt::on_nbbo(algo(), &b.event, &mut b.actions)
+            extern "C" fn __seqmesh_on_nbbo(_event_ptr: i32) -> i32 {
+                let b = __seqmesh_buffers();
+                $crate::rt::on_nbbo(__seqmesh_algo(), &b.event, &mut b.actions)
             }
             #[export_name = "on_fill"]
-            extern "C" fn on_fill(_event_ptr: i32) -> i32 {
-                let b = buffers();
-                rt::on_fill(algo(), &b.event, &mut b.actions)
+            extern "C" fn __seqmesh_on_fill(_event_ptr: i32) -> i32 {
+                let b = __seqmesh_buffers();
+                $crate::rt::on_fill(__seqmesh_algo(), &b.event, &mut b.actions)
             }
             #[export_name = "on_message"]
-            extern "C" fn on_message(_event_ptr: i32) -> i32 {
-                let b = buffers();
-                rt::on_message(algo(), &b.event, &mut b.actions)
+            extern "C" fn __seqmesh_on_message(_event_ptr: i32) -> i32 {
+                let b = __seqmesh_buffers();
+                $crate::rt::on_message(__seqmesh_algo(), &b.event, &mut b.actions)
             }
             #[export_name = "on_timer"]
-            extern "C" fn on_timer(timer_id: i32) -> i32 {
-                rt::on_timer(algo(), timer_id, &mut buffers().actions)
+            extern "C" fn __seqmesh_on_timer(timer_id: i32) -> i32 {
+                $crate::rt::on_timer(__seqmesh_algo(), timer_id, &mut __seqmesh_buffers().actions)
             }
         };
     };

@@ -29,7 +29,7 @@ class _Model(BaseModel):
 
 
 class Condition(_Model):
-    type: Literal["Ready", "Degraded"]
+    type: Literal["Ready", "Degraded", "Deployed"]  # Deployed: an Algo, as its region's CC reports it
     status: Literal["True", "False", "Unknown"]
     reason: str = Field(max_length=128)
     message: str = Field("", max_length=4096)
@@ -97,13 +97,22 @@ class AlgoSpec(_Model):
     edges: list[str] = Field(min_length=1, max_length=64,
                              json_schema_extra={"items": {"type": "string", "pattern": DNS_LABEL}},
                              description="names of Edge resources")
+    symbol: str = Field("BTC/USDT", pattern=SYMBOL, description="the book it runs on")
     state: Literal["Running", "Stopped"] = "Stopped"
     params: dict[str, str] = Field(default_factory=dict, description="passed to on_start")
 
 
 class AlgoEdgeStatus(_Model):
+    """One edge's instance, as the region's CC reports it."""
+
     edge: str
     state: str
+    reason: str | None = None
+    calls: int | None = None
+    orders: int | None = None
+    fills: int | None = None
+    messages: int | None = None
+    traps: int | None = None
 
 
 class AlgoStatus(_Status):
