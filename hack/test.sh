@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash hack/bootstrap.sh
 if [ -x hack/build-k8s.sh ]; then bash hack/build-k8s.sh; fi
+bash hack/build-algos.sh
 echo "== ruff" && .venv/bin/ruff check .
 bash hack/typecheck.sh
 echo "== pytest" && .venv/bin/pytest "$@"

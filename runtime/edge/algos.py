@@ -119,9 +119,11 @@ class AlgoManager:
         limits = Limits.from_pb(req.limits, sb)
         module = self.runtime.compile(req.wasm)
         name = req.name
+        spec = self.oms.instruments[req.symbol]
         instance = Instance(self.runtime, module, name,
                             send=lambda label, payload: self._send(name, label, payload),
-                            set_timer=lambda tid, ms: self._set_timer(name, tid, ms))
+                            set_timer=lambda tid, ms: self._set_timer(name, tid, ms),
+                            instrument=abi.encode_instrument(spec.tick, spec.lot, spec.min_qty, spec.min_notional))
         if name in self.algos:
             self.remove(name)  # the new binary replaces the old instance and its open orders
         else:
@@ -211,6 +213,8 @@ class AlgoManager:
                 self._run(algo, algo.instance.on_event("on_fill", event))
         if order.state in TERMINAL:
             algo.working.pop(order.client_order_id, None)
+            if order.state == pb.REJECTED:  # the venue or the edge refused it: the algo's author wants to know
+                algo.instance.stats.log(f"warn: order tag {tag} ({order.client_order_id}) rejected: {order.reason}")
 
     def _set_timer(self, name: str, timer_id: int, after_ms: int) -> None:
         algo = self.algos.get(name)

@@ -7,6 +7,8 @@ lots of the venue's instrument (exact, as the edge's book keeps them).
 from __future__ import annotations
 
 import struct
+from decimal import Decimal
+from itertools import chain
 from typing import NamedTuple
 
 ABI_VERSION = 1
@@ -29,6 +31,8 @@ NBBO = struct.Struct("<Qqqqq16s16s")
 #: Fill event: u32 tag, u8 side, u8 liquidity, u16 0, i64 price_ticks, i64 qty_lots, i64 fee_e8, u64 ts_ns,
 #: i64 position_lots.
 FILL = struct.Struct("<IBBHqqqQq")
+#: Instrument (written by the `instrument` import): i64 tick_e9, i64 lot_e9, i64 min_qty_e9, i64 min_notional_e9.
+INSTRUMENT = struct.Struct("<qqqq")
 #: Message event header: u16 from_len, u16 label_len, u16 payload_len, u16 0; then the three byte strings.
 MESSAGE_HEADER = struct.Struct("<HHHH")
 
@@ -58,17 +62,16 @@ class Action(NamedTuple):  # a tuple: decoding stays cheap on the hot path
     qty_lots: int
 
 
+_BOOK = struct.Struct("<IIQII" + "qq" * 2 * MAX_LEVELS)
+_ZEROS = (0,) * (4 * MAX_LEVELS)
+
+
 def encode_book(symbol_id: int, recv_ns: int, bids: list[tuple[int, int]], asks: list[tuple[int, int]]) -> bytes:
-    out = bytearray(BOOK_SIZE)
-    nb, na = min(len(bids), MAX_LEVELS), min(len(asks), MAX_LEVELS)
-    BOOK_HEADER.pack_into(out, 0, ABI_VERSION, symbol_id, recv_ns, nb, na)
-    off = BOOK_HEADER.size
-    for i in range(nb):
-        LEVEL.pack_into(out, off + i * LEVEL.size, *bids[i])
-    off += MAX_LEVELS * LEVEL.size
-    for i in range(na):
-        LEVEL.pack_into(out, off + i * LEVEL.size, *asks[i])
-    return bytes(out)
+    """One pack call: the per-update cost every running algo of a symbol shares."""
+    bids, asks = bids[:MAX_LEVELS], asks[:MAX_LEVELS]
+    nb, na = len(bids), len(asks)
+    return _BOOK.pack(ABI_VERSION, symbol_id, recv_ns, nb, na, *chain.from_iterable(bids),
+                      *_ZEROS[: 2 * (MAX_LEVELS - nb)], *chain.from_iterable(asks), *_ZEROS[: 2 * (MAX_LEVELS - na)])
 
 
 def decode_actions(raw: bytes, count: int) -> list[Action]:
@@ -96,3 +99,8 @@ def encode_message(sender: str, label: str, payload: bytes) -> bytes:
     if len(payload) > MAX_MESSAGE:
         raise ValueError(f"message payload of {len(payload)} bytes exceeds {MAX_MESSAGE}")
     return MESSAGE_HEADER.pack(len(s), len(lab), len(payload), 0) + s + lab + payload
+
+
+def encode_instrument(tick: Decimal, lot: Decimal, min_qty: Decimal, min_notional: Decimal) -> bytes:
+    """Fixed point with 9 decimals: the one unit every venue's prices and sizes convert to."""
+    return INSTRUMENT.pack(*(int(v * 1_000_000_000) for v in (tick, lot, min_qty, min_notional)))

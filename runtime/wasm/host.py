@@ -2,8 +2,10 @@
 and a memory limit, and stop an instance that traps, runs away or breaks the ABI — never the edge.
 
 The hot path (`on_book`) avoids wasmtime-py's generic call wrapper: the book is copied
-straight into guest memory with `ctypes.memmove`, and the export is called through
-`wasmtime_func_call_unchecked` with a preallocated raw value array (wasmtime pinned to 50.x).
+straight into guest memory through a memoryview over the instance's fixed regions, the export
+is called through `wasmtime_func_call_unchecked` with a preallocated raw value array (exports'
+signatures are checked at instantiation, wasmtime is pinned to 50.x), and the actions are
+unpacked from the same view.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ class Runtime:
     def __init__(self, cache_dir: Path | None = None) -> None:
         config = wasmtime.Config()
         config.consume_fuel = True
+        config.memory_may_move = False  # the host keeps a view of each instance's memory
         self.engine = wasmtime.Engine(config)
         self.cache_dir = cache_dir
 
@@ -67,7 +70,8 @@ class Runtime:
         path = self.cache_dir / f"{key}.cwasm" if self.cache_dir else None
         if path is not None and path.exists():
             try:
-                return wasmtime.Module.deserialize(self.engine, path.read_bytes())
+                # Mapped, not read: the file is only ever replaced by rename, never rewritten.
+                return wasmtime.Module.deserialize_file(self.engine, str(path))
             except wasmtime.WasmtimeError:
                 path.unlink(missing_ok=True)  # another wasmtime version: compile again
         module = wasmtime.Module(self.engine, binary)
@@ -85,13 +89,14 @@ class Instance:
     def __init__(self, runtime: Runtime, module: wasmtime.Module, name: str,
                  send: Callable[[str, bytes], int] | None = None,
                  set_timer: Callable[[int, int], None] | None = None, fuel: int = DEFAULT_FUEL,
-                 memory_limit: int = DEFAULT_MEMORY) -> None:
+                 memory_limit: int = DEFAULT_MEMORY, instrument: bytes = bytes(abi.INSTRUMENT.size)) -> None:
         self.name = name
         self.fuel = fuel
         self.stats = Stats()
         self.stopped: str | None = None  # the reason, once stopped
         self._send = send
         self._set_timer = set_timer
+        self._instrument = instrument
         self.timers: set[int] = set()  # pending timer ids (the embedder clears one when it fires)
         self.store = wasmtime.Store(runtime.engine)
         self.store.set_limits(memory_size=memory_limit)
@@ -102,6 +107,8 @@ class Instance:
         linker.define_func("seqmesh", "send", wasmtime.FuncType([i32, i32, i32, i32], [i32]), self._send_msg,
                            access_caller=True)
         linker.define_func("seqmesh", "set_timer", wasmtime.FuncType([i32, i32], [i32]), self._timer)
+        linker.define_func("seqmesh", "instrument", wasmtime.FuncType([i32], [i32]), self._write_instrument,
+                           access_caller=True)
         self.store.set_fuel(fuel)
         try:
             self.instance = linker.instantiate(self.store, module)
@@ -149,7 +156,14 @@ class Instance:
         self._ctx = self.store._context()
         self._refs = {name: ctypes.byref(func._func) for name, func in self.exports.items()}
         self._func_ref = self._refs["on_book"]
-        self._mem_ref = ctypes.byref(self.memory._memory)
+        # Linear memories never move (Config.memory_may_move is off), so one view over the fixed
+        # regions serves every call: no C call to find the base, no copy to read the actions.
+        span = max(self.book_ptr + abi.BOOK_SIZE, self.actions_ptr + abi.MAX_ACTIONS * abi.ACTION.size,
+                   self.event_ptr + abi.EVENT_SIZE if self.event_ptr else 0)
+        base = ctypes.addressof(_memory_data(self._ctx, ctypes.byref(self.memory._memory)).contents)
+        self._view = memoryview((ctypes.c_ubyte * span).from_address(base)).cast("B")
+        self._level = 0  # fuel in the store, as last read
+        self._half = fuel // 2
         self._fuel_left = ctypes.c_uint64()
         self._fuel_ref = ctypes.byref(self._fuel_left)
         self._trap = ctypes.POINTER(ffi.wasm_trap_t)()
@@ -180,6 +194,13 @@ class Instance:
             self.stats.messages += 1
         return code
 
+    def _write_instrument(self, caller: Any, ptr: int) -> int:
+        mem = caller["memory"]
+        if ptr <= 0 or ptr + len(self._instrument) > mem.data_len(caller):
+            return abi.E_BAD_POINTER
+        mem.write(caller, self._instrument, ptr)
+        return abi.OK
+
     def _timer(self, timer_id: int, after_ms: int) -> int:
         if not 1 <= after_ms <= abi.MAX_TIMER_MS:
             return abi.E_INVALID
@@ -200,18 +221,14 @@ class Instance:
         self.stopped = reason
         self.stats.traps += 1
 
-    def _budget(self) -> None:
-        self.store.set_fuel(self.fuel)
-
-    def _spent(self) -> None:
-        self.stats.fuel_used += self.fuel - self.store.get_fuel()
-
     def _call_slow(self, name: str, *args: Any) -> Any:
-        self._budget()
+        self.store.set_fuel(self.fuel)
         try:
             return self.exports[name](self.store, *args)
         finally:
-            self._spent()
+            left = self.store.get_fuel()
+            self.stats.fuel_used += self.fuel - left
+            self._level = left
 
     def call(self, name: str, *args: Any) -> Any:
         """Any optional export, guarded: a trap stops this instance and returns None."""
@@ -228,11 +245,9 @@ class Instance:
         """The hot path: write the book, call on_book, read the actions it returned."""
         if self.stopped:
             return []
-        # The memory may have moved if the guest grew it: take its base afresh (one C call).
-        # The raw ctypes entry points (`_wasmtime_*`) skip a Python frame each; wasmtime is pinned.
-        base = ctypes.addressof(_memory_data(self._ctx, self._mem_ref).contents)
-        ctypes.memmove(base + self.book_ptr, book, len(book))
-        self._raw[0].i32 = self.book_ptr
+        bp = self.book_ptr
+        self._view[bp:bp + abi.BOOK_SIZE] = book
+        self._raw[0].i32 = bp
         return self._raw_call(self._func_ref, "on_book")
 
     def on_event(self, export: str, payload: bytes) -> list[abi.Action]:
@@ -242,9 +257,9 @@ class Instance:
             return []
         if len(payload) > abi.EVENT_SIZE:
             raise ValueError(f"{export} payload of {len(payload)} bytes exceeds {abi.EVENT_SIZE}")
-        base = ctypes.addressof(_memory_data(self._ctx, self._mem_ref).contents)
-        ctypes.memmove(base + self.event_ptr, payload, len(payload))
-        self._raw[0].i32 = self.event_ptr
+        ep = self.event_ptr
+        self._view[ep:ep + len(payload)] = payload
+        self._raw[0].i32 = ep
         return self._raw_call(ref, export)
 
     def on_timer(self, timer_id: int) -> list[abi.Action]:
@@ -269,21 +284,27 @@ class Instance:
             except (wasmtime.Trap, wasmtime.WasmtimeError, AbiViolation) as exc:
                 self._stop(_reason(exc))
                 return []
-            base = ctypes.addressof(_memory_data(self._ctx, self._mem_ref).contents)
-            ctypes.memmove(base + ptr, text, len(text))
+            self.memory.write(self.store, text, ptr)
         self._raw[0].i32 = ptr
         self._raw[1].i32 = len(text)
         return self._raw_call(ref, "on_start")
 
     def _raw_call(self, ref: Any, name: str) -> list[abi.Action]:
-        """Call an export whose arguments are already in the raw slots; decode its actions."""
+        """Call an export whose arguments are already in the raw slots; decode its actions.
+
+        Fuel is topped up only when less than half the budget is left (one C call saved per
+        call): each call may burn between half and all of `fuel` before it is stopped."""
         ctx = self._ctx
         raw = self._raw
         self.stats.calls += 1
-        _set_fuel(ctx, self.fuel)
+        if self._level < self._half:
+            _set_fuel(ctx, self.fuel)
+            self._level = self.fuel
         error = _call_unchecked(ctx, ref, raw, 6, self._trap_ref)
         _get_fuel(ctx, self._fuel_ref)
-        self.stats.fuel_used += self.fuel - self._fuel_left.value
+        left = self._fuel_left.value
+        self.stats.fuel_used += self._level - left
+        self._level = left
         trap = self._trap
         if error or trap:
             exc: Exception = wasmtime.WasmtimeError._from_ptr(error) if error else wasmtime.Trap._from_ptr(trap)
@@ -297,10 +318,13 @@ class Instance:
         if not 0 < count <= abi.MAX_ACTIONS:
             self._stop(f"ABI violation: {name} returned {count} actions (0..{abi.MAX_ACTIONS})")
             return []
-        base = ctypes.addressof(_memory_data(ctx, self._mem_ref).contents)
-        return abi.decode_actions(ctypes.string_at(base + self.actions_ptr, count * abi.ACTION.size), count)
+        ap = self.actions_ptr
+        return [abi.Action(k, s, t, tag, p, q)
+                for k, s, t, _, tag, p, q, _r in _ACTIONS.iter_unpack(self._view[ap:ap + count * _ACTION_SIZE])]
 
 
+_ACTIONS = abi.ACTION
+_ACTION_SIZE = abi.ACTION.size
 _LEVELS = {0: "debug", 1: "info", 2: "warn", 3: "error"}
 
 

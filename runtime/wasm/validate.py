@@ -11,7 +11,7 @@ from . import abi
 
 #: Host imports (module "seqmesh") and their (parameters, results) value types.
 IMPORTS = {"log": (("i32",) * 3, ()), "now_ns": ((), ("i64",)), "send": (("i32",) * 4, ("i32",)),
-           "set_timer": (("i32",) * 2, ("i32",))}
+           "set_timer": (("i32",) * 2, ("i32",)), "instrument": (("i32",), ("i32",))}
 
 
 def validate(binary: bytes, engine: wasmtime.Engine | None = None) -> list[str]:

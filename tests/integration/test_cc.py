@@ -55,9 +55,21 @@ def test_market_data_endpoints(api: CCClient) -> None:
         assert r["region"] == "local" and r["remote"] is False
         ts = r["ts"]
         assert 0 < ts["exchange_ts"] <= ts["edge_recv_ts"] + 1_000_000_000 and ts["edge_recv_ts"] <= ts["cc_proc_ts"]
-    n = api.nbbo("BTC-USDT")
-    assert Decimal(n["bid"]["price"]) == max(Decimal(r["bid"]) for r in rows)
-    assert Decimal(n["ask"]["price"]) == min(Decimal(r["ask"]) for r in rows)
+    # The market moves between requests: compare an NBBO with the BBOs read just before and after
+    # it, when those two agree (the book did not change in between).
+    def tops(rows: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+        return [(r["venue"], r["bid"], r["ask"]) for r in rows]
+
+    def consistent() -> bool:
+        before = api.bbo("BTC/USDT")
+        n = api.nbbo("BTC-USDT")
+        if tops(api.bbo("BTC/USDT")) != tops(before):
+            return False
+        assert Decimal(n["bid"]["price"]) == max(Decimal(r["bid"]) for r in before)
+        assert Decimal(n["ask"]["price"]) == min(Decimal(r["ask"]) for r in before)
+        return True
+
+    wait_until(consistent, 30, what="an NBBO read while the book held still")
     book = api.book("BTC/USDT", 15)
     prices = [Decimal(lv["price"]) for lv in book["asks"]]
     assert prices == sorted(prices) and len(prices) == 15

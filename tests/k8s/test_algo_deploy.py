@@ -37,7 +37,7 @@ def test_kubectl_apply_runs_the_algo_on_its_edges(operator: ControlPlane, tmp_pa
         manifests.append({
             "apiVersion": "seqmesh.io/v1alpha1", "kind": "Algo", "metadata": {"name": "mm-t1"},
             "spec": {"region": "t1", "edges": ["t1-binance", "t1-okx"], "symbol": "BTC/USDT", "state": "Running",
-                     "params": {"size_lots": "1", "half_spread_ticks": "50"},
+                     "params": {"size_lots": "10", "half_spread_ticks": "50"},
                      "wasm": base64.b64encode(wasm).decode()}})
         path = tmp_path / "algo.yaml"
         path.write_text(yaml.safe_dump_all(manifests))

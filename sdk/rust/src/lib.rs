@@ -6,7 +6,15 @@
 //! runs. Callbacks get zero-copy views of what the host wrote ([`Book`], [`Nbbo`], [`Fill`],
 //! [`Message`], [`Params`]) and an [`Actions`] buffer for orders and cancels (at most 16 per
 //! callback; the host reads them when the callback returns). The host's services are plain
-//! functions: [`messaging::send`], [`log`], [`clock::now_ns`], [`timer::set`].
+//! functions: [`messaging::send`], [`log`], [`clock::now_ns`], [`timer::set`],
+//! [`instrument::get`].
+//!
+//! Prices and quantities in the book, actions and events are integer ticks and lots of the
+//! instance's venue, and venues differ. [`instrument::get`] says what they are worth (the
+//! [`Instrument`]'s tick, lot and the venue's minimum quantity and notional, each × 10^9): ask
+//! once and keep it; convert to venue-neutral `_e9` fixed point before sharing a price or size
+//! with siblings on other venues, and size orders with [`Instrument::min_lots`] so the venue
+//! does not reject them as too small.
 //!
 //! ```no_run
 //! use seqmesh_algo::{export_algo, Actions, Algo, Book, Params, Side};
@@ -48,9 +56,11 @@
 
 mod actions;
 mod events;
+pub mod instrument;
 
 pub use actions::{Actions, OrderType, Side, MAX_ACTIONS};
 pub use events::{Book, Fill, Level, Liquidity, Message, Nbbo, Params, MAX_LEVELS};
+pub use instrument::Instrument;
 
 /// The ABI version this SDK speaks (`seqmesh_abi_version`).
 pub const ABI_VERSION: i32 = 1;
@@ -132,7 +142,9 @@ impl core::fmt::Display for Error {
     }
 }
 
-/// The host's imports (module `seqmesh`). Off wasm32 (unit tests) they are inert stubs.
+/// The host's imports (module `seqmesh`). Off wasm32 (unit tests) they are inert stubs, and
+/// `instrument` describes a typical venue (tick 0.01, lot 0.00001, min qty 0.00001, min
+/// notional 5).
 #[cfg(target_arch = "wasm32")]
 mod host {
     #[link(wasm_import_module = "seqmesh")]
@@ -141,6 +153,13 @@ mod host {
         pub fn now_ns() -> i64;
         pub fn send(label_ptr: i32, label_len: i32, payload_ptr: i32, payload_len: i32) -> i32;
         pub fn set_timer(timer_id: i32, after_ms: i32) -> i32;
+        #[link_name = "instrument"]
+        fn instrument_import(ptr: i32) -> i32;
+    }
+
+    /// The instrument, written by the host into `out`.
+    pub fn instrument(out: &mut [u8; crate::instrument::SIZE]) -> i32 {
+        unsafe { instrument_import(out.as_mut_ptr() as i32) }
     }
 }
 
@@ -164,6 +183,12 @@ mod host {
         } else {
             -4
         }
+    }
+    /// A typical crypto venue: tick 0.01, lot 0.00001, min qty 0.00001, min notional 5.
+    pub fn instrument(out: &mut [u8; crate::instrument::SIZE]) -> i32 {
+        let stub = crate::Instrument { tick_e9: 10_000_000, lot_e9: 10_000, min_qty_e9: 10_000, min_notional_e9: 5_000_000_000 };
+        *out = stub.encode();
+        0
     }
 }
 
