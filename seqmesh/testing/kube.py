@@ -33,4 +33,5 @@ def wait_ready(cp: ControlPlane, kind: str, name: str, timeout: float = 60) -> d
             box["obj"]["metadata"]["generation"]
 
     wait_until(ready, timeout, interval=0.2, what=f"{kind}/{name} Ready")
-    return box["obj"]
+    obj: dict[str, Any] = box["obj"]
+    return obj
