@@ -311,4 +311,5 @@ def _status_view(venue: str, s: pb.AlgoStatus) -> dict[str, Any]:
     return {"edge": venue, "state": s.state, "reason": s.reason or None, "sha256": s.sha256,
             "calls": s.calls, "fuel_used": s.fuel_used, "traps": s.traps, "messages": s.messages,
             "received": s.received, "rejected_messages": s.rejected_messages, "orders": s.orders,
-            "denied": s.denied, "fills": s.fills, "position": s.position, "open_orders": s.open_orders}
+            "denied": s.denied, "fills": s.fills, "position": s.position, "open_orders": s.open_orders,
+            "message_latency_us": {"p50": s.message_latency_p50_us, "p99": s.message_latency_p99_us}}

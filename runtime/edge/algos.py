@@ -79,6 +79,7 @@ class Deployed:
     working: dict[str, Working] = field(default_factory=dict)  # client order id -> open order
     recent: deque[float] = field(default_factory=deque)  # monotonic times of recent places
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
+    latencies: deque[int] = field(default_factory=lambda: deque(maxlen=2000))  # ns, received messages
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def status(self, sb: Any) -> pb.AlgoStatus:
@@ -88,7 +89,9 @@ class Deployed:
                              calls=s.calls, fuel_used=s.fuel_used, traps=s.traps, messages=s.messages,
                              rejected_messages=s.rejected_messages, orders=s.orders, sha256=self.sha256,
                              received=s.received, denied=s.denied, fills=s.fills, owner=self.owner,
-                             position=sb.qtys.to_str(self.position), open_orders=len(self.working))
+                             position=sb.qtys.to_str(self.position), open_orders=len(self.working),
+                             message_latency_p50_us=_quantile_us(self.latencies, 0.5),
+                             message_latency_p99_us=_quantile_us(self.latencies, 0.99))
 
     def exposure(self, sign: int) -> int:
         return self.position + sum(w.remaining * w.sign for w in self.working.values() if w.sign == sign)
@@ -187,6 +190,7 @@ class AlgoManager:
         if algo is None or not algo.running or algo.instance.stopped or msg.sender == self.sender:
             return
         algo.instance.stats.received += 1
+        algo.latencies.append(time.time_ns() - msg.ts_ns)
         self._run(algo, algo.instance.on_event("on_message", abi.encode_message(msg.sender, msg.label,
                                                                                 msg.payload[:abi.MAX_MESSAGE])))
 
@@ -330,6 +334,13 @@ class AlgoManager:
         task = asyncio.get_running_loop().create_task(coro)
         algo.tasks.add(task)
         task.add_done_callback(algo.tasks.discard)
+
+
+def _quantile_us(samples: deque[int], q: float) -> float:
+    if not samples:
+        return 0.0
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))] / 1000, 1)
 
 
 def _steps(sb: Any, price: str, qty: str, rounding: str) -> tuple[int, int]:

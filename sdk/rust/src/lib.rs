@@ -17,10 +17,11 @@
 //! does not reject them as too small.
 //!
 //! ```no_run
-//! use seqmesh_algo::{export_algo, Actions, Algo, Book, Params, Side};
+//! use seqmesh_algo::{export_algo, instrument, Actions, Algo, Book, Instrument, Params, Side};
 //!
 //! /// Joins the best bid with one order, moving it when the best bid moves.
 //! struct Joiner {
+//!     inst: Instrument,
 //!     size_lots: i64,
 //!     quoted: Option<(u32, i64)>, // (tag, price) of the live order
 //!     next_tag: u32,
@@ -28,6 +29,7 @@
 //!
 //! impl Algo for Joiner {
 //!     fn on_start(&mut self, params: &Params, _out: &mut Actions) {
+//!         self.inst = instrument::get(); // once: it does not change
 //!         self.size_lots = params.get_i64("size_lots", 1);
 //!     }
 //!
@@ -41,13 +43,15 @@
 //!                 out.cancel(tag);
 //!             }
 //!             self.next_tag += 1; // a fresh tag per order: fills name the one they hit
-//!             out.place_limit(Side::Buy, self.next_tag, bid, self.size_lots);
+//!             // Never below the venue's minimum quantity and notional at that price.
+//!             let lots = self.size_lots.max(self.inst.min_lots(bid));
+//!             out.place_limit(Side::Buy, self.next_tag, bid, lots);
 //!             self.quoted = Some((self.next_tag, bid));
 //!         }
 //!     }
 //! }
 //!
-//! export_algo!(Joiner, Joiner { size_lots: 1, quoted: None, next_tag: 0 });
+//! export_algo!(Joiner, Joiner { inst: Instrument::default(), size_lots: 1, quoted: None, next_tag: 0 });
 //! ```
 //!
 //! Build with `cargo build --release --target wasm32-unknown-unknown` from a `cdylib` crate
