@@ -10,41 +10,13 @@ import pytest
 import wasmtime
 
 from seqmesh.client.api import ApiError, CCClient
+from seqmesh.testing.guests import pinger
 from seqmesh.testing.mesh import Region, start_edge
 from seqmesh.testing.processes import wait_until
 
 VENUES = {"binance": ("0", "0.0008", "0.001"), "okx": ("0", "0.0010", "0.0011")}
 
-# on_start logs its parameters; the first book sends one 8-byte "ping"; every message received is
-# logged as "<sender>"; the first NBBO is logged as "nbbo".
-PINGER = bytes(wasmtime.wat2wasm("""(module
-  (import "seqmesh" "send" (func $send (param i32 i32 i32 i32) (result i32)))
-  (import "seqmesh" "log" (func $log (param i32 i32 i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 4000) "pingnbbo")
-  (global $sent (mut i32) (i32.const 0))
-  (global $nbbo (mut i32) (i32.const 0))
-  (func (export "seqmesh_abi_version") (result i32) (i32.const 1))
-  (func (export "book_ptr") (result i32) (i32.const 1024))
-  (func (export "actions_ptr") (result i32) (i32.const 2048))
-  (func (export "event_ptr") (result i32) (i32.const 3072))
-  (func (export "alloc") (param i32) (result i32) (i32.const 8192))
-  (func (export "on_start") (param $p i32) (param $n i32) (result i32)
-    (call $log (i32.const 1) (local.get $p) (local.get $n)) (i32.const 0))
-  (func (export "on_book") (param i32) (result i32)
-    (if (i32.eqz (global.get $sent))
-      (then (global.set $sent (i32.const 1))
-            (drop (call $send (i32.const 4000) (i32.const 4) (i32.const 4000) (i32.const 8)))))
-    (i32.const 0))
-  (func (export "on_message") (param $e i32) (result i32)
-    (call $log (i32.const 1) (i32.add (local.get $e) (i32.const 8)) (i32.load16_u (local.get $e)))
-    (i32.const 0))
-  (func (export "on_nbbo") (param $e i32) (result i32)
-    (if (i32.eqz (global.get $nbbo))
-      (then (global.set $nbbo (i32.const 1)) (call $log (i32.const 1) (i32.const 4004) (i32.const 4))))
-    (i32.const 0))
-  (func (export "on_fill") (param i32) (result i32) (i32.const 0))
-)"""))
+PINGER = pinger()
 
 # Every book: a limit buy of 1000 BTC at the best bid (far beyond any client's notional limit).
 GREEDY = bytes(wasmtime.wat2wasm("""(module

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from seqmesh.client.api import CCClient
+from seqmesh.testing.guests import pinger
 from seqmesh.testing.mesh import Mesh, Region
 from seqmesh.testing.processes import wait_until
 from seqmesh.testing.toxiproxy import Toxiproxy
@@ -262,3 +263,19 @@ def test_after_the_heal_every_venue_balance_equals_start_minus_fills(cross: tupl
         held = asyncio.run(balances(mesh.regions[region].sims[venue][1]))
         assert held["USDT"] == Decimal(1_000_000) - sum(Decimal(f["price"]) * Decimal(f["quantity"]) for f in fills)
         assert held["BTC"] == Decimal(10) + sum(Decimal(f["quantity"]) - Decimal(f["fee"]) for f in fills)
+
+
+def test_algo_messages_cross_regions(wan: tuple[Mesh, Toxiproxy]) -> None:
+    """One algo deployed in na and eu: each instance hears the other over the peer link."""
+    mesh, _ = wan
+    na, eu = mesh.regions["na"], mesh.regions["eu"]
+    with CCClient(na.api) as n, CCClient(eu.api) as e:
+        n.deploy_algo("pinger", pinger(100), "BTC/USDT", ["coinbase"], start=True)
+        e.deploy_algo("pinger", pinger(100), "BTC/USDT", ["kraken"], start=True)
+        wait_until(lambda: "info: eu/kraken" in n.algo_logs("pinger")["coinbase"]
+                   and "info: na/coinbase" in e.algo_logs("pinger")["kraken"], 30, what="pings across the WAN")
+        got = n.algo("pinger")["edges"][0]
+        # Over a ~35 ms one-way link: the latency the receiving edge measured says it crossed it.
+        assert got["received"] >= 1 and got["message_latency_us"]["p50"] > 30_000, got
+        n.delete_algo("pinger")
+        e.delete_algo("pinger")

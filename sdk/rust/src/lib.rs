@@ -190,7 +190,12 @@ mod host {
     }
     /// A typical crypto venue: tick 0.01, lot 0.00001, min qty 0.00001, min notional 5.
     pub fn instrument(out: &mut [u8; crate::instrument::SIZE]) -> i32 {
-        let stub = crate::Instrument { tick_e9: 10_000_000, lot_e9: 10_000, min_qty_e9: 10_000, min_notional_e9: 5_000_000_000 };
+        let stub = crate::Instrument {
+            tick_e9: 10_000_000,
+            lot_e9: 10_000,
+            min_qty_e9: 10_000,
+            min_notional_e9: 5_000_000_000,
+        };
         *out = stub.encode();
         0
     }

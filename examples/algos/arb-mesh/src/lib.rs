@@ -24,8 +24,7 @@
 //! quotes, ignores its sibling's and trades against the NBBO only.
 
 use seqmesh_algo::{
-    clock, export_algo, instrument, log, messaging, Actions, Algo, Book, Instrument, Level, Message, Nbbo, Params,
-    Side,
+    clock, export_algo, instrument, log, messaging, Actions, Algo, Book, Instrument, Level, Message, Nbbo, Params, Side,
 };
 
 /// A top of book in this venue's units: (price_ticks, qty_lots) per side, price 0 when the
@@ -45,12 +44,8 @@ fn i64_at(raw: &[u8], i: usize) -> i64 {
 impl Top {
     /// The "quote" payload: prices and quantities × 10^9.
     fn encode(&self, inst: &Instrument) -> [u8; 32] {
-        let values = [
-            inst.price_e9(self.bid.0),
-            inst.qty_e9(self.bid.1),
-            inst.price_e9(self.ask.0),
-            inst.qty_e9(self.ask.1),
-        ];
+        let values =
+            [inst.price_e9(self.bid.0), inst.qty_e9(self.bid.1), inst.price_e9(self.ask.0), inst.qty_e9(self.ask.1)];
         let mut out = [0; 32];
         for (i, v) in values.iter().enumerate() {
             out[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
@@ -66,11 +61,18 @@ impl Top {
         }
         let (bid_price, bid_qty, ask_price, ask_qty) = (i64_at(raw, 0), i64_at(raw, 1), i64_at(raw, 2), i64_at(raw, 3));
         let side = |ticks: i64, qty: i64| if ticks > 0 { (ticks, inst.lots_floor(qty).max(0)) } else { (0, 0) };
-        Some(Top {
-            bid: side(inst.ticks_floor(bid_price), bid_qty),
-            ask: side(inst.ticks_ceil(ask_price), ask_qty),
-        })
+        Some(Top { bid: side(inst.ticks_floor(bid_price), bid_qty), ask: side(inst.ticks_ceil(ask_price), ask_qty) })
     }
+}
+
+/// A crossing between two tops of book, seen from ours.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Crossing {
+    None,
+    /// Less than the venue's minimum order is available at one of the touches.
+    TooSmall,
+    /// Side, price (ticks) and size (lots) of the IOC that takes it.
+    Trade(Side, i64, i64),
 }
 
 struct ArbMesh {
@@ -115,20 +117,21 @@ impl ArbMesh {
         Some(available.min(self.max_lots).max(minimum))
     }
 
-    /// The trade that takes a crossing between our book and `other`'s (both in our units), if
-    /// there is one big enough. Err(()) marks a crossing too small to trade.
-    fn crossing(&self, own: Top, other: Top) -> Option<Result<(Side, i64, i64), ()>> {
-        if own.ask.0 > 0 && other.bid.0 > own.ask.0 + self.min_edge_ticks {
+    /// What to do about a crossing between our book and `other`'s (both in our units).
+    fn crossing(&self, own: Top, other: Top) -> Crossing {
+        let (side, price_ticks, lots) = if own.ask.0 > 0 && other.bid.0 > own.ask.0 + self.min_edge_ticks {
             // They bid above our ask: buy here at our ask.
-            let size = self.size(own.ask.0, own.ask.1, other.bid.1);
-            return Some(size.map(|lots| (Side::Buy, own.ask.0, lots)).ok_or(()));
-        }
-        if own.bid.0 > 0 && other.ask.0 > 0 && own.bid.0 > other.ask.0 + self.min_edge_ticks {
+            (Side::Buy, own.ask.0, self.size(own.ask.0, own.ask.1, other.bid.1))
+        } else if own.bid.0 > 0 && other.ask.0 > 0 && own.bid.0 > other.ask.0 + self.min_edge_ticks {
             // We bid above their ask: sell here at our bid.
-            let size = self.size(own.bid.0, own.bid.1, other.ask.1);
-            return Some(size.map(|lots| (Side::Sell, own.bid.0, lots)).ok_or(()));
+            (Side::Sell, own.bid.0, self.size(own.bid.0, own.bid.1, other.ask.1))
+        } else {
+            return Crossing::None;
+        };
+        match lots {
+            Some(lots) => Crossing::Trade(side, price_ticks, lots),
+            None => Crossing::TooSmall,
         }
-        None
     }
 
     /// Takes the first tradable crossing against the sibling, then the NBBO, unless cooling down.
@@ -137,32 +140,30 @@ impl ArbMesh {
             Some(own) => own,
             None => return,
         };
-        let mut too_small = false;
-        let mut found = None;
+        let mut found = Crossing::None;
         for other in [self.sibling, self.nbbo].iter().flatten() {
             match self.crossing(own, *other) {
-                Some(Ok(trade)) => {
-                    found = Some(trade);
+                Crossing::None => {}
+                Crossing::TooSmall => found = Crossing::TooSmall,
+                trade => {
+                    found = trade;
                     break;
                 }
-                Some(Err(())) => too_small = true,
-                None => {}
             }
         }
         let (side, price_ticks, lots) = match found {
-            Some(trade) => trade,
-            None => {
-                if too_small {
-                    self.skipped += 1;
-                    if self.skipped % 1000 == 1 {
-                        log::info(&format!(
-                            "arb-mesh: crossing below the venue's minimum order skipped ({} so far)",
-                            self.skipped
-                        ));
-                    }
+            Crossing::Trade(side, price_ticks, lots) => (side, price_ticks, lots),
+            Crossing::TooSmall => {
+                self.skipped += 1;
+                if self.skipped % 1000 == 1 {
+                    log::info(&format!(
+                        "arb-mesh: crossing below the venue's minimum order skipped ({} so far)",
+                        self.skipped
+                    ));
                 }
                 return;
             }
+            Crossing::None => return,
         };
         let now = clock::now_ns(); // only asked when there is something to do
         if now.saturating_sub(self.last_trade_ns) < self.cooldown_ns {

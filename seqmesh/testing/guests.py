@@ -1,0 +1,40 @@
+"""Small WebAssembly guests written in WAT, for tests and benchmarks of the algo plumbing."""
+
+from __future__ import annotations
+
+import wasmtime
+
+_EXPORTS = """
+  (memory (export "memory") 1)
+  (func (export "seqmesh_abi_version") (result i32) (i32.const 1))
+  (func (export "book_ptr") (result i32) (i32.const 1024))
+  (func (export "actions_ptr") (result i32) (i32.const 2048))
+  (func (export "event_ptr") (result i32) (i32.const 3072))
+  (func (export "alloc") (param i32) (result i32) (i32.const 8192))
+  (func (export "on_book") (param i32) (result i32) (i32.const 0))
+  (func (export "on_fill") (param i32) (result i32) (i32.const 0))
+"""
+
+#: Logs its parameters at start; sends an 8-byte "ping" every `period` ms from a timer; logs the
+#: sender of every message it receives ("<region>/<venue>") and "nbbo" at its first NBBO.
+def pinger(period_ms: int = 50) -> bytes:
+    return bytes(wasmtime.wat2wasm(f"""(module
+  (import "seqmesh" "send" (func $send (param i32 i32 i32 i32) (result i32)))
+  (import "seqmesh" "log" (func $log (param i32 i32 i32)))
+  (import "seqmesh" "set_timer" (func $timer (param i32 i32) (result i32)))
+  {_EXPORTS}
+  (data (i32.const 4000) "pingnbbo")
+  (global $nbbo (mut i32) (i32.const 0))
+  (func (export "on_start") (param $p i32) (param $n i32) (result i32)
+    (call $log (i32.const 1) (local.get $p) (local.get $n))
+    (drop (call $timer (i32.const 1) (i32.const {period_ms}))) (i32.const 0))
+  (func (export "on_timer") (param i32) (result i32)
+    (drop (call $send (i32.const 4000) (i32.const 4) (i32.const 4000) (i32.const 8)))
+    (drop (call $timer (i32.const 1) (i32.const {period_ms}))) (i32.const 0))
+  (func (export "on_message") (param $e i32) (result i32)
+    (call $log (i32.const 1) (i32.add (local.get $e) (i32.const 8)) (i32.load16_u (local.get $e)))
+    (i32.const 0))
+  (func (export "on_nbbo") (param $e i32) (result i32)
+    (if (i32.eqz (global.get $nbbo))
+      (then (global.set $nbbo (i32.const 1)) (call $log (i32.const 1) (i32.const 4004) (i32.const 4))))
+    (i32.const 0)))"""))
