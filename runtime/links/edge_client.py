@@ -62,10 +62,9 @@ class EdgeClient:
     async def algo_logs(self, name: str, timeout: float = 10.0) -> list[str]:
         return list((await self.stub.GetAlgoLogs(pb.AlgoRequest(name=name), timeout=timeout)).lines)
 
-    async def algo_link(self, outgoing: AsyncIterator[pb.AlgoDown]) -> AsyncIterator[pb.AlgoUp]:
+    def algo_link(self, outgoing: AsyncIterator[pb.AlgoDown]) -> grpc.aio.StreamStreamCall[pb.AlgoDown, pb.AlgoUp]:
         """The bidirectional algo link: messages and NBBO down, the instances' messages up."""
-        async for item in self.stub.AlgoLink(outgoing):
-            yield item
+        return self.stub.AlgoLink(outgoing)
 
     async def market_data(self, symbols: list[str] | None = None) -> AsyncIterator[pb.MarketData]:
         async for item in self.stub.StreamMarketData(pb.MarketDataRequest(symbols=symbols or [])):

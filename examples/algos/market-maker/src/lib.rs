@@ -38,6 +38,8 @@ struct MarketMaker {
     /// Tags: bids odd (1, 3, 5, …), asks even (2, 4, 6, …), never reused.
     next_bid_tag: u32,
     next_ask_tag: u32,
+    /// Whether it said that the size is over `max_position_lots` (then it cannot quote).
+    warned_size: bool,
 }
 
 impl MarketMaker {
@@ -54,6 +56,7 @@ impl MarketMaker {
             ask: None,
             next_bid_tag: 1,
             next_ask_tag: 2,
+            warned_size: false,
         }
     }
 
@@ -124,6 +127,14 @@ impl Algo for MarketMaker {
         let fair = mid - self.skew_ticks_per_lot * self.position_lots;
         let (bid_ticks, ask_ticks) = (fair - self.half_spread_ticks, fair + self.half_spread_ticks);
         let size = self.size(bid_ticks);
+        if size > self.max_position_lots && !self.warned_size {
+            self.warned_size = true;
+            log::warn(&format!(
+                "market-maker: size {} lots (the venue's minimum at {} ticks, or size_lots) is over \
+                 max_position_lots {}: no quotes until it fits",
+                size, bid_ticks, self.max_position_lots
+            ));
+        }
         let can_buy = self.position_lots + size <= self.max_position_lots;
         let can_sell = self.position_lots - size >= -self.max_position_lots;
         let want_bid = if can_buy { Some(bid_ticks) } else { None };
