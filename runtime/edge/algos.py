@@ -103,6 +103,7 @@ class AlgoManager:
         self.oms = oms
         self.feed = feed
         self.sender = f"{region}/{venue}"
+        self.venue = venue
         self.algos: dict[str, Deployed] = {}
         # client order id -> the algo that placed it and the tag; kept after the order ends, for late fills
         self.by_order: dict[str, tuple[Deployed, int]] = {}
@@ -182,7 +183,7 @@ class AlgoManager:
                 if not payload:
                     payload = abi.encode_nbbo(nbbo.ts_ns, _steps(sb, nbbo.bid, nbbo.bid_qty, ROUND_FLOOR),
                                               _steps(sb, nbbo.ask, nbbo.ask_qty, ROUND_CEILING),
-                                              nbbo.bid_venue, nbbo.ask_venue)
+                                              nbbo.bid_venue, nbbo.ask_venue, self.venue)
                 self._run(algo, algo.instance.on_event("on_nbbo", payload))
 
     def on_message(self, msg: pb.AlgoMessage) -> None:
@@ -208,6 +209,9 @@ class AlgoManager:
                 work.remaining -= lots
             algo.position += sign * lots
             algo.instance.stats.fills += 1
+            side, liquidity = ("buy" if sign > 0 else "sell"), ("maker" if fill.maker else "taker")
+            algo.instance.stats.log(f"fill: tag {tag} {side} {fill.qty} @ {fill.price} ({liquidity}), "
+                                    f"position {sb.qtys.to_str(algo.position)}")
             if algo.running and not algo.instance.stopped:
                 event = abi.encode_fill(tag, abi.SIDE_BUY if sign > 0 else abi.SIDE_SELL,
                                         abi.LIQUIDITY_MAKER if fill.maker else abi.LIQUIDITY_TAKER,

@@ -26,8 +26,9 @@ MAX_LABEL = 64
 EVENT_SIZE = 512
 MAX_TIMERS = 16
 MAX_TIMER_MS = 86_400_000
-#: NBBO event: u64 ts_ns, i64 bid_ticks, i64 bid_lots, i64 ask_ticks, i64 ask_lots, 16s bid_venue, 16s ask_venue.
-NBBO = struct.Struct("<Qqqqq16s16s")
+#: NBBO event: u64 ts_ns, i64 bid_ticks, i64 bid_lots, i64 ask_ticks, i64 ask_lots, 16s bid_venue, 16s ask_venue,
+#: 16s own_venue.
+NBBO = struct.Struct("<Qqqqq16s16s16s")
 #: Fill event: u32 tag, u8 side, u8 liquidity, u16 0, i64 price_ticks, i64 qty_lots, i64 fee_e8, u64 ts_ns,
 #: i64 position_lots.
 FILL = struct.Struct("<IBBHqqqQq")
@@ -85,8 +86,10 @@ def encode_params(params: dict[str, str]) -> bytes:
     return "".join(f"{k}={params[k]}\n" for k in sorted(params)).encode()
 
 
-def encode_nbbo(ts_ns: int, bid: tuple[int, int], ask: tuple[int, int], bid_venue: str, ask_venue: str) -> bytes:
-    return NBBO.pack(ts_ns, bid[0], bid[1], ask[0], ask[1], bid_venue.encode()[:16], ask_venue.encode()[:16])
+def encode_nbbo(ts_ns: int, bid: tuple[int, int], ask: tuple[int, int], bid_venue: str, ask_venue: str,
+                own_venue: str = "") -> bytes:
+    return NBBO.pack(ts_ns, bid[0], bid[1], ask[0], ask[1], bid_venue.encode()[:16], ask_venue.encode()[:16],
+                     own_venue.encode()[:16])
 
 
 def encode_fill(tag: int, side: int, liquidity: int, price_ticks: int, qty_lots: int, fee_e8: int, ts_ns: int,

@@ -51,7 +51,7 @@ def test_arbitrage_mesh_takes_the_crossing_on_both_venues(region: Region) -> Non
                    interval=0.2, what="quotes exchanged and both legs filled")
         st = edges(c, "arb")
         # Cheap venue bought, rich venue sold: the two legs of one arbitrage.
-        assert Decimal(st["binance"]["position"]) > 0 > Decimal(st["okx"]["position"]), st
+        assert Decimal(st["binance"]["position"]) > 0 > Decimal(st["okx"]["position"]), c.algo_logs("arb")
         assert st["binance"]["traps"] == 0 and st["okx"]["traps"] == 0
         c.delete_algo("arb")
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import struct
+import subprocess
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -194,3 +196,15 @@ def test_misbehaving_in_its_default_mode_behaves(wasm: dict[str, Path], tmp_path
         assert inst.on_book(book([(6_500_000 - i, 1)], [(6_500_005 + i, 1)])) == []
     assert inst.stopped is None
     assert inst.stats.traps == 0 and inst.stats.messages == 0 and inst.stats.rejected_messages == 0
+
+
+def test_sdk_unit_tests_and_doc_examples_pass() -> None:
+    """The Rust SDK's own tests (`cargo test`, native target, Debian's toolchain as the build uses)."""
+    algos.build()  # installs the toolchain when missing
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "RUSTC": "/usr/bin/rustc", "RUSTDOC": "/usr/bin/rustdoc",
+           "CARGO_TARGET_DIR": str(root / ".cache" / "sdk-target")}
+    proc = subprocess.run(["/usr/bin/cargo", "test", "--offline", "--quiet"], cwd=root / "sdk" / "rust", env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "test result: ok" in proc.stdout

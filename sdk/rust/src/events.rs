@@ -6,7 +6,7 @@ use crate::Side;
 /// Levels per side in the book.
 pub const MAX_LEVELS: usize = 20;
 const BOOK_SIZE: usize = 24 + 2 * MAX_LEVELS * 16;
-const NBBO_SIZE: usize = 72;
+const NBBO_SIZE: usize = 88;
 const FILL_SIZE: usize = 48;
 
 fn u16_at(b: &[u8], off: usize) -> u16 {
@@ -129,8 +129,9 @@ impl<'a> Book<'a> {
     }
 }
 
-/// The region's best bid and offer across its venues, in this edge's ticks (72 bytes at
-/// `event_ptr`). A price of 0 means that side is empty.
+/// The region's best bid and offer across its venues, in this edge's ticks (88 bytes at
+/// `event_ptr`). A price of 0 means that side is empty. A side may be this edge's own venue,
+/// as the CC last saw it (older than the book `on_book` gets): see [`Nbbo::bid_is_own`].
 #[derive(Clone, Copy)]
 pub struct Nbbo<'a> {
     raw: &'a [u8],
@@ -175,6 +176,21 @@ impl<'a> Nbbo<'a> {
     /// The venue with the best ask.
     pub fn ask_venue(&self) -> &'a str {
         padded_str(&self.raw[56..72])
+    }
+
+    /// This edge's venue.
+    pub fn own_venue(&self) -> &'a str {
+        padded_str(&self.raw[72..88])
+    }
+
+    /// The best bid is this edge's own venue (an algo usually wants the away market).
+    pub fn bid_is_own(&self) -> bool {
+        !self.own_venue().is_empty() && self.bid_venue() == self.own_venue()
+    }
+
+    /// The best ask is this edge's own venue.
+    pub fn ask_is_own(&self) -> bool {
+        !self.own_venue().is_empty() && self.ask_venue() == self.own_venue()
     }
 }
 

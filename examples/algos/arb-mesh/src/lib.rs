@@ -213,7 +213,10 @@ impl Algo for ArbMesh {
     }
 
     fn on_nbbo(&mut self, nbbo: &Nbbo, out: &mut Actions) {
-        let top = Top { bid: (nbbo.bid_ticks(), nbbo.bid_lots()), ask: (nbbo.ask_ticks(), nbbo.ask_lots()) };
+        // A side that is our own venue is our own (older) book: only the away market counts.
+        let bid = if nbbo.bid_is_own() { (0, 0) } else { (nbbo.bid_ticks(), nbbo.bid_lots()) };
+        let ask = if nbbo.ask_is_own() { (0, 0) } else { (nbbo.ask_ticks(), nbbo.ask_lots()) };
+        let top = Top { bid, ask };
         self.nbbo = Some(top);
         self.trade(out);
     }
