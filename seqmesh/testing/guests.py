@@ -38,3 +38,25 @@ def pinger(period_ms: int = 50) -> bytes:
     (if (i32.eqz (global.get $nbbo))
       (then (global.set $nbbo (i32.const 1)) (call $log (i32.const 1) (i32.const 4004) (i32.const 4))))
     (i32.const 0)))"""))
+
+
+def bidder(qty_lots: int, once: bool = False, tag: int = 1) -> bytes:
+    """On a book with bids: a limit buy of `qty_lots` at the best bid (on the first such book only
+    when `once`)."""
+    guard = "(if (global.get $done) (then (return (i32.const 0)))) (global.set $done (i32.const 1))" if once else ""
+    return bytes(wasmtime.wat2wasm(f"""(module
+  (memory (export "memory") 1)
+  (global $done (mut i32) (i32.const 0))
+  (func (export "seqmesh_abi_version") (result i32) (i32.const 1))
+  (func (export "book_ptr") (result i32) (i32.const 1024))
+  (func (export "actions_ptr") (result i32) (i32.const 2048))
+  (func (export "on_book") (param $book i32) (result i32)
+    (if (i32.eqz (i32.load offset=16 (local.get $book))) (then (return (i32.const 0))))
+    {guard}
+    (i32.store8 offset=0 (i32.const 2048) (i32.const 1))
+    (i32.store8 offset=1 (i32.const 2048) (i32.const 1))
+    (i32.store8 offset=2 (i32.const 2048) (i32.const 1))
+    (i32.store offset=4 (i32.const 2048) (i32.const {tag}))
+    (i64.store offset=8 (i32.const 2048) (i64.load offset=24 (local.get $book)))
+    (i64.store offset=16 (i32.const 2048) (i64.const {qty_lots}))
+    (i32.const 1)))"""))

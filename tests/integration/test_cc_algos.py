@@ -10,7 +10,7 @@ import pytest
 import wasmtime
 
 from seqmesh.client.api import ApiError, CCClient
-from seqmesh.testing.guests import pinger
+from seqmesh.testing.guests import bidder, pinger
 from seqmesh.testing.mesh import Region, start_edge
 from seqmesh.testing.processes import wait_until
 
@@ -19,20 +19,7 @@ VENUES = {"binance": ("0", "0.0008", "0.001"), "okx": ("0", "0.0010", "0.0011")}
 PINGER = pinger()
 
 # Every book: a limit buy of 1000 BTC at the best bid (far beyond any client's notional limit).
-GREEDY = bytes(wasmtime.wat2wasm("""(module
-  (memory (export "memory") 1)
-  (func (export "seqmesh_abi_version") (result i32) (i32.const 1))
-  (func (export "book_ptr") (result i32) (i32.const 1024))
-  (func (export "actions_ptr") (result i32) (i32.const 2048))
-  (func (export "on_book") (param $book i32) (result i32)
-    (if (i32.eqz (i32.load offset=16 (local.get $book))) (then (return (i32.const 0))))
-    (i32.store8 offset=0 (i32.const 2048) (i32.const 1))
-    (i32.store8 offset=1 (i32.const 2048) (i32.const 1))
-    (i32.store8 offset=2 (i32.const 2048) (i32.const 1))
-    (i32.store offset=4 (i32.const 2048) (i32.const 1))
-    (i64.store offset=8 (i32.const 2048) (i64.load offset=24 (local.get $book)))
-    (i64.store offset=16 (i32.const 2048) (i64.const 1000000000))
-    (i32.const 1)))"""))
+GREEDY = bidder(1_000_000_000)
 
 
 @pytest.fixture(scope="module")

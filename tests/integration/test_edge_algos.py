@@ -15,25 +15,14 @@ from seqmesh.runtime.edge.exchange import make_exchange
 from seqmesh.runtime.links.edge_client import EdgeClient
 from seqmesh.runtime.links.tls import TlsFiles
 
+from seqmesh.testing.guests import bidder
 from seqmesh.testing.mesh import cc_tls_paths, start_edge, start_sim
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_wasm_host import LOOP, PRELUDE
+from test_wasm_host import LOOP
 
-# Places one bid at the best bid, once.
-ONCE = f"""(module {PRELUDE}
-  (global $done (mut i32) (i32.const 0))
-  (func (export "on_book") (param $book i32) (result i32)
-    (if (i32.or (global.get $done) (i32.eqz (i32.load offset=16 (local.get $book))))
-      (then (return (i32.const 0))))
-    (global.set $done (i32.const 1))
-    (i32.store8 offset=0 (i32.const 2048) (i32.const 1))
-    (i32.store8 offset=1 (i32.const 2048) (i32.const 1))
-    (i32.store8 offset=2 (i32.const 2048) (i32.const 1))
-    (i32.store offset=4 (i32.const 2048) (i32.const 42))
-    (i64.store offset=8 (i32.const 2048) (i64.load offset=24 (local.get $book)))
-    (i64.store offset=16 (i32.const 2048) (i64.const 100))
-    (i32.const 1)))"""
+# Places one bid of 100 lots at the best bid, once.
+ONCE = bidder(100, once=True, tag=42)
 
 
 @pytest.fixture
@@ -54,7 +43,7 @@ async def until(pred: Any, timeout: float = 20) -> None:
 async def test_an_algo_places_its_order_and_a_runaway_one_is_stopped(edge: Any) -> None:
     url, addr, tmp = edge
     async with EdgeClient(addr, TlsFiles(*cc_tls_paths(tmp))) as client:
-        status = await client.deploy_algo("mm", bytes(wasmtime.wat2wasm(ONCE)), "BTC/USDT")
+        status = await client.deploy_algo("mm", ONCE, "BTC/USDT")
         assert status.state == "Stopped" and status.calls == 0  # deployed stopped, feeds already warm
         await client.deploy_algo("runaway", bytes(wasmtime.wat2wasm(LOOP)), "BTC/USDT")
         await client.control_algo("mm", True)
