@@ -57,6 +57,14 @@ class AlgoManager:
         if mesh is not None:
             mesh.on_algo_message = self.from_peer
 
+    def order_owner(self, venue: str, client_order_id: str) -> tuple[str, str] | None:
+        """(client, algo) when an edge's order id is one of an algo's ("<algo>.<id>", docs/wasm-abi.md)."""
+        name, dot, _ = client_order_id.partition(".")
+        record = self.store.records.get(name) if dot else None
+        if record is None or venue not in record.edges:
+            return None
+        return record.owner, name
+
     # -- the API's operations ----------------------------------------------------------------
 
     async def deploy(self, *, name: str, wasm: bytes, symbol: str, edges: list[str], params: dict[str, str],

@@ -14,6 +14,7 @@ import functools
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -64,7 +65,11 @@ class ExecutionEngine:
         #: parents not yet final: what risk, reservations and recovery look at (never the whole history)
         self.live = {p.order_id: p for p in self.parents.values() if p.state not in TERMINAL}
         self.positions = Positions()
-        self.positions.rebuild((p.client, f) for p in self.parents.values() for f in p.fills)
+        self.positions.rebuild([*((p.client, f) for p in self.parents.values() for f in p.fills),
+                                *ledger.algo_fills()])
+        #: (venue, client order id) -> (client, algo) for orders the region's WASM algos placed (set by the app)
+        self.algo_order: Callable[[str, str], tuple[str, str] | None] = lambda venue, cid: None
+        self.algo_fills_booked = 0
         self.risk = RiskEngine(settings.risk, self.positions, marketdata.mid,
                                kill_switch=ledger.flag("kill_switch") == "on")
         for parent in list(self.live.values()):  # states are derived: bring them up to date after a restart
@@ -358,6 +363,8 @@ class ExecutionEngine:
                     parent = self.parents[child.parent_id]
                     self._apply_event(parent, child, venue, ev)
                     touched[parent.order_id] = parent
+                elif remote is None and ev.HasField("fill"):
+                    self._book_algo_fill(venue, ev)
             self.ledger.set_cursor(venue, events[-1].seq)
         await self.ledger.durable()
         for parent in touched.values():
@@ -387,6 +394,21 @@ class ExecutionEngine:
         child.updated_ns = time.time_ns()
         self.ledger.save_child(child, "edge_event")
         self._derive(parent)
+
+    def _book_algo_fill(self, venue: str, ev: pb.OrderEvent) -> None:
+        """A fill of an order an algo placed on the edge: the deploying client's position (and so its
+        risk limits) includes it, exactly once."""
+        owner = self.algo_order(venue, ev.client_order_id)
+        if owner is None:
+            return
+        client, algo = owner
+        f = ev.fill
+        fill = Fill(f.fill_id, ev.client_order_id, "", venue, ev.symbol, Side.BUY if ev.side == pb.BUY else Side.SELL,
+                    Decimal(f.price), Decimal(f.qty), Decimal(f.fee), f.fee_asset, f.maker, f.exchange_ts,
+                    time.time_ns())
+        if self.ledger.add_algo_fill(client, algo, fill):
+            self.positions.apply(client, fill)
+            self.algo_fills_booked += 1
 
     def _derive(self, p: Parent, persist: bool = True) -> None:
         """The parent's state from its children's (forward moves only, per the table)."""

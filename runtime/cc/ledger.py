@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, kind TEXT NOT NULL, ref TEXT NOT NULL,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS algo_fills (
+    fill_id TEXT PRIMARY KEY, client TEXT NOT NULL, algo TEXT NOT NULL, order_id TEXT NOT NULL, venue TEXT NOT NULL,
+    symbol TEXT NOT NULL, side TEXT NOT NULL, price TEXT NOT NULL, qty TEXT NOT NULL, fee TEXT NOT NULL,
+    fee_asset TEXT NOT NULL, maker INTEGER NOT NULL, exchange_ts INTEGER NOT NULL, booked_ns INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS edge_cursors (venue TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS remote_children (
@@ -81,6 +86,28 @@ class Ledger(SqliteStore):
             parents[r[2]].fills.append(Fill(r[0], r[1], r[2], r[3], r[4], Side(r[5]), Decimal(r[6]), Decimal(r[7]),
                                             Decimal(r[8]), r[9], bool(r[10]), r[11], r[12]))
         return parents
+
+    def algo_fills(self) -> list[tuple[str, Fill]]:
+        """Fills of orders WebAssembly algos placed on the edges, with the client that deployed them."""
+        return [(r[0], Fill(r[1], r[2], f"algo:{r[3]}", r[4], r[5], Side(r[6]), Decimal(r[7]), Decimal(r[8]),
+                            Decimal(r[9]), r[10], bool(r[11]), r[12], r[13]))
+                for r in self.db.execute(
+                    "SELECT client, fill_id, order_id, algo, venue, symbol, side, price, qty, fee, fee_asset, maker,"
+                    " exchange_ts, booked_ns FROM algo_fills ORDER BY rowid")]
+
+    def add_algo_fill(self, client: str, algo: str, f: Fill) -> bool:
+        """Book an algo's fill (idempotent on the venue fill id, like every fill)."""
+        with self:
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO algo_fills (fill_id, client, algo, order_id, venue, symbol, side, price, qty,"
+                " fee, fee_asset, maker, exchange_ts, booked_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (f.fill_id, client, algo, f.child_id, f.venue, f.symbol, f.side.value, str(f.price), str(f.qty),
+                 str(f.fee), f.fee_asset, int(f.maker), f.exchange_ts, f.booked_ns))
+            if cur.rowcount == 0:
+                return False
+            self._event("algo_fill", algo, {"fill_id": f.fill_id, "client": client, "venue": f.venue,
+                                            "qty": str(f.qty), "price": str(f.price)})
+            return True
 
     def remote_children(self) -> dict[str, tuple[str, str]]:
         """Children other regions sent to our edges: child id -> (origin region, venue)."""

@@ -53,6 +53,15 @@ def test_arbitrage_mesh_takes_the_crossing_on_both_venues(region: Region) -> Non
         # Cheap venue bought, rich venue sold: the two legs of one arbitrage.
         assert Decimal(st["binance"]["position"]) > 0 > Decimal(st["okx"]["position"]), c.algo_logs("arb")
         assert st["binance"]["traps"] == 0 and st["okx"]["traps"] == 0
+        # The CC books the algo's fills into the client's positions (which its risk limits read).
+        c.stop_algo("arb")
+
+        def booked() -> bool:
+            st = edges(c, "arb")
+            pos = {p["symbol"]: Decimal(p["qty"]) for p in c.positions()}
+            return pos.get("BTC/USDT") == Decimal(st["binance"]["position"]) + Decimal(st["okx"]["position"])
+
+        wait_until(booked, 30, what="the algo's fills in the client's positions")
         c.delete_algo("arb")
 
 
