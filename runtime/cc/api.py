@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import ORJSONResponse as JSONResponse
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import tca
@@ -48,7 +49,7 @@ def order_view(p: Parent, detail: bool = False) -> dict[str, Any]:
 
 def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: PeerMesh | None = None,
               algos: AlgoManager | None = None) -> FastAPI:
-    app = FastAPI(title="seqmesh Central Coordinator", version="0.1.0",
+    app = FastAPI(title="seqmesh Central Coordinator", version="0.1.0", default_response_class=JSONResponse,
                   description=f"Client API of the {region} region's CC.")
     app.state.api_keys = dict(engine.settings.api_keys)
     md = engine.marketdata

@@ -108,7 +108,9 @@ def _serve(settings: Any) -> int:
     from seqmesh.common.profiling import maybe_profiled
 
     with maybe_profiled():
-        asyncio.run(main())
+        from seqmesh.common import eventloop
+
+        eventloop.run(main())
     return 0
 
 

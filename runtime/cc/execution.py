@@ -79,6 +79,9 @@ class ExecutionEngine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.mesh: PeerMesh | None = None
         self._in_flight: set[str] = set()
+        #: what each just-sent child's ack said was filled, until submit has seen those fills booked
+        self._ack_filled: dict[str, Decimal] = {}
+        self._booked: dict[str, asyncio.Event] = {}  # parent id -> set when a batch booked its fills
         #: reservations granted to other regions' children, until the venue balance shows them
         self._pending_remote: dict[str, tuple[str, Decimal]] = {}
         #: children other regions routed to our edges: child id -> (origin region, venue)
@@ -152,6 +155,7 @@ class ExecutionEngine:
         if client_order_id:
             self.by_client_id[(client, client_order_id)] = parent
         await self._send(parent, children)
+        await self._await_acked_fills(parent, children)
         self._derive(parent, persist=False)  # derived: the next event batch writes it
         return parent, True
 
@@ -238,6 +242,24 @@ class ExecutionEngine:
             out.append(child)
         return out
 
+    async def _await_acked_fills(self, parent: Parent, children: list[Child], wait_s: float = 0.25) -> None:
+        """A child the edge acknowledged as (partly) filled has its fills on their way on the event
+        stream, durable at the edge: wait (briefly) for them to be booked, so the response to the
+        submit already carries them and the client need not poll for a market order's fills."""
+        want = {c.child_id: self._ack_filled.pop(c.child_id, ZERO) for c in children}
+        deadline = time.monotonic() + wait_s
+        try:
+            while any(c.filled < want[c.child_id] for c in children):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                event = self._booked.setdefault(parent.order_id, asyncio.Event())
+                event.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), left)
+        finally:
+            self._booked.pop(parent.order_id, None)
+
     async def _send(self, parent: Parent, children: list[Child]) -> None:
         await asyncio.gather(*(self._send_child(parent, c) for c in children))
 
@@ -285,6 +307,8 @@ class ExecutionEngine:
             log.warning("remote submit %s to %s failed: %s; will resend", child.child_id, child.venue, exc)
             return
         child.sent = True
+        if ack.filled_qty:
+            self._ack_filled[child.child_id] = Decimal(ack.filled_qty)
         child.venue_order_id = ack.venue_order_id or child.venue_order_id
         if child.state == "PENDING_NEW":
             child.state = pb.OrderState.Name(ack.state)
@@ -368,6 +392,9 @@ class ExecutionEngine:
             self.ledger.set_cursor(venue, events[-1].seq)
         await self.ledger.durable()
         for parent in touched.values():
+            booked = self._booked.get(parent.order_id)
+            if booked is not None:
+                booked.set()
             self._maybe_reroute(parent)
 
     def _apply_event(self, parent: Parent, child: Child, venue: str, ev: pb.OrderEvent) -> None:

@@ -272,7 +272,8 @@ class OrderManager:
 
     def _ack(self, order: OrderRecord, duplicate: bool = False) -> pb.OrderAck:
         return pb.OrderAck(client_order_id=order.client_order_id, venue_order_id=order.venue_order_id,
-                           state=order.state, reason=order.reason, duplicate=duplicate)  # type: ignore[arg-type]
+                           state=order.state, reason=order.reason, duplicate=duplicate,  # type: ignore[arg-type]
+                           filled_qty=str(order.filled))
 
     def status(self, cid: str) -> pb.OrderStatus | None:
         o = self.orders.get(cid)

@@ -57,7 +57,9 @@ def _run(args: Any) -> int:
         await stop.wait()
         await venue.stop()
 
-    asyncio.run(main())
+    from seqmesh.common import eventloop
+
+    eventloop.run(main())
     return 0
 
 

@@ -1,0 +1,59 @@
+"""The SQLite store under the ledger and the journal: atomic blocks, group commit, rollback scope."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from seqmesh.runtime.store.sqlite import SqliteStore
+
+SCHEMA = "CREATE TABLE IF NOT EXISTS t (x INTEGER PRIMARY KEY);"
+
+
+def rows(path: Path) -> list[int]:
+    """What another connection (a restarted process) sees: only committed data."""
+    db = sqlite3.connect(path)
+    try:
+        return [r[0] for r in db.execute("SELECT x FROM t ORDER BY x")]
+    finally:
+        db.close()
+
+
+def test_a_failing_block_writes_nothing_nested_blocks_included(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "s.sqlite", SCHEMA)
+    with store:
+        store.db.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(RuntimeError), store:
+        store.db.execute("INSERT INTO t VALUES (2)")
+        with store:
+            store.db.execute("INSERT INTO t VALUES (3)")
+        raise RuntimeError("boom")
+    assert rows(tmp_path / "s.sqlite") == [1] and store.commits == 1
+    store.close()
+
+
+def test_group_commit_shares_one_commit_and_a_failing_writer_undoes_only_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "g.sqlite"
+    store = SqliteStore(path, SCHEMA)
+
+    async def writer(x: int, fail: bool = False) -> None:
+        store.begin_group()
+        try:
+            with store:
+                store.db.execute("INSERT INTO t VALUES (?)", (x,))
+                with store:
+                    store.db.execute("INSERT INTO t VALUES (?)", (x + 100,))
+                if fail:
+                    raise ValueError(x)
+        except ValueError:
+            pass
+        await store.durable()
+
+    async def main() -> None:
+        await asyncio.gather(writer(1), writer(2, fail=True), writer(3))
+
+    asyncio.run(main())
+    assert rows(path) == [1, 3, 101, 103] and store.commits == 1
+    store.close()
