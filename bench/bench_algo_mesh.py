@@ -5,8 +5,12 @@ its edges (what one hop costs on this machine)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
+import struct
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +20,54 @@ from seqmesh.client.api import CCClient
 from seqmesh.testing.guests import pinger
 from seqmesh.testing.mesh import Region
 from seqmesh.testing.processes import wait_until
+
+ECHO_SERVER = """
+import struct, sys, time
+import grpc, uvloop
+
+async def echo(requests, context):
+    async for m in requests:
+        yield struct.pack("<q", time.time_ns() - struct.unpack("<q", m)[0])
+
+async def main():
+    handler = grpc.method_handlers_generic_handler("bench.Echo", {"E": grpc.stream_stream_rpc_method_handler(echo)})
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((handler,))
+    server.add_insecure_port("127.0.0.1:" + sys.argv[1])
+    await server.start()
+    await server.wait_for_termination()
+
+uvloop.run(main())
+"""
+
+
+def bare_stream_one_way_us(samples: int = 2000) -> float:
+    """One-way latency of a bare grpc.aio stream message between two processes (p50, us)."""
+    import grpc
+    import uvloop
+    from seqmesh.runtime.launcher.ready import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", ECHO_SERVER, str(port)])
+
+    async def client() -> list[int]:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            await asyncio.wait_for(channel.channel_ready(), 20)
+            call = channel.stream_stream("/bench.Echo/E")()
+            out = []
+            for _ in range(samples):
+                await call.write(struct.pack("<q", time.time_ns()))
+                out.append(struct.unpack("<q", await call.read())[0])
+                await asyncio.sleep(0.001)  # each message wakes an idle loop, as a mesh message does
+            await call.done_writing()
+            return out
+
+    try:
+        return statistics.median(uvloop.run(client())) / 1000
+    finally:
+        server.terminate()
+        server.wait(10)
+
 
 VENUES = {"binance": ("0", "0.0008", "0.001"), "okx": ("0", "0.0010", "0.0011")}
 
@@ -39,11 +91,14 @@ def run(seconds: float = 6.0) -> dict[str, Any]:
     p50 = statistics.median(e["message_latency_us"]["p50"] for e in edges)
     p99 = max(e["message_latency_us"]["p99"] for e in edges)
     rtt = statistics.median(rtts) if rtts else 0.0
+    floor = 2 * bare_stream_one_way_us()
     return {
         "message_latency_p50_us": round(p50, 1), "message_latency_p99_us": round(p99, 1),
         "messages_received": sum(e["received"] for e in edges),
         "baseline_cc_edge_grpc_rtt_p50_us": round(rtt, 1),
         "ratio_vs_one_rtt": round(p50 / rtt, 2) if rtt else None,
+        "baseline_two_bare_grpc_stream_hops_us": round(floor, 1),
+        "ratio_vs_two_bare_hops": round(p50 / floor, 2),
         "goal_p50_us": 300,
     }
 
