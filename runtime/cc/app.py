@@ -31,7 +31,7 @@ class CCApp:
     def __init__(self, settings: CCSettings) -> None:
         self.settings = settings
         self.tls = TlsFiles(settings.ca, settings.cert, settings.key).check()
-        self.ledger = Ledger(settings.db_path)
+        self.ledger = Ledger(settings.db_path, settings.durability)
         self.marketdata = MarketData(settings.stale_after_s)
         self.engine = ExecutionEngine(settings, self.ledger, self.marketdata, Router(settings.router.drift_bps_per_ms))
         for e in settings.edges:

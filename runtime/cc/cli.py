@@ -62,7 +62,7 @@ def _run(args: Any) -> int:
                               ca=ca, cert=cert, key=key, db_path=Path(args.db), risk=RiskLimits(**risk),
                               stale_after_s=args.stale_after, listen_peer=args.listen_peer,
                               peers=[PeerEndpoint(**p) for p in peers], peer_probe_s=args.peer_probe,
-                              watch_algos_namespace=args.watch_algos)
+                              watch_algos_namespace=args.watch_algos, durability=args.durability)
     except ValidationError as exc:
         raise SystemExit(f"seqmesh cc: invalid settings: {exc}") from None
     return _serve(settings)
@@ -130,6 +130,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--peer", action="append", default=[], metavar="REGION@HOST:PORT@CA_FILE",
                    help="another region's CC and its CA bundle (repeatable)")
     p.add_argument("--peer-probe", type=float, default=5.0, help="seconds between RTT probes to each peer")
+    p.add_argument("--durability", choices=["power-loss", "process-crash"], default="power-loss",
+                   help="what the ledger's commits survive: power loss (fsync each) or a crash of the process")
     p.add_argument("--watch-algos", metavar="NAMESPACE",
                    help="deploy the Algo ConfigMaps of this Kubernetes namespace (in-cluster or $KUBECONFIG)")
     risk = p.add_argument_group("risk limits")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -61,4 +62,6 @@ class CCSettings(BaseModel):
     balance_refresh_s: float = Field(1.0, gt=0)
     risk: RiskLimits = Field(default_factory=RiskLimits)
     router: RouterSettings = Field(default_factory=RouterSettings)
+    durability: Literal["power-loss", "process-crash"] = Field(
+        "power-loss", description="commits survive power loss (fsync each), or only a crash of the process")
     watch_algos_namespace: str | None = Field(None, description="deploy the Algo ConfigMaps of this namespace")

@@ -60,8 +60,8 @@ def _dec(text: str | None) -> Decimal | None:
 
 
 class Ledger(SqliteStore):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, SCHEMA)
+    def __init__(self, path: Path, durability: str = "power-loss") -> None:
+        super().__init__(path, SCHEMA, durability)
 
     # -- loading ---------------------------------------------------------------------------
 

@@ -63,8 +63,8 @@ class EdgeApp:
     async def start(self) -> int:
         await self._load_instruments()
         self.feed = BookFeed(self.settings.venue, self.instruments, self.hub)
-        self.oms = OrderManager(self.settings.venue, Journal(self.settings.journal_path), self.gateway,
-                                self.instruments)
+        journal = Journal(self.settings.journal_path, self.settings.durability)
+        self.oms = OrderManager(self.settings.venue, journal, self.gateway, self.instruments)
         self.algos = AlgoManager(self.settings.state_dir / "wasm-cache", self.oms, self.feed,
                                  self.settings.region, self.settings.venue)
         self.feed.algo_hook = self.algos.on_book

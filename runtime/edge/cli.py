@@ -39,7 +39,7 @@ def _settings(args: Any) -> Any:
             # A simulator has no venue-side limit worth protecting; real venues get a conservative one.
             rate_limit_per_s=args.rate_limit or (2000.0 if args.sim_url else 20.0),
             rate_limit_burst=args.burst or (4000.0 if args.sim_url else 40.0),
-            poll_interval_s=args.poll_interval,
+            poll_interval_s=args.poll_interval, durability=args.durability,
         )
     except ValidationError as exc:
         raise SystemExit(f"seqmesh edge: invalid settings: {exc}") from None
@@ -95,4 +95,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--rate-limit", type=float, help="venue requests per second (default 20; 2000 for a simulator)")
     p.add_argument("--burst", type=float, help="token bucket size (default 40; 4000 for a simulator)")
     p.add_argument("--poll-interval", type=float, default=0.25, help="seconds between trade polls")
+    p.add_argument("--durability", choices=["power-loss", "process-crash"], default="power-loss",
+                   help="what the journal's commits survive: power loss (fsync each) or a crash of the process")
     p.set_defaults(handler=_run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
@@ -25,6 +26,8 @@ class EdgeSettings(BaseModel):
     rate_limit_per_s: float = Field(20.0, gt=0, description="requests per second to the venue")
     rate_limit_burst: float = Field(40.0, ge=1)
     poll_interval_s: float = Field(0.25, gt=0, le=60, description="how often open orders' trades are polled")
+    durability: Literal["power-loss", "process-crash"] = Field(
+        "power-loss", description="commits survive power loss (fsync each), or only a crash of the process")
 
     @model_validator(mode="after")
     def _check(self) -> EdgeSettings:

@@ -55,8 +55,8 @@ class OrderRecord:
 
 
 class Journal(SqliteStore):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, SCHEMA)
+    def __init__(self, path: Path, durability: str = "power-loss") -> None:
+        super().__init__(path, SCHEMA, durability)
 
     # -- reads -----------------------------------------------------------------------------
 

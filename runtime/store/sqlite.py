@@ -1,6 +1,9 @@
 """The durable SQLite store under the edge's journal and the CC's ledger.
 
-WAL with `synchronous=FULL`: a committed transaction survives `kill -9` and power loss.
+WAL with `synchronous=FULL` by default (durability "power-loss"): a committed transaction
+survives `kill -9` and power loss. Durability "process-crash" (`synchronous=NORMAL`) keeps
+every commit through `kill -9` of the process (the WAL is written before COMMIT returns) but
+may lose the last transactions if the machine loses power; it takes the fsync off every commit.
 `with store:` makes its writes atomic: at the outermost level it is a transaction (inside an
 open group, a savepoint); nested blocks join the outermost one. Group commit: writers that
 `await store.durable()` in the same event-loop turn share one COMMIT (one fsync), which is what
@@ -14,13 +17,18 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
+#: durability -> SQLite's synchronous setting
+SYNCHRONOUS = {"power-loss": "FULL", "process-crash": "NORMAL"}
+
 
 class SqliteStore:
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, durability: str = "power-loss") -> None:
+        if durability not in SYNCHRONOUS:
+            raise ValueError(f"durability must be one of {', '.join(SYNCHRONOUS)}, got {durability!r}")
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute(f"PRAGMA synchronous={SYNCHRONOUS[durability]}")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.executescript(schema)
         self._depth = 0

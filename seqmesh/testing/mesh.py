@@ -62,7 +62,8 @@ class Region:
     """Simulators, their edges and a CC, all real processes, under one folder."""
 
     def __init__(self, tmp: Path, venues: dict[str, tuple[str, str, str]] | None = None, cc_args: tuple[str, ...] = (),
-                 sim_args: tuple[str, ...] = (), region: str = "local", start: bool = True) -> None:
+                 sim_args: tuple[str, ...] = (), region: str = "local", start: bool = True,
+                 edge_args: tuple[str, ...] = ()) -> None:
         self.tmp = tmp
         self.region = region
         self.sims: dict[str, tuple[Proc, str]] = {}
@@ -72,7 +73,7 @@ class Region:
             self.sims[venue] = start_sim(tmp, venue, 20, "--price-offset-bps", offset, "--maker-fee", maker,
                                          "--taker-fee", taker, *sim_args)
             self.edges[venue] = start_edge(tmp / venue, self.sims[venue][1], venue, "--dev-pki", str(tmp / "pki"),
-                                           "--region", region)
+                                           "--region", region, *edge_args)
         self.ca = dev_pki(tmp / "pki", region, [("cc", "main")])["ca"][0]
         if start:
             self.restart_cc()

@@ -57,3 +57,11 @@ def test_group_commit_shares_one_commit_and_a_failing_writer_undoes_only_its_own
     asyncio.run(main())
     assert rows(path) == [1, 3, 101, 103] and store.commits == 1
     store.close()
+
+
+def test_durability_is_explicit(tmp_path: Path) -> None:
+    assert SqliteStore(tmp_path / "a.sqlite", SCHEMA).db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    lax = SqliteStore(tmp_path / "b.sqlite", SCHEMA, "process-crash")
+    assert lax.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: WAL written, not fsynced, per commit
+    with pytest.raises(ValueError, match="durability must be one of power-loss, process-crash"):
+        SqliteStore(tmp_path / "c.sqlite", SCHEMA, "sometimes")
