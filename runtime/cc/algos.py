@@ -76,7 +76,7 @@ class AlgoManager:
         if existing is not None and existing.owner != owner:
             raise ApiError("ALGO_EXISTS", f"algo {name!r} belongs to another client", 409)
         try:
-            validate(wasm)
+            await asyncio.to_thread(validate, wasm)  # a compile: off the order path's event loop
         except InvalidWasm as exc:
             raise ApiError("INVALID_WASM", str(exc), 400, reason=exc.reason) from None
         venues = sorted(set(edges))

@@ -114,14 +114,16 @@ class AlgoManager:
 
     # -- deployment ------------------------------------------------------------------------
 
-    def deploy(self, req: pb.AlgoDeploy) -> pb.AlgoStatus:
+    async def deploy(self, req: pb.AlgoDeploy) -> pb.AlgoStatus:
         if req.symbol not in self.feed.books:
             raise ValueError(f"this edge does not carry {req.symbol!r}")
         if not req.name or len(req.name) > 24 or not req.name.replace("-", "").isalnum():
             raise ValueError("algo name must be 1-24 characters of letters, digits and '-'")
         sb = self.feed.books[req.symbol]
         limits = Limits.from_pb(req.limits, sb)
-        module = self.runtime.compile(req.wasm)
+        # Compiling a large module takes a while (wasmtime drops the GIL): off the loop, so feeds,
+        # orders and the other instances go on meanwhile.
+        module = await asyncio.to_thread(self.runtime.compile, req.wasm)
         name = req.name
         spec = self.oms.instruments[req.symbol]
         instance = Instance(self.runtime, module, name,

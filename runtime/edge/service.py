@@ -91,7 +91,7 @@ class EdgeService(pbg.EdgeServicer):
     async def DeployAlgo(self, request: pb.AlgoDeploy, context: Ctx) -> pb.AlgoStatus:  # type: ignore[type-arg]
         await self._authorise(context)
         try:
-            return self.app.algos.deploy(request)
+            return await self.app.algos.deploy(request)
         except (ValueError, AbiViolation, wasmtime.WasmtimeError) as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"algo {request.name!r} refused: {exc}")
             raise
