@@ -107,6 +107,7 @@ class AlgoManager:
     async def set_running(self, name: str, running: bool, owner: str) -> dict[str, Any]:
         record = self.owned(name, owner)
         record.running = running
+        record.halted = ""
         self.store.put(record)
         self._retarget()
         results = await asyncio.gather(*(self._control(record, v) for v in record.edges))
@@ -121,13 +122,23 @@ class AlgoManager:
 
     async def halt_all(self) -> int:
         """The kill switch: every algo stops (and stays stopped until a client starts it again)."""
-        halted = [r for r in self.store.records.values() if r.running]
-        for record in halted:
+        return await self._halt([r for r in self.store.records.values() if r.running], "the kill switch is on")
+
+    async def halt_breach(self, client: str, symbol: str, why: str) -> int:
+        """The client's position is beyond its limit through its algos' fills (each instance keeps
+        to the limit, several together may not): stop the client's algos on that symbol."""
+        return await self._halt([r for r in self.store.records.values()
+                                 if r.running and r.owner == client and r.symbol == symbol], why)
+
+    async def _halt(self, records: list[AlgoRecord], why: str) -> int:
+        for record in records:
             record.running = False
+            record.halted = why
             self.store.put(record)
+            log.warning("algo %s of %s stopped: %s", record.name, record.owner, why)
         self._retarget()
-        await asyncio.gather(*(self._control(r, v) for r in halted for v in r.edges))
-        return len(halted)
+        await asyncio.gather(*(self._control(r, v) for r in records for v in r.edges))
+        return len(records)
 
     def owned(self, name: str, owner: str) -> AlgoRecord:
         record = self.visible(name, owner)
@@ -166,10 +177,10 @@ class AlgoManager:
     def view(self, record: AlgoRecord, edges: list[dict[str, Any]], state: str | None = None) -> dict[str, Any]:
         states = {e.get("state") for e in edges}
         want = "Running" if record.running else "Stopped"
+        overall = want if states == {want} else "Degraded" if states & {"Failed", "Refused"} else "Progressing"
         return {"name": record.name, "symbol": record.symbol, "sha256": record.sha256, "size": record.size,
                 "owner": record.owner, "params": record.params, "source": record.source,
-                "desired": want, "state": state or (want if states == {want} else "Progressing"
-                                                    if not states & {"Failed", "Refused"} else "Degraded"),
+                "desired": want, "halted": record.halted or None, "state": state or overall,
                 "created_ns": record.created_ns, "updated_ns": record.updated_ns, "edges": edges}
 
     # -- pushing to edges ----------------------------------------------------------------------

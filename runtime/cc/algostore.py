@@ -26,6 +26,7 @@ class AlgoRecord:
     running: bool = False
     params: dict[str, str] = field(default_factory=dict)
     source: str = "api"  # "api", or "configmap/<name>" when Kubernetes owns it
+    halted: str = ""  # why the CC stopped it (the kill switch, a breached limit); cleared by a start
     created_ns: int = field(default_factory=time.time_ns)
     updated_ns: int = field(default_factory=time.time_ns)
 

@@ -53,6 +53,7 @@ class CCApp:
         self.algos = AlgoManager(settings.region, AlgoStore(settings.db_path.parent / "algos"), self.engine.edges,
                                  self.marketdata, settings.risk, self.mesh)
         self.engine.algo_order = self.algos.order_owner
+        self.engine.on_algo_breach = self.algos.halt_breach
         for link in self.engine.edges.values():
             link.algo_task = self.algos.run_link
         self.algo_configmaps = (ConfigMapAlgos(self.algos, settings.watch_algos_namespace, settings.region)

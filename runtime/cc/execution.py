@@ -69,6 +69,8 @@ class ExecutionEngine:
                                 *ledger.algo_fills()])
         #: (venue, client order id) -> (client, algo) for orders the region's WASM algos placed (set by the app)
         self.algo_order: Callable[[str, str], tuple[str, str] | None] = lambda venue, cid: None
+        #: called (client, symbol, why) when algo fills take a client beyond its position limit
+        self.on_algo_breach: Callable[[str, str, str], Any] | None = None
         self.algo_fills_booked = 0
         self.risk = RiskEngine(settings.risk, self.positions, marketdata.mid,
                                kill_switch=ledger.flag("kill_switch") == "on")
@@ -436,6 +438,13 @@ class ExecutionEngine:
         if self.ledger.add_algo_fill(client, algo, fill):
             self.positions.apply(client, fill)
             self.algo_fills_booked += 1
+            lim = self.settings.risk
+            max_pos = lim.max_position.get(ev.symbol, lim.default_max_position)
+            pos = self.positions.get(client, ev.symbol).qty
+            if abs(pos) > max_pos and self.on_algo_breach is not None:
+                asyncio.get_running_loop().create_task(self.on_algo_breach(
+                    client, ev.symbol, f"POSITION_LIMIT: {ev.symbol} position {pos} beyond +/-{max_pos} "
+                    f"after a fill of {algo}"))
 
     def _derive(self, p: Parent, persist: bool = True) -> None:
         """The parent's state from its children's (forward moves only, per the table)."""

@@ -40,9 +40,9 @@ def pinger(period_ms: int = 50) -> bytes:
     (i32.const 0)))"""))
 
 
-def bidder(qty_lots: int, once: bool = False, tag: int = 1) -> bytes:
-    """On a book with bids: a limit buy of `qty_lots` at the best bid (on the first such book only
-    when `once`)."""
+def bidder(qty_lots: int, once: bool = False, tag: int = 1, market: bool = False) -> bytes:
+    """On a book with bids: a limit buy of `qty_lots` at the best bid, or a market buy (on the first
+    such book only when `once`)."""
     guard = "(if (global.get $done) (then (return (i32.const 0)))) (global.set $done (i32.const 1))" if once else ""
     return bytes(wasmtime.wat2wasm(f"""(module
   (memory (export "memory") 1)
@@ -55,7 +55,7 @@ def bidder(qty_lots: int, once: bool = False, tag: int = 1) -> bytes:
     {guard}
     (i32.store8 offset=0 (i32.const 2048) (i32.const 1))
     (i32.store8 offset=1 (i32.const 2048) (i32.const 1))
-    (i32.store8 offset=2 (i32.const 2048) (i32.const 1))
+    (i32.store8 offset=2 (i32.const 2048) (i32.const {2 if market else 1}))
     (i32.store offset=4 (i32.const 2048) (i32.const {tag}))
     (i64.store offset=8 (i32.const 2048) (i64.load offset=24 (local.get $book)))
     (i64.store offset=16 (i32.const 2048) (i64.const {qty_lots}))

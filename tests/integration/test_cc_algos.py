@@ -4,6 +4,7 @@ NBBO, the region's limits on actions, and a CC or edge restart that loses nothin
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -24,7 +25,8 @@ GREEDY = bidder(1_000_000_000)
 
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
-    r = Region(tmp_path_factory.mktemp("algos"), VENUES, cc_args=("--max-order-notional", "100000"))
+    r = Region(tmp_path_factory.mktemp("algos"), VENUES,
+               cc_args=("--max-order-notional", "100000", "--max-position", "BTC/USDT=0.003"))
     with CCClient(r.api) as c:
         wait_until(lambda: all(e["connected"] for e in c.edges()) and len(c.bbo("BTC/USDT")) == 2, 30,
                    what="two live venues")
@@ -125,3 +127,24 @@ def _ok(f: Any) -> bool:
     except Exception:
         return False
 
+
+
+def test_algos_that_together_breach_the_position_limit_are_stopped(region: Region) -> None:
+    """Each instance keeps to the client's limit on its own; two together go beyond it. Their fills
+    are booked into the client's position, and the CC stops the client's algos on that symbol."""
+    with CCClient(region.api) as c:
+        for name, edge in (("buyer-a", "binance"), ("buyer-b", "okx")):
+            c.deploy_algo(name, bidder(10, market=True), "BTC/USDT", [edge], start=True)  # 0.0001 BTC a book
+        wait_until(lambda: all(c.algo(n)["halted"] for n in ("buyer-a", "buyer-b")), 60, interval=0.2,
+                   what="both buyers halted")
+        for name in ("buyer-a", "buyer-b"):
+            algo = c.algo(name)
+            assert algo["desired"] == "Stopped" and "POSITION_LIMIT" in algo["halted"], algo
+        wait_until(lambda: all(e["state"] == "Stopped" for n in ("buyer-a", "buyer-b") for e in c.algo(n)["edges"]),
+                   30, what="stopped on the edges")
+        pos = {p["symbol"]: Decimal(p["qty"]) for p in c.positions()}["BTC/USDT"]
+        # Beyond the client's 0.003, but each instance stayed within it: at most 0.006 together.
+        assert Decimal("0.003") < pos <= Decimal("0.006"), pos
+        assert c.start_algo("buyer-a")["halted"] is None  # a start clears it (the limit still applies)
+        for name in ("buyer-a", "buyer-b"):
+            c.delete_algo(name)
