@@ -112,6 +112,9 @@ async def _up(args: Any) -> int:
             from seqmesh.client.cli import demo
 
             await asyncio.to_thread(demo, first, "seqmesh-dev-key")
+            from seqmesh.client.cli import demo_algos
+
+            await asyncio.to_thread(demo_algos, list(apis.values()), "seqmesh-dev-key", Path(args.algos))
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -173,7 +176,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--work-dir", default=".cache/up")
     p.add_argument("--api-port", type=int, default=8000)
-    p.add_argument("--demo", action="store_true", help="submit a few orders and print their TCA once up")
+    p.add_argument("--demo", action="store_true",
+                   help="submit a few orders and print their TCA once up, and deploy the example algos")
+    p.add_argument("--algos", default=".cache/algos", metavar="DIR",
+                   help="where --demo finds the built example algos (hack/build-algos.sh)")
     p.add_argument("--print-every", type=float, default=5.0, help="seconds between board prints (0: never)")
     p.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0: until Ctrl-C)")
     p.set_defaults(handler=_run)

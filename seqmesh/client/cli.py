@@ -6,6 +6,7 @@ import argparse
 import os
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from .api import DEFAULT_KEY, DEFAULT_URL, ApiError, CCClient
@@ -132,6 +133,38 @@ def demo(api: str, key: str, symbol: str = "BTC/USDT") -> int:
                 continue
             o = _wait(c, o["order_id"], 20)
             print(tca_table(c.tca(o["order_id"])) + "\n")
+    return 0
+
+
+def demo_algos(apis: list[str], key: str, wasm_dir: Path, symbol: str = "BTC/USDT", settle_s: float = 4.0) -> int:
+    """Deploy the example algos (if built: `hack/build-algos.sh`): a market maker on the first
+    region's first edge, and the arbitrage mesh on every region's own edges (its instances trade
+    quotes across the peer mesh); print their per-edge state."""
+    from .algo_cli import HEADERS, _edge_rows
+
+    paths = {n: wasm_dir / f"{n}.wasm" for n in ("market-maker", "arb-mesh")}
+    if not all(p.is_file() for p in paths.values()):
+        print(f"(example algos not built in {wasm_dir}: `bash hack/build-algos.sh` builds them)")
+        return 0
+    deployed: list[tuple[str, str]] = []
+    for i, api in enumerate(apis):
+        with CCClient(api, key) as c:
+            venues = [e["venue"] for e in c.edges() if not e["remote"] and e["connected"]]
+            plan = [("demo-arb", paths["arb-mesh"], venues)] + (
+                [("demo-mm", paths["market-maker"], venues[:1])] if i == 0 else [])
+            for name, path, edges in plan:
+                try:
+                    c.deploy_algo(name, path.read_bytes(), symbol, edges, start=True)
+                    deployed.append((api, name))
+                except ApiError as exc:
+                    print(f"{name}: refused: {exc}")
+    time.sleep(settle_s)
+    rows = []
+    for api, name in deployed:
+        with CCClient(api, key) as c:
+            rows += _edge_rows(c.algo(name))
+    print("WebAssembly algos on the edges (seqmesh algo ls / logs NAME):")
+    print(table(HEADERS, rows) + "\n")
     return 0
 
 
