@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import orjson
 from seqmesh.runtime.store.sqlite import SqliteStore
 
 from .model import Child, Fill, OrderType, Parent, ParentState, Side
@@ -138,7 +139,7 @@ class Ledger(SqliteStore):
 
     def _event(self, kind: str, ref: str, body: dict[str, Any]) -> None:
         self.db.execute("INSERT INTO events (ts, kind, ref, body) VALUES (?, ?, ?, ?)",
-                        (time.time_ns(), kind, ref, json.dumps(body, default=str)))
+                        (time.time_ns(), kind, ref, orjson.dumps(body, default=str).decode()))
 
     def save_parent(self, p: Parent, kind: str = "parent") -> None:
         with self:
@@ -150,7 +151,7 @@ class Ledger(SqliteStore):
                 " decision=excluded.decision, updated_ns=excluded.updated_ns",
                 (p.order_id, p.client, p.client_order_id or None, p.symbol, p.side.value, p.type.value, str(p.qty),
                  None if p.price is None else str(p.price), p.state.value, p.reason, int(p.cancel_requested),
-                 p.reroutes, json.dumps(p.decision, default=str), p.created_ns, p.updated_ns),
+                 p.reroutes, orjson.dumps(p.decision, default=str).decode(), p.created_ns, p.updated_ns),
             )
             self._event(kind, p.order_id, {"state": p.state.value, "reason": p.reason})
 
