@@ -9,10 +9,12 @@ from seqmesh.common.crds.models import EdgeSpec
 from . import names, workloads
 
 
-def objects(spec: EdgeSpec, namespace: str, owner: dict[str, Any], image: str) -> list[dict[str, Any]]:
+def objects(spec: EdgeSpec, namespace: str, owner: dict[str, Any], image: str,
+            durability: str = "power-loss") -> list[dict[str, Any]]:
     r, v = spec.region, spec.venue
     labels = names.labels(r, "edge", **{"seqmesh.io/venue": v})
-    args = ["edge", "--venue", v, "--region", r, "--listen", f"0.0.0.0:{names.EDGE_GRPC_PORT}",
+    args = ["edge", "--venue", v, "--region", r, "--durability", durability,
+            "--listen", f"0.0.0.0:{names.EDGE_GRPC_PORT}",
             "--ca", "/etc/seqmesh/tls/ca.crt", "--cert", "/etc/seqmesh/tls/tls.crt",
             "--key", "/etc/seqmesh/tls/tls.key",
             "--state-dir", "/var/lib/seqmesh", "--symbols", ",".join(spec.symbols),

@@ -23,6 +23,7 @@ def cc_config(spec: RegionSpec, namespace: str, edges: list[EdgeSpec], peers: li
         "ca": "/etc/seqmesh/tls/ca.crt", "cert": "/etc/seqmesh/tls/tls.crt", "key": "/etc/seqmesh/tls/tls.key",
         "db_path": "/var/lib/seqmesh/ledger.sqlite",
         "watch_algos_namespace": namespace,
+        "durability": spec.durability,
     }
     if spec.risk is not None:
         risk = {k: v for k, v in {"max_order_notional": spec.risk.maxOrderNotional,

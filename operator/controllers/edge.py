@@ -36,7 +36,7 @@ def sync_edge(body: dict[str, Any]) -> None:
     certs.ensure_leaf(names.edge_tls(spec.region, spec.venue), namespace, owner, ca,
                       Identity(spec.region, "edge", spec.venue), ("localhost", service, f"{service}.{namespace}.svc"),
                       region.certificateLifetimeSeconds, labels)
-    apply_all(edge_builder.objects(spec, namespace, owner, region.image))
+    apply_all(edge_builder.objects(spec, namespace, owner, region.image, region.durability))
     sync_region(region_body)
     status.write("Edge", meta["name"], namespace, current, {
         "observedGeneration": generation, "certificateSecret": names.edge_tls(spec.region, spec.venue),

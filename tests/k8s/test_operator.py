@@ -41,6 +41,11 @@ def test_examples_create_a_region_with_edges_and_an_algo(operator: ControlPlane)
     assert [e["venue"] for e in config["edges"]] == ["coinbase", "solana"]
     assert config["edges"][0]["address"] == "seqmesh-na-edge-coinbase.default.svc:50051"
     assert [p["region"] for p in config["peers"]] == ["eu"]
+    # The CC watches this namespace's Algo ConfigMaps, as its own ServiceAccount with a narrow Role.
+    assert config["watch_algos_namespace"] == NS and config["durability"] == "power-loss"
+    role = get(cp, "role", "seqmesh-na-cc")
+    assert role is not None and role["rules"] == [
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch", "patch"]}]
     cc = get(cp, "deployment", "seqmesh-na-cc")
     pod = cc["spec"]["template"]["spec"]  # type: ignore[index]
     assert pod["containers"][0]["securityContext"]["runAsNonRoot"] is True
@@ -56,6 +61,8 @@ def test_examples_create_a_region_with_edges_and_an_algo(operator: ControlPlane)
     edge = get(cp, "deployment", "seqmesh-na-edge-coinbase")
     env = {e["name"]: e for e in edge["spec"]["template"]["spec"]["containers"][0]["env"]}  # type: ignore[index]
     assert env["SEQMESH_API_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "coinbase-credentials"
+    args = edge["spec"]["template"]["spec"]["containers"][0]["args"]  # type: ignore[index]
+    assert args[args.index("--durability") + 1] == "power-loss"
     assert get(cp, "service", "seqmesh-na-edge-coinbase") is not None
     # The algo's ConfigMap, labelled for the CC's watch, with the binary.
     cm = get(cp, "configmap", "seqmesh-algo-market-maker")

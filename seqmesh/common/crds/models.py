@@ -59,6 +59,9 @@ class RegionSpec(_Model):
                                             description="leaf certificates; renewed at 2/3 of it")
     apiKeysSecret: str | None = Field(None, pattern=DNS_LABEL, description="Secret whose keys are client API keys")
     risk: RiskSpec | None = None
+    durability: Literal["power-loss", "process-crash"] = Field(
+        "power-loss", description="what the CC's ledger and the edges' journals survive: power loss (an fsync per "
+        "commit) or only a crash of the process (faster)")
 
 
 class RegionStatus(_Status):
