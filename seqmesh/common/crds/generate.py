@@ -116,6 +116,7 @@ def helm_values_schema() -> dict[str, Any]:
                 "apiPort": {"type": "integer", "minimum": 1, "maximum": 65535},
                 "peerPort": {"type": "integer", "minimum": 1, "maximum": 65535},
                 "certificateLifetimeSeconds": {"type": "integer", "minimum": 10},
+                "durability": {"enum": ["power-loss", "process-crash"]},
                 "risk": obj}},
             "edges": {"type": "array", "items": {**obj, "required": ["venue", "symbols"], "additionalProperties": False,
                                                  "properties": {
