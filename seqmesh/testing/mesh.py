@@ -69,14 +69,24 @@ class Region:
         self.sims: dict[str, tuple[Proc, str]] = {}
         self.edges: dict[str, tuple[Proc, str]] = {}
         self.cc_args = cc_args
+        self.edge_args = edge_args
         for venue, (offset, maker, taker) in (venues or TEST_VENUES).items():
             self.sims[venue] = start_sim(tmp, venue, 20, "--price-offset-bps", offset, "--maker-fee", maker,
                                          "--taker-fee", taker, *sim_args)
-            self.edges[venue] = start_edge(tmp / venue, self.sims[venue][1], venue, "--dev-pki", str(tmp / "pki"),
-                                           "--region", region, *edge_args)
+            self.edges[venue] = self._edge(venue)
         self.ca = dev_pki(tmp / "pki", region, [("cc", "main")])["ca"][0]
         if start:
             self.restart_cc()
+
+    def _edge(self, venue: str, *extra: str) -> tuple[Proc, str]:
+        return start_edge(self.tmp / venue, self.sims[venue][1], venue, "--dev-pki", str(self.tmp / "pki"),
+                          "--region", self.region, *self.edge_args, *extra)
+
+    def restart_edge(self, venue: str) -> None:
+        """kill -9 the venue's edge and start it again on the same port, with the same state."""
+        proc, addr = self.edges[venue]
+        proc.kill()
+        self.edges[venue] = self._edge(venue, "--listen", addr)
 
     def restart_cc(self, *extra: str) -> None:
         self.cc, self.api = start_cc(self.tmp, {v: a for v, (_, a) in self.edges.items()}, *self.cc_args, *extra,

@@ -3,16 +3,19 @@ NBBO, the region's limits on actions, and a CC or edge restart that loses nothin
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import wasmtime
+from seqmesh.runtime.edge.exchange import make_exchange
 
 from seqmesh.client.api import ApiError, CCClient
+from seqmesh.testing.algos import build
 from seqmesh.testing.guests import bidder, pinger
-from seqmesh.testing.mesh import Region, start_edge
+from seqmesh.testing.mesh import Region
 from seqmesh.testing.processes import wait_until
 
 VENUES = {"binance": ("0", "0.0008", "0.001"), "okx": ("0", "0.0010", "0.0011")}
@@ -65,12 +68,7 @@ def test_deploy_message_mesh_and_lifecycle(region: Region) -> None:
                    what="calls resume after start")
 
         # An edge that restarts comes back empty: the CC deploys the algo to it again.
-        proc, addr = region.edges["okx"]
-        proc.kill()
-        port = addr.rpartition(":")[2]
-        region.edges["okx"] = start_edge(region.tmp / "okx", region.sims["okx"][1], "okx", "--dev-pki",
-                                         str(region.tmp / "pki"), "--region", "local", "--listen",
-                                         f"127.0.0.1:{port}")
+        region.restart_edge("okx")
         wait_until(lambda: edge_states(c, "pinger")["okx"]["state"] == "Running"
                    and edge_states(c, "pinger")["okx"]["calls"] > 0, 60, what="okx redeployed after its restart")
 
@@ -148,3 +146,31 @@ def test_algos_that_together_breach_the_position_limit_are_stopped(region: Regio
         assert c.start_algo("buyer-a")["halted"] is None  # a start clears it (the limit still applies)
         for name in ("buyer-a", "buyer-b"):
             c.delete_algo(name)
+
+
+async def _open_orders(sim_url: str, prefix: str) -> set[str]:
+    """The venue's own word on which of the edge account's orders rest there."""
+    ex = make_exchange("binance", sim_url=sim_url, api_key="seqmesh-demo", secret="seqmesh-demo-secret")
+    try:
+        await ex.load_markets()
+        return {o["clientOrderId"] for o in await ex.fetch_open_orders("BTC/USDT")
+                if o["clientOrderId"].startswith(prefix)}
+    finally:
+        await ex.close()
+
+
+def test_a_restarted_edge_cancels_the_old_instances_quotes_and_delete_cancels_the_rest(region: Region) -> None:
+    url = region.sims["binance"][1]
+    with CCClient(region.api) as c:
+        c.deploy_algo("quoter", build()["market-maker"].read_bytes(), "BTC/USDT", ["binance"],
+                      {"half_spread_ticks": "2000"}, start=True)  # $20 from mid: quotes rest
+        wait_until(lambda: len(asyncio.run(_open_orders(url, "quoter."))) == 2, 30, what="two resting quotes")
+        before = asyncio.run(_open_orders(url, "quoter."))
+        region.restart_edge("binance")  # kill -9: the instance is gone, its quotes are not
+        wait_until(lambda: edge_states(c, "quoter")["binance"]["state"] == "Running"
+                   and edge_states(c, "quoter")["binance"]["calls"] > 0, 60, what="redeployed after the restart")
+        # The new instance's first act: cancel what its predecessor left at the venue.
+        wait_until(lambda: not asyncio.run(_open_orders(url, "quoter.")) & before, 30, what="orphans cancelled")
+        assert len(asyncio.run(_open_orders(url, "quoter."))) <= 2
+        c.delete_algo("quoter")
+        wait_until(lambda: not asyncio.run(_open_orders(url, "quoter.")), 30, what="quotes cancelled on delete")
