@@ -448,7 +448,7 @@ class ExecutionEngine:
 
     def _derive(self, p: Parent, persist: bool = True) -> None:
         """The parent's state from its children's (forward moves only, per the table)."""
-        live = [c for c in p.children if not c.done]
+        live = [c for c in p.children if not c.settled]
         filled = p.filled
         if filled == p.qty:
             target = ParentState.FILLED
@@ -476,7 +476,7 @@ class ExecutionEngine:
         if (p.type is not OrderType.MARKET or p.cancel_requested or p.state in
                 TERMINAL):
             return
-        if any(not c.done for c in p.children) or p.open_qty <= 0:
+        if any(not c.settled for c in p.children) or p.open_qty <= 0:
             return
         task = asyncio.get_running_loop().create_task(self._reroute(p))
         self._tasks.add(task)
@@ -485,7 +485,7 @@ class ExecutionEngine:
     async def _reroute(self, p: Parent) -> None:
         await asyncio.sleep(0.02 * p.reroutes)  # let books refill between attempts
         remainder = p.open_qty
-        if remainder <= 0 or any(not c.done for c in p.children):
+        if remainder <= 0 or any(not c.settled for c in p.children):
             return
         p.reroutes += 1
         self.ledger.begin_group()

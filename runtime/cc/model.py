@@ -100,6 +100,13 @@ class Child:
     def done(self) -> bool:
         return self.state in CHILD_TERMINAL
 
+    @property
+    def settled(self) -> bool:
+        """Terminal with every fill booked. A child an edge reported FILLED whose fills have not all
+        arrived (the ack overtook the event stream, or a partition holds them) is not: its unfilled
+        part is on its way, and routing it again would buy it twice."""
+        return self.done and (self.state != "FILLED" or self.filled >= self.qty)
+
 
 @dataclass
 class Parent:
@@ -128,7 +135,7 @@ class Parent:
     @property
     def open_qty(self) -> Decimal:
         """Quantity neither filled nor working at a venue."""
-        working = sum((c.qty - c.filled for c in self.children if not c.done), Decimal(0))
+        working = sum((c.qty - c.filled for c in self.children if not c.settled), Decimal(0))
         return self.qty - self.filled - working
 
     def transition(self, new: ParentState) -> bool:
