@@ -293,7 +293,7 @@ class ExecutionEngine:
             if link is not None:
                 if not link.connected:
                     return  # the resend sweep retries once the edge is back
-                ack = await link.client.submit(req, timeout=15)
+                ack = await link.client.submit_streamed(req, timeout=15)
             elif self.mesh is not None and self.mesh.home_of(child.venue) is not None:
                 ack = await self.mesh.allocate(child.venue, req)  # AllocateRemote to the venue's home CC
                 if ack.state == pb.ORDER_STATE_UNSPECIFIED:

@@ -60,6 +60,34 @@ class EdgeService(pbg.EdgeServicer):
         await self._authorise(context)
         return await self.app.oms.submit(request)
 
+    async def SubmitStream(self, requests: AsyncIterator[pb.SubmitOrder],
+                           context: Ctx) -> AsyncIterator[pb.OrderAck]:  # type: ignore[type-arg]
+        """Submits on one stream, each handled as it comes (concurrently), acks as they complete."""
+        await self._authorise(context)
+        acks: asyncio.Queue[pb.OrderAck | None] = asyncio.Queue()
+        pending: set[asyncio.Task[None]] = set()
+
+        async def one(req: pb.SubmitOrder) -> None:
+            acks.put_nowait(await self.app.oms.submit(req))
+
+        async def read() -> None:
+            try:
+                async for req in requests:
+                    task = asyncio.create_task(one(req))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+                if pending:
+                    await asyncio.gather(*pending, return_exceptions=True)
+            finally:
+                acks.put_nowait(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while (ack := await acks.get()) is not None:
+                yield ack
+        finally:
+            reader.cancel()
+
     async def Cancel(self, request: pb.CancelOrder, context: Ctx) -> pb.CancelAck:  # type: ignore[type-arg]
         await self._authorise(context)
         return await self.app.oms.cancel(request.client_order_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -19,6 +20,7 @@ class EdgeClient:
             options=[("grpc.keepalive_time_ms", 10_000), ("grpc.max_receive_message_length", 64 << 20)],
         )
         self.stub = pbg.EdgeStub(self.channel)
+        self._submits: _SubmitStream | None = None
 
     async def close(self) -> None:
         await self.channel.close(grace=None)
@@ -34,6 +36,14 @@ class EdgeClient:
 
     async def submit(self, order: pb.SubmitOrder, timeout: float = 30.0) -> pb.OrderAck:
         return await self.stub.Submit(order, timeout=timeout)
+
+    async def submit_streamed(self, order: pb.SubmitOrder, timeout: float = 30.0) -> pb.OrderAck:
+        """`submit` over the long-lived SubmitStream (opened on first use, again after it breaks).
+        A broken stream fails what was waiting with ConnectionError: submits are idempotent on
+        the client order id, so the caller sends again."""
+        if self._submits is None or self._submits.broken:
+            self._submits = _SubmitStream(self.stub)
+        return await self._submits.submit(order, timeout)
 
     async def cancel(self, client_order_id: str, timeout: float = 30.0) -> pb.CancelAck:
         return await self.stub.Cancel(pb.CancelOrder(client_order_id=client_order_id), timeout=timeout)
@@ -73,3 +83,42 @@ class EdgeClient:
     async def order_events(self, after_seq: int = 0) -> AsyncIterator[pb.OrderEvent]:
         async for event in self.stub.StreamOrderEvents(pb.OrderEventsRequest(after_seq=after_seq)):
             yield event
+
+
+class _SubmitStream:
+    def __init__(self, stub: pbg.EdgeStub) -> None:
+        # No request iterator: we write to the call (the generated stubs type the sync API).
+        self.call: grpc.aio.StreamStreamCall[pb.SubmitOrder, pb.OrderAck] = (
+            stub.SubmitStream())  # type: ignore[call-arg, assignment]
+        self.waiting: dict[str, asyncio.Future[pb.OrderAck]] = {}
+        self.lock = asyncio.Lock()  # one write at a time on a gRPC stream
+        self.broken = False
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def submit(self, order: pb.SubmitOrder, timeout: float) -> pb.OrderAck:
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting[order.client_order_id] = fut
+        try:
+            async with self.lock:
+                await self.call.write(order)
+            return await asyncio.wait_for(fut, timeout)
+        except grpc.aio.AioRpcError as exc:
+            self.broken = True
+            raise ConnectionError(f"submit stream: {exc.code().name}") from None
+        finally:
+            self.waiting.pop(order.client_order_id, None)
+
+    async def _read(self) -> None:
+        error: BaseException = ConnectionError("submit stream ended")
+        try:
+            async for ack in self.call:
+                fut = self.waiting.get(ack.client_order_id)
+                if fut is not None and not fut.done():
+                    fut.set_result(ack)
+        except grpc.aio.AioRpcError as exc:
+            error = ConnectionError(f"submit stream: {exc.code().name}: {exc.details()}")
+        finally:
+            self.broken = True
+            for fut in self.waiting.values():
+                if not fut.done():
+                    fut.set_exception(error)

@@ -165,6 +165,32 @@ async def test_market_order_through_edge_fills_with_price_qty_fee(env: Env, demo
         assert status.state == pb.FILLED and Decimal(status.filled_qty) == Decimal("0.05")
 
 
+async def test_submits_on_one_stream_are_matched_by_id_and_survive_an_edge_restart(env: Env) -> None:
+    """The CC's hot path: many submits on one SubmitStream, acks as each completes; a restarted
+    edge breaks the stream (ConnectionError to what waited) and the next submit opens a new one."""
+    def order(cid: str, qty: str = "0.01") -> pb.SubmitOrder:
+        return pb.SubmitOrder(client_order_id=cid, symbol="BTC/USDT", side=pb.BUY, type=pb.MARKET, quantity=qty)
+
+    async with env.client() as client:
+        acks = await asyncio.gather(*(client.submit_streamed(order(f"s-{i}")) for i in range(8)),
+                                    client.submit_streamed(pb.SubmitOrder(client_order_id="s-bad", symbol="BTC/USDT",
+                                                                          side=pb.BUY, type=pb.MARKET, quantity="0")))
+        assert [a.client_order_id for a in acks] == [f"s-{i}" for i in range(8)] + ["s-bad"]
+        assert all(a.state == pb.FILLED for a in acks[:8]) and acks[8].state == pb.REJECTED
+        assert (await client.submit_streamed(order("s-0"))).duplicate  # idempotent on the id, as Submit
+    env.edge_proc.kill()
+    port = env.edge_addr.rpartition(":")[2]
+    env.edge_proc, env.edge_addr = start_edge(env.tmp, env.sim_url, "binance", "--listen", f"127.0.0.1:{port}")
+    async with env.client() as client:
+        first = await client.submit_streamed(order("s-9"))
+        assert first.state == pb.FILLED
+    async with EdgeClient(env.edge_addr, TlsFiles(*cc_tls_paths(env.tmp))) as client:
+        await client.submit_streamed(order("s-10"))
+        env.edge_proc.kill()  # the stream breaks under the next submit
+        with pytest.raises(ConnectionError):
+            await client.submit_streamed(order("s-11"), timeout=10)
+
+
 async def test_rejections_through_the_edge(env: Env) -> None:
     async with env.client() as client:
         bad_tick = await client.submit(pb.SubmitOrder(client_order_id="rej-1", symbol="BTC/USDT", side=pb.BUY,
