@@ -105,6 +105,9 @@ class _SubmitStream:
         except grpc.aio.AioRpcError as exc:
             self.broken = True
             raise ConnectionError(f"submit stream: {exc.code().name}") from None
+        except (grpc.aio.UsageError, asyncio.InvalidStateError) as exc:  # the call ended between our writes
+            self.broken = True
+            raise ConnectionError(f"submit stream: {exc}") from None
         finally:
             self.waiting.pop(order.client_order_id, None)
 
