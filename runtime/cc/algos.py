@@ -295,7 +295,8 @@ class AlgoManager:
         targets: dict[str, list[str]] = {}
         for r in self.store.records.values():
             if r.running:
-                targets.setdefault(r.symbol, []).extend(v for v in r.edges if v not in targets.get(r.symbol, []))
+                venues = targets.setdefault(r.symbol, [])
+                venues += [v for v in r.edges if v not in venues]
         self._nbbo_targets = targets
 
     def on_book_change(self, symbol: str) -> None:

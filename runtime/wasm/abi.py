@@ -75,10 +75,6 @@ def encode_book(symbol_id: int, recv_ns: int, bids: list[tuple[int, int]], asks:
                       *_ZEROS[: 2 * (MAX_LEVELS - nb)], *chain.from_iterable(asks), *_ZEROS[: 2 * (MAX_LEVELS - na)])
 
 
-def decode_actions(raw: bytes, count: int) -> list[Action]:
-    return [Action(k, s, t, tag, p, q) for k, s, t, _, tag, p, q, _r in ACTION.iter_unpack(raw[: count * ACTION.size])]
-
-
 def encode_params(params: dict[str, str]) -> bytes:
     for key, value in params.items():
         if "=" in key or "\n" in key or "\n" in value:

@@ -22,7 +22,10 @@ import wasmtime
 from wasmtime import _bindings
 from wasmtime import _ffi as ffi
 
+from seqmesh.common.wasmfile import InvalidWasm
+
 from . import abi
+from .validate import check_module
 
 _memory_data = _bindings._wasmtime_memory_data
 _set_fuel = _bindings._wasmtime_context_set_fuel
@@ -109,33 +112,24 @@ class Instance:
         linker.define_func("seqmesh", "set_timer", wasmtime.FuncType([i32, i32], [i32]), self._timer)
         linker.define_func("seqmesh", "instrument", wasmtime.FuncType([i32], [i32]), self._write_instrument,
                            access_caller=True)
+        try:
+            check_module(module)
+        except InvalidWasm as exc:
+            raise AbiViolation(str(exc)) from None
         self.store.set_fuel(fuel)
         try:
             self.instance = linker.instantiate(self.store, module)
         except (wasmtime.WasmtimeError, wasmtime.Trap) as exc:
             raise AbiViolation(f"cannot instantiate: {exc}") from None
         exports = self.instance.exports(self.store)
-        missing = [e for e in abi.REQUIRED_EXPORTS if e not in exports]
-        if missing:
-            raise AbiViolation(f"missing exports: {', '.join(missing)}")
         memory = exports["memory"]
-        if not isinstance(memory, wasmtime.Memory):
-            raise AbiViolation("export 'memory' is not a linear memory")
+        assert isinstance(memory, wasmtime.Memory)  # check_module made sure of the kinds and signatures
         self.memory = memory
         self.exports: dict[str, wasmtime.Func] = {}
-        for name in (*abi.REQUIRED_EXPORTS, *abi.OPTIONAL_EXPORTS):
-            if name == "memory" or name not in exports:
-                continue
-            func = exports[name]
-            if not isinstance(func, wasmtime.Func):
-                raise AbiViolation(f"export {name!r} is not a function")
-            ftype = func.type(self.store)
-            want = abi.SIGNATURES[name]
-            # The raw call path does not check types: a wrong signature must never get that far.
-            if (len(ftype.params), len(ftype.results)) != want or any(
-                    str(t) != "i32" for t in (*ftype.params, *ftype.results)):
-                raise AbiViolation(f"export {name!r} must take {want[0]} i32 and return {want[1]} i32")
-            self.exports[name] = func
+        for name in abi.SIGNATURES:
+            func = exports.get(name)
+            if isinstance(func, wasmtime.Func):
+                self.exports[name] = func
         version = self._call_slow("seqmesh_abi_version")
         if version != abi.ABI_VERSION:
             raise AbiViolation(f"guest speaks ABI {version}, this edge speaks {abi.ABI_VERSION}")
@@ -144,13 +138,9 @@ class Instance:
         self._check_region(self.book_ptr, abi.BOOK_SIZE)
         self._check_region(self.actions_ptr, abi.MAX_ACTIONS * abi.ACTION.size)
         self.event_ptr = 0
-        if any(e in self.exports for e in abi.EVENT_EXPORTS):
-            if "event_ptr" not in self.exports:
-                raise AbiViolation("on_nbbo/on_fill/on_message need the export event_ptr")
+        if "event_ptr" in self.exports:
             self.event_ptr = int(self._call_slow("event_ptr"))
             self._check_region(self.event_ptr, abi.EVENT_SIZE)
-        if "on_start" in self.exports and "alloc" not in self.exports:
-            raise AbiViolation("on_start needs the export alloc")
         # The hot path's preallocated pieces: raw argument/result slots, trap slot, context, handles.
         self._raw = (ffi.wasmtime_val_raw_t * 6)()
         self._ctx = self.store._context()
@@ -229,17 +219,6 @@ class Instance:
             left = self.store.get_fuel()
             self.stats.fuel_used += self.fuel - left
             self._level = left
-
-    def call(self, name: str, *args: Any) -> Any:
-        """Any optional export, guarded: a trap stops this instance and returns None."""
-        if self.stopped or name not in self.exports:
-            return None
-        try:
-            self.stats.calls += 1
-            return self._call_slow(name, *args)
-        except (wasmtime.Trap, wasmtime.WasmtimeError, AbiViolation) as exc:
-            self._stop(_reason(exc))
-            return None
 
     def on_book(self, book: bytes) -> list[abi.Action]:
         """The hot path: write the book, call on_book, read the actions it returned."""

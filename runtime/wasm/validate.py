@@ -21,6 +21,12 @@ def validate(binary: bytes, engine: wasmtime.Engine | None = None) -> list[str]:
         module = wasmtime.Module(engine or wasmtime.Engine(), binary)
     except wasmtime.WasmtimeError as exc:
         raise InvalidWasm("DoesNotCompile", f"the module does not compile: {str(exc).splitlines()[0]}") from None
+    return check_module(module)
+
+
+def check_module(module: wasmtime.Module) -> list[str]:
+    """A compiled module's imports and exports against the ABI (the CC on upload, the edge before it
+    instantiates: the host's raw call path does not check types, so a wrong signature must not pass)."""
     for imp in module.imports:
         want = IMPORTS.get(imp.name or "") if imp.module == "seqmesh" else None
         got = _signature(imp.type)

@@ -19,7 +19,7 @@ def _client(args: Any) -> CCClient:
     return CCClient(args.api, args.key)
 
 
-def _edge_rows(algo: dict[str, Any]) -> list[list[Any]]:
+def edge_rows(algo: dict[str, Any]) -> list[list[Any]]:
     return [[algo["name"], e["edge"], e["state"], e.get("calls", ""), e.get("orders", ""), e.get("fills", ""),
              e.get("messages", ""), e.get("traps", ""), e.get("denied", ""), e.get("reason") or ""]
             for e in algo["edges"]]
@@ -76,7 +76,7 @@ def _deploy(args: Any) -> int:
 
 def _ls(args: Any) -> int:
     with _client(args) as c:
-        rows = [row for a in c.algos() for row in _edge_rows(a)]
+        rows = [row for a in c.algos() for row in edge_rows(a)]
         print(table(HEADERS, rows) if rows else "no algos")
     return 0
 
@@ -88,7 +88,7 @@ def _set(args: Any) -> int:
         except ApiError as exc:
             print(f"refused: {exc}", file=sys.stderr)
             return 1
-        print(table(HEADERS, _edge_rows(algo)))
+        print(table(HEADERS, edge_rows(algo)))
     return 0
 
 

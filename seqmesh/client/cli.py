@@ -140,7 +140,7 @@ def demo_algos(apis: list[str], key: str, wasm_dir: Path, symbol: str = "BTC/USD
     """Deploy the example algos (if built: `hack/build-algos.sh`): a market maker on the first
     region's first edge, and the arbitrage mesh on every region's own edges (its instances trade
     quotes across the peer mesh); print their per-edge state."""
-    from .algo_cli import HEADERS, _edge_rows
+    from .algo_cli import HEADERS, edge_rows
 
     paths = {n: wasm_dir / f"{n}.wasm" for n in ("market-maker", "arb-mesh")}
     if not all(p.is_file() for p in paths.values()):
@@ -162,7 +162,7 @@ def demo_algos(apis: list[str], key: str, wasm_dir: Path, symbol: str = "BTC/USD
     rows = []
     for api, name in deployed:
         with CCClient(api, key) as c:
-            rows += _edge_rows(c.algo(name))
+            rows += edge_rows(c.algo(name))
     print("WebAssembly algos on the edges (seqmesh algo ls / logs NAME):")
     print(table(HEADERS, rows) + "\n")
     return 0
