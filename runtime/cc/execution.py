@@ -81,9 +81,6 @@ class ExecutionEngine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.mesh: PeerMesh | None = None
         self._in_flight: set[str] = set()
-        #: what each just-sent child's ack said was filled, until submit has seen those fills booked
-        self._ack_filled: dict[str, Decimal] = {}
-        self._booked: dict[str, asyncio.Event] = {}  # parent id -> set when a batch booked its fills
         #: reservations granted to other regions' children, until the venue balance shows them
         self._pending_remote: dict[str, tuple[str, Decimal]] = {}
         #: children other regions routed to our edges: child id -> (origin region, venue)
@@ -157,8 +154,10 @@ class ExecutionEngine:
         if client_order_id:
             self.by_client_id[(client, client_order_id)] = parent
         await self._send(parent, children)
-        await self._await_acked_fills(parent, children)
-        self._derive(parent, persist=False)  # derived: the next event batch writes it
+        # The acks' events (the venues' answers and their fills) are booked now; they are already
+        # durable at the edges, so the answer need not wait for this commit's fsync: after a
+        # crash the event streams replay them from the ledger's cursors.
+        self.ledger.commit_soon()
         return parent, True
 
     def _candidates(self, symbol: str, side: Side, exclude: frozenset[str] = frozenset()) -> list[VenueCandidate]:
@@ -244,24 +243,6 @@ class ExecutionEngine:
             out.append(child)
         return out
 
-    async def _await_acked_fills(self, parent: Parent, children: list[Child], wait_s: float = 0.25) -> None:
-        """A child the edge acknowledged as (partly) filled has its fills on their way on the event
-        stream, durable at the edge: wait (briefly) for them to be booked, so the response to the
-        submit already carries them and the client need not poll for a market order's fills."""
-        want = {c.child_id: self._ack_filled.pop(c.child_id, ZERO) for c in children}
-        deadline = time.monotonic() + wait_s
-        try:
-            while any(c.filled < want[c.child_id] for c in children):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                event = self._booked.setdefault(parent.order_id, asyncio.Event())
-                event.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), left)
-        finally:
-            self._booked.pop(parent.order_id, None)
-
     async def _send(self, parent: Parent, children: list[Child]) -> None:
         await asyncio.gather(*(self._send_child(parent, c) for c in children))
 
@@ -309,18 +290,22 @@ class ExecutionEngine:
             log.warning("remote submit %s to %s failed: %s; will resend", child.child_id, child.venue, exc)
             return
         child.sent = True
-        if ack.filled_qty:
-            self._ack_filled[child.child_id] = Decimal(ack.filled_qty)
+        if ack.events:  # the venue's answer: booked at once (the event stream repeats it, skipped then)
+            self.ledger.begin_group()
+            with self.ledger:
+                for ev in ack.events:
+                    self._apply_event(parent, child, child.venue, ev)
+            self._maybe_reroute(parent)
+            return
         child.venue_order_id = ack.venue_order_id or child.venue_order_id
         if child.state == "PENDING_NEW":
             child.state = pb.OrderState.Name(ack.state)
             if ack.reason:
                 child.reason = ack.reason
         child.updated_ns = time.time_ns()
-        # Not written here: the edge's event stream carries the same facts and is what the
-        # ledger books (durably, with its cursor); after a crash an unrecorded ack only means
-        # the child is sent again, which the edge answers as a duplicate. A refusal before any
-        # edge saw the child (a denied reservation) has no event stream: book it now.
+        # An ack without events (a duplicate) is not written: the edge's event stream carries
+        # the order's facts. A refusal before any edge saw the child (a denied reservation)
+        # has no event stream: book it now.
         if ack.state == pb.REJECTED and child.venue not in self.edges:
             self.ledger.save_child(child, "refused")
             self._derive(parent)
@@ -387,22 +372,23 @@ class ExecutionEngine:
                     self.mesh.relay(remote[0], venue, ev)
                 if child is not None:
                     parent = self.parents[child.parent_id]
-                    self._apply_event(parent, child, venue, ev)
-                    touched[parent.order_id] = parent
+                    if self._apply_event(parent, child, venue, ev):
+                        touched[parent.order_id] = parent
                 elif remote is None and ev.HasField("fill"):
                     self._book_algo_fill(venue, ev)
             self.ledger.set_cursor(venue, events[-1].seq)
         await self.ledger.durable()
         for parent in touched.values():
-            booked = self._booked.get(parent.order_id)
-            if booked is not None:
-                booked.set()
             self._maybe_reroute(parent)
 
-    def _apply_event(self, parent: Parent, child: Child, venue: str, ev: pb.OrderEvent) -> None:
-        if ev.seq > child.last_seq:  # a replayed older event books its fill but never rewinds the state
-            child.state = pb.OrderState.Name(ev.state)
-            child.last_seq = ev.seq
+    def _apply_event(self, parent: Parent, child: Child, venue: str, ev: pb.OrderEvent) -> bool:
+        """Apply one of the child's events; False if it was applied before. A child's events
+        arrive in sequence order with no gaps (the stream is ordered, an ack carries every event
+        from the order's first), so one at or below the last applied is already booked."""
+        if ev.seq <= child.last_seq:
+            return False
+        child.state = pb.OrderState.Name(ev.state)
+        child.last_seq = ev.seq
         child.sent = True
         child.venue_order_id = ev.venue_order_id or child.venue_order_id
         if ev.reason:
@@ -423,6 +409,7 @@ class ExecutionEngine:
         child.updated_ns = time.time_ns()
         self.ledger.save_child(child, "edge_event")
         self._derive(parent)
+        return True
 
     def _book_algo_fill(self, venue: str, ev: pb.OrderEvent) -> None:
         """A fill of an order an algo placed on the edge: the deploying client's position (and so its

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS children (
     child_id TEXT PRIMARY KEY, parent_id TEXT NOT NULL REFERENCES parents(order_id), venue TEXT NOT NULL,
     qty TEXT NOT NULL, price TEXT, type TEXT NOT NULL, state TEXT NOT NULL, venue_order_id TEXT NOT NULL,
     filled TEXT NOT NULL, cum_quote TEXT NOT NULL, reason TEXT NOT NULL, sent INTEGER NOT NULL,
-    created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL
+    created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS fills (
     fill_id TEXT PRIMARY KEY, child_id TEXT NOT NULL, parent_id TEXT NOT NULL, venue TEXT NOT NULL,
@@ -63,6 +63,9 @@ def _dec(text: str | None) -> Decimal | None:
 class Ledger(SqliteStore):
     def __init__(self, path: Path, durability: str = "power-loss") -> None:
         super().__init__(path, SCHEMA, durability)
+        columns = {r[1] for r in self.db.execute("PRAGMA table_info(children)")}
+        if "last_seq" not in columns:  # a ledger written before children kept their last edge event
+            self.db.execute("ALTER TABLE children ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0")
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -76,10 +79,11 @@ class Ledger(SqliteStore):
                                    ParentState(r[8]), r[13], r[14], r[9], bool(r[10]), r[11], json.loads(r[12]))
         for r in self.db.execute(
             "SELECT child_id, parent_id, venue, qty, price, type, state, venue_order_id, filled, cum_quote,"
-            " reason, sent, created_ns, updated_ns FROM children ORDER BY created_ns, child_id"
+            " reason, sent, last_seq, created_ns, updated_ns FROM children ORDER BY created_ns, child_id"
         ):
             parents[r[1]].children.append(Child(r[0], r[1], r[2], Decimal(r[3]), _dec(r[4]), OrderType(r[5]), r[6],
-                                                r[7], Decimal(r[8]), Decimal(r[9]), r[10], bool(r[11]), r[12], r[13]))
+                                                r[7], Decimal(r[8]), Decimal(r[9]), r[10], bool(r[11]), r[12], r[13],
+                                                r[14]))
         for r in self.db.execute(
             "SELECT fill_id, child_id, parent_id, venue, symbol, side, price, qty, fee, fee_asset, maker,"
             " exchange_ts, booked_ns FROM fills ORDER BY rowid"
@@ -159,13 +163,13 @@ class Ledger(SqliteStore):
         with self:
             self.db.execute(
                 "INSERT INTO children (child_id, parent_id, venue, qty, price, type, state, venue_order_id, filled,"
-                " cum_quote, reason, sent, created_ns, updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " cum_quote, reason, sent, last_seq, created_ns, updated_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(child_id) DO UPDATE SET state=excluded.state, venue_order_id=excluded.venue_order_id,"
                 " filled=excluded.filled, cum_quote=excluded.cum_quote, reason=excluded.reason, sent=excluded.sent,"
-                " updated_ns=excluded.updated_ns",
+                " last_seq=excluded.last_seq, updated_ns=excluded.updated_ns",
                 (c.child_id, c.parent_id, c.venue, str(c.qty), None if c.price is None else str(c.price),
                  c.type.value, c.state, c.venue_order_id, str(c.filled), str(c.cum_quote), c.reason, int(c.sent),
-                 c.created_ns, c.updated_ns),
+                 c.last_seq, c.created_ns, c.updated_ns),
             )
             self._event(kind, c.child_id, {"parent": c.parent_id, "venue": c.venue, "state": c.state,
                                            "filled": str(c.filled)})

@@ -92,7 +92,7 @@ class Child:
     cum_quote: Decimal = Decimal(0)
     reason: str = ""
     sent: bool = False  # the edge has acknowledged the submit
-    last_seq: int = 0  # the last edge event applied (older replays must not undo newer states)
+    last_seq: int = 0  # the last edge event applied (persisted: any event at or below it is booked)
     created_ns: int = 0
     updated_ns: int = 0
 

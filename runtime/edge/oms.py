@@ -14,7 +14,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 from seqmesh.runtime.proto import edge_pb2 as pb
@@ -43,6 +43,10 @@ class OrderManager:
         self._new_event = asyncio.Condition()
         self._locks: dict[str, asyncio.Lock] = {}
         self.rejections = 0
+        #: submits under way -> the events they recorded, returned in their ack
+        self._answer: dict[str, list[pb.OrderEvent]] = {}
+        self._held = 0  # submits waiting on the venue: stream wake-ups wait for one to finish
+        self._wake_pending = False
         #: called after every recorded event (the algos learn their orders' fills and ends here)
         self.listeners: list[Callable[[OrderRecord, pb.Fill | None], None]] = []
 
@@ -60,14 +64,25 @@ class OrderManager:
         seq = self.journal.record(order, event, fill)
         if seq is None:
             return False
-        self.last_seq = seq
-        asyncio.get_running_loop().create_task(self._notify())
+        self.last_seq = event.seq = seq
+        answer = self._answer.get(order.client_order_id)
+        if answer is not None:
+            answer.append(event)
+        self._wake()
         for listener in self.listeners:
             try:
                 listener(order, fill)
             except Exception:  # a listener's bug must not cost the order its event
                 log.exception("order listener failed on %s", order.client_order_id)
         return True
+
+    def _wake(self) -> None:
+        # While a submit waits on the venue, waking the event stream would spend the loop on
+        # serving events the submit's ack is about to carry anyway: wake once it is answered.
+        if self._held:
+            self._wake_pending = True
+        else:
+            asyncio.get_running_loop().create_task(self._notify())
 
     async def _notify(self) -> None:
         async with self._new_event:
@@ -108,14 +123,32 @@ class OrderManager:
                 return pb.OrderAck(client_order_id=req.client_order_id, state=pb.REJECTED, reason=problem)
             order.state, order.reason = pb.REJECTED, problem
             self.orders[order.client_order_id] = order
-            self._emit(order)
+            with self._answering(order.client_order_id) as answer:
+                self._emit(order)
             self.rejections += 1
-            return self._ack(order)
+            return self._ack(order, events=answer)
         async with self._lock(order.client_order_id):
-            self.orders[order.client_order_id] = order
-            self._emit(order)  # durable before the venue hears of it
-            await self._send_new(order)
-        return self._ack(order)
+            with self._answering(order.client_order_id) as answer:
+                self.orders[order.client_order_id] = order
+                self._emit(order)  # durable before the venue hears of it
+                await self._send_new(order)
+        return self._ack(order, events=answer)
+
+    @contextlib.contextmanager
+    def _answering(self, cid: str) -> Iterator[list[pb.OrderEvent]]:
+        """Collect the events recorded for `cid` meanwhile (its ack carries them), and hold back
+        the event stream's wake-ups until then."""
+        answer: list[pb.OrderEvent] = []
+        self._answer[cid] = answer
+        self._held += 1
+        try:
+            yield answer
+        finally:
+            self._held -= 1
+            del self._answer[cid]
+            if self._wake_pending:  # even with other submits still held: the stream must not starve
+                self._wake_pending = False
+                asyncio.get_running_loop().create_task(self._notify())
 
     def _validate(self, req: pb.SubmitOrder) -> tuple[str | None, Decimal, Decimal | None]:
         if not CLIENT_ID.match(req.client_order_id):
@@ -270,10 +303,11 @@ class OrderManager:
                     await self._refresh(order)
         return booked
 
-    def _ack(self, order: OrderRecord, duplicate: bool = False) -> pb.OrderAck:
+    def _ack(self, order: OrderRecord, duplicate: bool = False,
+             events: list[pb.OrderEvent] | None = None) -> pb.OrderAck:
         return pb.OrderAck(client_order_id=order.client_order_id, venue_order_id=order.venue_order_id,
                            state=order.state, reason=order.reason, duplicate=duplicate,  # type: ignore[arg-type]
-                           filled_qty=str(order.filled))
+                           filled_qty=str(order.filled), events=events)
 
     def status(self, cid: str) -> pb.OrderStatus | None:
         o = self.orders.get(cid)

@@ -77,6 +77,12 @@ class SqliteStore:
             loop.call_soon(self._flush)
         await waiter
 
+    def commit_soon(self) -> None:
+        """Commit the open group in a coming loop turn, without waiting for it."""
+        if self._group_open and not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
     def _flush(self) -> None:
         self._flush_scheduled = False
         waiters, self._waiters = self._waiters, []
