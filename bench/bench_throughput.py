@@ -26,6 +26,20 @@ from seqmesh.testing.mesh import Region
 from seqmesh.testing.processes import wait_until
 
 HEADERS = {"Authorization": "Bearer seqmesh-dev-key"}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def cpu_by_role(region: Region) -> dict[str, float]:
+    return {"cc": cpu_s(region.cc.popen.pid),
+            "edges": sum(cpu_s(p.popen.pid) for p, _ in region.edges.values()),
+            "simulators": sum(cpu_s(p.popen.pid) for p, _ in region.sims.values()),
+            "load_generator": time.process_time()}
 FINAL = {"filled", "canceled", "expired", "rejected"}
 
 
@@ -80,9 +94,10 @@ def run(duration: float | None = None, concurrency: int = 16) -> dict[str, Any]:
         try:
             with CCClient(region.api, timeout=60) as c:
                 wait_until(lambda: sum(not b["stale"] for b in c.bbo("BTC/USDT")) == 3, 30, what="live venues")
-                t0 = time.monotonic()
+                t0, cpu0 = time.monotonic(), cpu_by_role(region)
                 accepted, errors = asyncio.run(flood(region.api, duration, concurrency))
                 elapsed = time.monotonic() - t0
+                cpu = {k: v - cpu0[k] for k, v in cpu_by_role(region).items()}
                 base = asyncio.run(healthz_rate(region.api, 5, concurrency))
                 # Nothing lost: every accepted order final, fills exactly once, positions = fills.
                 wait_until(lambda: all(o["state"] in FINAL for o in c.orders(limit=1_000_000)), 120,
@@ -105,6 +120,9 @@ def run(duration: float | None = None, concurrency: int = 16) -> dict[str, Any]:
         "orders_per_s": round(len(accepted) / elapsed, 1),
         "baseline_healthz_per_s": round(base, 1),
         "ratio_vs_healthz": round(len(accepted) / elapsed / base, 3),
+        # Where the machine's cores went: CPU per accepted order, by process role.
+        "cpu_ms_per_order": {k: round(v * 1000 / max(len(accepted), 1), 3) for k, v in cpu.items()},
+        "cpu_cores_busy": round(sum(cpu.values()) / elapsed, 2),
         "all_final": all(s in FINAL for s in states), "filled": states.count("filled"),
         "sampled_fills_unique": len(fill_ids) == len(set(fill_ids)),
         "orders_lost": len(lost),

@@ -9,7 +9,8 @@ from fastapi import Depends, Header, Request
 from .execution import OrderError
 
 
-def client_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+async def client_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request
     token = (authorization or "").removeprefix("Bearer ").strip()
     client: str | None = request.app.state.api_keys.get(token)
     if client is None:
