@@ -123,11 +123,11 @@ class EdgeLink:
     async def _order_events(self) -> None:
         """Events are booked in batches: whatever arrived while the last batch was being
         committed goes into the next transaction (group commit: one fsync for many events)."""
-        queue: asyncio.Queue[pb.OrderEvent] = asyncio.Queue()
+        queue: asyncio.Queue[list[pb.OrderEvent]] = asyncio.Queue()
 
         async def read() -> None:
-            async for event in self.client.order_events(self.cursor(self.venue)):
-                queue.put_nowait(event)
+            async for events in self.client.order_event_batches(self.cursor(self.venue)):
+                queue.put_nowait(events)
 
         reader = asyncio.create_task(read())
         try:
@@ -138,10 +138,11 @@ class EdgeLink:
                     getter.cancel()
                     reader.result()  # the stream ended: raise its error so the link reconnects
                     raise _Resubscribe("order event stream ended")
-                batch = [getter.result()]
+                batch = getter.result()
                 while not queue.empty():
-                    batch.append(queue.get_nowait())
-                await self.on_event(self.venue, batch)
+                    batch += queue.get_nowait()
+                if batch:
+                    await self.on_event(self.venue, batch)
         finally:
             reader.cancel()
 

@@ -60,31 +60,45 @@ class EdgeService(pbg.EdgeServicer):
         await self._authorise(context)
         return await self.app.oms.submit(request)
 
-    async def SubmitStream(self, requests: AsyncIterator[pb.SubmitOrder],
-                           context: Ctx) -> AsyncIterator[pb.OrderAck]:  # type: ignore[type-arg]
-        """Submits on one stream, each handled as it comes (concurrently), acks as they complete."""
+    async def SubmitStream(self, requests: AsyncIterator[pb.SubmitBatch],
+                           context: Ctx) -> AsyncIterator[pb.AckBatch]:  # type: ignore[type-arg]
+        """Submits on one stream, each handled as it comes (concurrently); the acks completed
+        since the last message go out together."""
         await self._authorise(context)
-        acks: asyncio.Queue[pb.OrderAck | None] = asyncio.Queue()
+        acks: list[pb.OrderAck] = []
+        ready = asyncio.Event()
         pending: set[asyncio.Task[None]] = set()
+        ended = False
 
         async def one(req: pb.SubmitOrder) -> None:
-            acks.put_nowait(await self.app.oms.submit(req))
+            ack = await self.app.oms.submit(req)
+            acks.append(ack)  # the list in use now (not the one when the submit started)
+            ready.set()
 
         async def read() -> None:
+            nonlocal ended
             try:
-                async for req in requests:
-                    task = asyncio.create_task(one(req))
-                    pending.add(task)
-                    task.add_done_callback(pending.discard)
+                async for batch in requests:
+                    for req in batch.orders:
+                        task = asyncio.create_task(one(req))
+                        pending.add(task)
+                        task.add_done_callback(pending.discard)
                 if pending:
                     await asyncio.gather(*pending, return_exceptions=True)
             finally:
-                acks.put_nowait(None)
+                ended = True
+                ready.set()
 
         reader = asyncio.create_task(read())
         try:
-            while (ack := await acks.get()) is not None:
-                yield ack
+            while True:
+                await ready.wait()
+                ready.clear()
+                if acks:
+                    batch, acks = acks, []
+                    yield pb.AckBatch(acks=batch)
+                elif ended:
+                    return
         finally:
             reader.cancel()
 
@@ -101,7 +115,7 @@ class EdgeService(pbg.EdgeServicer):
         return status
 
     async def StreamOrderEvents(self, request: pb.OrderEventsRequest,
-                                context: Ctx) -> AsyncIterator[pb.OrderEvent]:  # type: ignore[type-arg]
+                                context: Ctx) -> AsyncIterator[pb.OrderEventBatch]:  # type: ignore[type-arg]
         await self._authorise(context)
         cursor = request.after_seq
         oms = self.app.oms
@@ -110,10 +124,10 @@ class EdgeService(pbg.EdgeServicer):
                                 f"after_seq {cursor} is beyond this edge's last event {oms.last_seq}")
         while True:
             batch = oms.journal.events_after(cursor)
-            for event in batch:
-                cursor = event.seq
-                yield event
-            if not batch:
+            if batch:
+                cursor = batch[-1].seq
+                yield pb.OrderEventBatch(events=batch)
+            else:
                 await oms.wait_for_event(cursor, wait_s=1.0)
 
     async def DeployAlgo(self, request: pb.AlgoDeploy, context: Ctx) -> pb.AlgoStatus:  # type: ignore[type-arg]
