@@ -37,7 +37,7 @@ class EdgeService(pbg.EdgeServicer):
         return self.app.info()
 
     async def StreamMarketData(self, request: pb.MarketDataRequest,
-                               context: Ctx) -> AsyncIterator[pb.MarketData]:  # type: ignore[type-arg]
+                               context: Ctx) -> AsyncIterator[pb.MarketDataBatch]:  # type: ignore[type-arg]
         await self._authorise(context)
         unknown = [s for s in request.symbols if s not in self.app.feed.books]
         if unknown:
@@ -45,14 +45,20 @@ class EdgeService(pbg.EdgeServicer):
         sub = self.app.hub.subscribe(frozenset(request.symbols), self.app.feed.snapshots)
         try:
             while True:
-                item = await sub.queue.get()
-                if item is None:
+                items = [await sub.queue.get()]
+                while not sub.queue.empty():  # what queued meanwhile goes in the same message
+                    items.append(sub.queue.get_nowait())
+                if items[-1] is None:  # only ever last: the hub queues nothing after it
                     await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
                                         "subscriber fell behind; resubscribe for fresh snapshots")
                     return
-                sub.seq += 1
-                item.seq = sub.seq
-                yield item
+                batch = pb.MarketDataBatch()
+                for item in items:
+                    assert item is not None
+                    sub.seq += 1
+                    item.seq = sub.seq
+                    batch.items.append(item)
+                yield batch
         finally:
             self.app.hub.unsubscribe(sub)
 

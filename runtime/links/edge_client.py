@@ -77,8 +77,9 @@ class EdgeClient:
         return self.stub.AlgoLink(outgoing)
 
     async def market_data(self, symbols: list[str] | None = None) -> AsyncIterator[pb.MarketData]:
-        async for item in self.stub.StreamMarketData(pb.MarketDataRequest(symbols=symbols or [])):
-            yield item
+        async for batch in self.stub.StreamMarketData(pb.MarketDataRequest(symbols=symbols or [])):
+            for item in batch.items:
+                yield item
 
     async def order_event_batches(self, after_seq: int = 0) -> AsyncIterator[list[pb.OrderEvent]]:
         """Every order event with seq > after_seq, then live, as the edge batched them."""
