@@ -154,10 +154,6 @@ class ExecutionEngine:
         if client_order_id:
             self.by_client_id[(client, client_order_id)] = parent
         await self._send(parent, children)
-        # The acks' events (the venues' answers and their fills) are booked now; they are already
-        # durable at the edges, so the answer need not wait for this commit's fsync: after a
-        # crash the event streams replay them from the ledger's cursors.
-        self.ledger.commit_soon()
         return parent, True
 
     def _candidates(self, symbol: str, side: Side, exclude: frozenset[str] = frozenset()) -> list[VenueCandidate]:
@@ -295,6 +291,9 @@ class ExecutionEngine:
             with self.ledger:
                 for ev in ack.events:
                     self._apply_event(parent, child, child.venue, ev)
+            # Committed in a coming loop turn, not waited for: the events are durable at the
+            # edge already, and after a crash its stream replays them from the ledger's cursor.
+            self.ledger.commit_soon()
             self._maybe_reroute(parent)
             return
         child.venue_order_id = ack.venue_order_id or child.venue_order_id
