@@ -123,6 +123,9 @@ def run(duration: float | None = None, concurrency: int = 16) -> dict[str, Any]:
         # Where the machine's cores went: CPU per accepted order, by process role.
         "cpu_ms_per_order": {k: round(v * 1000 / max(len(accepted), 1), 3) for k, v in cpu.items()},
         "cpu_cores_busy": round(sum(cpu.values()) / elapsed, 2),
+        # Derived, not sustained: the rate the CC's own CPU per order would allow on a core of its
+        # own (on this machine the edges, simulators and load generator share its cores).
+        "cc_orders_per_s_per_core_derived": round(len(accepted) / cpu["cc"]) if cpu["cc"] else None,
         "all_final": all(s in FINAL for s in states), "filled": states.count("filled"),
         "sampled_fills_unique": len(fill_ids) == len(set(fill_ids)),
         "orders_lost": len(lost),
