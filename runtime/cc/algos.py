@@ -328,7 +328,7 @@ def _pending(venue: str, reachable: bool, reason: str = "") -> dict[str, Any]:
 
 
 def _status_view(venue: str, s: pb.AlgoStatus) -> dict[str, Any]:
-    return {"edge": venue, "state": s.state, "reason": s.reason or None, "sha256": s.sha256,
+    return {"edge": venue, "state": s.state, "reason": s.reason or None, "sha256": s.sha256, "code_tier": s.code_tier,
             "calls": s.calls, "fuel_used": s.fuel_used, "traps": s.traps, "messages": s.messages,
             "received": s.received, "rejected_messages": s.rejected_messages, "orders": s.orders,
             "denied": s.denied, "fills": s.fills, "position": s.position, "open_orders": s.open_orders,

@@ -22,7 +22,8 @@ from typing import Any
 
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.wasm import abi
-from seqmesh.runtime.wasm.host import AbiViolation, Instance, Runtime
+from seqmesh.runtime.wasm.compiler import Runtime
+from seqmesh.runtime.wasm.host import AbiViolation, Instance
 
 from .journal import OrderRecord
 from .order_state import TERMINAL
@@ -91,7 +92,7 @@ class Deployed:
                              received=s.received, denied=s.denied, fills=s.fills, owner=self.owner,
                              position=sb.qtys.to_str(self.position), open_orders=len(self.working),
                              message_latency_p50_us=_quantile_us(self.latencies, 0.5),
-                             message_latency_p99_us=_quantile_us(self.latencies, 0.99))
+                             message_latency_p99_us=_quantile_us(self.latencies, 0.99), code_tier=inst.tier)
 
     def exposure(self, sign: int) -> int:
         return self.position + sum(w.remaining * w.sign for w in self.working.values() if w.sign == sign)
@@ -126,7 +127,7 @@ class AlgoManager:
         module = await asyncio.to_thread(self.runtime.compile, req.wasm)
         name = req.name
         spec = self.oms.instruments[req.symbol]
-        instance = Instance(self.runtime, module, name,
+        instance = Instance(module, name,
                             send=lambda label, payload: self._send(name, label, payload),
                             set_timer=lambda tid, ms: self._set_timer(name, tid, ms),
                             instrument=abi.encode_instrument(spec.tick, spec.lot, spec.min_qty, spec.min_notional))

@@ -1,4 +1,4 @@
-"""The wasmtime host: compile once (serialised cache), run each guest call under a fuel budget
+"""The wasmtime host (compiling is `compiler.py`): run each guest call under a fuel budget
 and a memory limit, and stop an instance that traps, runs away or breaks the ABI — never the edge.
 
 The hot path (`on_book`) avoids wasmtime-py's generic call wrapper: the book is copied
@@ -11,11 +11,9 @@ unpacked from the same view.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import wasmtime
@@ -25,6 +23,7 @@ from wasmtime import _ffi as ffi
 from seqmesh.common.wasmfile import InvalidWasm
 
 from . import abi
+from .compiler import Compiled
 from .validate import check_module
 
 _memory_data = _bindings._wasmtime_memory_data
@@ -58,38 +57,10 @@ class Stats:
         del self.logs[:-200]
 
 
-class Runtime:
-    """One wasmtime engine per edge; compiled modules cached on disk by content hash."""
-
-    def __init__(self, cache_dir: Path | None = None) -> None:
-        config = wasmtime.Config()
-        config.consume_fuel = True
-        config.memory_may_move = False  # the host keeps a view of each instance's memory
-        self.engine = wasmtime.Engine(config)
-        self.cache_dir = cache_dir
-
-    def compile(self, binary: bytes) -> wasmtime.Module:
-        key = hashlib.sha256(binary).hexdigest()
-        path = self.cache_dir / f"{key}.cwasm" if self.cache_dir else None
-        if path is not None and path.exists():
-            try:
-                # Mapped, not read: the file is only ever replaced by rename, never rewritten.
-                return wasmtime.Module.deserialize_file(self.engine, str(path))
-            except wasmtime.WasmtimeError:
-                path.unlink(missing_ok=True)  # another wasmtime version: compile again
-        module = wasmtime.Module(self.engine, binary)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(module.serialize())
-            tmp.replace(path)
-        return module
-
-
 class Instance:
     """One algo instance on one edge."""
 
-    def __init__(self, runtime: Runtime, module: wasmtime.Module, name: str,
+    def __init__(self, compiled: Compiled, name: str,
                  send: Callable[[str, bytes], int] | None = None,
                  set_timer: Callable[[int, int], None] | None = None, fuel: int = DEFAULT_FUEL,
                  memory_limit: int = DEFAULT_MEMORY, instrument: bytes = bytes(abi.INSTRUMENT.size)) -> None:
@@ -101,9 +72,11 @@ class Instance:
         self._set_timer = set_timer
         self._instrument = instrument
         self.timers: set[int] = set()  # pending timer ids (the embedder clears one when it fires)
-        self.store = wasmtime.Store(runtime.engine)
+        self.tier = compiled.tier
+        module = compiled.module
+        self.store = wasmtime.Store(compiled.engine)
         self.store.set_limits(memory_size=memory_limit)
-        linker = wasmtime.Linker(runtime.engine)
+        linker = wasmtime.Linker(compiled.engine)
         i32, i64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
         linker.define_func("seqmesh", "log", wasmtime.FuncType([i32, i32, i32], []), self._log, access_caller=True)
         linker.define_func("seqmesh", "now_ns", wasmtime.FuncType([], [i64]), time.time_ns)

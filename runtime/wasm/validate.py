@@ -8,17 +8,18 @@ import wasmtime
 from seqmesh.common.wasmfile import InvalidWasm, check_header
 
 from . import abi
+from .compiler import quick_compile
 
 #: Host imports (module "seqmesh") and their (parameters, results) value types.
 IMPORTS = {"log": (("i32",) * 3, ()), "now_ns": ((), ("i64",)), "send": (("i32",) * 4, ("i32",)),
            "set_timer": (("i32",) * 2, ("i32",)), "instrument": (("i32",), ("i32",))}
 
 
-def validate(binary: bytes, engine: wasmtime.Engine | None = None) -> list[str]:
+def validate(binary: bytes) -> list[str]:
     """The module's ABI exports, or InvalidWasm naming what is wrong."""
     check_header(binary)
     try:
-        module = wasmtime.Module(engine or wasmtime.Engine(), binary)
+        module = quick_compile(binary)
     except wasmtime.WasmtimeError as exc:
         raise InvalidWasm("DoesNotCompile", f"the module does not compile: {str(exc).splitlines()[0]}") from None
     return check_module(module)

@@ -51,7 +51,8 @@ def test_deploy_message_mesh_and_lifecycle(region: Region) -> None:
     with CCClient(region.api) as c:
         algo = c.deploy_algo("pinger", PINGER, "BTC/USDT", ["binance", "okx"], {"mode": "test"}, start=True)
         assert algo["desired"] == "Running" and {e["edge"] for e in algo["edges"]} == {"binance", "okx"}
-        wait_state(c, "pinger", "Running")
+        # Baseline code at once; Cranelift's goes to each edge's cache for later instances.
+        assert {e["code_tier"] for e in wait_state(c, "pinger", "Running").values()} == {"baseline"}
         # Each instance's ping went edge -> CC -> the other edge, never back to itself.
         wait_until(lambda: all(e["received"] >= 1 and e["messages"] >= 1 for e in edge_states(c, "pinger").values()),
                    30, what="pings delivered both ways")
@@ -71,6 +72,7 @@ def test_deploy_message_mesh_and_lifecycle(region: Region) -> None:
         region.restart_edge("okx")
         wait_until(lambda: edge_states(c, "pinger")["okx"]["state"] == "Running"
                    and edge_states(c, "pinger")["okx"]["calls"] > 0, 60, what="okx redeployed after its restart")
+        assert edge_states(c, "pinger")["okx"]["code_tier"] == "optimized"  # from its cache
 
         # The CC restarts (kill -9): the deployment is still there and still running.
         region.cc.kill()

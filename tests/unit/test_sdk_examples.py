@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from seqmesh.runtime.wasm import abi
-from seqmesh.runtime.wasm.host import Instance, Runtime
+from seqmesh.runtime.wasm.compiler import Runtime
+from seqmesh.runtime.wasm.host import Instance
 
 from seqmesh.testing import algos
 
@@ -44,7 +45,7 @@ def started(tmp_path: Path, path: Path, messages: list[tuple[str, bytes]] | None
 
     rt = Runtime(tmp_path)
     instrument = abi.encode_instrument(*venue) if venue else bytes(abi.INSTRUMENT.size)
-    inst = Instance(rt, rt.compile(path.read_bytes()), path.stem, send=send, instrument=instrument)
+    inst = Instance(rt.compile(path.read_bytes()), path.stem, send=send, instrument=instrument)
     assert inst.start(params or {}) == []
     assert inst.stopped is None
     return inst
@@ -60,7 +61,7 @@ def test_examples_export_the_whole_abi_and_import_only_seqmesh(wasm: dict[str, P
     assert set(wasm) == {"market-maker", "arb-mesh", "misbehaving"}
     rt = Runtime(tmp_path)
     for name, path in wasm.items():
-        module = rt.compile(path.read_bytes())
+        module = rt.compile(path.read_bytes()).module
         assert {i.module for i in module.imports} == {"seqmesh"}
         imports = {i.name for i in module.imports}
         assert imports <= {"log", "now_ns", "send", "set_timer", "instrument"}

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import wasmtime
 from seqmesh.runtime.wasm import abi
-from seqmesh.runtime.wasm.host import AbiViolation, Instance, Runtime
+from seqmesh.runtime.wasm.compiler import Runtime
+from seqmesh.runtime.wasm.host import AbiViolation, Instance
 
 PRELUDE = """
   (import "seqmesh" "send" (func $send (param i32 i32 i32 i32) (result i32)))
@@ -50,7 +51,7 @@ BOOK = abi.encode_book(1, time.time_ns(), [(6500000, 3), (6499999, 4)], [(650000
 
 
 def instance(rt: Runtime, wat: str, name: str = "algo") -> Instance:
-    return Instance(rt, rt.compile(wasmtime.wat2wasm(wat)), name, memory_limit=8 << 20)
+    return Instance(rt.compile(wasmtime.wat2wasm(wat)), name, memory_limit=8 << 20)
 
 
 def test_good_guest_gets_the_book_and_returns_actions(tmp_path: Path) -> None:
@@ -67,13 +68,16 @@ def test_good_guest_gets_the_book_and_returns_actions(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("wat", "reason"), [
     (LOOP, "fuel exhausted"), (BOMB, "trap"), (TRAP, "trap"), (LIAR, "ABI violation"),
 ])
-def test_misbehaving_guest_is_stopped_and_its_sibling_goes_on(tmp_path: Path, wat: str, reason: str) -> None:
-    rt = Runtime(tmp_path)
+@pytest.mark.parametrize("tier", ["baseline", "optimized"])
+def test_misbehaving_guest_is_stopped_and_its_sibling_goes_on(tmp_path: Path, wat: str, reason: str,
+                                                             tier: str) -> None:
+    rt = Runtime(tmp_path if tier == "baseline" else None)  # without a cache: Cranelift only
     bad, good = instance(rt, wat, "bad"), instance(rt, GOOD, "good")
     assert bad.on_book(BOOK) == []
     assert bad.stopped is not None and reason in bad.stopped, bad.stopped
     assert bad.on_book(BOOK) == [] and bad.stats.calls == 1, "a stopped instance is not called again"
     assert good.on_book(BOOK) and good.stopped is None
+    assert bad.tier == good.tier == tier
 
 
 def test_abi_checks_at_instantiation(tmp_path: Path) -> None:
@@ -86,12 +90,35 @@ def test_abi_checks_at_instantiation(tmp_path: Path) -> None:
         instance(rt, wrong)
 
 
-def test_compiled_modules_are_cached(tmp_path: Path) -> None:
+def test_deploy_runs_baseline_code_at_once_and_later_loads_optimised_code(tmp_path: Path) -> None:
     binary = wasmtime.wat2wasm(GOOD)
-    Runtime(tmp_path).compile(binary)
-    assert len(list(tmp_path.glob("*.cwasm"))) == 1
-    rt = Runtime(tmp_path)  # a restarted edge: the module is deserialised from the cache
-    inst = Instance(rt, rt.compile(binary), "x")
-    assert inst.on_book(BOOK)
+    rt = Runtime(tmp_path)
+    first = rt.compile(binary)
+    assert first.tier == "baseline"  # Winch: no wait for Cranelift
+    baseline = Instance(first, "x")
+    assert baseline.on_book(BOOK) and baseline.tier == "baseline"
+    (pending,) = rt.pending.values()
+    pending.result(timeout=60)  # Cranelift in the background, into the cache
+    assert len(list(tmp_path.glob("*.cwasm"))) == 1 and not list(tmp_path.glob("*.tmp"))
+    again = Runtime(tmp_path)  # a redeploy or a restarted edge: optimised code from the cache
+    optimized = Instance(again.compile(binary), "y")
+    assert optimized.tier == "optimized" and not again.pending
+    # The two tiers run the same program (their fuel meters differ by a few units per call).
+    assert optimized.on_book(BOOK) == Instance(rt.compile(binary), "z").on_book(BOOK) == baseline.on_book(BOOK)
     (next(tmp_path.glob("*.cwasm"))).write_bytes(b"garbage")  # a stale or foreign cache entry
-    assert Instance(rt, rt.compile(binary), "y").on_book(BOOK)  # recompiled, cache rewritten
+    fresh = Runtime(tmp_path)
+    assert Instance(fresh.compile(binary), "w").on_book(BOOK)  # baseline again, the cache rewritten
+    fresh.pending[next(iter(fresh.pending))].result(timeout=60)
+    assert Runtime(tmp_path).compile(binary).tier == "optimized"
+
+
+def test_a_module_winch_cannot_compile_gets_cranelift_code_at_once(tmp_path: Path) -> None:
+    tail_call = GOOD.replace('(func (export "seqmesh_abi_version") (result i32) (i32.const 1))',
+                             '(func $one (result i32) (i32.const 1))'
+                             '(func (export "seqmesh_abi_version") (result i32) (return_call $one))')
+    rt = Runtime(tmp_path)
+    compiled = rt.compile(wasmtime.wat2wasm(tail_call))
+    assert compiled.tier == "optimized" and not rt.pending and len(list(tmp_path.glob("*.cwasm"))) == 1
+    assert Instance(compiled, "x").on_book(BOOK)
+    with pytest.raises(wasmtime.WasmtimeError):
+        rt.compile(b"\0asm\x01\0\0\0\x01")  # invalid for both compilers
