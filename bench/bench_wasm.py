@@ -36,7 +36,8 @@ def dense_module(exported: bool = False) -> bytes:
     n = 2000
     calls = "".join(f"(local.set $x (call $f{f} (local.get $x)))" for f in range(n))
     entry = f'(func (export "run") (param $x i64) (result i64) {calls} (local.get $x))'
-    return bytes(wasmtime.wat2wasm(f'(module (memory (export "memory") 1) {" ".join(func(f) for f in range(n))} {entry})'))
+    body = " ".join(func(f) for f in range(n))
+    return bytes(wasmtime.wat2wasm(f'(module (memory (export "memory") 1) {body} {entry})'))
 
 
 def data_module(target: int = 1 << 20) -> bytes:

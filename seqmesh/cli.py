@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from seqmesh.common import grpc_core
+
 #: Modules that contribute subcommands, in help order.
 COMMAND_MODULES = (
     "seqmesh.runtime.venues.sim.cli",
@@ -40,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    grpc_core.configure()  # before any command creates a channel or a server
     parser = build_parser()
     args = parser.parse_args(argv)
     from seqmesh.client.api import ApiError
