@@ -75,10 +75,11 @@ class Journal(SqliteStore):
                 orders[cid].fills.append(Fill.FromString(body))
         return orders
 
-    def events_after(self, seq: int, limit: int = 1000) -> list[OrderEvent]:
+    def events_after(self, seq: int, upto: int, limit: int = 1000) -> list[OrderEvent]:
+        """Events with `seq < seq' <= upto`, in order (at most `limit`)."""
         out = []
         for row_seq, body in self.db.execute(
-            "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+            "SELECT seq, body FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?", (seq, upto, limit)
         ):
             event = OrderEvent.FromString(body)
             event.seq = row_seq

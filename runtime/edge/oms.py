@@ -40,6 +40,10 @@ class OrderManager:
         self.orders = journal.load_orders()
         self.by_venue_id = {o.venue_order_id: o for o in self.orders.values() if o.venue_order_id}
         self.last_seq = journal.last_seq()
+        #: the last event committed to disk: the event stream serves no further (the journal's
+        #: connection sees its own uncommitted group, which a crash could still undo)
+        self.durable_seq = self.last_seq
+        journal.on_commit.append(self._committed)
         self._new_event = asyncio.Condition()
         self._locks: dict[str, asyncio.Lock] = {}
         self.rejections = 0
@@ -61,20 +65,27 @@ class OrderManager:
         )
         if fill is not None:
             event.fill.CopyFrom(fill)
+        # Group commit: every event recorded in this loop turn shares one COMMIT (one fsync).
+        # Whoever must not go on before it is on disk awaits `journal.durable()`.
+        self.journal.begin_group()
         seq = self.journal.record(order, event, fill)
+        self.journal.commit_soon()
         if seq is None:
             return False
         self.last_seq = event.seq = seq
         answer = self._answer.get(order.client_order_id)
         if answer is not None:
             answer.append(event)
-        self._wake()
         for listener in self.listeners:
             try:
                 listener(order, fill)
             except Exception:  # a listener's bug must not cost the order its event
                 log.exception("order listener failed on %s", order.client_order_id)
         return True
+
+    def _committed(self) -> None:
+        self.durable_seq = self.last_seq
+        self._wake()
 
     def _wake(self) -> None:
         # While a submit waits on the venue, waking the event stream would spend the loop on
@@ -90,7 +101,7 @@ class OrderManager:
 
     async def wait_for_event(self, after_seq: int, wait_s: float) -> None:
         async with self._new_event:
-            if self.last_seq <= after_seq:
+            if self.durable_seq <= after_seq:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._new_event.wait(), wait_s)
 
@@ -125,13 +136,16 @@ class OrderManager:
             self.orders[order.client_order_id] = order
             with self._answering(order.client_order_id) as answer:
                 self._emit(order)
+                await self.journal.durable()
             self.rejections += 1
             return self._ack(order, events=answer)
         async with self._lock(order.client_order_id):
             with self._answering(order.client_order_id) as answer:
                 self.orders[order.client_order_id] = order
-                self._emit(order)  # durable before the venue hears of it
+                self._emit(order)
+                await self.journal.durable()  # written ahead: on disk before the venue hears of it
                 await self._send_new(order)
+                await self.journal.durable()  # the ack's events are on disk before the CC books them
         return self._ack(order, events=answer)
 
     @contextlib.contextmanager
@@ -185,7 +199,8 @@ class OrderManager:
         except Unreachable as exc:  # outcome unknown: reconciliation will find the order by its id
             log.warning("submit %s: venue unreachable (%s); will reconcile", order.client_order_id, exc)
             return
-        with self.journal:  # the venue's whole answer (acceptance and its fills) in one commit
+        self.journal.begin_group()
+        with self.journal:  # the venue's whole answer (acceptance and its fills) or none of it
             self._apply_venue_order(order, venue_order)
 
     async def cancel(self, cid: str) -> pb.CancelAck:
@@ -197,6 +212,7 @@ class OrderManager:
                 return pb.CancelAck(client_order_id=cid, state=order.state,  # type: ignore[arg-type]
                                     reason=f"order already {st.name(order.state)}")
             self._transition(order, pb.PENDING_CANCEL)
+            await self.journal.durable()
             try:
                 venue_order = await self.gateway.cancel(order.symbol, order.venue_order_id, cid)
             except NotFound:
@@ -206,6 +222,7 @@ class OrderManager:
                 log.warning("cancel %s failed (%s); will reconcile", cid, exc)
             else:
                 self._apply_venue_order(order, venue_order)
+            await self.journal.durable()
             return pb.CancelAck(client_order_id=cid, state=order.state, reason=order.reason)  # type: ignore[arg-type]
 
     # -- what the venue says ---------------------------------------------------------------

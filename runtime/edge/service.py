@@ -129,7 +129,7 @@ class EdgeService(pbg.EdgeServicer):
             await context.abort(grpc.StatusCode.OUT_OF_RANGE,
                                 f"after_seq {cursor} is beyond this edge's last event {oms.last_seq}")
         while True:
-            batch = oms.journal.events_after(cursor)
+            batch = oms.journal.events_after(cursor, upto=oms.durable_seq)
             if batch:
                 cursor = batch[-1].seq
                 yield pb.OrderEventBatch(events=batch)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 #: durability -> SQLite's synchronous setting
@@ -36,6 +37,8 @@ class SqliteStore:
         self._waiters: list[asyncio.Future[None]] = []
         self._flush_scheduled = False
         self.commits = 0
+        #: called after each COMMIT of a group (what the group wrote is durable from then on)
+        self.on_commit: list[Callable[[], None]] = []
 
     def __enter__(self) -> SqliteStore:
         # Only the outermost block opens anything: a transaction, or inside an open group a
@@ -91,6 +94,8 @@ class SqliteStore:
                 self._group_open = False
                 self.db.execute("COMMIT")
                 self.commits += 1
+                for callback in self.on_commit:
+                    callback()
             elif self._group_open:  # a synchronous writer is mid-savepoint: try again next turn
                 self._waiters = waiters + self._waiters
                 self._flush_scheduled = True

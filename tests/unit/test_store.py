@@ -59,6 +59,30 @@ def test_group_commit_shares_one_commit_and_a_failing_writer_undoes_only_its_own
     store.close()
 
 
+def test_commit_soon_commits_without_a_waiter_and_tells_who_serves_committed_data(tmp_path: Path) -> None:
+    """The edge's event stream serves only what `on_commit` has announced: rows the writer's own
+    connection already sees may still be undone by a crash until then."""
+    path = tmp_path / "c.sqlite"
+    store = SqliteStore(path, SCHEMA)
+    seen: list[list[int]] = []
+    store.on_commit.append(lambda: seen.append(rows(path)))
+
+    async def main() -> None:
+        store.begin_group()
+        store.db.execute("INSERT INTO t VALUES (1)")
+        store.commit_soon()
+        store.begin_group()  # joins the open group
+        store.db.execute("INSERT INTO t VALUES (2)")
+        store.commit_soon()
+        assert rows(path) == [] and seen == []  # visible to the writer only, not yet on disk
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert seen == [[1, 2]] and store.commits == 1
+    store.close()
+
+
 def test_durability_is_explicit(tmp_path: Path) -> None:
     assert SqliteStore(tmp_path / "a.sqlite", SCHEMA).db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     lax = SqliteStore(tmp_path / "b.sqlite", SCHEMA, "process-crash")
