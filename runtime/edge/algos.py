@@ -156,8 +156,8 @@ class AlgoManager:
 
     def _cancel_orphans(self, name: str) -> None:
         prefix = f"{name}."
-        for cid, order in self.oms.orders.items():
-            if cid.startswith(prefix) and order.state not in TERMINAL:
+        for cid in list(self.oms.live):
+            if cid.startswith(prefix):
                 asyncio.get_running_loop().create_task(self.oms.cancel(cid))
 
     def statuses(self, name: str = "") -> list[pb.AlgoStatus]:

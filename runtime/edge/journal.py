@@ -7,9 +7,11 @@ will read by sequence number. After `kill -9` the edge reopens this file and res
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from seqmesh.runtime.proto.edge_pb2 import Fill, OrderEvent
 from seqmesh.runtime.store.sqlite import SqliteStore
@@ -26,6 +28,8 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE TABLE IF NOT EXISTS fills (
     fill_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, body BLOB NOT NULL
 );
+CREATE INDEX IF NOT EXISTS fills_by_order ON fills (client_order_id);
+CREATE INDEX IF NOT EXISTS orders_by_state ON orders (state);
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -60,20 +64,30 @@ class Journal(SqliteStore):
 
     # -- reads -----------------------------------------------------------------------------
 
-    def load_orders(self) -> dict[str, OrderRecord]:
-        orders: dict[str, OrderRecord] = {}
-        for row in self.db.execute(
-            "SELECT client_order_id, symbol, side, type, tif, qty, price, state, created_ns, updated_ns,"
-            " venue_order_id, filled, cum_quote, reason FROM orders"
-        ):
-            orders[row[0]] = OrderRecord(
-                row[0], row[1], row[2], row[3], row[4], Decimal(row[5]), Decimal(row[6]) if row[6] else None,
-                row[7], row[8], row[9], row[10], Decimal(row[11]), Decimal(row[12]), row[13],
-            )
-        for cid, body in self.db.execute("SELECT client_order_id, body FROM fills ORDER BY rowid"):
-            if cid in orders:
-                orders[cid].fills.append(Fill.FromString(body))
+    _ORDER_COLUMNS = ("client_order_id, symbol, side, type, tif, qty, price, state, created_ns, updated_ns,"
+                      " venue_order_id, filled, cum_quote, reason")
+
+    def load_orders(self, states: Collection[int]) -> dict[str, OrderRecord]:
+        """The orders in any of `states`, with their fills (the edge keeps only its live ones)."""
+        marks = ",".join("?" * len(states))
+        orders = {row[0]: _order(row) for row in self.db.execute(
+            f"SELECT {self._ORDER_COLUMNS} FROM orders WHERE state IN ({marks})", tuple(states))}
+        for cid, order in orders.items():
+            order.fills = self._fills(cid)
         return orders
+
+    def load_order(self, client_order_id: str) -> OrderRecord | None:
+        row = self.db.execute(f"SELECT {self._ORDER_COLUMNS} FROM orders WHERE client_order_id = ?",
+                              (client_order_id,)).fetchone()
+        if row is None:
+            return None
+        order = _order(row)
+        order.fills = self._fills(client_order_id)
+        return order
+
+    def _fills(self, client_order_id: str) -> list[Fill]:
+        return [Fill.FromString(body) for (body,) in self.db.execute(
+            "SELECT body FROM fills WHERE client_order_id = ? ORDER BY rowid", (client_order_id,))]
 
     def events_after(self, seq: int, upto: int, limit: int = 1000) -> list[OrderEvent]:
         """Events with `seq < seq' <= upto`, in order (at most `limit`)."""
@@ -129,3 +143,9 @@ class Journal(SqliteStore):
     def set_cursor(self, name: str, value: str) -> None:
         self.db.execute("INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE"
                         " SET value=excluded.value", (name, value))
+
+
+def _order(row: Any) -> OrderRecord:
+    """An `orders` row (columns as in Journal._ORDER_COLUMNS), without its fills."""
+    return OrderRecord(row[0], row[1], row[2], row[3], row[4], Decimal(row[5]), Decimal(row[6]) if row[6] else None,
+                       row[7], row[8], row[9], row[10], Decimal(row[11]), Decimal(row[12]), row[13])

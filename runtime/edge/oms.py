@@ -14,6 +14,7 @@ import contextlib
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
@@ -28,6 +29,8 @@ CLIENT_ID = re.compile(r"^[.A-Za-z0-9_-]{1,36}$")
 _TIF: dict[int, str] = {pb.TIME_IN_FORCE_UNSPECIFIED: "GTC", pb.GTC: "GTC", pb.IOC: "IOC", pb.FOK: "FOK"}
 #: An unacknowledged order the venue has no record of after this long was never received.
 LOST_AFTER_NS = 10_000_000_000
+#: Final orders kept in memory (older ones are read from the journal when asked for).
+RECENT_FINAL = 10_000
 
 
 class OrderManager:
@@ -37,8 +40,11 @@ class OrderManager:
         self.journal = journal
         self.gateway = gateway
         self.instruments = instruments
-        self.orders = journal.load_orders()
-        self.by_venue_id = {o.venue_order_id: o for o in self.orders.values() if o.venue_order_id}
+        #: orders not yet final: what the trade poll and reconciliation look after
+        self.live = journal.load_orders(st.LIVE)
+        #: the most recent final orders (duplicate submits, status queries and late trades)
+        self.recent: OrderedDict[str, OrderRecord] = OrderedDict()
+        self.by_venue_id = {o.venue_order_id: o for o in self.live.values() if o.venue_order_id}
         self.last_seq = journal.last_seq()
         #: the last event committed to disk: the event stream serves no further (the journal's
         #: connection sees its own uncommitted group, which a crash could still undo)
@@ -72,6 +78,7 @@ class OrderManager:
         self.journal.commit_soon()
         if seq is None:
             return False
+        self._file(order)
         self.last_seq = event.seq = seq
         answer = self._answer.get(order.client_order_id)
         if answer is not None:
@@ -82,6 +89,29 @@ class OrderManager:
             except Exception:  # a listener's bug must not cost the order its event
                 log.exception("order listener failed on %s", order.client_order_id)
         return True
+
+    def _file(self, order: OrderRecord) -> None:
+        """Keep `order` where its state says: live, or among the recent final orders."""
+        cid = order.client_order_id
+        if order.state not in st.TERMINAL:
+            self.live[cid] = order
+            return
+        self.live.pop(cid, None)
+        self.recent[cid] = order
+        self.recent.move_to_end(cid)
+        while len(self.recent) > RECENT_FINAL:
+            _, old = self.recent.popitem(last=False)
+            if self.by_venue_id.get(old.venue_order_id) is old:
+                del self.by_venue_id[old.venue_order_id]
+
+    def order(self, cid: str) -> OrderRecord | None:
+        """The order with this client order id, from memory or else from the journal."""
+        order = self.live.get(cid) or self.recent.get(cid)
+        if order is None:
+            order = self.journal.load_order(cid)  # final (a live order is always in memory)
+            if order is not None:
+                self._file(order)
+        return order
 
     def _committed(self) -> None:
         self.durable_seq = self.last_seq
@@ -120,7 +150,7 @@ class OrderManager:
     # -- commands --------------------------------------------------------------------------
 
     async def submit(self, req: pb.SubmitOrder) -> pb.OrderAck:
-        existing = self.orders.get(req.client_order_id)
+        existing = self.order(req.client_order_id) if req.client_order_id else None
         if existing is not None:
             return self._ack(existing, duplicate=True)
         problem, qty, price = self._validate(req)
@@ -133,7 +163,6 @@ class OrderManager:
                 self.rejections += 1
                 return pb.OrderAck(client_order_id=req.client_order_id, state=pb.REJECTED, reason=problem)
             order.state, order.reason = pb.REJECTED, problem
-            self.orders[order.client_order_id] = order
             with self._answering(order.client_order_id) as answer:
                 self._emit(order)
                 await self.journal.durable()
@@ -141,7 +170,6 @@ class OrderManager:
             return self._ack(order, events=answer)
         async with self._lock(order.client_order_id):
             with self._answering(order.client_order_id) as answer:
-                self.orders[order.client_order_id] = order
                 self._emit(order)
                 await self.journal.durable()  # written ahead: on disk before the venue hears of it
                 await self._send_new(order)
@@ -204,7 +232,7 @@ class OrderManager:
             self._apply_venue_order(order, venue_order)
 
     async def cancel(self, cid: str) -> pb.CancelAck:
-        order = self.orders.get(cid)
+        order = self.order(cid)
         if order is None:
             return pb.CancelAck(client_order_id=cid, state=pb.ORDER_STATE_UNSPECIFIED, reason="unknown order")
         async with self._lock(cid):
@@ -281,8 +309,7 @@ class OrderManager:
 
     async def reconcile(self) -> None:
         """Merge the venue's view of every order not yet final (after a reconnect or restart)."""
-        live = [o for o in self.orders.values() if o.state not in st.TERMINAL]
-        for order in live:
+        for order in list(self.live.values()):
             async with self._lock(order.client_order_id):
                 try:
                     await self._refresh(order)
@@ -293,7 +320,7 @@ class OrderManager:
     async def poll_trades(self) -> int:
         """Book new trades of our open orders; returns how many fills were booked."""
         booked = 0
-        symbols = {o.symbol for o in self.orders.values() if o.state not in st.TERMINAL and o.venue_order_id}
+        symbols = {o.symbol for o in self.live.values() if o.venue_order_id}
         for symbol in sorted(symbols):
             cursor_name = f"trades:{symbol}"
             since = self.journal.cursor(cursor_name)
@@ -311,9 +338,9 @@ class OrderManager:
                 self.journal.set_cursor(cursor_name, str(max(newest - 1, 0)))
         # Final states the trade feed cannot show (cancelled or expired by the venue, or an
         # order whose outcome we missed): anything not resting at the venue gets refreshed.
-        for symbol in sorted({o.symbol for o in self.orders.values() if o.state not in st.TERMINAL}):
+        for symbol in sorted({o.symbol for o in self.live.values()}):
             resting = {vo.venue_order_id for vo in await self.gateway.open_orders(symbol)}
-            for order in [o for o in self.orders.values() if o.symbol == symbol and o.state not in st.TERMINAL]:
+            for order in [o for o in self.live.values() if o.symbol == symbol]:
                 if order.venue_order_id in resting and order.state in (pb.ACCEPTED, pb.PARTIALLY_FILLED):
                     continue
                 async with self._lock(order.client_order_id):
@@ -327,7 +354,7 @@ class OrderManager:
                            filled_qty=str(order.filled), events=events)
 
     def status(self, cid: str) -> pb.OrderStatus | None:
-        o = self.orders.get(cid)
+        o = self.order(cid)
         if o is None:
             return None
         return pb.OrderStatus(

@@ -184,6 +184,11 @@ async def test_submits_on_one_stream_are_matched_by_id_and_survive_an_edge_resta
     async with env.client() as client:
         first = await client.submit_streamed(order("s-9"))
         assert first.state == pb.FILLED
+        # A restarted edge holds only its live orders; final ones are read from its journal.
+        again = await client.submit_streamed(order("s-3"))
+        assert again.duplicate and again.state == pb.FILLED and again.venue_order_id == acks[3].venue_order_id
+        status = await client.order("s-3")
+        assert status.state == pb.FILLED and sum(Decimal(f.qty) for f in status.fills) == Decimal("0.01")
     async with EdgeClient(env.edge_addr, TlsFiles(*cc_tls_paths(env.tmp))) as client:
         await client.submit_streamed(order("s-10"))
         env.edge_proc.kill()  # the stream breaks under the next submit
