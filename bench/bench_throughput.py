@@ -1,11 +1,16 @@
 """Orders per second one CC sustains, with nothing lost.
 
-A real region (three simulators, edges, one CC); `concurrency` async clients submit market
-orders of 0.001 (alternating sides, spread over two symbols) for `duration` seconds, each with
-a client order id. Afterwards every accepted order must reach a final state with its fills
-booked exactly once, and the CC's positions must equal the sum of the fills. Baseline in the
-same run: the CC's `/healthz` round trip rate with the same concurrency (the HTTP stack's
-ceiling on this machine). Goal: >= 500 orders/s for 60 s.
+A real region (three simulators, edges, one CC). Async clients submit market orders of 0.001
+(alternating sides, spread over two symbols), each with a client order id, and wait for each
+answer before the next. Sustained throughput is measured at saturation. A short sweep over
+client counts (16, 32, 64) finds where the rate stops rising, reporting each level's rate and
+its submit-to-answer latency. Fewer clients leave the region waiting on round trips with idle
+cores. Then the full run (`duration` seconds, default 60) uses the best level.
+
+Afterwards every accepted order, sweep included, must reach a final state with its fills booked
+exactly once, and the CC's positions must equal the sum of the fills. Baseline in the same run:
+the CC's `/healthz` round trip rate with the same concurrency (the HTTP stack's ceiling on this
+machine). Goal: >= 500 orders/s for 60 s.
 """
 
 from __future__ import annotations
@@ -43,11 +48,13 @@ def cpu_by_role(region: Region) -> dict[str, float]:
 FINAL = {"filled", "canceled", "expired", "rejected"}
 
 
-async def flood(api: str, duration: float, concurrency: int) -> tuple[list[str], int]:
+async def flood(api: str, duration: float, concurrency: int, tag: str = "t") -> tuple[list[str], int, list[float]]:
     """The load generator: aiohttp with keep-alive (a third of httpx's CPU per request), so the
-    region under test, not the harness, gets this machine's cores."""
+    region under test, not the harness, gets this machine's cores. Returns the accepted order
+    ids, the errors and each answer's round trip (s)."""
     accepted: list[str] = []
     errors = 0
+    latencies: list[float] = []
     deadline = time.monotonic() + duration
 
     async def worker(http: aiohttp.ClientSession, w: int) -> None:
@@ -56,10 +63,12 @@ async def flood(api: str, duration: float, concurrency: int) -> tuple[list[str],
         while time.monotonic() < deadline:
             symbol = "BTC/USDT" if (w + i) % 2 else "ETH/USDT"
             body = {"symbol": symbol, "side": "buy" if i % 2 else "sell",
-                    "quantity": "0.001" if symbol == "BTC/USDT" else "0.01", "client_order_id": f"t{w}-{i}"}
+                    "quantity": "0.001" if symbol == "BTC/USDT" else "0.01", "client_order_id": f"{tag}{w}-{i}"}
+            t0 = time.perf_counter()
             async with http.post("/v1/orders", json=body) as resp:
                 if resp.status in (200, 201):
                     accepted.append((await resp.json())["order_id"])
+                    latencies.append(time.perf_counter() - t0)
                 else:
                     errors += 1
             i += 1
@@ -67,7 +76,11 @@ async def flood(api: str, duration: float, concurrency: int) -> tuple[list[str],
     async with aiohttp.ClientSession(base_url=api, headers=HEADERS,
                                      connector=aiohttp.TCPConnector(limit=concurrency)) as http:
         await asyncio.gather(*(worker(http, w) for w in range(concurrency)))
-    return accepted, errors
+    return accepted, errors, latencies
+
+
+def _ms(latencies: list[float], q: float) -> float:
+    return round(sorted(latencies)[int(len(latencies) * q)] * 1000, 1) if latencies else 0.0
 
 
 async def healthz_rate(api: str, seconds: float, concurrency: int) -> float:
@@ -87,16 +100,25 @@ async def healthz_rate(api: str, seconds: float, concurrency: int) -> float:
     return count / seconds
 
 
-def run(duration: float | None = None, concurrency: int = 16) -> dict[str, Any]:
+def run(duration: float | None = None, levels: tuple[int, ...] = (16, 32, 64), sweep_s: float = 8.0) -> dict[str, Any]:
     duration = duration or float(os.environ.get("SEQMESH_BENCH_SECONDS", "60"))
     with tempfile.TemporaryDirectory() as tmp:
         region = Region(Path(tmp), cc_args=("--max-orders-per-s", "100000", "--order-burst", "100000"))
         try:
             with CCClient(region.api, timeout=60) as c:
                 wait_until(lambda: sum(not b["stale"] for b in c.bbo("BTC/USDT")) == 3, 30, what="live venues")
+                sweep, submitted = [], []
+                for level in levels:
+                    t0 = time.monotonic()
+                    ids, _, lat = asyncio.run(flood(region.api, sweep_s, level, tag=f"s{level}-"))
+                    submitted += ids
+                    sweep.append({"concurrency": level, "orders_per_s": round(len(ids) / (time.monotonic() - t0), 1),
+                                  "latency_p50_ms": _ms(lat, 0.5), "latency_p99_ms": _ms(lat, 0.99)})
+                concurrency = max(sweep, key=lambda r: r["orders_per_s"])["concurrency"]
                 t0, cpu0 = time.monotonic(), cpu_by_role(region)
-                accepted, errors = asyncio.run(flood(region.api, duration, concurrency))
+                accepted, errors, latencies = asyncio.run(flood(region.api, duration, concurrency))
                 elapsed = time.monotonic() - t0
+                submitted += accepted
                 cpu = {k: v - cpu0[k] for k, v in cpu_by_role(region).items()}
                 base = asyncio.run(healthz_rate(region.api, 5, concurrency))
                 # Nothing lost: every accepted order final, fills exactly once, positions = fills.
@@ -111,13 +133,15 @@ def run(duration: float | None = None, concurrency: int = 16) -> dict[str, Any]:
                     net[o["symbol"]] = net.get(o["symbol"], Decimal(0)) + Decimal(o["filled"]) * (
                         1 if o["side"] == "buy" else -1)
                 states = [o["state"] for o in orders]
-                lost = sorted(set(accepted) - {o["order_id"] for o in orders})
+                lost = sorted(set(submitted) - {o["order_id"] for o in orders})
         finally:
             region.stop()
     return {
+        "sweep": sweep,
         "duration_s": round(elapsed, 1), "concurrency": concurrency,
         "orders_accepted": len(accepted), "errors": errors,
         "orders_per_s": round(len(accepted) / elapsed, 1),
+        "latency_p50_ms": _ms(latencies, 0.5), "latency_p99_ms": _ms(latencies, 0.99),
         "baseline_healthz_per_s": round(base, 1),
         "ratio_vs_healthz": round(len(accepted) / elapsed / base, 3),
         # Where the machine's cores went: CPU per accepted order, by process role.

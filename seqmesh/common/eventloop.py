@@ -10,10 +10,13 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from . import gc_tuning
+
 T = TypeVar("T")
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
+    gc_tuning.configure()
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency; stay runnable without it
