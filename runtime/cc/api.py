@@ -68,7 +68,7 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
         return _error(400, "INVALID_REQUEST", f"{first['field']}: {first['problem']}", problems=problems)
 
     def owned(order_id: str, client: str) -> Parent:
-        p = engine.parents.get(order_id)
+        p = engine.parent(order_id)
         if p is None or p.client != client:  # another client's order does not exist for you
             raise OrderError("ORDER_NOT_FOUND", f"no order {order_id!r}", 404)
         return p
@@ -95,12 +95,8 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
     @app.get("/v1/orders")
     async def list_orders(client: Client, symbol: str | None = None, state: str | None = None,
                           limit: Annotated[int, Query(ge=1, le=1_000_000)] = 500) -> list[dict[str, Any]]:
-        orders = engine.client_orders(client)
-        if symbol:
-            orders = [p for p in orders if p.symbol == normalise_symbol(symbol)]
-        if state:
-            orders = [p for p in orders if p.state.value == state]
-        return [order_view(p) for p in orders[-limit:]]
+        orders = engine.client_orders(client, normalise_symbol(symbol) if symbol else None, state, limit)
+        return [order_view(p) for p in orders]
 
     @app.get("/v1/orders/{order_id}")
     async def get_order(order_id: str, client: Client) -> dict[str, Any]:

@@ -62,7 +62,8 @@ def _run(args: Any) -> int:
                               ca=ca, cert=cert, key=key, db_path=Path(args.db), risk=RiskLimits(**risk),
                               stale_after_s=args.stale_after, listen_peer=args.listen_peer,
                               peers=[PeerEndpoint(**p) for p in peers], peer_probe_s=args.peer_probe,
-                              watch_algos_namespace=args.watch_algos, durability=args.durability)
+                              watch_algos_namespace=args.watch_algos, durability=args.durability,
+                              final_orders_in_memory=args.final_orders_in_memory)
     except ValidationError as exc:
         raise SystemExit(f"seqmesh cc: invalid settings: {exc}") from None
     return _serve(settings)
@@ -132,6 +133,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--peer-probe", type=float, default=5.0, help="seconds between RTT probes to each peer")
     p.add_argument("--durability", choices=["power-loss", "process-crash"], default="power-loss",
                    help="what the ledger's commits survive: power loss (fsync each) or a crash of the process")
+    p.add_argument("--final-orders-in-memory", type=int, default=10_000, metavar="N",
+                   help="final orders kept in memory (older ones are read from the ledger)")
     p.add_argument("--watch-algos", metavar="NAMESPACE",
                    help="deploy the Algo ConfigMaps of this Kubernetes namespace (in-cluster or $KUBECONFIG)")
     risk = p.add_argument_group("risk limits")

@@ -65,3 +65,5 @@ class CCSettings(BaseModel):
     durability: Literal["power-loss", "process-crash"] = Field(
         "power-loss", description="commits survive power loss (fsync each), or only a crash of the process")
     watch_algos_namespace: str | None = Field(None, description="deploy the Algo ConfigMaps of this namespace")
+    final_orders_in_memory: int = Field(
+        10_000, ge=0, description="final orders kept in memory; older ones are read from the ledger when asked for")

@@ -14,6 +14,7 @@ import functools
 import itertools
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -59,14 +60,18 @@ class ExecutionEngine:
         self.marketdata = marketdata
         self.router = router
         self.edges: dict[str, EdgeLink] = {}
-        self.parents = ledger.load()
-        self.by_client_id = {(p.client, p.client_order_id): p for p in self.parents.values() if p.client_order_id}
-        self.children = {c.child_id: c for p in self.parents.values() for c in p.children}
         #: parents not yet final: what risk, reservations and recovery look at (never the whole history)
-        self.live = {p.order_id: p for p in self.parents.values() if p.state not in TERMINAL}
+        self.live = ledger.live_parents(TERMINAL)
+        #: the most recent final parents; older ones are read from the ledger when asked for, so
+        #: memory, start-up and garbage collection do not grow with the history
+        self.recent: OrderedDict[str, Parent] = OrderedDict()
+        #: lookups over the parents in memory (live and recent)
+        self.by_client_id: dict[tuple[str, str], Parent] = {}
+        self.children: dict[str, Child] = {}
+        for parent in self.live.values():
+            self._index(parent)
         self.positions = Positions()
-        self.positions.rebuild([*((p.client, f) for p in self.parents.values() for f in p.fills),
-                                *ledger.algo_fills()])
+        self.positions.rebuild(itertools.chain(ledger.client_fills(), ledger.algo_fills()))
         #: (venue, client order id) -> (client, algo) for orders the region's WASM algos placed (set by the app)
         self.algo_order: Callable[[str, str], tuple[str, str] | None] = lambda venue, cid: None
         #: called (client, symbol, why) when algo fills take a client beyond its position limit
@@ -102,6 +107,10 @@ class ExecutionEngine:
         """Returns (order, created); an order already known by its client order id is returned as is."""
         if client_order_id:
             known = self.by_client_id.get((client, client_order_id))
+            if known is None:
+                known = self.ledger.parent_by_client_id(client, client_order_id)  # final, if anything
+                if known is not None:
+                    self._keep_final(known)
             if known is not None:
                 return known, False
         books = self.marketdata.venue_books(symbol)
@@ -148,11 +157,14 @@ class ExecutionEngine:
             self.ledger.save_parent(parent, "accepted")
             for child in children:
                 self.ledger.save_child(child, "routed")
-        await self.ledger.durable()  # written ahead: committed before any edge hears of it
-        self.parents[parent.order_id] = parent
+        # Known by its client order id at once: a resubmit while this one commits gets this order.
+        self._index(parent)
+        try:
+            await self.ledger.durable()  # written ahead: committed before any edge hears of it
+        except BaseException:
+            self._unindex(parent)
+            raise
         self.live[parent.order_id] = parent
-        if client_order_id:
-            self.by_client_id[(client, client_order_id)] = parent
         await self._send(parent, children)
         return parent, True
 
@@ -364,13 +376,13 @@ class ExecutionEngine:
         self.ledger.begin_group()
         with self.ledger:
             for ev in events:
-                child = self.children.get(ev.client_order_id)
                 remote = self.remote_children.get(ev.client_order_id)
                 if remote is not None and self.mesh is not None:
                     self._note_remote(ev, venue, remote[0])
                     self.mesh.relay(remote[0], venue, ev)
-                if child is not None:
-                    parent = self.parents[child.parent_id]
+                found = self._child(ev.client_order_id) if remote is None else None
+                if found is not None:
+                    parent, child = found
                     if self._apply_event(parent, child, venue, ev):
                         touched[parent.order_id] = parent
                 elif remote is None and ev.HasField("fill"):
@@ -455,8 +467,8 @@ class ExecutionEngine:
             p.updated_ns = time.time_ns()
             if persist or target in TERMINAL:
                 self.ledger.save_parent(p, "state")
-            if target in TERMINAL:
-                self.live.pop(p.order_id, None)
+            if target in TERMINAL and self.live.pop(p.order_id, None) is not None:
+                self._keep_final(p)
 
     def _maybe_reroute(self, p: Parent) -> None:
         if (p.type is not OrderType.MARKET or p.cancel_requested or p.state in
@@ -598,11 +610,58 @@ class ExecutionEngine:
 
     def remote_cursors(self) -> dict[str, int]:
         """For each venue of another region we routed to: the last of its events we booked."""
-        venues = {c.venue for p in self.parents.values() for c in p.children if c.venue not in self.edges}
+        venues = {v for v in self.ledger.child_venues() if v not in self.edges}
         return {v: self.ledger.cursor(v) for v in venues}
 
-    def client_orders(self, client: str) -> list[Parent]:
-        return [p for p in self.parents.values() if p.client == client]
+    # -- parents in memory and in the ledger ----------------------------------------------------
+
+    def parent(self, order_id: str) -> Parent | None:
+        """The parent order with this id: live or recent from memory, older from the ledger."""
+        p = self.live.get(order_id) or self.recent.get(order_id)
+        if p is None:
+            p = self.ledger.parent(order_id)  # final: every live parent is in memory
+            if p is not None:
+                self._keep_final(p)
+        return p
+
+    def _child(self, child_id: str) -> tuple[Parent, Child] | None:
+        child = self.children.get(child_id)
+        if child is None:  # a late event of an older order's child, or not ours (an algo's order)
+            parent_id = self.ledger.parent_id_of_child(child_id)
+            if parent_id is None or self.parent(parent_id) is None:
+                return None
+            child = self.children[child_id]
+        parent = self.parent(child.parent_id)
+        assert parent is not None  # a child in memory has its parent in memory
+        return parent, child
+
+    def client_orders(self, client: str, symbol: str | None = None, state: str | None = None,
+                      limit: int = 500) -> list[Parent]:
+        """The client's latest `limit` orders, oldest first (read-only: older ones stay in the ledger)."""
+        ids = self.ledger.client_order_ids(client, symbol, state, limit)
+        older = self.ledger.parents([i for i in ids if i not in self.live and i not in self.recent])
+        return [self.live.get(i) or self.recent.get(i) or older[i] for i in ids]
+
+    def _keep_final(self, p: Parent) -> None:
+        """Keep a final parent among the recent ones; beyond `final_orders_in_memory` the oldest leaves memory."""
+        self.recent[p.order_id] = p
+        self.recent.move_to_end(p.order_id)
+        self._index(p)
+        while len(self.recent) > self.settings.final_orders_in_memory:
+            self._unindex(self.recent.popitem(last=False)[1])
+
+    def _index(self, p: Parent) -> None:
+        if p.client_order_id:
+            self.by_client_id[(p.client, p.client_order_id)] = p
+        for c in p.children:
+            self.children[c.child_id] = c
+
+    def _unindex(self, p: Parent) -> None:
+        if self.by_client_id.get((p.client, p.client_order_id)) is p:
+            del self.by_client_id[(p.client, p.client_order_id)]
+        for c in p.children:
+            if self.children.get(c.child_id) is c:
+                del self.children[c.child_id]
 
 
 __all__ = ["CHILD_TERMINAL", "ExecutionEngine", "OrderError"]

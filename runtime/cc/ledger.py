@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Collection, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -53,11 +54,26 @@ CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS remote_children (
     child_id TEXT PRIMARY KEY, origin TEXT NOT NULL, venue TEXT NOT NULL, created_ns INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS parents_by_state ON parents (state);
+CREATE INDEX IF NOT EXISTS parents_by_client ON parents (client, created_ns);
+CREATE INDEX IF NOT EXISTS children_by_parent ON children (parent_id);
+CREATE INDEX IF NOT EXISTS fills_by_parent ON fills (parent_id);
 """
+
+_PARENT_COLUMNS = ("order_id, client, client_order_id, symbol, side, type, qty, price, state, reason,"
+                   " cancel_requested, reroutes, decision, created_ns, updated_ns")
+_IN_CHUNK = 500  # ids per `IN (...)`: well under SQLite's limit on bound parameters
 
 
 def _dec(text: str | None) -> Decimal | None:
     return None if text in (None, "") else Decimal(text)
+
+
+def _fill(r: Any) -> Fill:
+    """A `fills` row: fill_id, child_id, parent_id, venue, symbol, side, price, qty, fee, fee_asset,
+    maker, exchange_ts, booked_ns."""
+    return Fill(r[0], r[1], r[2], r[3], r[4], Side(r[5]), Decimal(r[6]), Decimal(r[7]), Decimal(r[8]), r[9],
+                bool(r[10]), r[11], r[12])
 
 
 class Ledger(SqliteStore):
@@ -69,28 +85,78 @@ class Ledger(SqliteStore):
 
     # -- loading ---------------------------------------------------------------------------
 
-    def load(self) -> dict[str, Parent]:
+    def _load(self, where: str, args: tuple[Any, ...] = ()) -> dict[str, Parent]:
+        """The parents matching `where`, oldest first, with their children and fills."""
         parents: dict[str, Parent] = {}
-        for r in self.db.execute(
-            "SELECT order_id, client, client_order_id, symbol, side, type, qty, price, state, reason,"
-            " cancel_requested, reroutes, decision, created_ns, updated_ns FROM parents ORDER BY created_ns"
-        ):
+        for r in self.db.execute(f"SELECT {_PARENT_COLUMNS} FROM parents WHERE {where} ORDER BY created_ns", args):
             parents[r[0]] = Parent(r[0], r[1], r[2] or "", r[3], Side(r[4]), OrderType(r[5]), Decimal(r[6]), _dec(r[7]),
                                    ParentState(r[8]), r[13], r[14], r[9], bool(r[10]), r[11], json.loads(r[12]))
-        for r in self.db.execute(
-            "SELECT child_id, parent_id, venue, qty, price, type, state, venue_order_id, filled, cum_quote,"
-            " reason, sent, last_seq, created_ns, updated_ns FROM children ORDER BY created_ns, child_id"
-        ):
-            parents[r[1]].children.append(Child(r[0], r[1], r[2], Decimal(r[3]), _dec(r[4]), OrderType(r[5]), r[6],
-                                                r[7], Decimal(r[8]), Decimal(r[9]), r[10], bool(r[11]), r[12], r[13],
-                                                r[14]))
-        for r in self.db.execute(
-            "SELECT fill_id, child_id, parent_id, venue, symbol, side, price, qty, fee, fee_asset, maker,"
-            " exchange_ts, booked_ns FROM fills ORDER BY rowid"
-        ):
-            parents[r[2]].fills.append(Fill(r[0], r[1], r[2], r[3], r[4], Side(r[5]), Decimal(r[6]), Decimal(r[7]),
-                                            Decimal(r[8]), r[9], bool(r[10]), r[11], r[12]))
+        ids = list(parents)
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i:i + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for r in self.db.execute(
+                "SELECT child_id, parent_id, venue, qty, price, type, state, venue_order_id, filled, cum_quote,"
+                f" reason, sent, last_seq, created_ns, updated_ns FROM children WHERE parent_id IN ({marks})"
+                " ORDER BY created_ns, child_id", chunk
+            ):
+                parents[r[1]].children.append(Child(r[0], r[1], r[2], Decimal(r[3]), _dec(r[4]), OrderType(r[5]),
+                                                    r[6], r[7], Decimal(r[8]), Decimal(r[9]), r[10], bool(r[11]),
+                                                    r[12], r[13], r[14]))
+            for r in self.db.execute(
+                "SELECT fill_id, child_id, parent_id, venue, symbol, side, price, qty, fee, fee_asset, maker,"
+                f" exchange_ts, booked_ns FROM fills WHERE parent_id IN ({marks}) ORDER BY rowid", chunk
+            ):
+                parents[r[2]].fills.append(_fill(r))
         return parents
+
+    def live_parents(self, final: Collection[ParentState]) -> dict[str, Parent]:
+        """Every parent not in a `final` state (what the CC keeps in memory from the start)."""
+        return self._load(f"state NOT IN ({','.join('?' * len(final))})", tuple(s.value for s in final))
+
+    def parent(self, order_id: str) -> Parent | None:
+        return self._load("order_id = ?", (order_id,)).get(order_id)
+
+    def parents(self, order_ids: list[str]) -> dict[str, Parent]:
+        out: dict[str, Parent] = {}
+        for i in range(0, len(order_ids), _IN_CHUNK):
+            chunk = order_ids[i:i + _IN_CHUNK]
+            out.update(self._load(f"order_id IN ({','.join('?' * len(chunk))})", tuple(chunk)))
+        return out
+
+    def parent_by_client_id(self, client: str, client_order_id: str) -> Parent | None:
+        found = self._load("client = ? AND client_order_id = ?", (client, client_order_id))
+        return next(iter(found.values()), None)
+
+    def parent_id_of_child(self, child_id: str) -> str | None:
+        row = self.db.execute("SELECT parent_id FROM children WHERE child_id = ?", (child_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def client_order_ids(self, client: str, symbol: str | None, state: str | None, limit: int) -> list[str]:
+        """The client's latest `limit` parent order ids (optionally of one symbol or state), oldest first."""
+        where, args = ["client = ?"], [client]
+        if symbol:
+            where.append("symbol = ?")
+            args.append(symbol)
+        if state:
+            where.append("state = ?")
+            args.append(state)
+        rows = self.db.execute(f"SELECT order_id FROM parents WHERE {' AND '.join(where)}"
+                               " ORDER BY created_ns DESC LIMIT ?", (*args, limit)).fetchall()
+        return [r[0] for r in reversed(rows)]
+
+    def client_fills(self) -> Iterator[tuple[str, Fill]]:
+        """Every fill of a parent order with its client, in booking order (streamed, not loaded)."""
+        for r in self.db.execute(
+            "SELECT p.client, f.fill_id, f.child_id, f.parent_id, f.venue, f.symbol, f.side, f.price, f.qty, f.fee,"
+            " f.fee_asset, f.maker, f.exchange_ts, f.booked_ns FROM fills f JOIN parents p ON p.order_id = f.parent_id"
+            " ORDER BY f.rowid"
+        ):
+            yield r[0], _fill(r[1:])
+
+    def child_venues(self) -> set[str]:
+        """Every venue a child order was ever sent to."""
+        return {r[0] for r in self.db.execute("SELECT DISTINCT venue FROM children")}
 
     def algo_fills(self) -> list[tuple[str, Fill]]:
         """Fills of orders WebAssembly algos placed on the edges, with the client that deployed them."""

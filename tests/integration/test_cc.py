@@ -198,7 +198,9 @@ def test_unauthenticated_and_foreign_orders(region: Region) -> None:
 
 
 def test_cc_kill_9_mid_flow_loses_no_fill(tmp_path: Path) -> None:
-    r = Region(tmp_path)
+    # Five final orders in memory: the rest of the checks (resubmits by client order id, order
+    # lookups, fills, positions) read the older ones from the ledger.
+    r = Region(tmp_path, cc_args=("--final-orders-in-memory", "5"))
     try:
         with CCClient(r.api) as c:
             wait_until(lambda: sum(b["stale"] is False for b in c.bbo("BTC/USDT")) == 3, 30, what="live venues")
@@ -229,6 +231,7 @@ def test_cc_kill_9_mid_flow_loses_no_fill(tmp_path: Path) -> None:
                 c.submit("ETH/USDT", "buy" if i % 2 else "sell", "0.5", client_order_id=cid)
             orders = [o for o in c.orders() if o["client_order_id"] in ids]
             assert len(orders) == len(ids)
+            assert [o["order_id"] for o in c.orders(limit=3)] == [o["order_id"] for o in orders[-3:]]
             finals = [wait_final(c, o["order_id"]) for o in orders]
             assert all(o["state"] == "filled" for o in finals), [o["state"] for o in finals]
             fills = [f for o in finals for f in o["fills"]]

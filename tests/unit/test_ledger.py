@@ -32,10 +32,10 @@ def test_an_older_ledger_gains_last_seq_and_a_child_keeps_it_across_a_restart(tm
     db.close()
 
     ledger = Ledger(path)  # adds the column; the old child reads as "no event applied yet"
-    [old] = ledger.load()["p1"].children
+    [old] = ledger.parent("p1").children
     assert old.last_seq == 0 and old.state == "FILLED" and old.filled == 1
     child = Child("p1-1", "p1", "kraken", Decimal(1), None, OrderType.MARKET, "FILLED", last_seq=42)
     ledger.save_child(child)
     ledger.close()
-    kept = {c.child_id: c.last_seq for c in Ledger(path).load()["p1"].children}
+    kept = {c.child_id: c.last_seq for c in Ledger(path).parent("p1").children}
     assert kept == {"p1-0": 0, "p1-1": 42}
