@@ -34,6 +34,7 @@ from .sor import Route, Router, VenueCandidate
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
+BOOKING_COMMIT_DELAY_S = 0.002
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -303,9 +304,10 @@ class ExecutionEngine:
             with self.ledger:
                 for ev in ack.events:
                     self._apply_event(parent, child, child.venue, ev)
-            # Committed in a coming loop turn, not waited for: the events are durable at the
-            # edge already, and after a crash its stream replays them from the ledger's cursor.
-            self.ledger.commit_soon()
+            # Committed shortly, not waited for: the events are durable at the edge already, and
+            # after a crash its stream replays them from the ledger's cursor. The delay lets the
+            # client's answer go out before this commit's fsync holds the loop.
+            self.ledger.commit_soon(BOOKING_COMMIT_DELAY_S)
             self._maybe_reroute(parent)
             return
         child.venue_order_id = ack.venue_order_id or child.venue_order_id

@@ -36,6 +36,7 @@ class SqliteStore:
         self._group_open = False
         self._waiters: list[asyncio.Future[None]] = []
         self._flush_scheduled = False
+        self._later: asyncio.TimerHandle | None = None  # a delayed commit_soon's flush
         self.commits = 0
         #: called after each COMMIT of a group (what the group wrote is durable from then on)
         self.on_commit: list[Callable[[], None]] = []
@@ -80,14 +81,29 @@ class SqliteStore:
             loop.call_soon(self._flush)
         await waiter
 
-    def commit_soon(self) -> None:
-        """Commit the open group in a coming loop turn, without waiting for it."""
-        if self._group_open and not self._flush_scheduled:
+    def commit_soon(self, delay_s: float = 0.0) -> None:
+        """Commit the open group in a coming loop turn, or `delay_s` from now, without waiting for
+        it. A delay lets work already under way (an HTTP answer) go out before the fsync blocks
+        the loop, and lets more writers share the commit; a `durable()` meanwhile commits at once."""
+        if not self._group_open or self._flush_scheduled:
+            return
+        loop = asyncio.get_running_loop()
+        if delay_s <= 0:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop.call_soon(self._flush)
+        elif self._later is None:
+            self._later = loop.call_later(delay_s, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._later = None
+        if not self._flush_scheduled:
+            self._flush()
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         waiters, self._waiters = self._waiters, []
         try:
             if self._group_open and self._depth == 0:

@@ -89,3 +89,27 @@ def test_durability_is_explicit(tmp_path: Path) -> None:
     assert lax.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL: WAL written, not fsynced, per commit
     with pytest.raises(ValueError, match="durability must be one of power-loss, process-crash"):
         SqliteStore(tmp_path / "c.sqlite", SCHEMA, "sometimes")
+
+
+def test_a_delayed_commit_waits_unless_a_writer_needs_durability_first(tmp_path: Path) -> None:
+    path = tmp_path / "d.sqlite"
+    store = SqliteStore(path, SCHEMA)
+
+    async def main() -> None:
+        store.begin_group()
+        store.db.execute("INSERT INTO t VALUES (1)")
+        store.commit_soon(0.05)
+        await asyncio.sleep(0.01)
+        assert rows(path) == []  # still waiting: an answer under way goes out first
+        store.begin_group()
+        store.db.execute("INSERT INTO t VALUES (2)")
+        await store.durable()  # a write-ahead: committed at once, with the delayed writes
+        assert rows(path) == [1, 2] and store.commits == 1
+        store.begin_group()
+        store.db.execute("INSERT INTO t VALUES (3)")
+        store.commit_soon(0.02)
+        await asyncio.sleep(0.05)  # nobody else commits: the delay runs out
+        assert rows(path) == [1, 2, 3] and store.commits == 2
+
+    asyncio.run(main())
+    store.close()
