@@ -44,7 +44,7 @@ def run(single: int = 30, bulk: int = 500) -> dict[str, Any]:
         operator = None
         try:
             cp.kubectl("apply", "-f", str(REPO / "crds"))
-            cp.kubectl("wait", "--for=condition=Established", "crd/algos.seqmesh.io", "--timeout=60s")
+            cp.wait_established("algos.seqmesh.io")
             cp.kubectl("apply", "-f", str(REPO / "examples" / "manifests" / "region-na.yaml"),
                        "-f", str(REPO / "examples" / "manifests" / "edges-na.yaml"))
             env = {**os.environ, "KUBECONFIG": str(cp.kubeconfig), "SEQMESH_OPERATOR_RESYNC_SECONDS": "600"}

@@ -195,6 +195,14 @@ class ControlPlane:
             raise RuntimeError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
         return result
 
+    def wait_established(self, *crds: str, timeout: float = 60.0) -> None:
+        """Wait until each CRD (`regions.seqmesh.io`, ...) is Established. Polled rather than
+        `kubectl wait`, which fails instead of waiting while a new CRD has no conditions yet."""
+        jsonpath = '{.status.conditions[?(@.type=="Established")].status}'
+        for crd in crds:  # the API server establishes them: its liveness is what _wait checks
+            self._wait("kube-apiserver", lambda crd=crd: self.kubectl(
+                "get", f"crd/{crd}", "-o", f"jsonpath={jsonpath}", check=False).stdout.strip() == "True", timeout)
+
     def helm(self, *args: str, check: bool = True, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "HELM_CACHE_HOME": str(self.workdir / "helm"),
                "HELM_CONFIG_HOME": str(self.workdir / "helm"), "HELM_DATA_HOME": str(self.workdir / "helm")}

@@ -30,8 +30,7 @@ def k8s_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPla
 def operator(k8s_cluster: ControlPlane) -> Iterator[ControlPlane]:
     """The operator (kopf, in this process) with the CRDs installed."""
     k8s_cluster.kubectl("apply", "-f", str(REPO / "crds"))
-    for crd in ("regions", "edges", "algos", "peerlinks"):
-        k8s_cluster.kubectl("wait", "--for=condition=Established", f"crd/{crd}.seqmesh.io", "--timeout=60s")
+    k8s_cluster.wait_established(*(f"{crd}.seqmesh.io" for crd in ("regions", "edges", "algos", "peerlinks")))
     os.environ["KUBECONFIG"] = str(k8s_cluster.kubeconfig)
     with KopfRunner(["run", "--standalone", "-A", "-m", "seqmesh.operator.main"], timeout=60) as runner:
         yield k8s_cluster

@@ -23,7 +23,7 @@ def test_lint_strict(k8s_cluster: ControlPlane, values: str) -> None:
 @pytest.mark.parametrize("values", VALUES)
 def test_template_is_accepted_by_the_api_server(k8s_cluster: ControlPlane, values: str) -> None:
     k8s_cluster.kubectl("apply", "--server-side", "-f", str(CHART.parents[1] / "crds"))
-    k8s_cluster.kubectl("wait", "--for=condition=Established", "crd/regions.seqmesh.io", "--timeout=60s")
+    k8s_cluster.wait_established("regions.seqmesh.io")
     args = ["template", "seqmesh", str(CHART), "--namespace", "default", "--kube-version", "v1.34.4"]
     args += ["-f", str(CHART / values)] if values else []
     rendered = k8s_cluster.helm(*args).stdout
