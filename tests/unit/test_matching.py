@@ -19,7 +19,7 @@ ACCOUNTS = ("a", "b", "c")
 
 
 def engine() -> MatchingEngine:
-    e = MatchingEngine([BTC], Fees(Decimal("0.0002"), Decimal("0.0007")), clock_ms=lambda: 1)
+    e = MatchingEngine([BTC], Fees(Decimal("0.0002"), Decimal("0.0007")), clock_ms=lambda: 1, first_id=1)
     for acc in ACCOUNTS:
         e.accounts.open(acc, {"USDT": Decimal(200_000), "BTC": Decimal(3)})
     return e
@@ -102,6 +102,20 @@ def test_invariants_hold_after_every_operation(ops: list[tuple[object, ...]]) ->
         else:
             apply(e, o)
         check_invariants(e, totals)
+
+
+def test_order_and_trade_ids_never_repeat_across_restarts() -> None:
+    """An edge's journal outlives a restarted simulator and keys fills by trade id."""
+    def trade() -> tuple[int, int]:
+        e = MatchingEngine([BTC], Fees())  # ids from the wall clock
+        for acc in ACCOUNTS:
+            e.accounts.open(acc, {"USDT": Decimal(200_000), "BTC": Decimal(3)})
+        e.submit("a", "BTC/USDT", Side.SELL, OrderType.LIMIT, Decimal("0.5"), Decimal("100000.00"))
+        taker = e.submit("b", "BTC/USDT", Side.BUY, OrderType.MARKET, Decimal("0.5"))
+        return taker.order_id, taker.fills[0].trade_id
+
+    before, after = trade(), trade()  # the second engine is the simulator restarted
+    assert after[0] > before[0] and after[1] > before[1]
 
 
 def test_price_time_priority_and_partial_fills() -> None:

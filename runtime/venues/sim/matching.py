@@ -101,12 +101,12 @@ class BookSide:
 
 
 class SymbolBook:
-    def __init__(self, instrument: Instrument) -> None:
+    def __init__(self, instrument: Instrument, first_id: int = 1) -> None:
         self.instrument = instrument
         self.bids = BookSide(is_bid=True)
         self.asks = BookSide(is_bid=False)
         self.update_id = 0
-        self.next_trade_id = 1
+        self.next_trade_id = first_id
 
     def side(self, side: Side) -> BookSide:
         return self.bids if side is Side.BUY else self.asks
@@ -131,10 +131,15 @@ class MatchingEngine:
         instruments: list[Instrument],
         fees: Fees | None = None,
         clock_ms: Callable[[], int] | None = None,
+        first_id: int | None = None,
     ) -> None:
+        # Order and trade ids never repeat across restarts, as at a real venue: an edge's
+        # journal, which outlives a restarted simulator, keys fills by trade id. They start at
+        # the wall clock in microseconds and count up (one id per microsecond at most).
+        first = time.time_ns() // 1000 if first_id is None else first_id
         self.instruments = {i.symbol: i for i in instruments}
         self.by_venue_id = {i.venue_id: i for i in instruments}
-        self.books = {i.symbol: SymbolBook(i) for i in instruments}
+        self.books = {i.symbol: SymbolBook(i, first) for i in instruments}
         self.fees = fees or Fees()
         self.accounts = Accounts()
         self.clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
@@ -142,7 +147,7 @@ class MatchingEngine:
         self._open_by_client: dict[tuple[str, str], int] = {}
         self._any_by_client: dict[tuple[str, str], int] = {}
         self._fills: dict[tuple[str, str], list[Fill]] = {}
-        self._next_order_id = 1
+        self._next_order_id = first
         self.book_listeners: list[BookListener] = []
         self.trade_listeners: list[TradeListener] = []
 
