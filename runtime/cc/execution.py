@@ -14,13 +14,13 @@ import functools
 import itertools
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import grpc
 from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.store.recent import RecentFinal
 
 from .config import CCSettings
 from .edges import EdgeLink
@@ -65,7 +65,7 @@ class ExecutionEngine:
         self.live = ledger.live_parents(TERMINAL)
         #: the most recent final parents; older ones are read from the ledger when asked for, so
         #: memory, start-up and garbage collection do not grow with the history
-        self.recent: OrderedDict[str, Parent] = OrderedDict()
+        self.recent = RecentFinal[Parent](settings.final_orders_in_memory, self._unindex)
         #: lookups over the parents in memory (live and recent)
         self.by_client_id: dict[tuple[str, str], Parent] = {}
         self.children: dict[str, Child] = {}
@@ -645,12 +645,8 @@ class ExecutionEngine:
         return [self.live.get(i) or self.recent.get(i) or older[i] for i in ids]
 
     def _keep_final(self, p: Parent) -> None:
-        """Keep a final parent among the recent ones; beyond `final_orders_in_memory` the oldest leaves memory."""
-        self.recent[p.order_id] = p
-        self.recent.move_to_end(p.order_id)
         self._index(p)
-        while len(self.recent) > self.settings.final_orders_in_memory:
-            self._unindex(self.recent.popitem(last=False)[1])
+        self.recent.keep(p.order_id, p)
 
     def _index(self, p: Parent) -> None:
         if p.client_order_id:

@@ -14,11 +14,11 @@ import contextlib
 import logging
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.store.recent import RecentFinal
 
 from . import order_state as st
 from .gateway import InstrumentSpec, NotFound, Refused, Unreachable, VenueGateway, VenueOrder, VenueTrade
@@ -43,7 +43,7 @@ class OrderManager:
         #: orders not yet final: what the trade poll and reconciliation look after
         self.live = journal.load_orders(st.LIVE)
         #: the most recent final orders (duplicate submits, status queries and late trades)
-        self.recent: OrderedDict[str, OrderRecord] = OrderedDict()
+        self.recent = RecentFinal[OrderRecord](RECENT_FINAL, self._forget)
         self.by_venue_id = {o.venue_order_id: o for o in self.live.values() if o.venue_order_id}
         self.last_seq = journal.last_seq()
         #: the last event committed to disk: the event stream serves no further (the journal's
@@ -97,12 +97,11 @@ class OrderManager:
             self.live[cid] = order
             return
         self.live.pop(cid, None)
-        self.recent[cid] = order
-        self.recent.move_to_end(cid)
-        while len(self.recent) > RECENT_FINAL:
-            _, old = self.recent.popitem(last=False)
-            if self.by_venue_id.get(old.venue_order_id) is old:
-                del self.by_venue_id[old.venue_order_id]
+        self.recent.keep(cid, order)
+
+    def _forget(self, order: OrderRecord) -> None:
+        if self.by_venue_id.get(order.venue_order_id) is order:
+            del self.by_venue_id[order.venue_order_id]
 
     def order(self, cid: str) -> OrderRecord | None:
         """The order with this client order id, from memory or else from the journal."""

@@ -76,23 +76,25 @@ class SqliteStore:
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         self._waiters.append(waiter)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush)
+        self._schedule_flush()
         await waiter
 
     def commit_soon(self, delay_s: float = 0.0) -> None:
         """Commit the open group in a coming loop turn, or `delay_s` from now, without waiting for
         it. A delay lets work already under way (an HTTP answer) go out before the fsync blocks
         the loop, and lets more writers share the commit; a `durable()` meanwhile commits at once."""
-        if not self._group_open or self._flush_scheduled:
+        if not self._group_open:
             return
-        loop = asyncio.get_running_loop()
         if delay_s <= 0:
+            self._schedule_flush()
+        elif self._later is None and not self._flush_scheduled:
+            self._later = asyncio.get_running_loop().call_later(delay_s, self._flush_later)
+
+    def _schedule_flush(self) -> None:
+        """A flush in the next loop turn (one, however many ask)."""
+        if not self._flush_scheduled:
             self._flush_scheduled = True
-            loop.call_soon(self._flush)
-        elif self._later is None:
-            self._later = loop.call_later(delay_s, self._flush_later)
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush_later(self) -> None:
         self._later = None
@@ -114,8 +116,7 @@ class SqliteStore:
                     callback()
             elif self._group_open:  # a synchronous writer is mid-savepoint: try again next turn
                 self._waiters = waiters + self._waiters
-                self._flush_scheduled = True
-                asyncio.get_running_loop().call_soon(self._flush)
+                self._schedule_flush()
                 return
         except sqlite3.Error as exc:
             for w in waiters:

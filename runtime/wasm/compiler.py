@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import os
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -70,8 +70,10 @@ class Runtime:
             "baseline": engine("baseline"),
             # Serial, so the whole compile runs in the one thread whose priority is lowered.
             "optimized": engine("optimized", parallel=cache_dir is None)}
-        self.pending: dict[str, Future[None]] = {}  # content hash -> its background optimisation
+        self.pending: dict[str, Future[wasmtime.Module]] = {}  # content hash -> its background optimisation
         self._lock = threading.Lock()
+        # One optimising compile at a time, in a thread below the edge's event loop in priority.
+        self._optimizer = ThreadPoolExecutor(1, thread_name_prefix="wasm-optimize", initializer=_lower_priority)
 
     def compile(self, binary: bytes) -> Compiled:
         """Optimised code from the cache, else baseline code now and optimised code in the background.
@@ -90,12 +92,9 @@ class Runtime:
             module = wasmtime.Module(baseline, binary)
         except wasmtime.WasmtimeError:  # invalid, or beyond Winch: Cranelift's verdict stands
             return Compiled(self._optimize(key, binary), optimized, "optimized")
-        with self._lock:
+        with self._lock:  # compiles run in worker threads (asyncio.to_thread)
             if key not in self.pending or self.pending[key].done():
-                future: Future[None] = Future()
-                self.pending[key] = future
-                threading.Thread(target=self._background, args=(key, binary, future), daemon=True,
-                                 name=f"wasm-optimize-{key[:8]}").start()
+                self.pending[key] = self._optimizer.submit(self._optimize, key, binary)
         return Compiled(module, baseline, "baseline")
 
     def _path(self, key: str) -> Path:
@@ -123,12 +122,7 @@ class Runtime:
         tmp.replace(path)
         return module
 
-    def _background(self, key: str, binary: bytes, future: Future[None]) -> None:
-        with contextlib.suppress(OSError):  # not Linux: run at normal priority
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)  # this thread only
-        try:
-            self._optimize(key, binary)
-        except BaseException as exc:  # reported through the future; the baseline code runs on
-            future.set_exception(exc)
-        else:
-            future.set_result(None)
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError):  # not Linux: run at normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)  # this thread only
