@@ -45,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     grpc_core.configure()  # before any command creates a channel or a server
     parser = build_parser()
     args = parser.parse_args(argv)
+    import httpx
+
     from seqmesh.client.api import ApiError
 
     try:
@@ -53,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except ApiError as exc:
         print(f"seqmesh {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except httpx.TransportError as exc:  # no CC there, or it went away mid-request
+        where = getattr(args, "api", None) or str(exc.request.url)
+        print(f"seqmesh {args.command}: cannot reach the CC at {where}: {exc or type(exc).__name__}",
+              file=sys.stderr)
         return 1
     return int(result or 0)
 

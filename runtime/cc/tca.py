@@ -4,6 +4,11 @@ D = +1 buying, -1 selling. Arrival slippage (bps) = D x (average price - arrival
 Routed cost = notional + fees (buying; selling, proceeds = notional - fees). The comparison
 is with the best single venue at decision time: what sweeping the whole order through that
 one venue's book, with its taker fee, would have cost. Savings > 0 means routing did better.
+
+That saving compares real fills with decision-time prices, so it also holds whatever the
+market did between the decision and the fills. `execution` separates that part: the fills
+against the route's own decision-time prices and fees (its latency penalty is a routing
+weight, not a cost, and is left out). Shortfall > 0 means the fills came in worse.
 """
 
 from __future__ import annotations
@@ -59,6 +64,14 @@ def report(p: Parent) -> dict[str, Any]:
         out["single_venue"] = {
             "venue": best, "expected_avg_price": str(s_avg), "expected_cost": str(s_cost),
             "saving": str(saving), "saving_bps": str((saving / s_cost * BPS).quantize(Q)) if s_cost else "0",
+        }
+    taking = [a for a in route.get("allocations", []) if not a.get("resting")]
+    if taking and filled and filled == sum((Decimal(a["qty"]) for a in taking), ZERO):
+        planned = sum((Decimal(a["expected_notional"]) + d * Decimal(a["expected_fee"]) for a in taking), ZERO)
+        shortfall = d * (routed_cost - planned)
+        out["execution"] = {
+            "expected_cost": str(planned), "shortfall": str(shortfall),
+            "shortfall_bps": str((shortfall / planned * BPS).quantize(Q)) if planned else "0",
         }
     out["expected"] = {"routed_cost": route.get("expected_routed_cost"),
                        "saving_vs_best_single": route.get("expected_saving_vs_best_single"),

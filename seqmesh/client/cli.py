@@ -39,7 +39,7 @@ def _wait(c: CCClient, order_id: str, timeout: float) -> Any:
 
 def _print_order(o: dict[str, Any]) -> None:
     print(f"{o['order_id']}  {o['side']} {o['quantity']} {o['symbol']} {o['type']}  state={o['state']} "
-          f"filled={o['filled']} avg={o['avg_price']}")
+          f"filled={o['filled']} avg={o['avg_price'] or '-'}")
     if o.get("children"):
         print(table(["child", "venue", "qty", "state", "filled"],
                     [[ch["child_id"], ch["venue"], ch["quantity"], ch["state"], ch["filled"]] for ch in o["children"]]))

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    # A column of numbers is right-aligned, its header too, so digits line up under it.
+    numbers = [any(_numeric(r[i]) for r in cells) and all(_numeric(r[i]) or r[i] in ("", "-") for r in cells)
+               for i in range(len(headers))]
 
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.rjust(w) if _numeric(v) else v.ljust(w) for v, w in zip(values, widths, strict=True))
+    def line(values: Sequence[str], header: bool = False) -> str:
+        return "  ".join(v.rjust(w) if (num if header else _numeric(v)) else v.ljust(w)
+                         for v, w, num in zip(values, widths, numbers, strict=True)).rstrip()
 
-    return "\n".join([line(list(headers)), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+    return "\n".join([line(list(headers), header=True), line(["-" * w for w in widths]), *(line(r) for r in cells)])
 
 
 def _numeric(v: str) -> bool:
-    return bool(v) and v.replace(".", "", 1).replace("-", "", 1).isdigit()
+    return bool(v) and v.replace(",", "").replace(".", "", 1).replace("-", "", 1).isdigit()
 
 
 def tca_table(t: dict[str, Any]) -> str:
@@ -36,6 +41,15 @@ def tca_table(t: dict[str, Any]) -> str:
     if exp.get("saving_vs_best_single") is not None:
         out.append(f"at decision time the route was expected to save {_round(exp['saving_vs_best_single'])} "
                    f"{t['fee_currency']} against the best single venue")
+    ex = t.get("execution")
+    if ex:
+        shortfall = Decimal(ex["shortfall"])
+        if shortfall:
+            out.append(f"the fills came in {_round(abs(shortfall))} {t['fee_currency']} "
+                       f"({abs(Decimal(ex['shortfall_bps']))} bps) {'worse' if shortfall > 0 else 'better'} "
+                       "than the route's decision-time prices")
+        else:
+            out.append("the fills came in exactly at the route's decision-time prices")
     return "\n".join(out)
 
 
@@ -43,6 +57,8 @@ def _round(v: Any, places: int = 4) -> str:
     if v is None:
         return "-"
     try:
-        return f"{float(v):,.{places}f}"
+        text = f"{float(v):,.{places}f}"
     except ValueError:
         return str(v)
+    # A value that rounds to zero prints without a sign: "-0.0000" reads as a loss that is not there.
+    return text[1:] if text.startswith("-") and not text.strip("-0.,") else text

@@ -110,6 +110,12 @@ def test_large_market_order_is_split_filled_and_analysed(api: CCClient) -> None:
         assert Decimal(v["notional"]) == sum(Decimal(f["price"]) * Decimal(f["quantity"]) for f in mine)
     assert Decimal(t["filled"]) == qty and t["arrival_mid"] and "arrival_slippage_bps" in t
     assert t["single_venue"]["venue"] in tops and "saving" in t["single_venue"]
+    # The fills against the route's own decision-time prices: the plan is the allocations' notional
+    # and fees, and the shortfall is what the fills cost beyond it.
+    taking = [a for a in route["allocations"] if not a["resting"]]
+    planned = sum(Decimal(a["expected_notional"]) + Decimal(a["expected_fee"]) for a in taking)
+    assert Decimal(t["execution"]["expected_cost"]) == planned
+    assert Decimal(t["execution"]["shortfall"]) == Decimal(t["routed_cost"]) - planned
     # Resubmitting the same client order id returns the same order.
     again = api.submit("BTC/USDT", "buy", str(qty), client_order_id="split-1")
     assert again["order_id"] == o["order_id"]
