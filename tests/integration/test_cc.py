@@ -203,6 +203,43 @@ def test_unauthenticated_and_foreign_orders(region: Region) -> None:
         assert err.value.status == 401
 
 
+def flood(r: Region, ids: list[str], acked: list[dict[str, Any]], stop: threading.Event) -> threading.Thread:
+    """Market orders of 0.5 ETH/USDT, alternately buy and sell, one after another, until `stop`."""
+    def run() -> None:
+        with CCClient(r.api, timeout=5) as c:
+            for i, cid in enumerate(ids):
+                if stop.is_set():
+                    return
+                try:
+                    acked.append(c.submit("ETH/USDT", "buy" if i % 2 else "sell", "0.5", client_order_id=cid))
+                except Exception:
+                    return  # the CC died under us
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def resubmit_and_check(r: Region, ids: list[str]) -> list[dict[str, Any]]:
+    """The client retries every order with its id; then each is filled exactly once, positions
+    equal the fills, and the ledger holds exactly the fills the edges recorded."""
+    with CCClient(r.api) as c:
+        for i, cid in enumerate(ids):
+            c.submit("ETH/USDT", "buy" if i % 2 else "sell", "0.5", client_order_id=cid)
+        orders = [o for o in c.orders() if o["client_order_id"] in ids]
+        assert len(orders) == len(ids)
+        finals = [wait_final(c, o["order_id"]) for o in orders]
+        assert all(o["state"] == "filled" for o in finals), [o["state"] for o in finals]
+        fills = [f for o in finals for f in o["fills"]]
+        assert len({f["fill_id"] for f in fills}) == len(fills)
+        net = sum(Decimal(f["quantity"]) * (1 if o["side"] == "buy" else -1) for o in finals for f in o["fills"])
+        pos = {p["symbol"]: Decimal(p["qty"]) for p in c.positions()}
+        assert pos.get("ETH/USDT", Decimal(0)) == net
+    edge_fills = asyncio.run(_edge_fills(r, [ch["child_id"] for o in finals for ch in o["children"]]))
+    assert sorted(edge_fills) == sorted(f["fill_id"] for f in fills)
+    return finals
+
+
 def test_cc_kill_9_mid_flow_loses_no_fill(tmp_path: Path) -> None:
     # Five final orders in memory: the rest of the checks (resubmits by client order id, order
     # lookups, fills, positions) read the older ones from the ledger.
@@ -212,42 +249,36 @@ def test_cc_kill_9_mid_flow_loses_no_fill(tmp_path: Path) -> None:
             wait_until(lambda: sum(b["stale"] is False for b in c.bbo("BTC/USDT")) == 3, 30, what="live venues")
         ids = [f"crash-{i}" for i in range(40)]
         stop = threading.Event()
-        acked: list[str] = []
-
-        def flood() -> None:
-            with CCClient(r.api, timeout=5) as c:
-                for i, cid in enumerate(ids):
-                    if stop.is_set():
-                        return
-                    try:
-                        c.submit("ETH/USDT", "buy" if i % 2 else "sell", "0.5", client_order_id=cid)
-                        acked.append(cid)
-                    except Exception:
-                        return  # the CC died under us
-
-        t = threading.Thread(target=flood)
-        t.start()
+        acked: list[dict[str, Any]] = []
+        t = flood(r, ids, acked, stop)
         wait_until(lambda: len(acked) >= 8, 30, interval=0.002, what="some orders acknowledged")
         r.cc.kill()  # kill -9 while orders are arriving and fills are streaming back
         stop.set()
         t.join(10)
         r.restart_cc()
+        resubmit_and_check(r, ids)
         with CCClient(r.api) as c:
-            for i, cid in enumerate(ids):  # the client retries everything with the same ids
-                c.submit("ETH/USDT", "buy" if i % 2 else "sell", "0.5", client_order_id=cid)
-            orders = [o for o in c.orders() if o["client_order_id"] in ids]
-            assert len(orders) == len(ids)
-            assert [o["order_id"] for o in c.orders(limit=3)] == [o["order_id"] for o in orders[-3:]]
-            finals = [wait_final(c, o["order_id"]) for o in orders]
-            assert all(o["state"] == "filled" for o in finals), [o["state"] for o in finals]
-            fills = [f for o in finals for f in o["fills"]]
-            assert len({f["fill_id"] for f in fills}) == len(fills)
-            net = sum(Decimal(f["quantity"]) * (1 if o["side"] == "buy" else -1) for o in finals for f in o["fills"])
-            pos = {p["symbol"]: Decimal(p["qty"]) for p in c.positions()}
-            assert pos.get("ETH/USDT", Decimal(0)) == net
-        # Every fill the edges recorded for these orders is in the ledger, and nothing else.
-        edge_fills = asyncio.run(_edge_fills(r, [ch["child_id"] for o in finals for ch in o["children"]]))
-        assert sorted(edge_fills) == sorted(f["fill_id"] for f in fills)
+            assert [o["order_id"] for o in c.orders(limit=3)] == [
+                o["order_id"] for o in c.orders() if o["client_order_id"] in ids][-3:]
+    finally:
+        r.stop()
+
+
+def test_edge_kill_9_under_the_cc_loses_and_duplicates_no_fill(tmp_path: Path) -> None:
+    r = Region(tmp_path)
+    try:
+        with CCClient(r.api) as c:
+            wait_until(lambda: sum(b["stale"] is False for b in c.bbo("ETH/USDT")) == 3, 30, what="live venues")
+        ids = [f"edge-crash-{i}" for i in range(40)]
+        stop = threading.Event()
+        acked: list[dict[str, Any]] = []
+        t = flood(r, ids, acked, stop)
+        wait_until(lambda: len(acked) >= 8, 30, interval=0.002, what="some orders acknowledged")
+        victim = acked[-1]["children"][0]["venue"]  # the edge the router is sending to now
+        r.restart_edge(victim)  # kill -9 with orders in flight to it; back on the same port
+        t.join(60)
+        finals = resubmit_and_check(r, ids)
+        assert any(f["venue"] == victim for o in finals for f in o["fills"])
     finally:
         r.stop()
 
