@@ -203,21 +203,29 @@ def test_unauthenticated_and_foreign_orders(region: Region) -> None:
         assert err.value.status == 401
 
 
-def flood(r: Region, ids: list[str], acked: list[dict[str, Any]], stop: threading.Event) -> threading.Thread:
-    """Market orders of 0.5 ETH/USDT, alternately buy and sell, one after another, until `stop`."""
-    def run() -> None:
-        with CCClient(r.api, timeout=5) as c:
-            for i, cid in enumerate(ids):
-                if stop.is_set():
+class Flood:
+    """Market orders of 0.5 ETH/USDT, alternately buy and sell, one after another on a thread,
+    until `stop`; returns once some are acknowledged, so that what follows happens mid-flow."""
+
+    def __init__(self, r: Region, prefix: str, n: int = 40) -> None:
+        with CCClient(r.api) as c:
+            wait_until(lambda: sum(b["stale"] is False for b in c.bbo("ETH/USDT")) == 3, 30, what="live venues")
+        self.ids = [f"{prefix}-{i}" for i in range(n)]
+        self.acked: list[dict[str, Any]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(r.api,))
+        self.thread.start()
+        wait_until(lambda: len(self.acked) >= 8, 30, interval=0.002, what="some orders acknowledged")
+
+    def _run(self, api: str) -> None:
+        with CCClient(api, timeout=5) as c:
+            for i, cid in enumerate(self.ids):
+                if self.stop.is_set():
                     return
                 try:
-                    acked.append(c.submit("ETH/USDT", "buy" if i % 2 else "sell", "0.5", client_order_id=cid))
+                    self.acked.append(c.submit("ETH/USDT", "buy" if i % 2 else "sell", "0.5", client_order_id=cid))
                 except Exception:
                     return  # the CC died under us
-
-    t = threading.Thread(target=run)
-    t.start()
-    return t
 
 
 def resubmit_and_check(r: Region, ids: list[str]) -> list[dict[str, Any]]:
@@ -245,21 +253,15 @@ def test_cc_kill_9_mid_flow_loses_no_fill(tmp_path: Path) -> None:
     # lookups, fills, positions) read the older ones from the ledger.
     r = Region(tmp_path, cc_args=("--final-orders-in-memory", "5"))
     try:
-        with CCClient(r.api) as c:
-            wait_until(lambda: sum(b["stale"] is False for b in c.bbo("BTC/USDT")) == 3, 30, what="live venues")
-        ids = [f"crash-{i}" for i in range(40)]
-        stop = threading.Event()
-        acked: list[dict[str, Any]] = []
-        t = flood(r, ids, acked, stop)
-        wait_until(lambda: len(acked) >= 8, 30, interval=0.002, what="some orders acknowledged")
+        flood = Flood(r, "crash")
         r.cc.kill()  # kill -9 while orders are arriving and fills are streaming back
-        stop.set()
-        t.join(10)
+        flood.stop.set()
+        flood.thread.join(10)
         r.restart_cc()
-        resubmit_and_check(r, ids)
+        resubmit_and_check(r, flood.ids)
         with CCClient(r.api) as c:
             assert [o["order_id"] for o in c.orders(limit=3)] == [
-                o["order_id"] for o in c.orders() if o["client_order_id"] in ids][-3:]
+                o["order_id"] for o in c.orders() if o["client_order_id"] in flood.ids][-3:]
     finally:
         r.stop()
 
@@ -267,17 +269,11 @@ def test_cc_kill_9_mid_flow_loses_no_fill(tmp_path: Path) -> None:
 def test_edge_kill_9_under_the_cc_loses_and_duplicates_no_fill(tmp_path: Path) -> None:
     r = Region(tmp_path)
     try:
-        with CCClient(r.api) as c:
-            wait_until(lambda: sum(b["stale"] is False for b in c.bbo("ETH/USDT")) == 3, 30, what="live venues")
-        ids = [f"edge-crash-{i}" for i in range(40)]
-        stop = threading.Event()
-        acked: list[dict[str, Any]] = []
-        t = flood(r, ids, acked, stop)
-        wait_until(lambda: len(acked) >= 8, 30, interval=0.002, what="some orders acknowledged")
-        victim = acked[-1]["children"][0]["venue"]  # the edge the router is sending to now
+        flood = Flood(r, "edge-crash")
+        victim = flood.acked[-1]["children"][0]["venue"]  # the edge the router is sending to now
         r.restart_edge(victim)  # kill -9 with orders in flight to it; back on the same port
-        t.join(60)
-        finals = resubmit_and_check(r, ids)
+        flood.thread.join(60)
+        finals = resubmit_and_check(r, flood.ids)
         assert any(f["venue"] == victim for o in finals for f in o["fills"])
     finally:
         r.stop()
