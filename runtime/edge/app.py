@@ -15,7 +15,7 @@ from .algos import AlgoManager
 from .config import EdgeSettings
 from .exchange import make_exchange
 from .feed import BookFeed
-from .gateway import InstrumentSpec, Unreachable, VenueGateway
+from .gateway import BinanceGateway, InstrumentSpec, Unreachable, VenueGateway
 from .hub import MarketDataHub
 from .journal import Journal
 from .oms import OrderManager
@@ -34,7 +34,8 @@ class EdgeApp:
         key = settings.api_key.get_secret_value() if settings.api_key else None
         secret = settings.secret.get_secret_value() if settings.secret else None
         self.tapped = settings.sim_url is not None or settings.ccxt_id == "binance"
-        self.gateway = VenueGateway(
+        gateway = BinanceGateway if self.tapped else VenueGateway
+        self.gateway = gateway(
             make_exchange(settings.ccxt_id, sim_url=settings.sim_url, api_key=key, secret=secret), self.limiter)
         self._ws = make_exchange(settings.ccxt_id, sim_url=settings.sim_url, pro=True,
                                  cls=TappedBinance if self.tapped else None, api_key=key, secret=secret)

@@ -171,3 +171,32 @@ class VenueGateway:
         bal = await self.exchange.fetch_balance()
         return {a: (exact(v.get("free")), exact(v.get("used"))) for a, v in bal.items()
                 if isinstance(v, dict) and a not in ("info", "free", "used", "total", "debt")}
+
+
+class BinanceGateway(VenueGateway):
+    """The Binance spot dialect (Binance itself and the simulator): a new order goes through
+    ccxt's method for the endpoint (`privatePostOrder`: the same signing, transport and error
+    mapping as the unified call) and its answer is read from the venue's own decimal strings.
+
+    ccxt's unified `create_order` spends ~0.2 ms of CPU per order on argument handling and on
+    parsing the answer into floats that `exact()` then turns back into decimals (profiled:
+    0.53 vs 0.31 ms per order in an idle process); it is the edge's hot path, so it is worth
+    the dialect's few fields. Everything else stays on the unified calls."""
+
+    async def create(self, symbol: str, side: str, type: str, qty: Decimal, price: Decimal | None,
+                     tif: str, client_order_id: str) -> VenueOrder:
+        await self.limiter.acquire()
+        request: dict[str, Any] = {"symbol": self.exchange.market(symbol)["id"], "side": side.upper(),
+                                   "type": type.upper(), "quantity": str(qty), "newClientOrderId": client_order_id,
+                                   "newOrderRespType": "FULL"}
+        if type == "limit":
+            request.update(price=str(price), timeInForce=tif)
+        raw = await self.exchange.privatePostOrder(request)
+        vid, ts = str(raw["orderId"]), int(raw.get("transactTime") or 0)
+        # Fills in the answer to a new order are its own immediate matches: taker fills.
+        trades = tuple(VenueTrade(str(f["tradeId"]), vid, symbol, Decimal(f["price"]), Decimal(f["qty"]),
+                                  Decimal(f["commission"]), str(f["commissionAsset"]), False, ts)
+                       for f in raw.get("fills") or ())
+        return VenueOrder(vid, str(raw.get("clientOrderId") or client_order_id), symbol,
+                          str(self.exchange.parse_order_status(raw.get("status")) or "open"),
+                          Decimal(raw.get("executedQty") or 0), trades)
