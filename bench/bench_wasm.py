@@ -1,5 +1,6 @@
 """WASM host figures: `on_book` dispatch including the book write (goal p50 <= 3 us), beside
-wasmtime-py's generic `Func.__call__` path measured in the same run, for both code tiers; cold
+wasmtime-py's generic `Func.__call__` path measured in the same run, for both code tiers; a
+host import (`send`) called from the guest, beside the same import defined the generic way; cold
 compile of 1 MiB modules (goal <= 20 ms: the baseline tier a deploy waits for, beside the
 optimising compile that runs in the background) and loading them from the cache (goal <= 2 ms);
 the example algos."""
@@ -20,7 +21,16 @@ from seqmesh.runtime.wasm.compiler import Runtime
 from seqmesh.runtime.wasm.host import Instance
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit"))
-from test_wasm_host import GOOD
+from test_wasm_host import GOOD, PRELUDE
+
+# A guest that calls `send` n times in a loop: the export call is amortised, the import remains.
+SPAM = f"""(module {PRELUDE}
+  (func (export "on_book") (param i32) (result i32) (i32.const 0))
+  (func (export "spam") (param $n i32) (result i32)
+    (loop $l
+      (drop (call $send (i32.const 4096) (i32.const 6) (i32.const 4096) (i32.const 6)))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (i32.const 0)))"""
 
 
 def dense_module(exported: bool = False) -> bytes:
@@ -79,6 +89,44 @@ def dispatch(inst: Instance, book: bytes, calls: int) -> list[int]:
     return times
 
 
+def import_call_us(rt: Runtime, rounds: int = 20, per_call: int = 1000) -> dict[str, float]:
+    """µs per `send` import: seqmesh's raw imports vs wasmtime-py's `Linker.define_func` with the
+    same work (read the label and payload from guest memory, hand them on)."""
+    compiled = rt.compile(wasmtime.wat2wasm(SPAM))
+    got: list[tuple[str, bytes]] = []
+    inst = Instance(compiled, "spam", send=lambda label, payload: got.append((label, payload)) or abi.OK,
+                    fuel=1 << 40)
+    ours = inst.instance.exports(inst.store)["spam"]
+
+    i32 = wasmtime.ValType.i32()
+    store = wasmtime.Store(compiled.engine)
+    store.set_fuel(1 << 40)
+    linker = wasmtime.Linker(compiled.engine)
+
+    def send(caller: Any, lp: int, ll: int, p: int, n: int) -> int:
+        mem = caller["memory"]
+        got.append((bytes(mem.read(caller, lp, lp + ll)).decode(), bytes(mem.read(caller, p, p + n))))
+        return abi.OK
+
+    linker.define_func("seqmesh", "send", wasmtime.FuncType([i32] * 4, [i32]), send, access_caller=True)
+    linker.define_func("seqmesh", "log", wasmtime.FuncType([i32] * 3, []), lambda *a: None, access_caller=True)
+    generic = linker.instantiate(store, compiled.module).exports(store)["spam"]
+
+    def per_import(call: Any, st: Any) -> float:
+        samples = []
+        for _ in range(rounds):
+            got.clear()
+            t = time.perf_counter_ns()
+            call(st, per_call)
+            samples.append((time.perf_counter_ns() - t) / per_call / 1000)
+            assert got[-1] == ("quotes", b"quotes") and len(got) == per_call
+        return statistics.median(samples)
+
+    raw, slow = per_import(ours, inst.store), per_import(generic, store)
+    return {"host_import_send_us": round(raw, 2), "baseline_generic_import_send_us": round(slow, 2),
+            "ratio_import_vs_generic": round(slow / raw, 2)}
+
+
 def run(calls: int = 50_000) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         binary = wasmtime.wat2wasm(GOOD)
@@ -121,6 +169,7 @@ def run(calls: int = 50_000) -> dict[str, Any]:
             store.set_fuel(inst.fuel)
             func(store, inst.book_ptr)
             slow.append(time.perf_counter_ns() - t)
+        imports = import_call_us(rt)
     return {
         "on_book_no_action_p50_us": round(statistics.median(quiet_times) / 1000, 2),
         "on_book_p50_us": round(statistics.median(fast) / 1000, 2),
@@ -129,6 +178,7 @@ def run(calls: int = 50_000) -> dict[str, Any]:
         "baseline_generic_call_p50_us": round(statistics.median(slow) / 1000, 2),
         "ratio_vs_generic": round(statistics.median(slow) / statistics.median(fast), 2),
         "encode_book_20x20_us": round(encode_us, 2),
+        **imports,
         "compile_small_module_ms": round(cold * 1000, 2), "cache_load_ms": round(warm * 1000, 2),
         "modules": sizes,
         "goal_on_book_p50_us": 3, "goal_cold_compile_1mib_ms": 20, "goal_cached_load_ms": 2,

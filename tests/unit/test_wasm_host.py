@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -46,6 +47,33 @@ TRAP = f"""(module {PRELUDE}
   (func (export "on_book") (param i32) (result i32) (i32.div_s (i32.const 1) (i32.const 0))))"""
 LIAR = f"""(module {PRELUDE}
   (func (export "on_book") (param i32) (result i32) (i32.const 99)))"""
+WILD = f"""(module {PRELUDE}
+  (func (export "on_book") (param i32) (result i32)
+    (drop (call $send (i32.const 0x7fff0000) (i32.const 6) (i32.const 4096) (i32.const 6))) (i32.const 0)))"""
+# Every host import once, from on_timer; what they return is kept at 8192.. for the test to read.
+IMPORTS = """(module
+  (import "seqmesh" "send" (func $send (param i32 i32 i32 i32) (result i32)))
+  (import "seqmesh" "log" (func $log (param i32 i32 i32)))
+  (import "seqmesh" "now_ns" (func $now (result i64)))
+  (import "seqmesh" "set_timer" (func $timer (param i32 i32) (result i32)))
+  (import "seqmesh" "instrument" (func $instrument (param i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 4096) "quotes")
+  (data (i32.const 4200) "bid 101")
+  (func (export "seqmesh_abi_version") (result i32) (i32.const 1))
+  (func (export "book_ptr") (result i32) (i32.const 1024))
+  (func (export "actions_ptr") (result i32) (i32.const 2048))
+  (func (export "on_book") (param i32) (result i32) (i32.const 0))
+  (func (export "on_timer") (param $id i32) (result i32)
+    (call $log (i32.const 2) (i32.const 4096) (i32.const 6))
+    (i32.store (i32.const 8192) (call $send (i32.const 4096) (i32.const 6) (i32.const 4200) (i32.const 7)))
+    (i64.store (i32.const 8200) (call $now))
+    (i32.store (i32.const 8208) (call $timer (i32.const 5) (i32.const 250)))
+    (i32.store (i32.const 8212) (call $timer (i32.const 6) (i32.const 0)))  ;; invalid: 0 ms
+    (i32.store (i32.const 8216) (call $instrument (i32.const 8300)))
+    (i32.store (i32.const 8220) (call $instrument (i32.const 65530)))     ;; runs past the memory
+    (i32.const 0))
+)"""
 
 BOOK = abi.encode_book(1, time.time_ns(), [(6500000, 3), (6499999, 4)], [(6500005, 2)])
 
@@ -66,7 +94,9 @@ def test_good_guest_gets_the_book_and_returns_actions(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("wat", "reason"), [
-    (LOOP, "fuel exhausted"), (BOMB, "trap"), (TRAP, "trap"), (LIAR, "ABI violation"),
+    (LOOP, "fuel exhausted"), (BOMB, "trap"), (TRAP, "trap: wasm trap: integer divide by zero"),
+    (LIAR, "ABI violation"),
+    (WILD, "ABI violation: seqmesh.send: pointer outside guest memory"),
 ])
 @pytest.mark.parametrize("tier", ["baseline", "optimized"])
 def test_misbehaving_guest_is_stopped_and_its_sibling_goes_on(tmp_path: Path, wat: str, reason: str,
@@ -78,6 +108,28 @@ def test_misbehaving_guest_is_stopped_and_its_sibling_goes_on(tmp_path: Path, wa
     assert bad.on_book(BOOK) == [] and bad.stats.calls == 1, "a stopped instance is not called again"
     assert good.on_book(BOOK) and good.stopped is None
     assert bad.tier == good.tier == tier
+
+
+def test_host_imports_do_what_the_abi_says(tmp_path: Path) -> None:
+    sent: list[tuple[str, bytes]] = []
+    timers: list[tuple[int, int]] = []
+    instrument = bytes(range(abi.INSTRUMENT.size))
+    inst = Instance(Runtime(tmp_path).compile(wasmtime.wat2wasm(IMPORTS)), "imports",
+                    send=lambda label, payload: sent.append((label, payload)) or abi.OK,
+                    set_timer=lambda timer_id, ms: timers.append((timer_id, ms)), instrument=instrument)
+    before = time.time_ns()
+    assert inst.on_timer(1) == [] and inst.stopped is None
+    got = inst.memory.read(inst.store, 8192, 8224)
+    assert inst.stats.logs == ["warn: quotes"]
+    assert sent == [("quotes", b"bid 101")] and int.from_bytes(got[0:4], "little") == abi.OK
+    assert inst.stats.messages == 1
+    assert before <= int.from_bytes(got[8:16], "little") <= time.time_ns()
+    assert timers == [(5, 250)] and inst.timers == {5}
+    assert int.from_bytes(got[16:20], "little") == abi.OK
+    assert int.from_bytes(got[20:24], "little", signed=True) == abi.E_INVALID
+    assert int.from_bytes(got[24:28], "little") == abi.OK
+    assert bytes(inst.memory.read(inst.store, 8300, 8300 + len(instrument))) == instrument
+    assert int.from_bytes(got[28:32], "little", signed=True) == abi.E_BAD_POINTER
 
 
 def test_abi_checks_at_instantiation(tmp_path: Path) -> None:
@@ -105,7 +157,11 @@ def test_deploy_runs_baseline_code_at_once_and_later_loads_optimised_code(tmp_pa
     assert optimized.tier == "optimized" and not again.pending
     # The two tiers run the same program (their fuel meters differ by a few units per call).
     assert optimized.on_book(BOOK) == Instance(rt.compile(binary), "z").on_book(BOOK) == baseline.on_book(BOOK)
-    (next(tmp_path.glob("*.cwasm"))).write_bytes(b"garbage")  # a stale or foreign cache entry
+    # A stale or foreign cache entry, put in place as files are replaced (a new inode: the modules
+    # mapped from the old file above must keep their pages, or touching them raises SIGBUS).
+    entry = next(tmp_path.glob("*.cwasm"))
+    (tmp_path / "foreign").write_bytes(b"garbage")
+    os.replace(tmp_path / "foreign", entry)
     fresh = Runtime(tmp_path)
     assert Instance(fresh.compile(binary), "w").on_book(BOOK)  # baseline again, the cache rewritten
     fresh.pending[next(iter(fresh.pending))].result(timeout=60)
