@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import functools
 import os
 import re
 import signal
@@ -13,16 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with(parent_pid: int) -> None:
-    """In the child, between fork and exec: SIGTERM when `seqmesh up` dies, even by SIGKILL, so no
-    simulator, edge or CC outlives it holding ports and state (Linux; elsewhere a no-op)."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent_pid:  # it died before the request took effect
-            os._exit(1)
+from seqmesh.common.children import die_with_parent
 
 
 @dataclass
@@ -48,7 +37,7 @@ class Supervisor:
         child.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "seqmesh", *args, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            preexec_fn=functools.partial(_die_with, os.getpid()),
+            preexec_fn=die_with_parent(),  # no simulator, edge or CC outlives a killed `seqmesh up`
         )
         self.children.append(child)
         found: asyncio.Future[re.Match[str]] = asyncio.get_running_loop().create_future()

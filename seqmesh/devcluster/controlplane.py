@@ -24,6 +24,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 
 from seqmesh.common.certs import KeyPair, issue_leaf, make_ca
+from seqmesh.common.children import die_with_parent
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -91,7 +92,8 @@ class ControlPlane:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent())  # nothing outlives a killed `seqmesh dev cluster`
         log.close()
         self.procs[name] = proc
         return proc
