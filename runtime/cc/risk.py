@@ -51,9 +51,13 @@ class RiskEngine:
             raise self._deny("POSITION_LIMIT", f"{symbol} position would reach {worst}, beyond the limit "
                              f"+/-{max_pos}", max_pos, worst)
         pnl = self.positions.pnl(client, self.mark)
-        if pnl < -lim.daily_loss_limit:
-            raise self._deny("DAILY_LOSS_LIMIT", f"today's PnL {pnl} is below -{lim.daily_loss_limit}",
-                             -lim.daily_loss_limit, pnl)
+        exposure = pos + working_qty
+        # Beyond the loss limit an order may still take risk off (never through zero): a client
+        # must be able to get flat after a loss, not be locked into the position that made it.
+        reducing = exposure != 0 and side.sign != (1 if exposure > 0 else -1) and qty <= abs(exposure)
+        if pnl < -lim.daily_loss_limit and not reducing:
+            raise self._deny("DAILY_LOSS_LIMIT", f"today's PnL {pnl} is below -{lim.daily_loss_limit}: "
+                             f"only orders that reduce a position are accepted", -lim.daily_loss_limit, pnl)
         self._refill()
         if self._tokens < 1:
             raise self._deny("ORDER_RATE", f"more than {lim.max_orders_per_s} orders per second",
