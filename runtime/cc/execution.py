@@ -304,9 +304,10 @@ class ExecutionEngine:
             with self.ledger:
                 for ev in ack.events:
                     self._apply_event(parent, child, child.venue, ev)
-            # Committed shortly, not waited for: the events are durable at the edge already, and
-            # after a crash its stream replays them from the ledger's cursor. The delay lets the
-            # client's answer go out before this commit's fsync holds the loop.
+            # Committed shortly, not waited for: after a crash of this CC the edge's stream
+            # replays them from the ledger's cursor (and an edge that crashed before committing
+            # them records them again, from the venue). The delay lets the client's answer go
+            # out before this commit's fsync holds the loop.
             self.ledger.commit_soon(BOOKING_COMMIT_DELAY_S)
             self._maybe_reroute(parent)
             return

@@ -65,7 +65,8 @@ class EdgeApp:
         await self._load_instruments()
         self.feed = BookFeed(self.settings.venue, self.instruments, self.hub)
         journal = Journal(self.settings.journal_path, self.settings.durability)
-        self.oms = OrderManager(self.settings.venue, journal, self.gateway, self.instruments)
+        self.oms = OrderManager(self.settings.venue, journal, self.gateway, self.instruments,
+                                self.settings.commit_delay_ms / 1000)
         self.algos = AlgoManager(self.settings.state_dir / "wasm-cache", self.oms, self.feed,
                                  self.settings.region, self.settings.venue)
         self.feed.algo_hook = self.algos.on_book

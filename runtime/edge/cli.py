@@ -39,7 +39,7 @@ def _settings(args: Any) -> Any:
             # A simulator has no venue-side limit worth protecting; real venues get a conservative one.
             rate_limit_per_s=args.rate_limit or (2000.0 if args.sim_url else 20.0),
             rate_limit_burst=args.burst or (4000.0 if args.sim_url else 40.0),
-            poll_interval_s=args.poll_interval, durability=args.durability,
+            poll_interval_s=args.poll_interval, durability=args.durability, commit_delay_ms=args.commit_delay_ms,
         )
     except ValidationError as exc:
         raise SystemExit(f"seqmesh edge: invalid settings: {exc}") from None
@@ -97,4 +97,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--poll-interval", type=float, default=0.25, help="seconds between trade polls")
     p.add_argument("--durability", choices=["power-loss", "process-crash"], default="power-loss",
                    help="what the journal's commits survive: power loss (fsync each) or a crash of the process")
+    p.add_argument("--commit-delay-ms", type=float, default=2.0,
+                   help="how long a recorded event may wait for its commit (default 2): acks go out first and "
+                        "more events share the fsync")
     p.set_defaults(handler=_run)

@@ -28,6 +28,9 @@ class EdgeSettings(BaseModel):
     poll_interval_s: float = Field(0.25, gt=0, le=60, description="how often open orders' trades are polled")
     durability: Literal["power-loss", "process-crash"] = Field(
         "power-loss", description="commits survive power loss (fsync each), or only a crash of the process")
+    commit_delay_ms: float = Field(2.0, ge=0, le=10_000, description=(
+        "how long a recorded event may wait for its commit: acks go out first and more events share "
+        "the fsync; the event stream serves an event once committed"))
 
     @model_validator(mode="after")
     def _check(self) -> EdgeSettings:

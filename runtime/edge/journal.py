@@ -58,9 +58,19 @@ class OrderRecord:
         return self.cum_quote / self.filled if self.filled else None
 
 
+#: Sequence numbers skipped at every start: more than one process can record between two commits.
+SEQ_GAP = 1_000_000
+
+
 class Journal(SqliteStore):
     def __init__(self, path: Path, durability: str = "power-loss") -> None:
         super().__init__(path, SCHEMA, durability)
+        # An ack carries its events' seqs before their COMMIT; if the process died before it,
+        # those seqs were never written and must not name other events now: start past them.
+        with self:
+            self.db.execute("INSERT INTO sqlite_sequence (name, seq) SELECT 'events', 0 WHERE NOT EXISTS"
+                            " (SELECT 1 FROM sqlite_sequence WHERE name = 'events')")
+            self.db.execute("UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'events'", (SEQ_GAP,))
 
     # -- reads -----------------------------------------------------------------------------
 

@@ -31,15 +31,19 @@ _TIF: dict[int, str] = {pb.TIME_IN_FORCE_UNSPECIFIED: "GTC", pb.GTC: "GTC", pb.I
 LOST_AFTER_NS = 10_000_000_000
 #: Final orders kept in memory (older ones are read from the journal when asked for).
 RECENT_FINAL = 10_000
+#: How long a recorded event may wait for its COMMIT (unless someone awaits `durable()`): the
+#: ack of a submit goes out first, and more events share the fsync.
+COMMIT_DELAY_S = 0.002
 
 
 class OrderManager:
     def __init__(self, venue: str, journal: Journal, gateway: VenueGateway,
-                 instruments: dict[str, InstrumentSpec]) -> None:
+                 instruments: dict[str, InstrumentSpec], commit_delay_s: float = COMMIT_DELAY_S) -> None:
         self.venue = venue
         self.journal = journal
         self.gateway = gateway
         self.instruments = instruments
+        self.commit_delay_s = commit_delay_s
         #: orders not yet final: what the trade poll and reconciliation look after
         self.live = journal.load_orders(st.LIVE)
         #: the most recent final orders (duplicate submits, status queries and late trades)
@@ -71,11 +75,11 @@ class OrderManager:
         )
         if fill is not None:
             event.fill.CopyFrom(fill)
-        # Group commit: every event recorded in this loop turn shares one COMMIT (one fsync).
+        # Group commit: the events recorded within `commit_delay_s` share one COMMIT (one fsync).
         # Whoever must not go on before it is on disk awaits `journal.durable()`.
         self.journal.begin_group()
         seq = self.journal.record(order, event, fill)
-        self.journal.commit_soon()
+        self.journal.commit_soon(self.commit_delay_s)
         if seq is None:
             return False
         self._file(order)
@@ -172,7 +176,10 @@ class OrderManager:
                 self._emit(order)
                 await self.journal.durable()  # written ahead: on disk before the venue hears of it
                 await self._send_new(order)
-                await self.journal.durable()  # the ack's events are on disk before the CC books them
+        # The ack goes out before the venue's answer is on disk (it is committed within
+        # `commit_delay_s`). Lost in a crash meanwhile, the answer is asked of the venue
+        # again: the written-ahead order is reconciled and its events recorded anew, under
+        # sequence numbers past any this process handed out (the journal skips a gap at start).
         return self._ack(order, events=answer)
 
     @contextlib.contextmanager

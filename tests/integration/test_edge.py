@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 import pytest
 from seqmesh.runtime.edge.exchange import make_exchange
+from seqmesh.runtime.edge.journal import SEQ_GAP
 from seqmesh.runtime.links.edge_client import EdgeClient
 from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import edge_pb2 as pb
@@ -22,14 +23,14 @@ OTHER_KEY, OTHER_SECRET = "other-trader", "other-secret"
 
 
 class Env:
-    def __init__(self, tmp: Path, *sim_args: str) -> None:
+    def __init__(self, tmp: Path, *sim_args: str, edge_args: tuple[str, ...] = ()) -> None:
         self.tmp = tmp
         self.sim_proc, self.sim_url = start_sim(tmp, "binance", 11, "--api-key", f"{OTHER_KEY}:{OTHER_SECRET}",
                                                 *sim_args)
-        self.edge_proc, self.edge_addr = start_edge(tmp, self.sim_url)
+        self.edge_proc, self.edge_addr = start_edge(tmp, self.sim_url, "binance", *edge_args)
 
-    def restart_edge(self) -> None:
-        self.edge_proc, self.edge_addr = start_edge(self.tmp, self.sim_url)
+    def restart_edge(self, *edge_args: str) -> None:
+        self.edge_proc, self.edge_addr = start_edge(self.tmp, self.sim_url, "binance", *edge_args)
 
     def client(self) -> EdgeClient:
         return EdgeClient(self.edge_addr, TlsFiles(*cc_tls_paths(self.tmp)))
@@ -160,7 +161,10 @@ async def test_market_order_through_edge_fills_with_price_qty_fee(env: Env, demo
             assert Decimal(f.fee) == Decimal(venue["commission"]) == Decimal(f.qty) * Decimal("0.001")
             assert f.fee_asset == "BTC" and not f.maker
         assert sum(Decimal(f.qty) for f in fills) == Decimal("0.05")
-        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        first = events[0].seq  # a journal's first run starts past one gap too
+        assert [e.seq for e in events] == list(range(first, first + len(events))) and first == SEQ_GAP + 1
+        # The ack carried the same events, seqs included, as the stream once they were committed.
+        assert [e.SerializeToString() for e in ack.events] == [e.SerializeToString() for e in events]
         status = await client.order("mkt-1")
         assert status.state == pb.FILLED and Decimal(status.filled_qty) == Decimal("0.05")
 
@@ -248,7 +252,9 @@ async def test_kill_9_edge_loses_and_duplicates_no_fill(calm_env: Env) -> None:
         assert len({f.fill_id for f in fills}) == len(fills) == 2
         assert sum(Decimal(f.qty) for f in fills) == Decimal("0.3")
         assert all(f.maker for f in fills)
-        assert [e.seq for e in events] == list(range(last_seq + 1, last_seq + 1 + len(events)))
+        # After the restart the seqs go on past one gap: none a dead process may have handed out.
+        start = last_seq + SEQ_GAP + 1
+        assert [e.seq for e in events] == list(range(start, start + len(events)))
     finally:
         await other.close()
 
@@ -291,3 +297,34 @@ async def test_edge_killed_while_an_order_is_in_flight_reconciles_it(slow_env: E
         again = await client.submit(pb.SubmitOrder(client_order_id="inflight-1", symbol="BTC/USDT", side=pb.BUY,
                                                    type=pb.LIMIT, quantity="0.01", price="50000"))
         assert again.duplicate and again.venue_order_id == events[-1].venue_order_id
+
+
+async def test_edge_killed_before_the_answer_is_committed_asks_the_venue_again(tmp_path: Path) -> None:
+    """The ack goes out before the venue's answer is committed. An edge killed in between (here
+    the window is held open for 10 s) finds the written-ahead order at restart, asks the venue,
+    and records the same fills under new seqs, none of them a seq the ack carried."""
+    env = Env(tmp_path, "--volatility-bps", "0", "--taker-probability", "0", edge_args=("--commit-delay-ms", "10000"))
+    try:
+        async with env.client() as client:
+            ack = await client.submit(pb.SubmitOrder(client_order_id="uncommitted-1", symbol="BTC/USDT", side=pb.BUY,
+                                                     type=pb.MARKET, quantity="0.05"))
+            assert ack.state == pb.FILLED and any(e.HasField("fill") for e in ack.events)
+            # Only the written-ahead order is on disk, so that is all the event stream serves.
+            served = await collect_events(client, 0, lambda ev: len(ev) == 1)
+            with pytest.raises(TimeoutError):
+                await collect_events(client, served[-1].seq, lambda ev: True, timeout=1)
+        assert [e.state for e in served] == [pb.PENDING_NEW] and served[0].seq == ack.events[0].seq
+        env.edge_proc.kill()
+        env.restart_edge()
+        async with env.client() as client:
+            events = await collect_events(client, 0, lambda ev: ev[-1].state == pb.FILLED)
+            status = await client.order("uncommitted-1")
+        assert events[0].SerializeToString() == served[0].SerializeToString()
+        again = events[1:]
+        assert min(e.seq for e in again) > max(e.seq for e in ack.events)
+        fills = sorted(e.fill.fill_id for e in again if e.HasField("fill"))
+        assert fills == sorted(e.fill.fill_id for e in ack.events if e.HasField("fill"))
+        assert status.state == pb.FILLED and Decimal(status.filled_qty) == Decimal("0.05")
+        assert sorted(f.fill_id for f in status.fills) == fills
+    finally:
+        env.stop()
