@@ -165,6 +165,25 @@ def test_client_commands_trade_and_read_through_the_region(up: Up) -> None:
     assert "quantity" in err and "Traceback" not in err, err
 
 
+def algo_rows(up: Up) -> dict[tuple[str, str], str]:
+    """(algo, edge) -> state, from `seqmesh algo ls`."""
+    lines = up.cli("algo", "ls").splitlines()
+    return {(r.split()[0], r.split()[1]): r.split()[2] for r in lines[2:]}
+
+
+def test_algo_commands_on_the_demo_algos(up: Up) -> None:
+    assert algo_rows(up) == {("demo-arb", "binance"): "Running", ("demo-arb", "kraken"): "Running",
+                             ("demo-arb", "coinbase"): "Running", ("demo-mm", "binance"): "Running"}
+    assert "demo-mm  binance  Stopped" in up.cli("algo", "stop", "demo-mm")
+    wait_until(lambda: algo_rows(up)[("demo-mm", "binance")] == "Stopped", 20, what="demo-mm stopped")
+    assert "demo-mm  binance  Running" in up.cli("algo", "start", "demo-mm")
+    logs = up.cli("algo", "logs", "demo-mm").splitlines()
+    assert logs and all(line.startswith("[binance] ") for line in logs), logs
+    assert up.cli("algo", "rm", "demo-mm").strip() == "demo-mm: deleted"
+    wait_until(lambda: ("demo-mm", "binance") not in algo_rows(up), 20, what="demo-mm gone")
+    assert "refused: 404" in up.cli("algo", "stop", "demo-mm", ok=False)
+
+
 def test_no_cc_to_talk_to_is_a_clear_error() -> None:
     out = subprocess.run([sys.executable, "-m", "seqmesh", "orders", "--api", f"http://127.0.0.1:{free_port()}"],
                          capture_output=True, text=True, timeout=60)
