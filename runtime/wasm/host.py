@@ -53,9 +53,10 @@ class AbiViolation(Exception):
 Slots = Any  # ctypes array of wasmtime_val_raw_t: the arguments in, the result out at [0]
 HostFn = Callable[["Instance", Slots], None]
 
-#: env id -> (the instance, weakly: its store holds the env, not the instance; the import).
-#: One C thunk serves every import of every instance, as in wasmtime-py: a thunk per instance
-#: would be freed with the instance while wasmtime may still hold it until its store is gone.
+#: env id -> (the instance, weakly; the import; its name). One C thunk serves every import of
+#: every instance (as in wasmtime-py), so nothing wasmtime holds can outlive its callback; the
+#: entry goes when wasmtime drops the function (with the store), and being weak it does not
+#: keep the instance, and so its store, alive.
 _IMPORTS: dict[int, tuple[weakref.ref[Instance], HostFn, str]] = {}
 _ids = itertools.count(1)
 
