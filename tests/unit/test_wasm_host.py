@@ -132,6 +132,24 @@ def test_host_imports_do_what_the_abi_says(tmp_path: Path) -> None:
     assert int.from_bytes(got[28:32], "little", signed=True) == abi.E_BAD_POINTER
 
 
+def test_instances_leave_nothing_behind(tmp_path: Path) -> None:
+    """Each instance's imports are registered for wasmtime's callbacks; a dropped instance's
+    entries go with its store (a deploy loop must not grow the edge)."""
+    import gc
+
+    from seqmesh.runtime.wasm import host
+
+    compiled = Runtime(tmp_path).compile(wasmtime.wat2wasm(IMPORTS))
+    gc.collect()
+    before = len(host._IMPORTS)
+    for _ in range(20):
+        inst = Instance(compiled, "churn", send=lambda label, payload: abi.OK)
+        assert inst.on_timer(1) == [] and inst.stats.messages == 1
+        del inst
+    gc.collect()
+    assert len(host._IMPORTS) == before
+
+
 def test_abi_checks_at_instantiation(tmp_path: Path) -> None:
     rt = Runtime(tmp_path)
     with pytest.raises(AbiViolation, match="missing exports"):
