@@ -70,13 +70,17 @@ class Region:
         self.edges: dict[str, tuple[Proc, str]] = {}
         self.cc_args = cc_args
         self.edge_args = edge_args
-        for venue, (offset, maker, taker) in (venues or TEST_VENUES).items():
-            self.sims[venue] = start_sim(tmp, venue, 20, "--price-offset-bps", offset, "--maker-fee", maker,
-                                         "--taker-fee", taker, *sim_args)
-            self.edges[venue] = self._edge(venue)
-        self.ca = dev_pki(tmp / "pki", region, [("cc", "main")])["ca"][0]
-        if start:
-            self.restart_cc()
+        try:
+            for venue, (offset, maker, taker) in (venues or TEST_VENUES).items():
+                self.sims[venue] = start_sim(tmp, venue, 20, "--price-offset-bps", offset, "--maker-fee", maker,
+                                             "--taker-fee", taker, *sim_args)
+                self.edges[venue] = self._edge(venue)
+            self.ca = dev_pki(tmp / "pki", region, [("cc", "main")])["ca"][0]
+            if start:
+                self.restart_cc()
+        except BaseException:
+            self.stop()  # what did start must not outlive a region that could not
+            raise
 
     def _edge(self, venue: str, *extra: str) -> tuple[Proc, str]:
         return start_edge(self.tmp / venue, self.sims[venue][1], venue, "--dev-pki", str(self.tmp / "pki"),

@@ -27,7 +27,11 @@ class Env:
         self.tmp = tmp
         self.sim_proc, self.sim_url = start_sim(tmp, "binance", 11, "--api-key", f"{OTHER_KEY}:{OTHER_SECRET}",
                                                 *sim_args)
-        self.edge_proc, self.edge_addr = start_edge(tmp, self.sim_url, "binance", *edge_args)
+        try:
+            self.edge_proc, self.edge_addr = start_edge(tmp, self.sim_url, "binance", *edge_args)
+        except BaseException:
+            self.sim_proc.stop()  # an edge that would not start must not leave its venue running
+            raise
 
     def restart_edge(self, *edge_args: str) -> None:
         self.edge_proc, self.edge_addr = start_edge(self.tmp, self.sim_url, "binance", *edge_args)
