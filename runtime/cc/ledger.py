@@ -69,6 +69,13 @@ def _dec(text: str | None) -> Decimal | None:
     return None if text in (None, "") else Decimal(text)
 
 
+def _chunks(ids: list[str]) -> Iterator[tuple[list[str], str]]:
+    """`ids` in slices for `IN (...)`, each with its placeholders."""
+    for i in range(0, len(ids), _IN_CHUNK):
+        chunk = ids[i:i + _IN_CHUNK]
+        yield chunk, ",".join("?" * len(chunk))
+
+
 def _fill(r: Any) -> Fill:
     """A `fills` row: fill_id, child_id, parent_id, venue, symbol, side, price, qty, fee, fee_asset,
     maker, exchange_ts, booked_ns."""
@@ -91,10 +98,7 @@ class Ledger(SqliteStore):
         for r in self.db.execute(f"SELECT {_PARENT_COLUMNS} FROM parents WHERE {where} ORDER BY created_ns", args):
             parents[r[0]] = Parent(r[0], r[1], r[2] or "", r[3], Side(r[4]), OrderType(r[5]), Decimal(r[6]), _dec(r[7]),
                                    ParentState(r[8]), r[13], r[14], r[9], bool(r[10]), r[11], json.loads(r[12]))
-        ids = list(parents)
-        for i in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[i:i + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _chunks(list(parents)):
             for r in self.db.execute(
                 "SELECT child_id, parent_id, venue, qty, price, type, state, venue_order_id, filled, cum_quote,"
                 f" reason, sent, last_seq, created_ns, updated_ns FROM children WHERE parent_id IN ({marks})"
@@ -119,9 +123,8 @@ class Ledger(SqliteStore):
 
     def parents(self, order_ids: list[str]) -> dict[str, Parent]:
         out: dict[str, Parent] = {}
-        for i in range(0, len(order_ids), _IN_CHUNK):
-            chunk = order_ids[i:i + _IN_CHUNK]
-            out.update(self._load(f"order_id IN ({','.join('?' * len(chunk))})", tuple(chunk)))
+        for chunk, marks in _chunks(order_ids):
+            out.update(self._load(f"order_id IN ({marks})", tuple(chunk)))
         return out
 
     def parent_by_client_id(self, client: str, client_order_id: str) -> Parent | None:

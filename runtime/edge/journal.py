@@ -58,7 +58,7 @@ class OrderRecord:
         return self.cum_quote / self.filled if self.filled else None
 
 
-#: Sequence numbers skipped at every start: more than one process can record between two commits.
+#: Sequence numbers skipped at every start: more events than a process records between two commits.
 SEQ_GAP = 1_000_000
 
 

@@ -32,7 +32,7 @@ from seqmesh.common.wasmfile import InvalidWasm
 
 from . import abi
 from .compiler import Compiled
-from .validate import check_module
+from .validate import IMPORTS, check_module
 
 _memory_data = _bindings._wasmtime_memory_data
 _memory_size = _bindings._wasmtime_memory_data_size
@@ -57,12 +57,12 @@ HostFn = Callable[["Instance", Slots], None]
 #: every instance (as in wasmtime-py), so nothing wasmtime holds can outlive its callback; the
 #: entry goes when wasmtime drops the function (with the store), and being weak it does not
 #: keep the instance, and so its store, alive.
-_IMPORTS: dict[int, tuple[weakref.ref[Instance], HostFn, str]] = {}
+_REGISTERED: dict[int, tuple[weakref.ref[Instance], HostFn, str]] = {}
 _ids = itertools.count(1)
 
 
 def _dispatch(env: int | None, caller: Any, slots: Slots, count: int) -> int:
-    entry = _IMPORTS.get(env or 0)
+    entry = _REGISTERED.get(env or 0)
     instance = entry[0]() if entry is not None else None
     if entry is None or instance is None:
         return _trap("host error: an import of an instance that is gone")
@@ -82,7 +82,7 @@ def _trap(text: str) -> int:
 
 
 def _forget(env: int | None) -> None:
-    _IMPORTS.pop(env or 0, None)
+    _REGISTERED.pop(env or 0, None)
 
 
 _DISPATCH = ffi.wasmtime_func_unchecked_callback_t(_dispatch)
@@ -127,12 +127,8 @@ class Instance:
         self.store = wasmtime.Store(compiled.engine)
         self.store.set_limits(memory_size=memory_limit)
         linker = wasmtime.Linker(compiled.engine)
-        i32, i64 = wasmtime.ValType.i32(), wasmtime.ValType.i64()
-        self._import(linker, "log", [i32, i32, i32], [], Instance._log)
-        self._import(linker, "now_ns", [], [i64], Instance._now)
-        self._import(linker, "send", [i32, i32, i32, i32], [i32], Instance._send_msg)
-        self._import(linker, "set_timer", [i32, i32], [i32], Instance._timer)
-        self._import(linker, "instrument", [i32], [i32], Instance._write_instrument)
+        for import_name, fn in _HOST_FUNCTIONS.items():  # signatures: validate.IMPORTS, checked per module
+            self._import(linker, import_name, fn)
         self._base = 0  # where the guest's memory starts, once instantiated (it never moves)
         self._mem_ref: Any = None
         try:
@@ -185,14 +181,14 @@ class Instance:
 
     # -- host imports ----------------------------------------------------------------------
 
-    def _import(self, linker: wasmtime.Linker, name: str, params: list[wasmtime.ValType],
-                results: list[wasmtime.ValType], fn: HostFn) -> None:
+    def _import(self, linker: wasmtime.Linker, name: str, fn: HostFn) -> None:
         """Define `seqmesh.<name>` with wasmtime's raw interface. An AbiViolation (or a host bug)
         in `fn` becomes a trap carrying its message, which stops the instance with that reason."""
         env = next(_ids)
-        _IMPORTS[env] = (weakref.ref(self), fn, f"seqmesh.{name}")
+        _REGISTERED[env] = (weakref.ref(self), fn, f"seqmesh.{name}")
         module_name, func_name = b"seqmesh", name.encode()
-        ty = wasmtime.FuncType(params, results)  # held: the call borrows it
+        params, results = IMPORTS[name]
+        ty = wasmtime.FuncType([_VALTYPES[t]() for t in params], [_VALTYPES[t]() for t in results])  # held: borrowed
         error = _define_unchecked(linker.ptr(), ctypes.create_string_buffer(module_name), len(module_name),
                                   ctypes.create_string_buffer(func_name), len(func_name), ty.ptr(), _DISPATCH,
                                   env, _FORGET)
@@ -352,6 +348,12 @@ class Instance:
         return [abi.Action(k, s, t, tag, p, q)
                 for k, s, t, _, tag, p, q, _r in _ACTIONS.iter_unpack(self._view[ap:ap + count * _ACTION_SIZE])]
 
+
+#: The host side of each import in validate.IMPORTS.
+_HOST_FUNCTIONS: dict[str, HostFn] = {"log": Instance._log, "now_ns": Instance._now, "send": Instance._send_msg,
+                                      "set_timer": Instance._timer, "instrument": Instance._write_instrument}
+_VALTYPES = {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64}
+assert set(_HOST_FUNCTIONS) == set(IMPORTS)
 
 _ACTIONS = abi.ACTION
 _ACTION_SIZE = abi.ACTION.size

@@ -141,13 +141,13 @@ def test_instances_leave_nothing_behind(tmp_path: Path) -> None:
 
     compiled = Runtime(tmp_path).compile(wasmtime.wat2wasm(IMPORTS))
     gc.collect()
-    before = len(host._IMPORTS)
+    before = len(host._REGISTERED)
     for _ in range(20):
         inst = Instance(compiled, "churn", send=lambda label, payload: abi.OK)
         assert inst.on_timer(1) == [] and inst.stats.messages == 1
         del inst
     gc.collect()
-    assert len(host._IMPORTS) == before
+    assert len(host._REGISTERED) == before
 
 
 def test_abi_checks_at_instantiation(tmp_path: Path) -> None:
