@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "seqmesh.runtime.cc.cli",
     "seqmesh.runtime.launcher.cli",
     "seqmesh.client.cli",
+    "seqmesh.client.execalgo_cli",
     "seqmesh.client.algo_cli",
     "seqmesh.common.certs_cli",
     "seqmesh.devcluster.cli",

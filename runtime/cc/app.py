@@ -1,4 +1,8 @@
-"""One Central Coordinator process: FastAPI on uvicorn and the edge links, in one event loop."""
+"""One Central Coordinator process: the composition root. It builds the CC's components, wires
+them through their constructors and the bus, and starts and stops them; it decides nothing.
+
+FastAPI on uvicorn, the edge links, the peer mesh and the schedulers share one event loop.
+"""
 
 from __future__ import annotations
 
@@ -11,57 +15,89 @@ import uvicorn
 from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import peer_pb2_grpc as ppbg
 
-from .algo_watch import ConfigMapAlgos
-from .algos import AlgoManager
-from .algostore import AlgoStore
-from .api import build_app
+from .algos.configmaps import ConfigMapAlgos
+from .algos.manager import AlgoManager
+from .algos.store import AlgoStore
+from .api.deps import ApiDeps
+from .api.metrics import Metrics
+from .api.rest import build_app
+from .bus import Bus
+from .clock import Clock, SystemClock
 from .config import CCSettings
 from .edges import EdgeLink
-from .execution import ExecutionEngine
+from .execalgos.scheduler import AlgoScheduler
 from .ledger import Ledger
 from .marketdata import MarketData
-from .metrics import Metrics
-from .peers import PeerMesh, PeerService, PeerState
-from .sor import Router
+from .mesh.home import RemoteHome
+from .mesh.peers import PeerMesh, PeerService, PeerState
+from .orders.booking import Booking
+from .orders.cache import OrderCache
+from .orders.dispatch import Dispatcher
+from .orders.engine import OrderEngine
+from .orders.ids import OrderIds
+from .orders.reroute import Rerouter
+from .positions import Positions
+from .risk import RiskEngine
+from .routing.candidates import Candidates
+from .routing.reservations import Reservations
+from .routing.sor import Router
 
 log = logging.getLogger(__name__)
 
 
 class CCApp:
-    def __init__(self, settings: CCSettings) -> None:
+    def __init__(self, settings: CCSettings, clock: Clock | None = None) -> None:
         self.settings = settings
+        self.clock = clock = clock or SystemClock()
         self.tls = TlsFiles(settings.ca, settings.cert, settings.key).check()
-        self.ledger = Ledger(settings.db_path, settings.durability)
-        self.marketdata = MarketData(settings.stale_after_s)
-        self.engine = ExecutionEngine(settings, self.ledger, self.marketdata, Router(settings.router.drift_bps_per_ms))
-        for e in settings.edges:
-            self.engine.edges[e.venue] = EdgeLink(e.venue, e.address, self.tls, settings.region, self.marketdata,
-                                                  self.engine.on_edge_events, self.ledger.cursor,
-                                                  settings.balance_refresh_s)
+        self.bus = bus = Bus()
+        self.ledger = ledger = Ledger(settings.db_path, settings.durability)
+        self.marketdata = md = MarketData(settings.stale_after_s, bus)
+        self.positions = positions = Positions()
+        positions.rebuild_from(ledger.client_fills(), ledger.algo_fills())
+        self.risk = RiskEngine(settings.risk, positions, md.mid, kill_switch=ledger.flag("kill_switch") == "on")
+        self.cache = cache = OrderCache(ledger, settings.final_orders_in_memory)
+        self.edges: dict[str, EdgeLink] = {}
         self.mesh: PeerMesh | None = None
         if settings.listen_peer is not None:
-            self.mesh = PeerMesh(settings.region, self.tls, self.marketdata,
+            self.mesh = PeerMesh(settings.region, self.tls, md,
                                  [PeerState(p.region, p.endpoint, p.ca) for p in settings.peers], settings.peer_probe_s)
-            for link in self.engine.edges.values():
-                link.mesh = self.mesh
-            self.engine.mesh = self.mesh
-            self.mesh.on_allocate = self.engine.submit_remote
-            self.mesh.on_cancel = self.engine.cancel_remote
-            self.mesh.on_remote_events = self.engine.on_edge_events
-            self.mesh.on_resume = self.engine.resume_remote
-            self.mesh.remote_cursors = self.engine.remote_cursors
-        self.algos = AlgoManager(settings.region, AlgoStore(settings.db_path.parent / "algos"), self.engine.edges,
-                                 self.marketdata, settings.risk, self.mesh)
-        self.engine.algo_order = self.algos.order_owner
-        self.engine.on_algo_breach = self.algos.halt_breach
-        for link in self.engine.edges.values():
-            link.algo_task = self.algos.run_link
+        self.algos = AlgoManager(settings.region, AlgoStore(settings.db_path.parent / "algos"), self.edges, md,
+                                 settings.risk, bus, positions, self.mesh)
+        self.booking = Booking(ledger, cache, positions, bus, clock, settings.router.max_reroutes,
+                               self.algos.order_owner)
+        self.reservations = Reservations(cache.live_children, md.mid)
+        self.home: RemoteHome | None = None
+        if self.mesh is not None:
+            self.home = RemoteHome(self.mesh, self.edges, ledger, md, self.reservations, self.booking.on_edge_events,
+                                   self.algos.from_peer)
+            self.mesh.attach(self.home)
+            self.booking.relay = self.home
+        for e in settings.edges:
+            self.edges[e.venue] = EdgeLink(e.venue, e.address, self.tls, settings.region, md,
+                                           self.booking.on_edge_events, ledger.cursor, settings.balance_refresh_s,
+                                           mirror=self.mesh, algo_task=self.algos.run_link)
+        self.candidates = Candidates(md, self.edges, self.reservations, self.mesh)
+        router = Router(settings.router.drift_bps_per_ms)
+        self.dispatcher = Dispatcher(self.edges, self.mesh, ledger, self.booking, cache, clock)
+        self.rerouter = Rerouter(bus, ledger, md, self.candidates, router, self.booking, self.dispatcher,
+                                 settings.router.max_reroutes)
+        ids = OrderIds(settings.region, clock)
+        self.engine = OrderEngine(ledger, cache, md, self.candidates, router, self.risk, self.booking,
+                                  self.dispatcher, bus, clock, ids)
+        self.scheduler = AlgoScheduler(self.engine, cache, ledger, md, self.risk, bus, clock, ids)
+        for parent in cache.live_parents():  # states are derived: bring them up to date after a restart
+            self.booking.settle(parent)
         self.algo_configmaps = (ConfigMapAlgos(self.algos, settings.watch_algos_namespace, settings.region)
                                 if settings.watch_algos_namespace else None)
         self.peer_server: grpc.aio.Server | None = None
         self.peer_port = 0
         self.metrics = Metrics()
-        self.api = build_app(self.engine, self.metrics, settings.region, self.mesh, self.algos)
+        self.api = build_app(ApiDeps(settings=settings, engine=self.engine, cache=cache, marketdata=md,
+                                     positions=positions, risk=self.risk, edges=self.edges, mesh=self.mesh,
+                                     home=self.home, algos=self.algos, booking=self.booking,
+                                     scheduler=self.scheduler),
+                             self.metrics)
         self._tasks: list[asyncio.Task[None]] = []
         self.server: uvicorn.Server | None = None
         self.port = 0
@@ -77,15 +113,15 @@ class CCApp:
             self.peer_port = self.peer_server.add_secure_port(self.settings.listen_peer, creds)
             await self.peer_server.start()
             self._tasks.append(asyncio.create_task(self.mesh.run()))
-        for link in self.engine.edges.values():
+        for link in self.edges.values():
             self._tasks.append(asyncio.create_task(link.run()))
         if self.algo_configmaps is not None:
             self._tasks.append(asyncio.create_task(self.algo_configmaps.run()))
         self._tasks.append(asyncio.create_task(self._resend_loop()))
+        await self.scheduler.resume_all()
         host, _, port = self.settings.listen_http.rpartition(":")
         config = uvicorn.Config(self.api, host=host, port=int(port), log_level="warning", lifespan="off",
-                                http="httptools",
-                                access_log=False)
+                                http="httptools", access_log=False)
         self.server = uvicorn.Server(config)
         self._tasks.append(asyncio.create_task(self.server.serve()))
         while not self.server.started:
@@ -100,7 +136,7 @@ class CCApp:
         while True:
             await asyncio.sleep(0.5)
             try:
-                await self.engine.resend_unsent()
+                await self.dispatcher.resend_unsent()
             except Exception:
                 log.exception("resend sweep failed")
 
@@ -109,11 +145,12 @@ class CCApp:
             await self.peer_server.stop(grace=0.5)
         if self.server is not None:
             self.server.should_exit = True
+        await self.scheduler.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        for link in self.engine.edges.values():
+        for link in self.edges.values():
             await link.close()
         self.ledger.close()

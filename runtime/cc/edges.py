@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from seqmesh.runtime.links.edge_client import EdgeClient
@@ -21,10 +21,18 @@ from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import edge_pb2 as pb
 
 from .marketdata import MarketData
-from .peers import PeerMesh
 
 log = logging.getLogger(__name__)
 EventHandler = Callable[[str, list[pb.OrderEvent]], Awaitable[None]]
+
+
+class Mirror(Protocol):
+    """Where a region with peers sends its local venues' announcements and market data."""
+
+    def announce(self, info: pb.VenueInfo, connected: bool, rtt_ms: float,
+                 balances: list[pb.Balance] | None = None) -> None: ...
+
+    def mirror(self, item: pb.MarketData) -> None: ...
 
 
 class _Resubscribe(Exception):
@@ -33,7 +41,9 @@ class _Resubscribe(Exception):
 
 class EdgeLink:
     def __init__(self, venue: str, address: str, tls: TlsFiles, region: str, marketdata: MarketData,
-                 on_event: EventHandler, cursor: Callable[[str], int], poll_s: float = 1.0) -> None:
+                 on_event: EventHandler, cursor: Callable[[str], int], poll_s: float = 1.0,
+                 mirror: Mirror | None = None,
+                 algo_task: Callable[[EdgeLink], Coroutine[Any, Any, None]] | None = None) -> None:
         self.venue = venue
         self.address = address
         self.region = region
@@ -49,9 +59,9 @@ class EdgeLink:
         self.reconnects = 0
         self.last_error = ""
         self.changed = asyncio.Event()  # set whenever connected flips or balances refresh
-        self.mesh: PeerMesh | None = None  # set when the region has peers: local data is mirrored
+        self.mesh = mirror  # a region with peers mirrors its local data to them
         #: the algo manager's per-edge task (deployment sync, then the algo link), run while connected
-        self.algo_task: Callable[[EdgeLink], Coroutine[Any, Any, None]] | None = None
+        self.algo_task = algo_task
 
     @property
     def taker_fee(self) -> Decimal:

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from seqmesh.runtime.store.sqlite import SqliteStore
 
-from .model import Child, Fill, OrderType, Parent, ParentState, Side
+from .domain import Child, ChildState, Fill, OrderType, Parent, ParentState, Side
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS parents (
@@ -104,9 +104,9 @@ class Ledger(SqliteStore):
                 f" reason, sent, last_seq, created_ns, updated_ns FROM children WHERE parent_id IN ({marks})"
                 " ORDER BY created_ns, child_id", chunk
             ):
-                parents[r[1]].children.append(Child(r[0], r[1], r[2], Decimal(r[3]), _dec(r[4]), OrderType(r[5]),
-                                                    r[6], r[7], Decimal(r[8]), Decimal(r[9]), r[10], bool(r[11]),
-                                                    r[12], r[13], r[14]))
+                parents[r[1]].children.append(Child(
+                    r[0], r[1], r[2], Decimal(r[3]), _dec(r[4]), OrderType(r[5]), ChildState(r[6]), r[7], Decimal(r[8]),
+                    Decimal(r[9]), r[10], bool(r[11]), r[12], r[13], r[14]))
             for r in self.db.execute(
                 "SELECT fill_id, child_id, parent_id, venue, symbol, side, price, qty, fee, fee_asset, maker,"
                 f" exchange_ts, booked_ns FROM fills WHERE parent_id IN ({marks}) ORDER BY rowid", chunk

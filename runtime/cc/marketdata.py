@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -18,6 +17,8 @@ from typing import Any
 from seqmesh.runtime.book.l2 import L2Book
 from seqmesh.runtime.book.numbers import DecimalScale
 from seqmesh.runtime.proto import edge_pb2 as pb
+
+from .bus import BookChanged, Bus, TradePrinted
 
 ZERO = Decimal(0)
 
@@ -61,7 +62,7 @@ class VenueBook:
 
 
 class MarketData:
-    def __init__(self, stale_after_s: float, trades_kept: int = 1000) -> None:
+    def __init__(self, stale_after_s: float, bus: Bus | None = None, trades_kept: int = 1000) -> None:
         self.stale_after_s = stale_after_s
         self.books: dict[tuple[str, str], VenueBook] = {}
         self.trades: dict[str, deque[dict[str, Any]]] = {}
@@ -69,8 +70,8 @@ class MarketData:
         self.items = 0
         self.gaps = 0
         self._by_symbol: dict[str, list[VenueBook]] = {}
-        #: called with the symbol after each applied book update (the algo manager's NBBO push)
-        self.on_book_change: Callable[[str], None] | None = None
+        #: BookChanged after each applied book update, TradePrinted for each trade
+        self.bus = bus or Bus()
 
     # -- wiring ----------------------------------------------------------------------------
 
@@ -109,8 +110,7 @@ class MarketData:
             vb.book.apply_many(True, [(to_p(lv.price), to_q(lv.qty)) for lv in d.bids])
             vb.book.apply_many(False, [(to_p(lv.price), to_q(lv.qty)) for lv in d.asks])
             self._stamp(vb, d.book_seq, d.ts, now)
-            if self.on_book_change is not None:
-                self.on_book_change(d.symbol)
+            self.bus.publish(BookChanged(d.symbol))
         elif kind == "snapshot":
             s = item.snapshot
             vb = self.books.get((item.venue, s.symbol))
@@ -121,8 +121,7 @@ class MarketData:
                                   [(to_p(lv.price), to_q(lv.qty)) for lv in s.asks])
             vb.synced = True
             self._stamp(vb, s.book_seq, s.ts, now)
-            if self.on_book_change is not None:
-                self.on_book_change(s.symbol)
+            self.bus.publish(BookChanged(s.symbol))
         elif kind == "trade":
             t = item.trade
             ring = self.trades.setdefault(t.symbol, deque(maxlen=self.trades_kept))
@@ -134,6 +133,9 @@ class MarketData:
             vb = self.books.get((item.venue, t.symbol))
             if vb is not None:
                 vb.last_update = time.monotonic()
+            if self.bus.has_subscribers(TradePrinted):
+                self.bus.publish(TradePrinted(item.venue, t.symbol, Decimal(t.price), Decimal(t.qty),
+                                              t.ts.exchange_ts or now))
         # BBO items carry nothing the book does not already have here.
 
     @staticmethod

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .model import Fill, Side
+from .domain import Fill, Side
 
 ZERO = Decimal(0)
 
@@ -58,10 +58,11 @@ class Positions:
     def __init__(self) -> None:
         self.by_client: dict[str, dict[str, Position]] = {}
 
-    def rebuild(self, client_fills: Iterable[tuple[str, Fill]]) -> None:
+    def rebuild_from(self, *client_fills: Iterable[tuple[str, Fill]]) -> None:
         self.by_client.clear()
-        for client, fill in client_fills:
-            self.apply(client, fill)
+        for fills in client_fills:
+            for client, fill in fills:
+                self.apply(client, fill)
 
     def apply(self, client: str, fill: Fill) -> None:
         book = self.by_client.setdefault(client, {})

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from .config import RiskLimits
-from .model import Side
+from .domain import Side
 from .positions import Positions
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from .model import Parent
+from .domain import Parent
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)

@@ -38,13 +38,21 @@ class CCClient:
         return body
 
     def submit(self, symbol: str, side: str, quantity: str, type: str = "market", price: str | None = None,
-               client_order_id: str | None = None) -> Any:
+               client_order_id: str | None = None, params: dict[str, Any] | None = None) -> Any:
         body: dict[str, Any] = {"symbol": symbol, "side": side, "quantity": quantity, "type": type}
         if price is not None:
             body["price"] = price
         if client_order_id:
             body["client_order_id"] = client_order_id
+        if params:
+            body["params"] = params
         return self.request("POST", "/v1/orders", json=body)
+
+    def pause(self, order_id: str) -> Any:
+        return self.request("POST", f"/v1/orders/{order_id}/pause")
+
+    def resume(self, order_id: str) -> Any:
+        return self.request("POST", f"/v1/orders/{order_id}/resume")
 
     def order(self, order_id: str) -> Any:
         return self.request("GET", f"/v1/orders/{order_id}")

@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from seqmesh.runtime.cc.ledger import Ledger
-from seqmesh.runtime.cc.model import Child, OrderType, Parent, ParentState, Side
+from seqmesh.runtime.cc.domain import Child, OrderType, Parent, ParentState, Side
 
 # The children table as ledgers written before `last_seq` existed have it.
 OLD_CHILDREN = """

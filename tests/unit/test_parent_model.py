@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from seqmesh.runtime.cc.model import Child, Fill, OrderType, Parent, ParentState, Side
+from seqmesh.runtime.cc.domain import Child, Fill, OrderType, Parent, ParentState, Side
 
 
 def book(p: Parent, child: Child, qty: str) -> None:

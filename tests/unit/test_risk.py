@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from seqmesh.runtime.cc.config import RiskLimits
-from seqmesh.runtime.cc.model import Fill, Side
+from seqmesh.runtime.cc.domain import Fill, Side
 from seqmesh.runtime.cc.positions import Positions
 from seqmesh.runtime.cc.risk import RiskDenied, RiskEngine
 

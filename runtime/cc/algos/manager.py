@@ -22,14 +22,16 @@ from seqmesh.runtime.wasm.validate import validate
 
 from seqmesh.common.wasmfile import InvalidWasm, digest
 
-from .algostore import AlgoRecord, AlgoStore
-from .config import RiskLimits
-from .execution import OrderError as ApiError
-from .marketdata import MarketData
+from ..bus import BookChanged, Bus, FillBooked
+from ..config import RiskLimits
+from ..errors import OrderError as ApiError
+from ..marketdata import MarketData
+from ..positions import Positions
+from .store import AlgoRecord, AlgoStore
 
 if TYPE_CHECKING:
-    from .edges import EdgeLink
-    from .peers import PeerMesh
+    from ..edges import EdgeLink
+    from ..mesh.peers import PeerMesh
 
 log = logging.getLogger(__name__)
 #: Deployments made from Algo manifests: every client of the region sees them; Kubernetes changes them.
@@ -40,7 +42,7 @@ PARAM_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 class AlgoManager:
     def __init__(self, region: str, store: AlgoStore, edges: dict[str, EdgeLink], marketdata: MarketData,
-                 limits: RiskLimits, mesh: PeerMesh | None = None) -> None:
+                 limits: RiskLimits, bus: Bus, positions: Positions, mesh: PeerMesh | None = None) -> None:
         self.region = region
         self.store = store
         self.edges = edges
@@ -53,9 +55,25 @@ class AlgoManager:
         self.routed = 0
         self.from_peers = 0
         self._retarget()
-        marketdata.on_book_change = self.on_book_change
-        if mesh is not None:
-            mesh.on_algo_message = self.from_peer
+        self.positions = positions
+        self._tasks: set[asyncio.Task[Any]] = set()
+        bus.subscribe(BookChanged, lambda ev: self.on_book_change(ev.symbol))
+        bus.subscribe(FillBooked, self._on_fill)
+
+    def _on_fill(self, ev: FillBooked) -> None:
+        """An algo's fill that takes its client beyond the position limit stops the client's algos
+        on that symbol (each instance keeps to the limit; several together may not)."""
+        if ev.parent is not None:
+            return  # a client order's fill: risk checked it before it was sent
+        f = ev.fill
+        max_pos = self.limits.max_position.get(f.symbol, self.limits.default_max_position)
+        pos = self.positions.get(ev.client, f.symbol).qty
+        if abs(pos) > max_pos:
+            algo = f.parent_id.removeprefix("algo:") or f.child_id.partition(".")[0]
+            why = f"POSITION_LIMIT: {f.symbol} position {pos} beyond +/-{max_pos} after a fill of {algo}"
+            task = asyncio.get_running_loop().create_task(self.halt_breach(ev.client, f.symbol, why))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def order_owner(self, venue: str, client_order_id: str) -> tuple[str, str] | None:
         """(client, algo) when an edge's order id is one of an algo's ("<algo>.<id>", docs/wasm-abi.md)."""

@@ -10,9 +10,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from .algos import AlgoManager
+from ..algos.manager import AlgoManager
+from ..errors import OrderError
 from .auth import Client
-from .execution import OrderError
 from .schemas import normalise_symbol
 
 MAX_UPLOAD = (1 << 20) + 1

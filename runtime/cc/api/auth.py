@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from .execution import OrderError
+from ..errors import OrderError
 
 
 async def client_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:

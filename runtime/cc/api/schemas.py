@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -25,8 +25,11 @@ class OrderRequest(BaseModel):
     symbol: str = Field(examples=["BTC/USDT"])
     side: Literal["buy", "sell"]
     quantity: Decimal = Field(description="exact decimal string, base currency", examples=["0.5"])
-    type: Literal["market", "limit"] = "market"
-    price: Decimal | None = Field(None, description="limit price, exact decimal string")
+    type: Literal["market", "limit", "twap", "vwap", "iceberg"] = "market"
+    price: Decimal | None = Field(None, description="limit price, exact decimal string (TWAP/VWAP: an optional "
+                                  "price guard; iceberg: its limit)")
+    params: dict[str, Any] | None = Field(None, description="an execution algorithm's parameters (docs/api.md)",
+                                          examples=[{"duration_s": 600, "slices": 10}])
     client_order_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._:-]{1,64}$",
                                         description="idempotency key: resubmitting returns the same order")
 

@@ -1,5 +1,5 @@
 """The CC's order model: parent orders (what a client asked for), child orders (what went to
-one venue's edge) and fills, with the parent's states in one transition table."""
+one venue's edge) and fills. States change only through `transition` (domain/states.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from .states import CHILD_TERMINAL, ChildState, ParentState, check_child, check_parent
+
+ZERO = Decimal(0)
 
 
 class Side(enum.StrEnum):
@@ -21,40 +25,14 @@ class Side(enum.StrEnum):
 class OrderType(enum.StrEnum):
     MARKET = "market"
     LIMIT = "limit"
+    # Execution algorithms: the CC's scheduler works them as a series of market/limit slices.
+    TWAP = "twap"
+    VWAP = "vwap"
+    ICEBERG = "iceberg"
 
-
-class ParentState(enum.StrEnum):
-    NEW = "new"                          # accepted, being routed
-    WORKING = "working"                  # children live at venues
-    PARTIALLY_FILLED = "partially_filled"
-    PENDING_CANCEL = "pending_cancel"
-    FILLED = "filled"
-    CANCELED = "canceled"                # cancelled by the client (may hold fills)
-    EXPIRED = "expired"                  # market remainder no venue could fill
-    REJECTED = "rejected"                # every venue refused it
-
-
-TERMINAL = frozenset({ParentState.FILLED, ParentState.CANCELED, ParentState.EXPIRED, ParentState.REJECTED})
-P = ParentState
-TRANSITIONS: dict[ParentState, frozenset[ParentState]] = {
-    P.NEW: frozenset({P.WORKING, P.PARTIALLY_FILLED, P.FILLED, P.PENDING_CANCEL, P.CANCELED, P.EXPIRED, P.REJECTED}),
-    P.WORKING: frozenset({P.PARTIALLY_FILLED, P.FILLED, P.PENDING_CANCEL, P.CANCELED, P.EXPIRED, P.REJECTED}),
-    P.PARTIALLY_FILLED: frozenset({P.FILLED, P.PENDING_CANCEL, P.CANCELED, P.EXPIRED}),
-    P.PENDING_CANCEL: frozenset({P.PARTIALLY_FILLED, P.FILLED, P.CANCELED, P.EXPIRED}),
-    # A venue's late trade report can complete an order after it was declared done.
-    P.CANCELED: frozenset({P.FILLED}),
-    P.EXPIRED: frozenset({P.FILLED}),
-    P.REJECTED: frozenset(),
-    P.FILLED: frozenset(),
-}
-
-
-class IllegalTransition(Exception):
-    pass
-
-
-#: Child states are the edge's (runtime/proto/edge.proto OrderState), by name.
-CHILD_TERMINAL = frozenset({"FILLED", "CANCELED", "REJECTED", "EXPIRED"})
+    @property
+    def is_algo(self) -> bool:
+        return self in (OrderType.TWAP, OrderType.VWAP, OrderType.ICEBERG)
 
 
 @dataclass
@@ -86,10 +64,10 @@ class Child:
     qty: Decimal
     price: Decimal | None
     type: OrderType
-    state: str = "PENDING_NEW"
+    state: ChildState = ChildState.PENDING_NEW
     venue_order_id: str = ""
-    filled: Decimal = Decimal(0)
-    cum_quote: Decimal = Decimal(0)
+    filled: Decimal = ZERO
+    cum_quote: Decimal = ZERO
     reason: str = ""
     sent: bool = False  # the edge has acknowledged the submit
     last_seq: int = 0  # the last edge event applied (persisted: any event at or below it is booked)
@@ -105,7 +83,15 @@ class Child:
         """Terminal with every fill booked. A child an edge reported FILLED whose fills have not all
         arrived (the ack overtook the event stream, or a partition holds them) is not: its unfilled
         part is on its way, and routing it again would buy it twice."""
-        return self.done and (self.state != "FILLED" or self.filled >= self.qty)
+        return self.done and (self.state != ChildState.FILLED or self.filled >= self.qty)
+
+    def transition(self, new: ChildState) -> bool:
+        """Move to `new` (the same state is no change); raises IllegalTransition."""
+        if new == self.state:
+            return False
+        check_child(self.child_id, self.state, new)
+        self.state = new
+        return True
 
 
 @dataclass
@@ -117,31 +103,37 @@ class Parent:
     side: Side
     type: OrderType
     qty: Decimal
-    price: Decimal | None
+    price: Decimal | None  # a limit order's limit; an algorithm's price guard
     state: ParentState
     created_ns: int
     updated_ns: int
     reason: str = ""
     cancel_requested: bool = False
     reroutes: int = 0
-    decision: dict[str, Any] = field(default_factory=dict)  # routing explanation, TCA baselines
+    #: routing explanation and TCA baselines; an algorithm's slice names its algorithm here
+    decision: dict[str, Any] = field(default_factory=dict)
     children: list[Child] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
 
     @property
     def filled(self) -> Decimal:
-        return sum((f.qty for f in self.fills), Decimal(0))
+        return sum((f.qty for f in self.fills), ZERO)
 
     @property
     def open_qty(self) -> Decimal:
         """Quantity neither filled nor working at a venue."""
-        working = sum((c.qty - c.filled for c in self.children if not c.settled), Decimal(0))
+        working = sum((c.qty - c.filled for c in self.children if not c.settled), ZERO)
         return self.qty - self.filled - working
 
+    @property
+    def algo_parent(self) -> str:
+        """The execution algorithm order this one is a slice of ('' for a client's own order)."""
+        return str(self.decision.get("algo_parent", ""))
+
     def transition(self, new: ParentState) -> bool:
+        """Move to `new` (the same state is no change); raises IllegalTransition."""
         if new == self.state:
             return False
-        if new not in TRANSITIONS[self.state]:
-            raise IllegalTransition(f"order {self.order_id}: {self.state} -> {new}")
+        check_parent(self.order_id, self.state, new)
         self.state = new
         return True

@@ -12,14 +12,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import tca
-from .algos import AlgoManager
-from .algos_api import algo_routes
+from .. import tca
+from ..domain import OrderType, Parent, Side
+from ..errors import OrderError
+from .algos import algo_routes
 from .auth import Client
-from .execution import ExecutionEngine, OrderError
+from .deps import ApiDeps
 from .metrics import Metrics
-from .model import OrderType, Parent, Side
-from .peers import PeerMesh
 from .schemas import KillSwitchRequest, OrderRequest, normalise_symbol
 
 
@@ -54,15 +53,25 @@ def order_view(p: Parent, detail: bool = False) -> dict[str, Any]:
                          "fee": str(f.fee), "fee_asset": f.fee_asset, "liquidity": "maker" if f.maker else "taker",
                          "exchange_ts": f.exchange_ts, "booked_ns": f.booked_ns} for f in p.fills]
         out["routing"] = p.decision.get("route")
+    algo = p.decision.get("algo")
+    if algo is not None:
+        prog = algo["progress"]
+        out["algo"] = {"params": algo["params"], "slices": list(prog["slices"]), "decisions": prog["n"],
+                       "market_volume": prog["volume"], "refusals": prog["refusals"],
+                       "last_refusal": prog["last_refusal"], "ending": algo.get("ending")}
+        if detail:
+            out["algo"]["plan"] = prog["plan"]
+    elif p.algo_parent:
+        out["algo_parent"] = p.algo_parent
     return out
 
 
-def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: PeerMesh | None = None,
-              algos: AlgoManager | None = None) -> FastAPI:
+def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
+    engine, mesh, algos, region = deps.engine, deps.mesh, deps.algos, deps.settings.region
     app = FastAPI(title="seqmesh Central Coordinator", version="0.1.0", default_response_class=JSONResponse,
                   description=f"Client API of the {region} region's CC.")
-    app.state.api_keys = dict(engine.settings.api_keys)
-    md = engine.marketdata
+    app.state.api_keys = dict(deps.settings.api_keys)
+    md = deps.marketdata
 
     @app.exception_handler(OrderError)
     async def _order_error(request: Request, exc: OrderError) -> JSONResponse:
@@ -77,8 +86,8 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
         metrics.rejections.labels("INVALID_REQUEST").inc()
         return _error(400, "INVALID_REQUEST", f"{first['field']}: {first['problem']}", problems=problems)
 
-    def owned(order_id: str, client: str) -> Parent:
-        p = engine.parent(order_id)
+    async def owned(order_id: str, client: str) -> Parent:
+        p = await deps.cache.get(order_id)
         if p is None or p.client != client:  # another client's order does not exist for you
             raise OrderError("ORDER_NOT_FOUND", f"no order {order_id!r}", 404)
         return p
@@ -95,8 +104,15 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
     @app.post("/v1/orders", status_code=201)
     async def submit(req: OrderRequest, client: Client) -> JSONResponse:
         t0 = time.perf_counter()
-        parent, created = await engine.submit(client, req.symbol, Side(req.side), req.quantity,
-                                              OrderType(req.type), req.price, req.client_order_id)
+        kind = OrderType(req.type)
+        if kind.is_algo:
+            parent, created = await deps.scheduler.submit(client, req.symbol, Side(req.side), req.quantity, kind,
+                                                          req.price, req.client_order_id, req.params)
+        elif req.params:
+            raise OrderError("INVALID_REQUEST", f"params: a {kind} order takes none", 400)
+        else:
+            parent, created = await engine.submit(client, req.symbol, Side(req.side), req.quantity, kind,
+                                                  req.price, req.client_order_id)
         metrics.submit_latency.observe(time.perf_counter() - t0)
         if created:
             metrics.orders.labels(req.symbol, req.side, req.type).inc()
@@ -105,24 +121,33 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
     @app.get("/v1/orders")
     async def list_orders(client: Client, symbol: str | None = None, state: str | None = None,
                           limit: Annotated[int, Query(ge=1, le=1_000_000)] = 500) -> list[dict[str, Any]]:
-        orders = engine.client_orders(client, normalise_symbol(symbol) if symbol else None, state, limit)
+        orders = await deps.cache.client_orders(client, normalise_symbol(symbol) if symbol else None, state, limit)
         return [order_view(p) for p in orders]
 
     @app.get("/v1/orders/{order_id}")
     async def get_order(order_id: str, client: Client) -> dict[str, Any]:
-        return order_view(owned(order_id, client), detail=True)
+        return order_view(await owned(order_id, client), detail=True)
 
     @app.delete("/v1/orders/{order_id}")
     async def cancel(order_id: str, client: Client) -> dict[str, Any]:
-        return order_view(await engine.cancel(owned(order_id, client)), detail=True)
+        return order_view(await engine.cancel(await owned(order_id, client)), detail=True)
+
+    @app.post("/v1/orders/{order_id}/pause")
+    async def pause(order_id: str, client: Client) -> dict[str, Any]:
+        """Hold an execution algorithm: no new slices (working ones keep working) until resumed."""
+        return order_view(await deps.scheduler.pause(await owned(order_id, client)), detail=True)
+
+    @app.post("/v1/orders/{order_id}/resume")
+    async def resume(order_id: str, client: Client) -> dict[str, Any]:
+        return order_view(await deps.scheduler.resume(await owned(order_id, client)), detail=True)
 
     @app.get("/v1/orders/{order_id}/tca")
     async def order_tca(order_id: str, client: Client) -> dict[str, Any]:
-        return tca.report(owned(order_id, client))
+        return tca.report(await owned(order_id, client))
 
     @app.get("/v1/positions")
     async def positions(client: Client) -> list[dict[str, Any]]:
-        return [p.view(md.mid(s)) for s, p in sorted(engine.positions.by_client.get(client, {}).items())]
+        return [p.view(md.mid(s)) for s, p in sorted(deps.positions.by_client.get(client, {}).items())]
 
     @app.get("/v1/bbo")
     async def bbo(client: Client, symbol: str | None = None) -> list[dict[str, Any]]:
@@ -149,7 +174,7 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
                  "exchange_id": link.info.exchange_id if link.info else None,
                  "last_error": link.last_error or None,
                  "symbols": [i.symbol for i in link.info.instruments] if link.info else []}
-                for link in engine.edges.values()]
+                for link in deps.edges.values()]
         for peer in (mesh.peers.values() if mesh else ()):
             for venue, v in sorted(peer.venues.items()):
                 rtt = (peer.rtt_ms or 0.0) + v.edge_rtt_ms
@@ -164,8 +189,11 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
     @app.get("/v1/remote-orders")
     async def remote_orders(client: Client) -> list[dict[str, Any]]:
         """What this region's edges did for other regions' orders (the home CC's own record)."""
-        return [engine.remote_view.get(cid, {"child_id": cid, "origin": o, "venue": v, "state": "PENDING_NEW"})
-                for cid, (o, v) in sorted(engine.remote_children.items())]
+        home = deps.home
+        if home is None:
+            return []
+        return [home.view.get(cid, {"child_id": cid, "origin": o, "venue": v, "state": "PENDING_NEW"})
+                for cid, (o, v) in sorted(home.children.items())]
 
     @app.get("/v1/peers")
     async def peers(client: Client) -> list[dict[str, Any]]:
@@ -191,20 +219,20 @@ def build_app(engine: ExecutionEngine, metrics: Metrics, region: str, mesh: Peer
 
     @app.get("/v1/risk")
     async def risk(client: Client) -> dict[str, Any]:
-        return engine.risk.view(client)
+        return deps.risk.view(client)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
-        links = engine.edges.values()
+        links = deps.edges.values()
         return {"status": "ok", "region": region, "edges_connected": sum(link.connected for link in links),
-                "edges": len(engine.edges)}
+                "edges": len(deps.edges)}
 
     if algos is not None:
         app.include_router(algo_routes(algos))
 
     @app.get("/metrics")
     async def prometheus() -> PlainTextResponse:
-        metrics.refresh(engine)
+        metrics.refresh(deps.booking, md, deps.risk, deps.edges)
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

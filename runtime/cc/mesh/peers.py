@@ -15,9 +15,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import grpc
 from seqmesh.runtime.links.tls import TlsFiles, peer_identity
@@ -25,9 +26,26 @@ from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import peer_pb2 as ppb
 from seqmesh.runtime.proto import peer_pb2_grpc as ppbg
 
-from .marketdata import MarketData
+from ..marketdata import MarketData
 
 log = logging.getLogger(__name__)
+
+
+class PeerHandler(Protocol):
+    """What the region does with what its peers ask of it (the home side of their orders,
+    their algos' messages) and what it tells a peer on connecting."""
+
+    async def allocate(self, origin: str, alloc: ppb.AllocateRemote) -> pb.OrderAck: ...
+
+    async def cancel(self, frame: ppb.CancelRemote) -> None: ...
+
+    async def remote_events(self, venue: str, events: list[pb.OrderEvent]) -> None: ...
+
+    def resume(self, origin: str, cursors: dict[str, int]) -> None: ...
+
+    def remote_cursors(self) -> dict[str, int]: ...
+
+    def algo_message(self, msg: pb.AlgoMessage) -> None: ...
 
 
 @dataclass
@@ -57,13 +75,11 @@ class PeerMesh:
         self._outboxes: dict[str, asyncio.Queue[ppb.PeerFrame | None]] = {}
         self.local_venues: dict[str, ppb.VenueAnnounce] = {}
         self._acks: dict[str, asyncio.Future[pb.OrderAck]] = {}
-        # Set by the CC: what to do with a peer's allocation, cancel, relayed event, and resume.
-        self.on_allocate: Callable[[str, ppb.AllocateRemote], Awaitable[pb.OrderAck]] | None = None
-        self.on_cancel: Callable[[ppb.CancelRemote], Awaitable[None]] | None = None
-        self.on_remote_events: Callable[[str, list[pb.OrderEvent]], Awaitable[None]] | None = None
-        self.on_resume: Callable[[str, dict[str, int]], None] | None = None
-        self.on_algo_message: Callable[[pb.AlgoMessage], None] | None = None
-        self.remote_cursors: Callable[[], dict[str, int]] = dict
+        self.handler: PeerHandler | None = None
+
+    def attach(self, handler: PeerHandler) -> None:
+        """The region's side of the mesh (built after the mesh, which it uses to answer)."""
+        self.handler = handler
 
     # -- venues of other regions ------------------------------------------------------------
 
@@ -78,6 +94,10 @@ class PeerMesh:
         packets without closing connections shows up here, within one probe interval or so)."""
         return (peer.connected_out and peer.connected_in
                 and time.monotonic() - peer.last_pong <= 2 * self.probe_s + 0.5)
+
+    def remote_venue(self, venue: str) -> tuple[str, ppb.VenueAnnounce, float] | None:
+        peer = self.home_of(venue)
+        return None if peer is None else (peer.region, peer.venues[venue], peer.rtt_ms or 0.0)
 
     def routable(self, venue: str) -> bool:
         peer = self.home_of(venue)
@@ -205,7 +225,8 @@ class PeerMesh:
     async def _outgoing(self, peer: PeerState, box: asyncio.Queue[ppb.PeerFrame | None]
                         ) -> AsyncIterator[ppb.PeerFrame]:
         hello = ppb.Hello(region=self.region)
-        hello.remote_cursors.update(self.remote_cursors())
+        if self.handler is not None:
+            hello.remote_cursors.update(self.handler.remote_cursors())
         yield ppb.PeerFrame(hello=hello)
         self._outboxes[peer.region] = box  # live items queue from here on, after the snapshots
         for frame in self._snapshots():
@@ -227,7 +248,12 @@ class PeerMesh:
 
 
 class PeerService(ppbg.PeerServicer):
-    """The inbound side: another region's CC mirroring to us."""
+    """The inbound side: another region's CC mirroring to us and routing to our venues.
+
+    Market data and pings are handled as they arrive; an allocation waits for our edge's
+    answer in a task of its own and its ack joins the replies when ready, so nothing read after
+    it (a ping, whose pong the peer's router uses as our round trip) waits behind a venue's
+    answer. Relayed order events are booked in their order by one worker per link."""
 
     def __init__(self, mesh: PeerMesh) -> None:
         self.mesh = mesh
@@ -240,45 +266,94 @@ class PeerService(ppbg.PeerServicer):
             who = ident.uri if ident else "a client without a seqmesh identity"
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{who} is not a configured peer CC")
             return
-        peer = mesh.peers[ident.region]
-        md = mesh.marketdata
+        region = ident.region
+        replies: asyncio.Queue[ppb.PeerFrame | BaseException | None] = asyncio.Queue()
+        events: asyncio.Queue[ppb.RemoteEvent] = asyncio.Queue()
+        tasks: set[asyncio.Task[None]] = set()
+
+        def spawn(coro: Any) -> None:
+            task = asyncio.get_running_loop().create_task(coro)
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        async def allocate(alloc: ppb.AllocateRemote) -> None:
+            handler = mesh.handler
+            if handler is None:
+                return
+            ack = await handler.allocate(region, alloc)
+            reply = ppb.PeerFrame(allocate_ack=ppb.AllocateAck(venue=alloc.venue))
+            reply.allocate_ack.ack.CopyFrom(ack)
+            replies.put_nowait(reply)
+
+        async def book_events() -> None:
+            while True:
+                ev = await events.get()
+                if mesh.handler is not None:
+                    await mesh.handler.remote_events(ev.venue, [ev.event])
+
+        async def read() -> None:
+            try:
+                async for frame in requests:
+                    reply = await self._on_frame(region, frame, spawn, allocate, events)
+                    if reply is not None:
+                        replies.put_nowait(reply)
+                replies.put_nowait(None)
+            except BaseException as exc:  # the stream failed: end the call with it
+                replies.put_nowait(exc)
+
+        peer = mesh.peers[region]
         peer.connected_in = True
+        spawn(book_events())
+        reader = asyncio.get_running_loop().create_task(read())
         try:
-            async for frame in requests:
-                kind = frame.WhichOneof("body")
-                if kind == "market_data":
-                    item = frame.market_data
-                    which = item.WhichOneof("item")
-                    if which is None:
-                        continue
-                    getattr(item, which).ts.peer_recv_ts = time.time_ns()
-                    md.on_item(item)
-                    peer.items_in += 1
-                elif kind == "ping":
-                    yield ppb.PeerFrame(pong=ppb.Pong(t0=frame.ping.t0))
-                elif kind == "venue":
-                    v = frame.venue
-                    peer.venues[v.info.venue] = v
-                    md.register(v.info.venue, ident.region, True, list(v.info.instruments))
-                    md.set_connected(v.info.venue, v.connected)
-                elif kind == "allocate" and mesh.on_allocate is not None:
-                    ack = await mesh.on_allocate(ident.region, frame.allocate)
-                    reply = ppb.PeerFrame(allocate_ack=ppb.AllocateAck(venue=frame.allocate.venue))
-                    reply.allocate_ack.ack.CopyFrom(ack)
-                    yield reply
-                elif kind == "cancel" and mesh.on_cancel is not None:
-                    await mesh.on_cancel(frame.cancel)
-                elif kind == "algo_message" and mesh.on_algo_message is not None:
-                    mesh.on_algo_message(frame.algo_message)
-                elif kind == "remote_event" and mesh.on_remote_events is not None:
-                    await mesh.on_remote_events(frame.remote_event.venue, [frame.remote_event.event])
-                elif kind == "hello":
-                    if frame.hello.region != ident.region:
-                        await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"hello says {frame.hello.region!r} "
-                                            f"but the certificate says {ident.region!r}")
-                    if mesh.on_resume is not None:
-                        mesh.on_resume(ident.region, dict(frame.hello.remote_cursors))
+            while True:
+                out = await replies.get()
+                if out is None:
+                    return
+                if isinstance(out, BaseException):
+                    if isinstance(out, PermissionError):
+                        await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(out))
+                    raise out
+                yield out
         finally:
+            reader.cancel()
+            for task in list(tasks):
+                task.cancel()
             peer.connected_in = False
             for venue in peer.venues:
-                md.set_connected(venue, False)  # its venues leave NBBO and routing until the link is back
+                mesh.marketdata.set_connected(venue, False)  # its venues leave NBBO and routing until back
+
+    async def _on_frame(self, region: str, frame: ppb.PeerFrame, spawn: Any, allocate: Any,
+                        events: asyncio.Queue[ppb.RemoteEvent]) -> ppb.PeerFrame | None:
+        mesh = self.mesh
+        peer = mesh.peers[region]
+        kind = frame.WhichOneof("body")
+        if kind == "market_data":
+            item = frame.market_data
+            which = item.WhichOneof("item")
+            if which is not None:
+                getattr(item, which).ts.peer_recv_ts = time.time_ns()
+                mesh.marketdata.on_item(item)
+                peer.items_in += 1
+        elif kind == "ping":
+            return ppb.PeerFrame(pong=ppb.Pong(t0=frame.ping.t0))
+        elif kind == "venue":
+            v = frame.venue
+            peer.venues[v.info.venue] = v
+            mesh.marketdata.register(v.info.venue, region, True, list(v.info.instruments))
+            mesh.marketdata.set_connected(v.info.venue, v.connected)
+        elif kind == "allocate":
+            spawn(allocate(frame.allocate))
+        elif kind == "remote_event":
+            events.put_nowait(frame.remote_event)
+        elif mesh.handler is None:
+            return None
+        elif kind == "cancel":
+            spawn(mesh.handler.cancel(frame.cancel))
+        elif kind == "algo_message":
+            mesh.handler.algo_message(frame.algo_message)
+        elif kind == "hello":
+            if frame.hello.region != region:
+                raise PermissionError(f"hello says {frame.hello.region!r} but the certificate says {region!r}")
+            mesh.handler.resume(region, dict(frame.hello.remote_cursors))
+        return None

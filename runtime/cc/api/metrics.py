@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 if TYPE_CHECKING:
-    from .execution import ExecutionEngine
+    from collections.abc import Mapping
+
+    from ..edges import EdgeLink
+    from ..marketdata import MarketData
+    from ..orders.booking import Booking
+    from ..risk import RiskEngine
 
 
 class Metrics:
@@ -24,11 +29,12 @@ class Metrics:
         self.md_items = Gauge("seqmesh_cc_marketdata_items", "market data items processed", registry=r)
         self.kill_switch = Gauge("seqmesh_cc_kill_switch", "1 when the kill switch is on", registry=r)
 
-    def refresh(self, engine: ExecutionEngine) -> None:
-        self.fills.set(engine.fills_booked)
-        self.duplicate_fills.set(engine.duplicate_fills)
-        self.md_items.set(engine.marketdata.items)
-        self.kill_switch.set(1 if engine.risk.kill_switch else 0)
-        for venue, link in engine.edges.items():
+    def refresh(self, booking: Booking, marketdata: MarketData, risk: RiskEngine,
+                edges: Mapping[str, EdgeLink]) -> None:
+        self.fills.set(booking.fills_booked)
+        self.duplicate_fills.set(booking.duplicate_fills)
+        self.md_items.set(marketdata.items)
+        self.kill_switch.set(1 if risk.kill_switch else 0)
+        for venue, link in edges.items():
             self.edge_up.labels(venue).set(1 if link.connected else 0)
             self.edge_rtt.labels(venue).set(link.rtt_ms)

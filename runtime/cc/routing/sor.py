@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from .model import Side
+from ..domain import Side
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)

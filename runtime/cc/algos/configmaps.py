@@ -20,9 +20,9 @@ from typing import Any
 
 from seqmesh.common.wasmfile import InvalidWasm
 
-from .algos import SHARED_OWNER as OWNER
-from .algos import AlgoManager
-from .execution import OrderError
+from ..errors import OrderError
+from .manager import SHARED_OWNER as OWNER
+from .manager import AlgoManager
 
 log = logging.getLogger(__name__)
 STATUS_ANNOTATION = "seqmesh.io/status"

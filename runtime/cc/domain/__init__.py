@@ -1,0 +1,16 @@
+"""The CC's domain: orders, fills and their state machines. Plain data and rules; it imports
+nothing of the CC's infrastructure (no protobuf, no store, no event loop)."""
+
+from .orders import Child, Fill, OrderType, Parent, Side
+from .states import (
+    CHILD_TERMINAL,
+    CHILD_TRANSITIONS,
+    PARENT_TERMINAL,
+    PARENT_TRANSITIONS,
+    ChildState,
+    IllegalTransition,
+    ParentState,
+)
+
+__all__ = ["CHILD_TERMINAL", "CHILD_TRANSITIONS", "PARENT_TERMINAL", "PARENT_TRANSITIONS", "Child", "ChildState",
+           "Fill", "IllegalTransition", "OrderType", "Parent", "ParentState", "Side"]

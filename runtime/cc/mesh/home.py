@@ -1,0 +1,170 @@
+"""The home side of cross-region orders: children other regions route to our venues.
+
+A peer's child is recorded before our edge hears of it, held against the venue's balance
+until the venue's locked balance shows it, placed, and its events relayed back to the
+origin; when a peer reconnects, its children's events are replayed from where its ledger
+stops. Our own children at other regions' venues come back as relayed events and are
+booked like any edge's."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+import grpc
+from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.proto import peer_pb2 as ppb
+
+from ..edges import EdgeLink
+from ..ledger import Ledger
+from ..marketdata import MarketData
+from ..routing.reservations import Reservations
+from .peers import PeerMesh
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+#: remote children whose events we show (GET /v1/remote-children), most recent last
+REMOTE_VIEW_KEPT = 10_000
+
+
+class RemoteHome:
+    def __init__(self, mesh: PeerMesh, edges: Mapping[str, EdgeLink], ledger: Ledger, marketdata: MarketData,
+                 reservations: Reservations, book_events: Callable[[str, list[pb.OrderEvent]], Awaitable[None]],
+                 algo_message: Callable[[pb.AlgoMessage], None]) -> None:
+        self.mesh = mesh
+        self.edges = edges
+        self.ledger = ledger
+        self.marketdata = marketdata
+        self.reservations = reservations
+        self._book_events = book_events
+        self._algo_message = algo_message
+        #: children other regions routed to our edges: child id -> (origin region, venue)
+        self.children = ledger.remote_children()
+        #: the latest state of recent remote children (bounded: old ones are in the origin's ledger)
+        self.view: dict[str, dict[str, Any]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- PeerHandler ------------------------------------------------------------------------
+
+    async def allocate(self, origin: str, alloc: ppb.AllocateRemote) -> pb.OrderAck:
+        """Another region routed a child to one of our edges: record it, then place it."""
+        link = self.edges.get(alloc.venue)
+        cid = alloc.order.client_order_id
+        if link is None:
+            return pb.OrderAck(client_order_id=cid, state=pb.REJECTED, reason=f"{alloc.venue} is not in this region")
+        if not link.connected:
+            return pb.OrderAck(client_order_id=cid, reason=f"edge {alloc.venue} is down")  # origin resends
+        if cid not in self.children:
+            # The home region agrees the reservation: what its venue's account can still cover,
+            # after every order already on its way there (ours and other regions'), is the limit.
+            asset, need = self._needs(link, alloc.order)
+            free = (link.free(asset) - self.reservations.held_for_remote(link.venue, asset)
+                    - self.reservations.reserved(link.venue, asset))
+            if need > free:
+                return pb.OrderAck(client_order_id=cid, state=pb.REJECTED,
+                                   reason=f"RESERVATION_DENIED: {link.venue} can cover {max(free, ZERO)} {asset}, "
+                                          f"the order needs {need}")
+            self.ledger.add_remote_child(cid, origin, alloc.venue)  # before the edge hears of it
+            await self.ledger.durable()
+            self.children[cid] = (origin, alloc.venue)
+            self.reservations.hold_remote(cid, link.venue, asset, need)
+        try:
+            return await link.client.submit(alloc.order, timeout=15)
+        except grpc.aio.AioRpcError as exc:
+            return pb.OrderAck(client_order_id=cid, reason=f"edge {alloc.venue}: {exc.code().name}")
+        finally:
+            # Once the venue has it, its own locked balance carries the reservation; the next
+            # balance refresh (and the announcement to every peer) shows it.
+            self._spawn(self._release_after_refresh(link, cid))
+
+    async def cancel(self, frame: ppb.CancelRemote) -> None:
+        link = self.edges.get(frame.venue)
+        if link is not None and link.connected and frame.client_order_id in self.children:
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                await link.client.cancel(frame.client_order_id, timeout=15)
+
+    async def remote_events(self, venue: str, events: list[pb.OrderEvent]) -> None:
+        await self._book_events(venue, events)
+
+    def algo_message(self, msg: pb.AlgoMessage) -> None:
+        self._algo_message(msg)
+
+    def resume(self, origin: str, cursors: dict[str, int]) -> None:
+        """A peer reconnected: replay its children's events from where its ledger stops."""
+        for venue, after in cursors.items():
+            link = self.edges.get(venue)
+            if link is not None:
+                self._spawn(self._replay(origin, link, after))
+
+    def remote_cursors(self) -> dict[str, int]:
+        """For each venue of another region we routed to: the last of its events we booked."""
+        venues = {v for v in self.ledger.child_venues() if v not in self.edges}
+        return {v: self.ledger.cursor(v) for v in venues}
+
+    # -- events of the children we host ------------------------------------------------------
+
+    def relay(self, venue: str, ev: pb.OrderEvent) -> bool:
+        """An event at one of our edges: if it is another region's child, back it goes (True)."""
+        remote = self.children.get(ev.client_order_id)
+        if remote is None:
+            return False
+        origin = remote[0]
+        view = self.view.pop(ev.client_order_id, None) or {"child_id": ev.client_order_id, "origin": origin,
+                                                             "venue": venue, "fills": 0}
+        view.update(state=pb.OrderState.Name(ev.state), filled=ev.filled_qty, symbol=ev.symbol)
+        if ev.HasField("fill"):
+            view["fills"] += 1
+        self.view[ev.client_order_id] = view  # re-inserted: the dict stays in recency order
+        if len(self.view) > REMOTE_VIEW_KEPT:
+            del self.view[next(iter(self.view))]
+        self.mesh.relay(origin, venue, ev)
+        return True
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _release_after_refresh(self, link: EdgeLink, cid: str) -> None:
+        link.changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(link.changed.wait(), 5.0)
+        self.reservations.release_remote(cid)
+
+    def _needs(self, link: EdgeLink, order: pb.SubmitOrder) -> tuple[str, Decimal]:
+        """(asset, amount) an order will lock at the venue (a market buy at the current ask + fee)."""
+        base, quote = order.symbol.split("/")
+        qty = Decimal(order.quantity)
+        if order.side == pb.SELL:
+            return base, qty
+        price = Decimal(order.price) if order.price else (self.marketdata.best(order.symbol)[1] or ZERO)
+        vb = self.marketdata.books.get((link.venue, order.symbol))
+        if not order.price and vb is not None:
+            # Sweeping costs more than the top: walk this venue's asks for the whole quantity.
+            got, cost, i = ZERO, ZERO, 0
+            while got < qty and (lvl := vb.level_at(False, i)) is not None:
+                take = min(lvl[1], qty - got)
+                got, cost, i = got + take, cost + take * lvl[0], i + 1
+            if got:
+                price = cost / got
+        return quote, qty * price * (1 + link.taker_fee)
+
+    async def _replay(self, origin: str, link: EdgeLink, after: int) -> None:
+        try:
+            end = (await link.client.info(timeout=10)).last_event_seq
+            if end <= after:
+                return
+            async for ev in link.client.order_events(after):
+                remote = self.children.get(ev.client_order_id)
+                if remote is not None and remote[0] == origin:
+                    self.mesh.relay(origin, link.venue, ev)
+                if ev.seq >= end:
+                    return
+        except grpc.aio.AioRpcError as exc:
+            log.warning("replay for %s from %s failed: %s", origin, link.venue, exc.code().name)

@@ -1,0 +1,150 @@
+"""The order engine: what the API asks of orders — submit, cancel, the kill switch.
+
+submit: validate -> risk -> route (SOR) -> parent and children written ahead to the ledger ->
+children dispatched to their edges. Everything after (events, fills, parent state, reroutes)
+is booking's and dispatch's. An execution algorithm's slices come through `submit` too, as
+orders of their own that name their algorithm (`algo_parent`), so every slice passes the
+same risk, routing and children path as any order.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ..bus import Bus, OrderUpdated
+from ..clock import Clock
+from ..domain import PARENT_TERMINAL, OrderType, Parent, ParentState, Side
+from ..errors import OrderError
+from ..ledger import Ledger
+from ..marketdata import MarketData
+from ..risk import RiskDenied, RiskEngine
+from ..routing.candidates import Candidates
+from ..routing.sor import Router
+from .booking import Booking
+from .cache import OrderCache
+from .dispatch import Dispatcher
+from .ids import OrderIds
+from .routes import children_of
+from .validate import validate
+
+ZERO = Decimal(0)
+
+
+class OrderEngine:
+    def __init__(self, ledger: Ledger, cache: OrderCache, marketdata: MarketData, candidates: Candidates,
+                 router: Router, risk: RiskEngine, booking: Booking, dispatcher: Dispatcher, bus: Bus,
+                 clock: Clock, ids: OrderIds) -> None:
+        self.ledger = ledger
+        self.cache = cache
+        self.marketdata = marketdata
+        self.candidates = candidates
+        self.router = router
+        self.risk = risk
+        self.booking = booking
+        self.dispatcher = dispatcher
+        self.bus = bus
+        self.clock = clock
+        self.ids = ids
+
+    def working_qty(self, client: str, symbol: str) -> Decimal:
+        """The client's signed quantity still working in `symbol`. An execution algorithm counts
+        its whole unfilled quantity, and its slices nothing of their own, so each slice counts
+        once: inside its algorithm's remainder."""
+        total = ZERO
+        for p in self.cache.live.values():
+            if p.client != client or p.symbol != symbol or p.algo_parent:
+                continue
+            if p.type.is_algo:
+                total += (p.qty - p.filled) * p.side.sign
+            else:
+                total += sum((c.qty - c.filled for c in p.children if not c.done), ZERO) * p.side.sign
+        return total
+
+    async def submit(self, client: str, symbol: str, side: Side, qty: Decimal, type: OrderType,
+                     price: Decimal | None, client_order_id: str | None,
+                     algo_parent: Parent | None = None) -> tuple[Parent, bool]:
+        """Returns (order, created); an order already known by its client order id is returned as is."""
+        if client_order_id:
+            known = await self.cache.by_client_order_id(client, client_order_id)
+            if known is not None:
+                return known, False
+        books = self.marketdata.venue_books(symbol)
+        validate(symbol, qty, type, price, books)
+        candidates = self.candidates(symbol, side)
+        if not candidates:
+            raise OrderError("NO_LIVE_VENUE", f"no connected venue has a live {symbol} book", 409)
+        best_bid, best_ask = self.marketdata.best(symbol)
+        far = best_ask if side is Side.BUY else best_bid
+        ref = price if price is not None else (far if far is not None else self.marketdata.mid(symbol))
+        working = self.working_qty(client, symbol)
+        if algo_parent is not None:
+            working -= qty * side.sign  # the slice is carved out of its algorithm's remainder: once
+        try:
+            self.risk.check(client, symbol, side, qty, ref, working)
+        except RiskDenied as d:
+            raise OrderError(d.code, d.message, 403, limit=d.limit, value=d.value) from None
+        mid = (best_bid + best_ask) / 2 if best_bid is not None and best_ask is not None else None
+        route = self.router.route(side, qty, candidates, price, mid)
+        if type is OrderType.MARKET and not route.allocations:
+            raise OrderError("NO_LIQUIDITY", f"no live venue can fill any of {qty} {symbol} now", 409)
+        now = self.clock.now_ns()
+        decision: dict[str, Any] = {"route": route.summary(), "decided_ns": now}
+        if algo_parent is not None:
+            decision["algo_parent"] = algo_parent.order_id
+        parent = Parent(self.ids.next(), client, client_order_id or "", symbol, side, type, qty, price,
+                        ParentState.NEW, now, now, decision=decision)
+        children = children_of(parent, route, self.candidates.tick, now)
+        self.ledger.begin_group()
+        with self.ledger:
+            self.ledger.save_parent(parent, "accepted")
+            for child in children:
+                self.ledger.save_child(child, "routed")
+        self.cache.add(parent)  # a resubmit while this one commits gets this order
+        try:
+            await self.ledger.durable()  # written ahead: committed before any edge hears of it
+        except BaseException:
+            self.cache.forget(parent)
+            raise
+        self.cache.go_live(parent)
+        self.bus.publish(OrderUpdated(parent))
+        await self.dispatcher.send(parent, children)
+        return parent, True
+
+    async def accept(self, parent: Parent) -> None:
+        """Write ahead an order that routes nothing itself (an execution algorithm's parent)."""
+        self.ledger.save_parent(parent, "accepted")
+        self.cache.add(parent)
+        try:
+            await self.ledger.durable()
+        except BaseException:
+            self.cache.forget(parent)
+            raise
+        self.cache.go_live(parent)
+        self.bus.publish(OrderUpdated(parent))
+
+    async def cancel(self, parent: Parent) -> Parent:
+        if parent.state in PARENT_TERMINAL:
+            raise OrderError("NOT_CANCELABLE", f"order {parent.order_id} is already {parent.state}", 409)
+        parent.cancel_requested = True
+        parent.updated_ns = self.clock.now_ns()
+        if parent.type.is_algo:  # its scheduler cancels its slices and settles it (OrderUpdated)
+            parent.transition(ParentState.PENDING_CANCEL)
+        self.ledger.save_parent(parent, "cancel_requested")
+        await self.ledger.durable()
+        await self.dispatcher.cancel(parent.children)
+        self.booking.settle(parent)
+        return parent
+
+    async def set_kill_switch(self, on: bool) -> int:
+        """Turn the kill switch on (cancelling every resting order) or off; returns orders cancelled."""
+        self.risk.kill_switch = on
+        self.ledger.set_flag("kill_switch", "on" if on else "off")
+        await self.ledger.durable()
+        if not on:
+            return 0
+        live = self.cache.live_parents()
+        for p in live:
+            if p.state not in PARENT_TERMINAL:
+                await self.cancel(p)
+        return len(live)

@@ -1,0 +1,96 @@
+"""The venues an order may route to, with what the router needs of each: depth, fees, round
+trip, lot and tick filters and the balance it may still use. Local venues come from their
+edge links; other regions' venues from the peer mesh, with the peer round trip added."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Protocol
+
+from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.proto import peer_pb2 as ppb
+
+from ..domain import Side
+from ..edges import EdgeLink
+from ..marketdata import MarketData
+from .reservations import Reservations
+from .sor import VenueCandidate
+
+ZERO = Decimal(0)
+
+
+class RemoteVenues(Protocol):
+    """What routing needs of the peer mesh: the venues other regions announce."""
+
+    def routable(self, venue: str) -> bool: ...
+
+    def remote_venue(self, venue: str) -> tuple[str, ppb.VenueAnnounce, float] | None:
+        """(home region, announcement, peer RTT ms) of another region's venue."""
+        ...
+
+
+class Candidates:
+    def __init__(self, marketdata: MarketData, edges: Mapping[str, EdgeLink], reservations: Reservations,
+                 remote: RemoteVenues | None) -> None:
+        self.marketdata = marketdata
+        self.edges = edges
+        self.reservations = reservations
+        self.remote = remote
+
+    def __call__(self, symbol: str, side: Side, exclude: frozenset[str] = frozenset()) -> list[VenueCandidate]:
+        buy = side is Side.BUY
+        base, quote = symbol.split("/")
+        asset = quote if buy else base
+        out, remote = [], []
+        for vb in self.marketdata.venue_books(symbol, live_only=True):
+            if vb.venue in exclude:
+                continue
+            if vb.remote:
+                cand = self._remote(vb.venue, symbol, asset, functools.partial(vb.level_at, not buy))
+                if cand is not None:
+                    remote.append(cand)
+                continue
+            link = self.edges.get(vb.venue)
+            inst = link.instrument(symbol) if link else None
+            if link is None or not link.connected or inst is None:
+                continue
+            cap = max(link.free(asset) - self.reservations.reserved(vb.venue, asset), ZERO)
+            out.append(VenueCandidate(
+                vb.venue, functools.partial(vb.level_at, not buy), link.taker_fee, link.maker_fee, link.rtt_ms,
+                Decimal(inst.lot), Decimal(inst.min_qty), Decimal(inst.min_notional), Decimal(inst.tick),
+                balance_cap=cap, region=vb.region, remote=False,
+            ))
+        return out + remote
+
+    def _remote(self, venue: str, symbol: str, asset: str, level_at: functools.partial[tuple[Decimal, Decimal] | None]
+                ) -> VenueCandidate | None:
+        """A venue of another region, through its home CC: the peer round trip is part of its cost."""
+        if self.remote is None or not self.remote.routable(venue):
+            return None
+        found = self.remote.remote_venue(venue)
+        if found is None:
+            return None
+        region, v, peer_rtt = found
+        inst = instrument(v.info, symbol)
+        if inst is None:
+            return None
+        free = next((Decimal(b.free) for b in v.balances if b.asset == asset), ZERO)
+        return VenueCandidate(
+            venue, level_at, Decimal(v.info.taker_fee or "0"), Decimal(v.info.maker_fee or "0"), v.edge_rtt_ms,
+            Decimal(inst.lot), Decimal(inst.min_qty), Decimal(inst.min_notional), Decimal(inst.tick),
+            balance_cap=max(free - self.reservations.reserved(venue, asset), ZERO),
+            region=region, remote=True, extra_latency_ms=peer_rtt,
+        )
+
+    def tick(self, venue: str, symbol: str) -> Decimal | None:
+        link = self.edges.get(venue)
+        inst = link.instrument(symbol) if link else None
+        if inst is None and self.remote is not None and (found := self.remote.remote_venue(venue)) is not None:
+            inst = instrument(found[1].info, symbol)
+        return None if inst is None else Decimal(inst.tick)
+
+
+def instrument(info: pb.VenueInfo, symbol: str) -> pb.Instrument | None:
+    return next((i for i in info.instruments if i.symbol == symbol), None)
