@@ -6,7 +6,7 @@ one COMMIT per loop turn makes them durable, as before this interface existed.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Collection, Iterator
@@ -21,6 +21,20 @@ from . import rows
 from .fillids import FillIds
 from .ports import ALGO_FILL_WINDOW, IDLE_COMMIT_S, ExecAlgoState, MarketSample, StoreConflict
 from .schema import VERSION_TABLE, Migration, migrations
+
+# The order path's statements, built once.
+_UPSERT_PARENT = (
+    f"INSERT INTO parents ({rows.PARENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT(order_id) DO UPDATE SET state=excluded.state, reason=excluded.reason,"
+    " cancel_requested=excluded.cancel_requested, reroutes=excluded.reroutes,"
+    " decision=excluded.decision, updated_ns=excluded.updated_ns")
+_UPSERT_CHILD = (
+    f"INSERT INTO children ({rows.CHILD_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT(child_id) DO UPDATE SET state=excluded.state, venue_order_id=excluded.venue_order_id,"
+    " filled=excluded.filled, cum_quote=excluded.cum_quote, reason=excluded.reason,"
+    " sent=excluded.sent, last_seq=excluded.last_seq, updated_ns=excluded.updated_ns")
+_INSERT_FILL = (
+    f"INSERT OR IGNORE INTO fills ({rows.FILL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
 _IN_CHUNK = 500  # ids per `IN (...)`: well under SQLite's limit on bound parameters
 
@@ -76,6 +90,8 @@ class SqliteLedgerStore:
         recent = self.db.execute("SELECT fill_id FROM algo_fills ORDER BY rowid DESC LIMIT ?", (algo_fill_window,))
         self._fills.remember_algo(reversed([r[0] for r in recent]))
         self.late_duplicates = 0
+        self._groups = self._groups_at_tick = 0  # group transactions opened (to tell an idle one)
+        self._idle: asyncio.TimerHandle | None = None
 
     @property
     def commits(self) -> int:
@@ -86,19 +102,21 @@ class SqliteLedgerStore:
     def _begin(self) -> None:
         if not self._s.group_open:
             self._s.begin_group()
-            self._s.commit_soon(IDLE_COMMIT_S)  # nobody commits it: the store does, soon
+            self._groups += 1
+            if self._idle is None:
+                self._idle = asyncio.get_running_loop().call_later(IDLE_COMMIT_S, self._idle_tick)
 
-    @contextlib.contextmanager
-    def atomic(self) -> Iterator[None]:
-        self._begin()
-        self._fills.begin_block()
-        kept = False
-        try:
-            with self._s:
-                yield
-            kept = True
-        finally:
-            self._fills.end_block(kept)
+    def _idle_tick(self) -> None:
+        """Every IDLE_COMMIT_S while groups open: commit one that stayed open a whole tick (nobody
+        asked). One timer for all units, not one per unit: the order path pays nothing for it."""
+        if self._s.group_open and self._groups == self._groups_at_tick:
+            self._s.commit_soon()
+        self._groups_at_tick = self._groups
+        self._idle = (asyncio.get_running_loop().call_later(IDLE_COMMIT_S, self._idle_tick) if self._s.group_open
+                      else None)
+
+    def atomic(self) -> _Atomic:
+        return _Atomic(self)
 
     async def durable(self) -> None:
         await self._s.durable()
@@ -115,43 +133,35 @@ class SqliteLedgerStore:
         self.db.execute("INSERT INTO events (ts, kind, ref, body) VALUES (?, ?, ?, ?)",
                         (time.time_ns(), kind, ref, _json(body)))
 
-    @contextlib.contextmanager
-    def _row(self, what: str) -> Iterator[None]:
-        """A write of one row and its event, all or nothing; a broken constraint is a StoreConflict."""
+    def save_parent(self, p: Parent, kind: str = "parent") -> None:
         self._begin()
         try:
             with self._s:
-                yield
+                self.db.execute(
+                    _UPSERT_PARENT,
+                    (p.order_id, p.client, p.client_order_id or None, p.symbol, p.side.value, p.type.value,
+                     str(p.qty), None if p.price is None else str(p.price), p.state.value, p.reason,
+                     int(p.cancel_requested), p.reroutes, _json(p.decision), p.created_ns, p.updated_ns),
+                )
+                self._event(kind, p.order_id, {"state": p.state.value, "reason": p.reason})
         except sqlite3.IntegrityError as exc:
-            raise StoreConflict(f"{what}: {exc}") from exc
-
-    def save_parent(self, p: Parent, kind: str = "parent") -> None:
-        with self._row(f"order {p.order_id}"):
-            self.db.execute(
-                f"INSERT INTO parents ({rows.PARENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT(order_id) DO UPDATE SET state=excluded.state, reason=excluded.reason,"
-                " cancel_requested=excluded.cancel_requested, reroutes=excluded.reroutes,"
-                " decision=excluded.decision, updated_ns=excluded.updated_ns",
-                (p.order_id, p.client, p.client_order_id or None, p.symbol, p.side.value, p.type.value,
-                 str(p.qty), None if p.price is None else str(p.price), p.state.value, p.reason,
-                 int(p.cancel_requested), p.reroutes, _json(p.decision), p.created_ns, p.updated_ns),
-            )
-            self._event(kind, p.order_id, {"state": p.state.value, "reason": p.reason})
+            raise StoreConflict(f"order {p.order_id}: {exc}") from exc
         self._fills.hold(p)
 
     def save_child(self, c: Child, kind: str = "child") -> None:
-        with self._row(f"child {c.child_id}"):
-            self.db.execute(
-                f"INSERT INTO children ({rows.CHILD_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT(child_id) DO UPDATE SET state=excluded.state, venue_order_id=excluded.venue_order_id,"
-                " filled=excluded.filled, cum_quote=excluded.cum_quote, reason=excluded.reason,"
-                " sent=excluded.sent, last_seq=excluded.last_seq, updated_ns=excluded.updated_ns",
-                (c.child_id, c.parent_id, c.venue, str(c.qty), None if c.price is None else str(c.price),
-                 c.type.value, c.state, c.venue_order_id, str(c.filled), str(c.cum_quote), c.reason,
-                 int(c.sent), c.last_seq, c.created_ns, c.updated_ns),
-            )
-            self._event(kind, c.child_id, {"parent": c.parent_id, "venue": c.venue, "state": c.state,
-                                           "filled": str(c.filled)})
+        self._begin()
+        try:
+            with self._s:
+                self.db.execute(
+                    _UPSERT_CHILD,
+                    (c.child_id, c.parent_id, c.venue, str(c.qty), None if c.price is None else str(c.price),
+                     c.type.value, c.state, c.venue_order_id, str(c.filled), str(c.cum_quote), c.reason,
+                     int(c.sent), c.last_seq, c.created_ns, c.updated_ns),
+                )
+                self._event(kind, c.child_id, {"parent": c.parent_id, "venue": c.venue, "state": c.state,
+                                               "filled": str(c.filled)})
+        except sqlite3.IntegrityError as exc:
+            raise StoreConflict(f"child {c.child_id}: {exc}") from exc
 
     def add_fill(self, f: Fill) -> bool:
         if not self._fills.add(f.parent_id, f.fill_id):
@@ -159,7 +169,7 @@ class SqliteLedgerStore:
         self._begin()
         with self._s:
             cur = self.db.execute(
-                f"INSERT OR IGNORE INTO fills ({rows.FILL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                _INSERT_FILL,
                 (f.fill_id, f.child_id, f.parent_id, f.venue, f.symbol, f.side.value, str(f.price), str(f.qty),
                  str(f.fee), f.fee_asset, int(f.maker), f.exchange_ts, f.booked_ns),
             )
@@ -206,13 +216,16 @@ class SqliteLedgerStore:
             self._event("flag", name, {"value": value})
 
     def save_exec_algo(self, s: ExecAlgoState) -> None:
-        with self._row(f"exec algo of {s.parent_id}"):
+        self._begin()
+        try:
             self.db.execute(
                 f"INSERT INTO exec_algos ({rows.EXEC_ALGO_COLUMNS}) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(parent_id)"
                 " DO UPDATE SET params=excluded.params, state=excluded.state, next_slice_ns=excluded.next_slice_ns,"
                 " slices_sent=excluded.slices_sent, status=excluded.status, updated_ns=excluded.updated_ns",
                 (s.parent_id, s.kind, _json(s.params), _json(s.state), s.next_slice_ns, s.slices_sent, s.status,
                  s.updated_ns))
+        except sqlite3.IntegrityError as exc:
+            raise StoreConflict(f"exec algo of {s.parent_id}: {exc}") from exc
 
     def add_market_samples(self, samples: Collection[MarketSample]) -> None:
         self._begin()
@@ -323,4 +336,26 @@ class SqliteLedgerStore:
         return int(self.db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
 
     async def close(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
         self._s.close()
+
+
+class _Atomic:
+    """`SqliteLedgerStore.atomic()`: the group's savepoint, and the fill ids a dropped block added."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: SqliteLedgerStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> None:
+        self.store._begin()
+        self.store._fills.begin_block()
+        self.store._s.__enter__()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        try:
+            self.store._s.__exit__(exc_type, exc, tb)
+        finally:
+            self.store._fills.end_block(exc_type is None)
