@@ -13,6 +13,7 @@ import itertools
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -23,6 +24,7 @@ from seqmesh.runtime.launcher.ready import free_port
 
 PG_USER = "seqmesh-pg"  # the OS user the server runs as when we are root
 DB_SUPERUSER = "seqmesh"  # the database role tests connect as (trust authentication, loopback only)
+_SERVER_ENV = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "TZ": "UTC"}
 
 
 def pg_bin() -> Path:
@@ -58,8 +60,11 @@ class PostgresServer:
         self.port = free_port()
         self._names = itertools.count()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.settings = settings or {}
+        self.timeout = timeout
         try:
-            self._start(settings or {}, timeout)
+            self._initdb()
+            self.start()
         except BaseException:
             self.stop()
             raise
@@ -76,26 +81,29 @@ class PostgresServer:
     def _groups(self) -> list[int] | None:
         return None if self.user is None else []  # root's supplementary groups are not the server's
 
-    def _start(self, settings: dict[str, str], timeout: float) -> None:
+    def _initdb(self) -> None:
         if self.user is not None:
             os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "TZ": "UTC"}
         init = subprocess.run([str(self.bin / "initdb"), "-D", str(self.data), "-U", DB_SUPERUSER, "--auth=trust",
                                "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"],
-                              capture_output=True, text=True, env=env, cwd=self.dir, user=self._uid, group=self._gid,
-                              extra_groups=self._groups)
+                              capture_output=True, text=True, env=_SERVER_ENV, cwd=self.dir, user=self._uid,
+                              group=self._gid, extra_groups=self._groups)
         if init.returncode:
             raise RuntimeError(f"initdb failed ({init.returncode}):\n{init.stdout}\n{init.stderr}")
+
+    def start(self) -> None:
+        """Start the server (again, after `stop(keep=True)`: same data, same port)."""
         args = [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port), "-h", "127.0.0.1",
                 "-k", str(self.dir), "-c", "max_connections=100", "-c", "shared_buffers=64MB"]
-        for name, value in settings.items():
+        for name, value in self.settings.items():
             args += ["-c", f"{name}={value}"]
         self.log = self.dir / "postgres.log"
-        with open(self.log, "wb") as out:
+        with open(self.log, "ab") as out:
             # The server's own process (no pg_ctl daemon in between) so it dies with us.
-            self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=self.dir,
+            self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=_SERVER_ENV, cwd=self.dir,
                                          preexec_fn=die_with_parent(), user=self._uid, group=self._gid,
                                          extra_groups=self._groups)
+        timeout = self.timeout
         deadline = time.monotonic() + timeout
         while not self._ready():
             if self.proc.poll() is not None:
@@ -127,13 +135,15 @@ class PostgresServer:
     def drop_database(self, name: str) -> None:
         self._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Fast shutdown (SIGINT: clients disconnected, a clean checkpoint), then remove every file."""
+    def stop(self, timeout: float = 30.0, keep: bool = False) -> None:
+        """Fast shutdown (SIGINT: clients disconnected, a clean checkpoint); then every file is
+        removed, unless `keep` (to `start` it again)."""
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(2)
+            self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -12,10 +12,19 @@ from pathlib import Path
 
 import pytest
 from seqmesh.runtime.cc.model import TERMINAL, Child, Fill, OrderType, Parent, ParentState, Side
-from seqmesh.runtime.cc.store import ExecAlgoState, LedgerStore, MarketSample, StoreConflict, open_store
+from seqmesh.runtime.cc.store import (
+    ExecAlgoState,
+    LedgerStore,
+    MarketSample,
+    StoreConflict,
+    StoreUnavailable,
+    open_store,
+)
 from seqmesh.runtime.cc.store.postgres import PostgresLedgerStore
 from seqmesh.runtime.cc.store.schema import migrations
 from seqmesh.runtime.cc.store.sqlite import SqliteLedgerStore
+
+from seqmesh.testing.postgres import PostgresServer
 
 LATEST = len(migrations("sqlite"))
 
@@ -351,3 +360,24 @@ async def test_postgres_durability_is_the_sessions_synchronous_commit(postgres_d
             await store.close()
     with pytest.raises(ValueError, match="durability must be one of power-loss, process-crash"):
         await PostgresLedgerStore.open(postgres_dsn, "sometimes")
+
+
+async def test_postgres_going_away_fails_the_units_it_takes_and_the_store_carries_on_when_it_is_back() -> None:
+    server = PostgresServer()  # its own: this test stops it
+    try:
+        store = await open_store(server.dsn(server.create_database()))
+        store.save_parent(parent("o1"))
+        await store.durable()
+        server.stop(keep=True)
+        store.save_parent(parent("o2"))
+        with pytest.raises(StoreUnavailable):
+            await store.durable()  # written ahead of nothing: the caller must not send o2
+        with pytest.raises(StoreUnavailable, match="could not be read"):
+            await store.parent("o1")  # reads fail too, clearly, while it is down
+        server.start()
+        store.save_parent(parent("o3"))
+        await store.durable()  # a new connection
+        assert list(await store.parents(["o1", "o2", "o3"])) == ["o1", "o3"]  # o2's unit was dropped whole
+        await store.close()
+    finally:
+        server.stop()

@@ -26,9 +26,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import orjson
@@ -71,6 +71,20 @@ async def migrate(conn: asyncpg.Connection, known: list[Migration] | None = None
         raise RuntimeError(f"the ledger's schema is at version {current}, newer than this seqmesh knows "
                            f"({len(known)}): run the newer version")
     return int(current)
+
+
+#: what a lost or refused connection raises (a query's own mistakes are not among them)
+_CONNECTION_ERRORS = (OSError, asyncpg.InterfaceError, asyncpg.InternalClientError, asyncpg.PostgresConnectionError,
+                      asyncpg.exceptions.OperatorInterventionError)
+T = TypeVar("T")
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
+
+    Pooled = PoolConnectionProxy[asyncpg.Record]
+
+
+def _unavailable(exc: BaseException) -> bool:
+    return isinstance(exc, _CONNECTION_ERRORS) and not isinstance(exc, asyncpg.DataError)
 
 
 # -- ops: one write each; a unit's ops become one statement per table --------------------------
@@ -383,18 +397,43 @@ class PostgresLedgerStore:
 
     # -- reads -------------------------------------------------------------------------------
 
+    async def _read(self, op: Callable[[Pooled], Awaitable[T]]) -> T:
+        """Run `op` on a pooled connection; once more on a fresh one if the first had died (a
+        server restart closes them all); StoreUnavailable if the server cannot be reached."""
+        for attempt in (1, 2):
+            try:
+                async with self._pool.acquire() as c:
+                    return await op(c)
+            except Exception as exc:
+                if not _unavailable(exc):
+                    raise
+                if attempt == 2:
+                    raise StoreUnavailable(f"the ledger could not be read: {exc!r}") from exc
+        raise AssertionError("unreachable")
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        return await self._read(lambda c: c.fetch(sql, *args))
+
+    async def _fetchval(self, sql: str, *args: Any) -> Any:
+        return await self._read(lambda c: c.fetchval(sql, *args))
+
     async def _load(self, where: str, *args: Any) -> dict[str, Parent]:
         """The parents matching `where`, oldest first, with their children and fills (and held),
         read in one snapshot so a commit in between cannot split a parent from its children."""
-        async with self._pool.acquire() as c, c.transaction(isolation="repeatable_read", readonly=True):
-            found = await c.fetch(f"SELECT {rows.PARENT_COLUMNS} FROM parents WHERE {where} ORDER BY created_ns",
-                                  *args)
-            ids = [r[0] for r in found]
-            children = await c.fetch(f"SELECT {rows.CHILD_COLUMNS} FROM children WHERE parent_id = ANY($1::text[])"
-                                     " ORDER BY created_ns, child_id", ids) if ids else []
-            fills = await c.fetch(f"SELECT {rows.FILL_COLUMNS} FROM fills WHERE parent_id = ANY($1::text[])"
-                                  " ORDER BY seq", ids) if ids else []
-        parents = rows.assemble(found, children, fills)
+        async def load(c: Pooled) -> tuple[list[asyncpg.Record], ...]:
+            async with c.transaction(isolation="repeatable_read", readonly=True):
+                found = await c.fetch(f"SELECT {rows.PARENT_COLUMNS} FROM parents WHERE {where}"
+                                      " ORDER BY created_ns", *args)
+                ids = [r[0] for r in found]
+                if not ids:
+                    return found, [], []
+                children = await c.fetch(f"SELECT {rows.CHILD_COLUMNS} FROM children"
+                                         " WHERE parent_id = ANY($1::text[]) ORDER BY created_ns, child_id", ids)
+                fills = await c.fetch(f"SELECT {rows.FILL_COLUMNS} FROM fills WHERE parent_id = ANY($1::text[])"
+                                      " ORDER BY seq", ids)
+                return found, children, fills
+
+        parents = rows.assemble(*await self._read(load))
         self._fills.hold_all(parents.values())
         return parents
 
@@ -412,7 +451,7 @@ class PostgresLedgerStore:
         return next(iter(found.values()), None)
 
     async def parent_id_of_child(self, child_id: str) -> str | None:
-        value = await self._pool.fetchval("SELECT parent_id FROM children WHERE child_id = $1", child_id)
+        value = await self._fetchval("SELECT parent_id FROM children WHERE child_id = $1", child_id)
         return None if value is None else str(value)
 
     async def client_order_ids(self, client: str, symbol: str | None = None, state: str | None = None,
@@ -424,62 +463,66 @@ class PostgresLedgerStore:
         if state:
             args.append(state)
             where.append(f"state = ${len(args)}")
-        found = await self._pool.fetch(f"SELECT order_id FROM parents WHERE {' AND '.join(where)}"
-                                       f" ORDER BY created_ns DESC LIMIT ${len(args) + 1}", *args, limit)
+        found = await self._fetch(f"SELECT order_id FROM parents WHERE {' AND '.join(where)}"
+                                  f" ORDER BY created_ns DESC LIMIT ${len(args) + 1}", *args, limit)
         return [r[0] for r in reversed(found)]
 
     async def client_fills(self) -> AsyncIterator[tuple[str, Fill]]:
-        async with self._pool.acquire() as c, c.transaction(readonly=True):
-            async for r in c.cursor(
-                "SELECT p.client, f.fill_id, f.child_id, f.parent_id, f.venue, f.symbol, f.side, f.price, f.qty,"
-                " f.fee, f.fee_asset, f.maker, f.exchange_ts, f.booked_ns FROM fills f"
-                " JOIN parents p ON p.order_id = f.parent_id ORDER BY f.seq", prefetch=1000,
-            ):
-                yield r[0], rows.fill(r[1:])
+        try:
+            async with self._pool.acquire() as c, c.transaction(readonly=True):
+                async for r in c.cursor(
+                    "SELECT p.client, f.fill_id, f.child_id, f.parent_id, f.venue, f.symbol, f.side, f.price, f.qty,"
+                    " f.fee, f.fee_asset, f.maker, f.exchange_ts, f.booked_ns FROM fills f"
+                    " JOIN parents p ON p.order_id = f.parent_id ORDER BY f.seq", prefetch=1000,
+                ):
+                    yield r[0], rows.fill(r[1:])
+        except Exception as exc:
+            if _unavailable(exc):
+                raise StoreUnavailable(f"the ledger could not be read: {exc!r}") from exc
+            raise
 
     async def algo_fills(self) -> list[tuple[str, Fill]]:
         return [rows.algo_fill(r) for r in
-                await self._pool.fetch(f"SELECT {rows.ALGO_FILL_COLUMNS} FROM algo_fills ORDER BY seq")]
+                await self._fetch(f"SELECT {rows.ALGO_FILL_COLUMNS} FROM algo_fills ORDER BY seq")]
 
     async def remote_children(self) -> dict[str, tuple[str, str]]:
-        found = await self._pool.fetch("SELECT child_id, origin, venue FROM remote_children")
+        found = await self._fetch("SELECT child_id, origin, venue FROM remote_children")
         return {r[0]: (r[1], r[2]) for r in found}
 
     async def child_venues(self) -> set[str]:
-        return {r[0] for r in await self._pool.fetch("SELECT DISTINCT venue FROM children")}
+        return {r[0] for r in await self._fetch("SELECT DISTINCT venue FROM children")}
 
     async def cursor(self, venue: str) -> int:
-        value = await self._pool.fetchval("SELECT last_seq FROM edge_cursors WHERE venue = $1", venue)
+        value = await self._fetchval("SELECT last_seq FROM edge_cursors WHERE venue = $1", venue)
         return 0 if value is None else int(value)
 
     async def flag(self, name: str) -> str | None:
-        value = await self._pool.fetchval("SELECT value FROM flags WHERE name = $1", name)
+        value = await self._fetchval("SELECT value FROM flags WHERE name = $1", name)
         return None if value is None else str(value)
 
     async def has_fill(self, fill_id: str) -> bool:
-        return await self._pool.fetchval("SELECT 1 FROM fills WHERE fill_id = $1", fill_id) is not None
+        return await self._fetchval("SELECT 1 FROM fills WHERE fill_id = $1", fill_id) is not None
 
     async def events(self, ref: str | None = None) -> list[dict[str, Any]]:
         q = "SELECT seq, ts, kind, ref, body FROM events" + (" WHERE ref = $1" if ref else "") + " ORDER BY seq"
-        return [rows.event(r) for r in await self._pool.fetch(q, *((ref,) if ref else ()))]
+        return [rows.event(r) for r in await self._fetch(q, *((ref,) if ref else ()))]
 
     async def exec_algo(self, parent_id: str) -> ExecAlgoState | None:
-        row = await self._pool.fetchrow(f"SELECT {rows.EXEC_ALGO_COLUMNS} FROM exec_algos WHERE parent_id = $1",
-                                        parent_id)
-        return None if row is None else rows.exec_algo(row)
+        found = await self._fetch(f"SELECT {rows.EXEC_ALGO_COLUMNS} FROM exec_algos WHERE parent_id = $1", parent_id)
+        return rows.exec_algo(found[0]) if found else None
 
     async def running_exec_algos(self) -> list[ExecAlgoState]:
-        return [rows.exec_algo(r) for r in await self._pool.fetch(
+        return [rows.exec_algo(r) for r in await self._fetch(
             f"SELECT {rows.EXEC_ALGO_COLUMNS} FROM exec_algos WHERE status != 'done' ORDER BY updated_ns, parent_id")]
 
     async def market_samples(self, symbol: str, start_ns: int, end_ns: int,
                              kind: str | None = None) -> list[MarketSample]:
         q = (f"SELECT {rows.SAMPLE_COLUMNS} FROM market_samples WHERE symbol = $1 AND ts_ns BETWEEN $2 AND $3"
              + (" AND kind = $4" if kind else "") + " ORDER BY ts_ns")
-        return [rows.sample(r) for r in await self._pool.fetch(q, symbol, start_ns, end_ns, *((kind,) if kind else ()))]
+        return [rows.sample(r) for r in await self._fetch(q, symbol, start_ns, end_ns, *((kind,) if kind else ()))]
 
     async def schema_version(self) -> int:
-        return int(await self._pool.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
+        return int(await self._fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
 
     async def close(self) -> None:
         if self._unit.blocks:
