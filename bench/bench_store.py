@@ -28,9 +28,9 @@ from seqmesh.runtime.cc.model import Child, OrderType, Parent, ParentState, Side
 from seqmesh.runtime.cc.store import LedgerStore, open_store
 
 DURABILITIES = ("power-loss", "process-crash")
-ROUNDS = 6
+ROUNDS = 7
 SEQUENTIAL = 100  # units per round, one at a time
-WRITERS, PER_WRITER = 32, 10  # per round, at once
+WRITERS, PER_WRITER = 32, 20  # per round, at once
 _ids = itertools.count()
 
 

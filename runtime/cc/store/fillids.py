@@ -15,27 +15,34 @@ from seqmesh.runtime.cc.model import Parent
 from .ports import ALGO_FILL_WINDOW
 
 _ALGO = ""  # the undo log's parent id for an algo fill
+_UNKNOWN: set[str] = set()  # `add`'s marker for a parent not held (never filled)
 
 
 class FillIds:
     def __init__(self, algo_window: int = ALGO_FILL_WINDOW) -> None:
-        self._by_parent: dict[str, set[str]] = {}
+        self._by_parent: dict[str, set[str] | None] = {}  # None: held, no fill yet (no set per order)
         self._algo: OrderedDict[str, None] = OrderedDict()
         self._algo_window = algo_window
         self._added: list[tuple[str, str]] = []  # (parent id or _ALGO, fill id) in the open block
         self._depth = 0
 
     def hold(self, p: Parent) -> None:
-        """The caller holds `p`: its fills (as read, plus any booked since) are known."""
+        """The caller read `p`: its fills (as read, plus any booked since) are known."""
         ids = self._by_parent.get(p.order_id)
         if ids is None:
-            self._by_parent[p.order_id] = {f.fill_id for f in p.fills}
-        else:
+            self._by_parent[p.order_id] = {f.fill_id for f in p.fills} if p.fills else None
+        elif p.fills:
             ids.update(f.fill_id for f in p.fills)
 
     def hold_all(self, parents: Iterable[Parent]) -> None:
         for p in parents:
             self.hold(p)
+
+    def saved(self, p: Parent) -> None:
+        """The caller saved `p`: held from now on if it was not (its fills came through `add`).
+        Cheap on purpose: every order is saved several times on the order path."""
+        if p.order_id not in self._by_parent:
+            self._by_parent[p.order_id] = {f.fill_id for f in p.fills} if p.fills else None
 
     def release(self, order_ids: Collection[str]) -> None:
         for order_id in order_ids:
@@ -43,13 +50,16 @@ class FillIds:
 
     def add(self, parent_id: str, fill_id: str) -> bool:
         """True (and remembered) if `fill_id` is new for this held parent."""
-        ids = self._by_parent.get(parent_id)
-        if ids is None:
+        ids = self._by_parent.get(parent_id, _UNKNOWN)
+        if ids is _UNKNOWN:
             raise LookupError(f"fill {fill_id}: parent {parent_id!r} was never read from or saved to this store "
                               "(or was released); load it before booking its fills")
-        if fill_id in ids:
+        if ids is None:
+            self._by_parent[parent_id] = {fill_id}
+        elif fill_id in ids:
             return False
-        ids.add(fill_id)
+        else:
+            ids.add(fill_id)
         if self._depth:
             self._added.append((parent_id, fill_id))
         return True

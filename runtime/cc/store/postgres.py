@@ -281,25 +281,35 @@ class PostgresLedgerStore:
             return {}
         try:
             async with conn.transaction():
-                await self._write(conn, unit.blocks)
+                duplicates = await self._write(conn, unit.blocks)
+            self._count_late(duplicates)
             return {}
         except asyncpg.IntegrityConstraintViolationError:
             pass  # find the blocks that break it: each in a savepoint
         conflicts: dict[asyncio.Task[Any], str] = {}
+        duplicates = set()
         async with conn.transaction():
             for block in unit.blocks:
                 try:
                     async with conn.transaction():
-                        await self._write(conn, [block])
+                        duplicates |= await self._write(conn, [block])
                 except asyncpg.IntegrityConstraintViolationError as exc:
                     what = f"{exc.__class__.__name__}: {exc}"
                     log.warning("ledger: dropped a block of %d writes: %s", len(block.ops), what)
                     if block.task is not None:
                         conflicts[block.task] = what
+        self._count_late(duplicates)
         return conflicts
 
-    async def _write(self, conn: asyncpg.Connection, blocks: list[_Block]) -> None:
-        """The blocks' ops, coalesced per row and sent one statement per table, parents first."""
+    def _count_late(self, duplicates: set[str]) -> None:
+        """Fills the database refused as booked already, beyond what memory knew."""
+        if duplicates:
+            self.late_duplicates += len(duplicates)
+            log.warning("ledger: %d fills were booked already: %s", len(duplicates), sorted(duplicates)[:5])
+
+    async def _write(self, conn: asyncpg.Connection, blocks: list[_Block]) -> set[str]:
+        """The blocks' ops, coalesced per row and sent one statement per table, parents first;
+        returns the fill ids the database already had (their rows and events are not written)."""
         by_key: list[dict[Any, tuple[Any, ...]]] = [{} for _ in range(EVENT + 1)]
         appended: list[list[tuple[Any, ...]]] = [[] for _ in range(EVENT + 1)]
         for block in blocks:
@@ -318,17 +328,14 @@ class PostgresLedgerStore:
         duplicates: set[str] = set()
         for op, sql in ((FILL, _INSERT_FILLS), (ALGO_FILL, _INSERT_ALGO_FILLS)):
             if appended[op]:
-                sent = [a[0] for a in appended[op]]
                 booked = {r[0] for r in await conn.fetch(sql, *zip(*appended[op], strict=True))}
-                duplicates.update(f for f in sent if f not in booked)
-        if duplicates:  # booked before, beyond what memory knew: the database refused them
-            self.late_duplicates += len(duplicates)
-            log.warning("ledger: %d fills were booked already: %s", len(duplicates), sorted(duplicates)[:5])
+                duplicates.update(a[0] for a in appended[op] if a[0] not in booked)
         if appended[SAMPLE]:
             await conn.executemany(_INSERT_SAMPLE, appended[SAMPLE])
         events = [a[:4] for a in appended[EVENT] if a[4] not in duplicates]
         if events:
             await conn.executemany(_INSERT_EVENT, events)
+        return duplicates
 
     def release(self, order_ids: Collection[str]) -> None:
         self._fills.release(order_ids)
@@ -345,7 +352,7 @@ class PostgresLedgerStore:
                 p.price, p.state.value, p.reason, p.cancel_requested, p.reroutes, _json(p.decision), p.created_ns,
                 p.updated_ns))
             self._event(kind, p.order_id, {"state": p.state.value, "reason": p.reason})
-        self._fills.hold(p)
+        self._fills.saved(p)
 
     def save_child(self, c: Child, kind: str = "child") -> None:
         with self.atomic():

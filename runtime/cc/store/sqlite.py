@@ -146,7 +146,7 @@ class SqliteLedgerStore:
                 self._event(kind, p.order_id, {"state": p.state.value, "reason": p.reason})
         except sqlite3.IntegrityError as exc:
             raise StoreConflict(f"order {p.order_id}: {exc}") from exc
-        self._fills.hold(p)
+        self._fills.saved(p)
 
     def save_child(self, c: Child, kind: str = "child") -> None:
         self._begin()
