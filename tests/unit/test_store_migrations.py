@@ -141,3 +141,21 @@ async def test_postgres_migrations_run_in_order_and_a_failing_one_changes_nothin
         assert await postgres.migrate(conn) == len(good)  # idempotent
     finally:
         await conn.close()
+
+
+async def test_two_ccs_opening_one_postgres_database_at_once_migrate_it_once(postgres_dsn: str) -> None:
+    import asyncio
+
+    import asyncpg
+    from seqmesh.runtime.cc.store.postgres import PostgresLedgerStore
+
+    stores = await asyncio.gather(PostgresLedgerStore.open(postgres_dsn), PostgresLedgerStore.open(postgres_dsn))
+    for store in stores:
+        assert await store.schema_version() == len(migrations("postgresql"))
+        await store.close()
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
+        versions = [r[0] for r in await conn.fetch("SELECT version FROM schema_version ORDER BY version")]
+    finally:
+        await conn.close()
+    assert versions == list(range(1, len(migrations("postgresql")) + 1))
