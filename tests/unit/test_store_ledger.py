@@ -381,3 +381,19 @@ async def test_postgres_going_away_fails_the_units_it_takes_and_the_store_carrie
         await store.close()
     finally:
         server.stop()
+
+
+async def test_the_last_save_of_a_row_in_a_unit_wins_and_every_save_leaves_its_event(store: LedgerStore) -> None:
+    p = parent("o1")
+    c = child(p, 0)
+    store.save_parent(p, "accepted")
+    for state in ("NEW", "PARTIALLY_FILLED", "FILLED"):
+        c.state = state
+        store.save_child(c, "edge_event")
+    p.state = ParentState.FILLED
+    store.save_parent(p, "state")
+    await store.durable()
+    found = await store.parent("o1")
+    assert found is not None and found.state is ParentState.FILLED and found.children[0].state == "FILLED"
+    assert [e["state"] for e in await store.events("o1-0")] == ["NEW", "PARTIALLY_FILLED", "FILLED"]
+    assert [e["kind"] for e in await store.events("o1")] == ["accepted", "state"]

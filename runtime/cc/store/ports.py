@@ -10,9 +10,13 @@ the order path stays free of awaits until the one that matters:
   edge's answer: a crash before the commit is repaired by the edge replaying from the
   cursor saved in the same unit). Every writer in the meantime shares the commit.
 - A unit nobody commits is committed by the store within `IDLE_COMMIT_S` of its first
-  write, so a forgotten `commit_soon` delays durability and loses nothing.
+  write (SQLite: within two ticks of a timer of that period), so a forgotten `commit_soon`
+  delays durability and loses nothing.
 - `with store.atomic():` makes a block of writes all-or-nothing inside the unit: an
-  exception leaving it undoes the block's writes (and only them).
+  exception leaving it undoes the block's writes (and only them). Nested blocks join the
+  outermost one; never `await` inside a block.
+- A unit that cannot commit at all (the database is unreachable) is dropped whole and
+  `durable()` raises `StoreUnavailable`: what it wrote ahead must not go out.
 
 A write that breaks a constraint (a second order with the same client order id) raises
 `StoreConflict`: from the write itself where the database sees it at once (SQLite), or from
@@ -42,7 +46,7 @@ from typing import Any, Protocol
 
 from seqmesh.runtime.cc.model import Child, Fill, Parent, ParentState
 
-#: seconds after a unit's first write by which the store commits it if no writer asked
+#: seconds after a unit's first write by which the store commits it if no writer asked (SQLite: twice that)
 IDLE_COMMIT_S = 0.05
 #: algo fill ids kept in memory for duplicate detection
 ALGO_FILL_WINDOW = 100_000

@@ -19,7 +19,7 @@ from seqmesh.runtime.store.sqlite import SqliteStore
 
 from . import rows
 from .fillids import FillIds
-from .ports import ALGO_FILL_WINDOW, IDLE_COMMIT_S, ExecAlgoState, MarketSample, StoreConflict
+from .ports import ALGO_FILL_WINDOW, IDLE_COMMIT_S, ExecAlgoState, MarketSample, StoreConflict, StoreUnavailable
 from .schema import VERSION_TABLE, Migration, migrations
 
 # The order path's statements, built once.
@@ -119,7 +119,10 @@ class SqliteLedgerStore:
         return _Atomic(self)
 
     async def durable(self) -> None:
-        await self._s.durable()
+        try:
+            await self._s.durable()
+        except sqlite3.Error as exc:  # the COMMIT failed (a full or failing disk)
+            raise StoreUnavailable(f"the ledger could not commit: {exc!r}") from exc
 
     def commit_soon(self, delay_s: float = 0.0) -> None:
         self._s.commit_soon(delay_s)
