@@ -30,16 +30,14 @@ def _cluster(args: Any) -> int:
               f"  ctr --address /run/seqmesh-node/containerd.sock -n k8s.io images import FILE.tar\n"
               f"  (test image {BUSYBOX_IMAGE} is in .cache/bin/images/busybox.tar);\n"
               f"StorageClass {STORAGE_CLASS} (default); Service names resolve from pods through CoreDNS at "
-              f"{NODE_IP}\n  (from this machine: dig @{NODE_IP} NAME.NS.svc.cluster.local), ClusterIPs answer "
-              f"from pods and this machine.", flush=True)
+              f"{NODE_IP}\n  (from this machine: busybox nslookup NAME.NS.svc.cluster.local {NODE_IP}); ClusterIPs "
+              f"answer from pods and from this machine.", flush=True)
     print("Ctrl-C stops it.", flush=True)
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    try:
-        while not stopping:
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
+    for sig in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: a shell starting us in the background ignores it
+        signal.signal(sig, lambda *_: stopping.append(1))
+    while not stopping:
+        time.sleep(0.5)
     cp.stop()
     return 0
 

@@ -53,6 +53,11 @@ def test_pod_runs_with_logs_and_exec(k8s_node_cluster: ControlPlane) -> None:
         assert pod["status"]["podIP"].startswith(POD_CIDR.rsplit(".", 1)[0] + ".")
         # its own PID namespace: the container's command is PID 1
         assert pod_exec(cp, ns, "hello", "cat", "/proc/1/comm").strip() == "sleep"
+        # what an in-cluster client (the operator in a pod) needs: a token and the API server's Service
+        token = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+        assert pod_exec(cp, ns, "hello", "sh", "-c", f"test -s {token} && echo ok").strip() == "ok"
+        assert pod_exec(cp, ns, "hello", "sh", "-c", "echo | nc -w 5 kubernetes.default.svc 443 && echo open"
+                        ).strip() == "open"
 
 
 def test_memory_limit_is_enforced(k8s_node_cluster: ControlPlane) -> None:
@@ -101,6 +106,7 @@ def test_deployment_reachable_on_pod_ips_and_through_its_service_by_name(k8s_nod
         cluster_ip = get(cp, ns, "service", "web")["spec"]["clusterIP"]
         # through kube-proxy's rules, by the names the CC uses for edges, from a pod
         for host in (f"web.{ns}.svc", f"web.{ns}.svc.cluster.local", "web"):
+            # (no `wget -T`: it segfaults in Debian's busybox 1.35; kubectl exec's timeout bounds it)
             answer = pod_exec(cp, ns, "client", "wget", "-qO-", f"http://{host}:80/")
             assert answer.strip() in names, (host, answer)
         resolved = pod_exec(cp, ns, "client", "nslookup", f"web.{ns}.svc.cluster.local")
