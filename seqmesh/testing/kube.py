@@ -19,8 +19,8 @@ from seqmesh.testing.processes import wait_until
 NS = "default"
 
 
-def get(cp: ControlPlane, kind: str, name: str) -> dict[str, Any] | None:
-    r = cp.kubectl("get", kind, name, "-n", NS, "-o", "json", check=False)
+def get(cp: ControlPlane, kind: str, name: str, namespace: str = NS) -> dict[str, Any] | None:
+    r = cp.kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
     return json.loads(r.stdout) if r.returncode == 0 else None
 
 
@@ -31,16 +31,27 @@ def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any]:
     return {}
 
 
-def wait_ready(cp: ControlPlane, kind: str, name: str, timeout: float = 60) -> dict[str, Any]:
+def wait_ready(cp: ControlPlane, kind: str, name: str, timeout: float = 60, namespace: str = NS) -> dict[str, Any]:
+    return _wait_status(cp, kind, name, timeout, namespace, "True", "Ready")
+
+
+def wait_reconciled(cp: ControlPlane, kind: str, name: str, timeout: float = 60,
+                    namespace: str = NS) -> dict[str, Any]:
+    """The resource once the operator has levelled its current generation (Ready or not)."""
+    return _wait_status(cp, kind, name, timeout, namespace, None, "reconciled")
+
+
+def _wait_status(cp: ControlPlane, kind: str, name: str, timeout: float, namespace: str, ready: str | None,
+                 what: str) -> dict[str, Any]:
     box: dict[str, Any] = {}
 
-    def ready() -> bool:
-        box["obj"] = get(cp, kind, name)
+    def done() -> bool:
+        box["obj"] = get(cp, kind, name, namespace)
         c = condition(box["obj"], "Ready")
-        return c.get("status") == "True" and box["obj"]["status"].get("observedGeneration") == \
-            box["obj"]["metadata"]["generation"]
+        return bool(c) and (ready is None or c.get("status") == ready) and \
+            box["obj"]["status"].get("observedGeneration") == box["obj"]["metadata"]["generation"]
 
-    wait_until(ready, timeout, interval=0.2, what=f"{kind}/{name} Ready")
+    wait_until(done, timeout, interval=0.2, what=f"{kind}/{name} in {namespace} {what}")
     obj: dict[str, Any] = box["obj"]
     return obj
 
