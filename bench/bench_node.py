@@ -27,7 +27,7 @@ def pod() -> str:
 
 def node_round(workdir: Path) -> tuple[float, float, float]:
     """Seconds from start to node Ready, from a pod applied to Ready, and to stop and clean."""
-    cp = ControlPlane(workdir, node=True)
+    cp = ControlPlane(workdir, node=True, wait_for_node=600)
     t0 = time.perf_counter()
     cp.start()
     ready = time.perf_counter() - t0

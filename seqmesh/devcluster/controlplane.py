@@ -37,7 +37,9 @@ __all__ = ["REPO", "ControlPlane", "binary", "free_port"]
 
 
 class ControlPlane:
-    def __init__(self, workdir: Path, node: bool = False) -> None:
+    def __init__(self, workdir: Path, node: bool = False, wait_for_node: float = 0.0) -> None:
+        """`node`: also run a node (one per machine; `wait_for_node` seconds to wait for another
+        one to stop before failing)."""
         self.workdir = workdir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.etcd_port = free_port()
@@ -45,7 +47,7 @@ class ControlPlane:
         self.api_port = free_port()
         self.kcm_port = free_port()
         self.kubeconfig = workdir / "kubeconfig"
-        self.node = Node(self) if node else None
+        self.node = Node(self, wait_for_node) if node else None
         self.address = NODE_IP if node else "127.0.0.1"
         self.server = f"https://{self.address}:{self.api_port}"
 

@@ -35,19 +35,26 @@ class NodeBusy(RuntimeError):
 
 
 class NodeLock:
-    """Only one node per machine: the kubelet's and containerd's fixed paths would collide."""
+    """Only one node per machine: the kubelet's and containerd's fixed paths would collide. Waits
+    up to `wait` seconds for another node to stop (tests queue behind each other), then fails
+    naming the holder."""
 
-    def __init__(self) -> None:
+    def __init__(self, wait: float = 0.0) -> None:
         RUN_DIR.mkdir(parents=True, exist_ok=True)
         self.path = RUN_DIR / "lock"
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            owner = os.pread(self.fd, 64, 0).decode(errors="replace").strip()
-            os.close(self.fd)
-            raise NodeBusy(f"another development node runs on this machine (pid {owner or '?'}, "
-                           f"lock {self.path}); stop it first") from None
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    owner = os.pread(self.fd, 64, 0).decode(errors="replace").strip()
+                    os.close(self.fd)
+                    raise NodeBusy(f"another development node runs on this machine (pid {owner or '?'}, "
+                                   f"lock {self.path}; waited {wait:.0f}s); stop it first") from None
+                time.sleep(0.5)
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
 

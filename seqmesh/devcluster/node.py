@@ -45,8 +45,9 @@ __all__ = ["BUSYBOX_IMAGE", "CLUSTER_DOMAIN", "NODE_IP", "NODE_NAME", "POD_CIDR"
 
 
 class Node:
-    def __init__(self, cp: ControlPlane) -> None:
+    def __init__(self, cp: ControlPlane, wait: float = 0.0) -> None:
         self.cp = cp
+        self.wait = wait  # for another node on this machine to stop
         self.dir = cp.workdir / "node"
         self.binary = binary
         self.images = binary("images")  # pause.tar, busybox.tar
@@ -60,7 +61,7 @@ class Node:
         remove what a killed node left, route between pods and the host."""
         for name in ("kubelet", "containerd", "runc", "kube-proxy", "coredns", "cni"):
             self.binary(name)  # a clear error now rather than a half-started node
-        self.lock = host.NodeLock()
+        self.lock = host.NodeLock(self.wait)
         host.clean(self.dir, self._shim_dir())
         self.sysctls = host.save_sysctls()
         host.set_sysctl("net/ipv4/ip_forward", "1")
