@@ -32,12 +32,12 @@ class Image:
                                check=True)
         self.root = root
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, entrypoint: list[str] | None = None) -> subprocess.CompletedProcess[str]:
         """Runs as a container would: the image's user, environment and working directory, `args` in
-        place of its command (none: the command), after its entrypoint. /dev and /proc are mounted in a
-        mount namespace of its own, gone with it."""
+        place of its command (none: the command), after its entrypoint (or `entrypoint`). /dev and /proc
+        are mounted in a mount namespace of its own, gone with it."""
         c = self.config["config"]
-        argv = [*c["Entrypoint"], *(args or c["Cmd"])]
+        argv = [*(entrypoint or c["Entrypoint"]), *(args or c["Cmd"])]
         root = str(self.root)
         script = (f'mount --rbind /dev "{root}/dev" && mount -t proc proc "{root}/proc" && '
                   f'exec chroot --userspec={c["User"]} "{root}" /usr/bin/env -i {shlex.join(c["Env"])} '
@@ -113,3 +113,9 @@ def test_commands_run_as_the_images_user(image: Image) -> None:
     # Not root: nothing outside its working directory is writable.
     ran = image.run("certs", "--dir", "/opt/seqmesh/pki")
     assert ran.returncode != 0 and "Permission denied" in ran.stderr, (ran.stdout, ran.stderr)
+
+
+def test_every_module_imports_in_the_image(image: Image, import_all: str) -> None:
+    """Native dependencies (grpcio, wasmtime, uvloop, asyncpg, cryptography...) load on the image's libc."""
+    ran = image.run("-c", import_all, entrypoint=["python"])
+    assert ran.returncode == 0 and int(ran.stdout) > 50, ran.stderr
