@@ -33,9 +33,10 @@ def _container(name: str, image: str, args: list[str], ports: list[tuple[str, in
     if env:
         c["env"] = env
     if probe:
-        c["startupProbe"] = {**probe, "periodSeconds": 2, "failureThreshold": 150}
-        c["readinessProbe"] = {**probe, "periodSeconds": 2, "failureThreshold": 2}
-        c["livenessProbe"] = {**probe, "periodSeconds": 10, "failureThreshold": 3}
+        # A loaded node answers slowly: a probe waits 5 s rather than the default 1 s.
+        c["startupProbe"] = {**probe, "periodSeconds": 2, "failureThreshold": 150, "timeoutSeconds": 5}
+        c["readinessProbe"] = {**probe, "periodSeconds": 2, "failureThreshold": 2, "timeoutSeconds": 5}
+        c["livenessProbe"] = {**probe, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 5}
     return c
 
 
