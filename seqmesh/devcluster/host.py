@@ -139,8 +139,9 @@ def _shim_pids(binaries: Path) -> set[int]:
 def _kill_containers(binaries: Path) -> None:
     """SIGKILL every process in the pods' cgroups, then the shims that ran them."""
     for _ in range(50):
-        pids = _pids_in(CGROUP_ROOT / "pids" / "kubepods") | _pids_in(CGROUP_ROOT / "memory" / "kubepods")
-        pids |= _shim_pids(binaries)
+        pids = _shim_pids(binaries)
+        for hierarchy in CGROUP_ROOT.iterdir():
+            pids |= _pids_in(hierarchy / "kubepods")
         if not pids:
             return
         for pid in pids:
@@ -181,7 +182,7 @@ def _remove_cgroups() -> list[str]:
             continue
         dirs = sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
         for d in [*dirs, top]:
-            for _ in range(20):  # a cgroup empties a moment after its last process is reaped
+            for _ in range(100):  # a cgroup empties a moment after its last process is reaped
                 try:
                     d.rmdir()
                     break
@@ -190,7 +191,7 @@ def _remove_cgroups() -> list[str]:
                 except OSError:
                     time.sleep(0.05)
         if top.exists():
-            left.append(f"cgroup {top} not removed")
+            left.append(f"cgroup {top} not removed (processes {sorted(_pids_in(top))})")
     return left
 
 

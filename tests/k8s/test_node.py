@@ -11,7 +11,15 @@ import pytest
 
 from seqmesh.devcluster.controlplane import ControlPlane
 from seqmesh.devcluster.node import BUSYBOX_IMAGE, NODE_IP, NODE_NAME, POD_CIDR
-from seqmesh.testing.kube import apply, dns_lookup, pod_exec, scratch_namespace, wait_pods
+from seqmesh.testing.kube import (
+    SEQMESH_IMAGE,
+    apply,
+    dns_lookup,
+    load_seqmesh_image,
+    pod_exec,
+    scratch_namespace,
+    wait_pods,
+)
 from seqmesh.testing.processes import wait_until
 
 pytestmark = pytest.mark.k8s
@@ -149,3 +157,24 @@ def test_volume_claim_binds_and_survives_its_pod(k8s_node_cluster: ControlPlane)
         wait_until(lambda: cp.kubectl("get", "pv", pv["metadata"]["name"], check=False).returncode != 0, 60,
                    what="the released volume to be deleted")
         assert not (cp.workdir / pv["spec"]["local"]["path"]).exists()
+
+
+@pytest.mark.timeout(1200)  # builds the image when its sources changed (hack/build-image.sh caches it)
+def test_seqmesh_image_runs_as_a_pod(k8s_node_cluster: ControlPlane) -> None:
+    """seqmesh's image (hack/build-image.sh, loaded with ctr import + tag) runs on the node as the
+    Dockerfile's does: non-root, `seqmesh` on PATH."""
+    cp = k8s_node_cluster
+    assert load_seqmesh_image(cp) == SEQMESH_IMAGE
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "seqmesh"}, "spec": {
+        "restartPolicy": "Never", "containers": [{
+            "name": "main", "image": SEQMESH_IMAGE, "imagePullPolicy": "Never",
+            "command": ["/bin/sh", "-c", "id -u && exec seqmesh --help"]}]}}
+    with scratch_namespace(cp, "node-image") as ns:
+        apply(cp, ns, pod)
+        wait_until(lambda: get(cp, ns, "pod", "seqmesh")["status"].get("phase") in ("Succeeded", "Failed"), 120,
+                   what="the seqmesh pod to finish")
+        log = cp.kubectl("logs", "-n", ns, "seqmesh").stdout
+        assert get(cp, ns, "pod", "seqmesh")["status"]["phase"] == "Succeeded", log
+        uid, _, usage = log.partition("\n")
+        assert uid.strip() == "10001"
+        assert "usage: seqmesh" in usage
