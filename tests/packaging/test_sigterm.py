@@ -128,6 +128,36 @@ def test_sim_edge_and_cc_stop_on_sigterm(tmp_path: Path, started: list[Command],
         assert proc.sigterm() == 0, "\n".join(proc.proc.lines)
 
 
+def catches(pid: int, sig: signal.Signals) -> bool:
+    """Whether `pid` has a handler for `sig` (SigCgt in /proc/PID/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) & (1 << (sig - 1)))
+    return False
+
+
+def test_sigterm_while_starting_stops_pid_1(tmp_path: Path) -> None:
+    """A pod stopped while its process starts, before the command's own handler exists: here the CC
+    is held opening its --config, a FIFO nobody writes. It exits with 143, the documented code."""
+    fifo = tmp_path / "settings.json"
+    os.mkfifo(fifo)
+    with open(tmp_path / "out.log", "w") as log:
+        wrapper = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "--",
+                                    *seqmesh("cc", "--config", str(fifo))], stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    try:
+        children = Path(f"/proc/{wrapper.pid}/task/{wrapper.pid}/children")
+        wait_until(lambda: children.read_text().split(), 30, what="unshare's child")
+        pid = int(children.read_text().split()[0])
+        wait_until(lambda: catches(pid, signal.SIGTERM), 60, what="a SIGTERM handler in the starting CC")
+        os.kill(pid, signal.SIGTERM)
+        assert wrapper.wait(STOP_BOUND_S) == 143, (tmp_path / "out.log").read_text()
+    finally:
+        if wrapper.poll() is None:
+            os.killpg(wrapper.pid, signal.SIGKILL)
+            wrapper.wait()
+
+
 @pytest.mark.k8s
 def test_operator_stops_on_sigterm(tmp_path: Path, started: list[Command]) -> None:
     with ControlPlane(tmp_path / "cp") as cp:
