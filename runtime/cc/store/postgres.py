@@ -169,7 +169,11 @@ class PostgresLedgerStore:
             await conn.close()
             raise
         store = cls(dsn, durability, conn, pool, version, algo_fill_window)
-        recent = await pool.fetch("SELECT fill_id FROM algo_fills ORDER BY seq DESC LIMIT $1", algo_fill_window)
+        try:
+            recent = await pool.fetch("SELECT fill_id FROM algo_fills ORDER BY seq DESC LIMIT $1", algo_fill_window)
+        except BaseException:
+            await store.close()
+            raise
         store._fills.remember_algo(reversed([r[0] for r in recent]))
         return store
 
@@ -248,10 +252,9 @@ class PostgresLedgerStore:
             except Exception as exc:
                 log.error("ledger commit of %d blocks failed: %r; dropped", len(unit.blocks), exc)
                 await self._drop_connection()
-                failure = StoreUnavailable(f"the ledger could not commit: {exc!r}")
                 for fut, _ in unit.waiters:
                     if not fut.done():
-                        fut.set_exception(failure)
+                        fut.set_exception(StoreUnavailable(f"the ledger could not commit: {exc!r}"))
                 continue
             finally:
                 self._inflight = None
