@@ -18,6 +18,8 @@ trap 'rc=$?; kill $registry 2>/dev/null; wait $registry 2>/dev/null || true; rm 
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
 tar -C "$rootfs" --numeric-owner --owner=0 --group=0 --sort=name --mtime=@0 -cf "$tmp/layer.tar" .
 staged="127.0.0.1:$port/staged:1"
-"$crane" append --insecure --oci-empty-base -f "$tmp/layer.tar" -t "$staged" >/dev/null
-"$crane" mutate --insecure "$staged" --set-platform linux/amd64 "$@" -t "$ref" -o "$out.tmp" >/dev/null
+# crane logs every blob it pushes: kept out of the way unless it fails
+quiet() { "$@" >"$tmp/crane.log" 2>&1 || { cat "$tmp/crane.log" >&2; return 1; }; }
+quiet "$crane" append --insecure --oci-empty-base -f "$tmp/layer.tar" -t "$staged"
+quiet "$crane" mutate --insecure "$staged" --set-platform linux/amd64 "$@" -t "$ref" -o "$out.tmp"
 mv "$out.tmp" "$out"
