@@ -1,14 +1,23 @@
-"""Package discovery for the folder layout of DESIGN.md.
+"""Package discovery for the folder layout of DESIGN.md, and the protobuf modules generated at build time.
 
 `runtime/` and `operator/` are top-level folders but import as `seqmesh.runtime` and
 `seqmesh.operator` (a top-level `operator` package would shadow the standard library), so
 their sub-packages are found per folder and prefixed here; the mapping itself is
 `package-dir` in pyproject.toml.
+
+The `*_pb2*.py` modules are never committed: build_py generates them (grpcio-tools and
+mypy-protobuf are in `[build-system].requires`), so every wheel, and the image built from it,
+holds modules generated from the .proto files it ships.
 """
 
+import importlib.util
+from pathlib import Path
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 ROOTS = {"seqmesh": "seqmesh", "seqmesh.runtime": "runtime", "seqmesh.operator": "operator"}
+PROTO_DIR = Path(__file__).resolve().parent / "runtime" / "proto"
 
 
 def packages() -> list[str]:
@@ -19,4 +28,22 @@ def packages() -> list[str]:
     return found
 
 
-setup(packages=packages())
+def proto_builder():
+    # By path: `seqmesh.runtime` is not importable while the package is being built.
+    spec = importlib.util.spec_from_file_location("seqmesh_proto_build", PROTO_DIR / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class BuildPyWithProtos(build_py):
+    def run(self):
+        super().run()
+        builder = proto_builder()
+        if self.editable_mode:  # the editable install imports them from the source tree
+            builder.build()
+        else:
+            builder.build(force=True, out=Path(self.build_lib) / "seqmesh" / "runtime" / "proto")
+
+
+setup(packages=packages(), cmdclass={"build_py": BuildPyWithProtos})

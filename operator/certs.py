@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import ipaddress
 import threading
 from typing import Any
+
+from cryptography import x509
 
 from seqmesh.common.certs import Identity, KeyPair, issue_leaf, make_ca, needs_renewal
 
@@ -40,9 +43,27 @@ _ca_locks: dict[str, threading.Lock] = {}
 _ca_locks_guard = threading.Lock()
 
 
-def ensure_ca(region: str, namespace: str, owner: dict[str, Any], labels: dict[str, str]) -> KeyPair:
-    """The region's CA: created once (the Region's and its Edges' handlers may race for it;
-    the first to create the Secret wins and everyone uses that one)."""
+class CAUnavailable(Exception):
+    """The CA a Region names (spec.caSecret) is missing or unusable."""
+
+
+def given_ca(name: str, namespace: str) -> KeyPair:
+    """A region CA brought by the user (GitOps: its certificate is in other regions' PeerLinks)."""
+    pair = _pair(kube.get("v1", "Secret", name, namespace))
+    if pair is None:
+        raise CAUnavailable(f"Secret {name!r} (spec.caSecret) not found in {namespace}, or without tls.crt/tls.key")
+    error = bundle_error(pair.cert_pem.decode())
+    if error is not None:
+        raise CAUnavailable(f"Secret {name!r} (spec.caSecret): {error}")
+    return pair
+
+
+def ensure_ca(region: str, namespace: str, owner: dict[str, Any], labels: dict[str, str],
+              given: str | None = None) -> KeyPair:
+    """The region's CA: the Secret named by `given`, or one the operator creates once (the
+    Region's and its Edges' handlers may race for it; the first to create the Secret wins)."""
+    if given:
+        return given_ca(given, namespace)
     name = f"seqmesh-{region}-ca"
     with _ca_locks_guard:
         lock = _ca_locks.setdefault(f"{namespace}/{name}", threading.Lock())
@@ -60,17 +81,56 @@ def ensure_ca(region: str, namespace: str, owner: dict[str, Any], labels: dict[s
     return pair
 
 
+def split_hosts(hosts: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Host names and IP addresses apart (a certificate names them in different SAN types)."""
+    dns, ips = [], []
+    for host in hosts:
+        try:
+            ips.append(str(ipaddress.ip_address(host)))
+        except ValueError:
+            dns.append(host)
+    return tuple(dict.fromkeys(dns)), tuple(dict.fromkeys(ips))
+
+
+def sans(cert: x509.Certificate) -> tuple[set[str], set[str]]:
+    """The DNS names and IP addresses a certificate names."""
+    try:
+        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return set(), set()
+    return set(ext.get_values_for_type(x509.DNSName)), {str(ip) for ip in ext.get_values_for_type(x509.IPAddress)}
+
+
 def ensure_leaf(name: str, namespace: str, owner: dict[str, Any], ca: KeyPair, identity: Identity,
-                dns_names: tuple[str, ...], lifetime_s: int, labels: dict[str, str]) -> KeyPair:
-    """Issue (or keep) a leaf; re-issue when due, or when it was not signed by the current CA."""
+                hosts: tuple[str, ...], lifetime_s: int, labels: dict[str, str]) -> KeyPair:
+    """Issue (or keep) a leaf naming `hosts` (DNS names or IPs, plus 127.0.0.1); re-issue when
+    due, when it was not signed by the current CA, or when the names it must carry changed."""
+    dns, ips = split_hosts((*hosts, "127.0.0.1"))
     live = kube.get("v1", "Secret", name, namespace)
     pair = _pair(live)
     stale = (pair is None or needs_renewal(pair.cert) or pair.cert.issuer != ca.cert.subject
-             or base64.b64decode((live or {}).get("data", {}).get("ca.crt", "")) != ca.cert_pem)
+             or base64.b64decode((live or {}).get("data", {}).get("ca.crt", "")) != ca.cert_pem
+             or sans(pair.cert) != (set(dns), set(ips)))
     if stale:
-        pair = issue_leaf(ca, identity, dns_names=dns_names, ips=("127.0.0.1",),
-                          lifetime=dt.timedelta(seconds=lifetime_s))
+        pair = issue_leaf(ca, identity, dns_names=dns, ips=ips, lifetime=dt.timedelta(seconds=lifetime_s))
         kube.apply(_secret(name, namespace, owner, pair, ca.cert_pem, labels))
         RENEWALS.labels(identity.role).inc()
     assert pair is not None
     return pair
+
+
+def bundle_error(pem: str) -> str | None:
+    """Why a PeerLink's CA bundle cannot be trusted (None: one or more CA certificates, PEM).
+    The CC would refuse a configuration naming a file that is not: it never gets one."""
+    try:
+        found = x509.load_pem_x509_certificates(pem.encode())
+    except ValueError as exc:
+        return f"caBundle is not PEM certificates: {exc}"
+    for cert in found:
+        try:
+            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca:
+            return f"caBundle holds a certificate that is not a CA: {cert.subject.rfc4514_string()}"
+    return None

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +11,9 @@ from typing import Any
 def _run(args: Any) -> int:
     if args.metrics_port:
         os.environ["SEQMESH_OPERATOR_METRICS_PORT"] = str(args.metrics_port)
-    cmd = [sys.executable, "-m", "kopf", "run", "--standalone", "-m", "seqmesh.operator.main",
-           f"--liveness=http://0.0.0.0:{args.liveness_port}/healthz"]
-    cmd += ["--all-namespaces"] if not args.namespace else [f"--namespace={args.namespace}"]
-    return subprocess.call(cmd)
+    from .main import run  # after the environment is set: the settings are read when it is imported
+
+    return run(args.namespace, args.liveness_port)
 
 
 def _crds(args: Any) -> int:

@@ -27,7 +27,11 @@ def merge(old: list[dict[str, Any]], type_: str, status: bool, reason: str, mess
     return out
 
 
-def ready(old: list[dict[str, Any]], ok: bool, reason: str, message: str, generation: int) -> list[dict[str, Any]]:
-    """Ready and Degraded together: Degraded is the opposite of Ready, with the same reason."""
+def ready(old: list[dict[str, Any]], ok: bool, reason: str, message: str, generation: int,
+          degraded: bool | None = None) -> list[dict[str, Any]]:
+    """Ready and Degraded together, with the same reason. Degraded defaults to the opposite of
+    Ready; a resource still on its way (pods starting) passes degraded=False: neither, i.e.
+    progressing (what Argo CD's health check shows as Progressing)."""
     conditions = merge(old, "Ready", ok, reason, message, generation)
-    return merge(conditions, "Degraded", not ok, reason, "" if ok else message, generation)
+    bad = (not ok) if degraded is None else degraded
+    return merge(conditions, "Degraded", bad, reason, message if bad else "", generation)

@@ -89,10 +89,27 @@ def create_or_get(obj: dict[str, Any]) -> dict[str, Any]:
         return live
 
 
-def list_objects(api_version: str, kind: str, namespace: str) -> list[dict[str, Any]]:
+def list_objects(api_version: str, kind: str, namespace: str,
+                 selector: dict[str, str] | None = None) -> list[dict[str, Any]]:
     resource = api().resources.get(api_version=api_version, kind=kind)
-    items: list[dict[str, Any]] = resource.get(namespace=namespace).to_dict().get("items", [])
+    label_selector = ",".join(f"{k}={v}" for k, v in sorted((selector or {}).items())) or None
+    items: list[dict[str, Any]] = resource.get(namespace=namespace, label_selector=label_selector).to_dict().get(
+        "items", [])
     return items
+
+
+def delete_owned(api_version: str, kind: str, name: str, namespace: str, owner_uid: str) -> bool:
+    """Delete an object only if `owner_uid` owns it (what an older operator made and this one replaces)."""
+    live = get(api_version, kind, name, namespace)
+    if live is None or not any(ref.get("uid") == owner_uid
+                               for ref in live["metadata"].get("ownerReferences") or []):
+        return False
+    resource = api().resources.get(api_version=api_version, kind=kind)
+    try:
+        resource.delete(name=name, namespace=namespace, body={"propagationPolicy": "Foreground"})
+    except NotFoundError:
+        return False
+    return True
 
 
 def owner(body: Any) -> dict[str, Any]:

@@ -1,7 +1,10 @@
-"""The operator's entry module for kopf: `kopf run -m seqmesh.operator.main` (or `seqmesh operator run`)."""
+"""The operator's entry module: `seqmesh operator run` (kopf in this process, `run` below), or for kopf's
+own runner `kopf run -m seqmesh.operator.main`: importing it registers the handlers."""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from typing import Any
 
 import kopf
@@ -30,3 +33,26 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     kube.reset()
     kube.api()
     metrics.serve(SETTINGS.metrics_port)
+
+
+def run(namespace: str | None, liveness_port: int) -> int:
+    """Runs the operator in this process until SIGTERM or SIGINT, then returns 0.
+
+    In-process, not a `kopf run` child: as a container's PID 1 the signal must reach the event loop
+    that runs the handlers, and nothing may outlive this process.
+    """
+    from seqmesh.common import eventloop
+
+    kopf.configure(verbose=False)  # kopf's own log format, as its CLI sets it up
+    eventloop.run(_operate(namespace, f"http://0.0.0.0:{liveness_port}/healthz"))
+    return 0
+
+
+async def _operate(namespace: str | None, liveness: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Covers the start-up; once its tasks run, kopf installs its own handlers for both signals.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await kopf.operator(standalone=True, clusterwide=namespace is None, namespaces=[namespace] if namespace else [],
+                        liveness_endpoint=liveness, stop_flag=stop)

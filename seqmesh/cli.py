@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -42,7 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    # Until a command installs its own handler (the servers do, to stop cleanly), SIGTERM exits through
+    # an exception, with 143: as a container's PID 1 a signal without a handler is dropped, not fatal,
+    # and a pod stopped while it starts would wait out its grace period.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     grpc_core.configure()  # before any command creates a channel or a server
     parser = build_parser()
     args = parser.parse_args(argv)

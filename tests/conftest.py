@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from seqmesh.testing.mesh import start_sim
+from seqmesh.testing.postgres import PostgresServer
 
 
 @pytest.fixture(scope="session")
@@ -16,3 +17,18 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
     proc.stop()
 
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (seqmesh/testing/postgres.py)."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_dsn(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh database on the session's server, dropped after the test."""
+    name = postgres_server.create_database()
+    yield postgres_server.dsn(name)
+    postgres_server.drop_database(name)

@@ -1,23 +1,27 @@
-"""Edge -> the edge's Deployment and Service (its CC dials it; it accepts only that CC)."""
+"""Edge -> the edge's StatefulSet (its journal on a claim) and Service (its CC dials it; it accepts only that CC)."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from seqmesh.common.crds.models import EdgeSpec
+from seqmesh.common.crds.models import EdgeSpec, RegionSpec
 
 from . import names, workloads
 
+TLS_DIR = "/etc/seqmesh/tls"
+#: Pod template annotation: the edge reads its certificate at start, so a renewal rolls it.
+CERT_HASH = "seqmesh.io/certificate-sha256"
 
-def objects(spec: EdgeSpec, namespace: str, owner: dict[str, Any], image: str,
-            durability: str = "power-loss") -> list[dict[str, Any]]:
+
+def objects(spec: EdgeSpec, namespace: str, owner: dict[str, Any], region: RegionSpec,
+            cert_pem: bytes) -> list[dict[str, Any]]:
     r, v = spec.region, spec.venue
     labels = names.labels(r, "edge", **{"seqmesh.io/venue": v})
-    args = ["edge", "--venue", v, "--region", r, "--durability", durability,
+    args = ["edge", "--venue", v, "--region", r, "--durability", region.durability,
             "--listen", f"0.0.0.0:{names.EDGE_GRPC_PORT}",
-            "--ca", "/etc/seqmesh/tls/ca.crt", "--cert", "/etc/seqmesh/tls/tls.crt",
-            "--key", "/etc/seqmesh/tls/tls.key",
-            "--state-dir", "/var/lib/seqmesh", "--symbols", ",".join(spec.symbols),
+            "--ca", f"{TLS_DIR}/ca.crt", "--cert", f"{TLS_DIR}/tls.crt", "--key", f"{TLS_DIR}/tls.key",
+            "--state-dir", workloads.STATE_DIR, "--symbols", ",".join(spec.symbols),
             "--rate-limit", str(spec.rateLimitPerSecond)]
     if spec.exchangeId:
         args += ["--exchange", spec.exchangeId]
@@ -27,11 +31,15 @@ def objects(spec: EdgeSpec, namespace: str, owner: dict[str, Any], image: str,
     if spec.credentialsSecret:
         env = [{"name": var, "valueFrom": {"secretKeyRef": {"name": spec.credentialsSecret, "key": key}}}
                for var, key in (("SEQMESH_API_KEY", "apiKey"), ("SEQMESH_API_SECRET", "secret"))]
-    container = workloads.container("edge", image, args, [("grpc", names.EDGE_GRPC_PORT)],
-                                    [("tls", "/etc/seqmesh/tls"), ("state", "/var/lib/seqmesh")], env=env)
+    # The gRPC port opens only once the venue's markets are loaded and its orders reconciled.
+    container = workloads.container("edge", region.image, args, [("grpc", names.EDGE_GRPC_PORT)],
+                                    [("tls", TLS_DIR), (workloads.STATE_VOLUME, workloads.STATE_DIR)], env=env,
+                                    probe=workloads.tcp_probe(names.EDGE_GRPC_PORT))
     name = names.edge(r, v)
+    annotations = {CERT_HASH: hashlib.sha256(cert_pem).hexdigest()}
     return [
-        workloads.deployment(name, namespace, labels, owner, container,
-                             [workloads.secret_volume("tls", names.edge_tls(r, v)), workloads.state_volume()]),
+        workloads.statefulset(name, namespace, labels, owner, container,
+                              [workloads.secret_volume("tls", names.edge_tls(r, v))], region.storage,
+                              region.storage.edgeSize, name, annotations),
         workloads.service(name, namespace, labels, owner, name, [("grpc", names.EDGE_GRPC_PORT)]),
     ]

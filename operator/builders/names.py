@@ -5,6 +5,11 @@ from __future__ import annotations
 EDGE_GRPC_PORT = 50051
 
 
+def service_dns(service: str, namespace: str) -> tuple[str, ...]:
+    """Every name a client in the cluster may dial a Service by (a certificate names them all)."""
+    return (service, f"{service}.{namespace}", f"{service}.{namespace}.svc", f"{service}.{namespace}.svc.cluster.local")
+
+
 def labels(region: str, component: str, **extra: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": "seqmesh", "app.kubernetes.io/managed-by": "seqmesh-operator",
             "app.kubernetes.io/component": component, "seqmesh.io/region": region, **extra}

@@ -1,7 +1,8 @@
-"""Region -> the CC's Deployment, Services (client REST, peer gRPC) and runtime configuration."""
+"""Region -> the CC's StatefulSet, Services (client REST, peer gRPC) and runtime configuration."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -9,22 +10,38 @@ from seqmesh.common.crds.models import EdgeSpec, PeerLinkSpec, RegionSpec
 
 from . import names, workloads
 
+CONFIG_DIR = "/etc/seqmesh/config"
+TLS_DIR = "/etc/seqmesh/tls"
+PEER_CA_DIR = "/etc/seqmesh/peers"
+API_KEYS_DIR = "/etc/seqmesh/api-keys"
+#: Pod template annotation: a hash of everything the CC reads only at start (configuration,
+#: peer CAs, its certificate), so a change rolls the pod.
+CONFIG_HASH = "seqmesh.io/config-sha256"
+
 
 def cc_config(spec: RegionSpec, namespace: str, edges: list[EdgeSpec], peers: list[PeerLinkSpec]) -> dict[str, Any]:
-    """What the CC reads at start: its edges (by Service DNS name), peers and risk limits."""
+    """What the CC reads at start: its edges (by Service DNS name), peers and their CAs, risk limits."""
+    peers = sorted(peers, key=lambda p: p.remoteRegion)
     cfg: dict[str, Any] = {
         "region": spec.region,
         "listen_http": f"0.0.0.0:{spec.apiPort}",
+        "listen_peer": f"0.0.0.0:{spec.peerPort}",
         "edges": [{"venue": e.venue, "address": f"{names.edge(spec.region, e.venue)}.{namespace}.svc:"
                                                  f"{names.EDGE_GRPC_PORT}"}
                   for e in sorted(edges, key=lambda e: e.venue)],
-        "peers": [{"region": p.remoteRegion, "endpoint": p.endpoint}
-                  for p in sorted(peers, key=lambda p: p.remoteRegion)],
-        "ca": "/etc/seqmesh/tls/ca.crt", "cert": "/etc/seqmesh/tls/tls.crt", "key": "/etc/seqmesh/tls/tls.key",
-        "db_path": "/var/lib/seqmesh/ledger.sqlite",
+        "peers": [{"region": p.remoteRegion, "endpoint": p.endpoint, "ca": f"{PEER_CA_DIR}/{p.remoteRegion}.crt"}
+                  for p in peers],
+        "ca": f"{TLS_DIR}/ca.crt", "cert": f"{TLS_DIR}/tls.crt", "key": f"{TLS_DIR}/tls.key",
+        "db_path": f"{workloads.STATE_DIR}/ledger.sqlite",
         "watch_algos_namespace": namespace,
         "durability": spec.durability,
+        # Keys come from the Region's Secret; without one the CC refuses to start rather than
+        # fall back to the well-known development key.
+        "require_api_keys": True,
     }
+    if peers:
+        # The CC probes every peer at one interval: the most frequent any PeerLink asks for.
+        cfg["peer_probe_s"] = min(p.rttProbeSeconds for p in peers)
     if spec.risk is not None:
         risk = {k: v for k, v in {"max_order_notional": spec.risk.maxOrderNotional,
                                   "daily_loss_limit": spec.risk.dailyLossLimit,
@@ -33,27 +50,49 @@ def cc_config(spec: RegionSpec, namespace: str, edges: list[EdgeSpec], peers: li
     return cfg
 
 
+def config_hash(config_json: str, peers: list[PeerLinkSpec], cert_pem: bytes) -> str:
+    h = hashlib.sha256(config_json.encode())
+    for p in sorted(peers, key=lambda p: p.remoteRegion):
+        h.update(p.caBundle.encode())
+    h.update(cert_pem)
+    return h.hexdigest()
+
+
+def cc_env(spec: RegionSpec) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = []
+    if spec.apiKeysSecret:
+        env.append({"name": "SEQMESH_API_KEYS_DIR", "value": API_KEYS_DIR})
+    if spec.ledgerUrlSecret:
+        env.append({"name": "SEQMESH_LEDGER_URL", "valueFrom": {"secretKeyRef": {
+            "name": spec.ledgerUrlSecret.name, "key": spec.ledgerUrlSecret.key}}})
+    return env
+
+
 def objects(spec: RegionSpec, namespace: str, owner: dict[str, Any], edges: list[EdgeSpec],
-            peers: list[PeerLinkSpec]) -> list[dict[str, Any]]:
+            peers: list[PeerLinkSpec], cert_pem: bytes) -> list[dict[str, Any]]:
+    """`peers` are the PeerLinks whose CA bundle is valid; `cert_pem` the CC's current leaf."""
     r = spec.region
     labels = names.labels(r, "cc")
+    config_json = json.dumps(cc_config(spec, namespace, edges, peers), indent=2, sort_keys=True)
     config = {"apiVersion": "v1", "kind": "ConfigMap",
               "metadata": {"name": names.cc_config(r), "namespace": namespace, "labels": labels,
                            "ownerReferences": [owner]},
-              "data": {"config.json": json.dumps(cc_config(spec, namespace, edges, peers), indent=2, sort_keys=True)}}
-    env = []
-    if spec.apiKeysSecret:
-        env.append({"name": "SEQMESH_API_KEYS_DIR", "value": "/etc/seqmesh/api-keys"})
-    container = workloads.container(
-        "cc", spec.image, ["cc", "--config", "/etc/seqmesh/config/config.json"],
-        [("api", spec.apiPort), ("peer", spec.peerPort)],
-        [("tls", "/etc/seqmesh/tls"), ("config", "/etc/seqmesh/config"), ("state", "/var/lib/seqmesh")],
-        env=env, http_health=("/healthz", spec.apiPort))
+              "data": {"config.json": config_json}}
+    mounts = [("tls", TLS_DIR), ("config", CONFIG_DIR), (workloads.STATE_VOLUME, workloads.STATE_DIR)]
     volumes = [workloads.secret_volume("tls", names.cc_tls(r)),
-               workloads.configmap_volume("config", names.cc_config(r)), workloads.state_volume()]
+               workloads.configmap_volume("config", names.cc_config(r))]
+    if peers:
+        mounts.append(("peer-cas", PEER_CA_DIR))
+        volumes.append(workloads.projected_configmaps_volume(
+            "peer-cas", [(names.peer_configmap(r, p.remoteRegion), "ca.crt", f"{p.remoteRegion}.crt")
+                         for p in sorted(peers, key=lambda p: p.remoteRegion)]))
     if spec.apiKeysSecret:
-        container["volumeMounts"].append({"name": "api-keys", "mountPath": "/etc/seqmesh/api-keys", "readOnly": True})
+        mounts.append(("api-keys", API_KEYS_DIR))
         volumes.append(workloads.secret_volume("api-keys", spec.apiKeysSecret))
+    container = workloads.container(
+        "cc", spec.image, ["cc", "--config", f"{CONFIG_DIR}/config.json"],
+        [("api", spec.apiPort), ("peer", spec.peerPort)], mounts, env=cc_env(spec),
+        probe=workloads.http_probe("/healthz", spec.apiPort))
     meta = {"name": names.cc(r), "namespace": namespace, "labels": labels, "ownerReferences": [owner]}
     # The CC watches its region's Algo ConfigMaps and writes their status annotation: nothing more.
     account: list[dict[str, Any]] = [
@@ -64,10 +103,12 @@ def objects(spec: RegionSpec, namespace: str, owner: dict[str, Any], edges: list
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": names.cc(r)},
          "subjects": [{"kind": "ServiceAccount", "name": names.cc(r), "namespace": namespace}]},
     ]
+    annotations = {CONFIG_HASH: config_hash(config_json, peers, cert_pem)}
     return [
         config,
         *account,
-        workloads.deployment(names.cc(r), namespace, labels, owner, container, volumes, service_account=names.cc(r)),
+        workloads.statefulset(names.cc(r), namespace, labels, owner, container, volumes, spec.storage,
+                              spec.storage.ccSize, names.api_service(r), annotations, service_account=names.cc(r)),
         workloads.service(names.api_service(r), namespace, labels, owner, names.cc(r), [("api", spec.apiPort)]),
         workloads.service(names.peer_service(r), namespace, labels, owner, names.cc(r), [("peer", spec.peerPort)]),
     ]

@@ -26,7 +26,9 @@ def sync_algo(body: dict[str, Any]) -> None:
         # The last good ConfigMap (if any) stays: a bad push never takes a running algo down.
         status.write("Algo", name, namespace, current, {
             "observedGeneration": generation, "ready": False,
-            "conditions": conditions.ready(current.get("conditions", []), False, exc.reason, str(exc), generation)})
+            "conditions": conditions.ready(conditions.merge(current.get("conditions", []), "Published", False,
+                                                            exc.reason, str(exc), generation),
+                                           False, exc.reason, str(exc), generation)})
         return
     sha = wasm.digest(binary)
     known = {e["metadata"]["name"]: e["spec"]["venue"] for e in kube.list_objects(API_VERSION, "Edge", namespace)}
@@ -45,18 +47,23 @@ def sync_algo(body: dict[str, Any]) -> None:
         per_edge.append({k: v for k, v in {**seen, "edge": edge}.items() if v is not None})
     published = not missing
     deployed = published and all(e["state"] == spec.state for e in per_edge)
-    conds = conditions.ready(current.get("conditions", []), published,
+    rejected = "error" in reported
+    conds = conditions.merge(current.get("conditions", []), "Published", published,
                              "Published" if published else "EdgeNotFound",
                              f"binary published ({len(binary)} bytes)" if published
                              else f"unknown edges: {', '.join(missing)}", generation)
-    conds = conditions.merge(
-        conds, "Deployed", deployed, "AllEdges" if deployed else ("Rejected" if "error" in reported else "Pending"),
-        f"{spec.state} on all {len(per_edge)} edges" if deployed
-        else reported.get("error") or f"{sum(e['state'] == spec.state for e in per_edge)}/{len(per_edge)} edges "
-                                      f"{spec.state}", generation)
+    deployed_message = (f"{spec.state} on all {len(per_edge)} edges" if deployed
+                        else reported.get("error") or f"{sum(e['state'] == spec.state for e in per_edge)}/"
+                                                      f"{len(per_edge)} edges {spec.state}")
+    deployed_reason = "AllEdges" if deployed else ("Rejected" if rejected else
+                                                   "EdgeNotFound" if missing else "Pending")
+    conds = conditions.merge(conds, "Deployed", deployed, deployed_reason, deployed_message, generation)
+    # Ready: in its wanted state on every edge. Degraded: the region's CC refused the module
+    # (the running version stays); unknown edges or edges still starting are progress.
+    conds = conditions.ready(conds, deployed, deployed_reason, deployed_message, generation, degraded=rejected)
     status.write("Algo", name, namespace, current, {
         "observedGeneration": generation, "state": spec.state, "edges": len(spec.edges) - len(missing),
-        "ready": published, "configMap": names.algo_configmap(name), "sha256": sha, "size": len(binary),
+        "ready": deployed, "configMap": names.algo_configmap(name), "sha256": sha, "size": len(binary),
         "perEdge": per_edge, "conditions": conds})
 
 

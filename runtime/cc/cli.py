@@ -80,6 +80,9 @@ def _api_keys_from_dir(directory: str) -> dict[str, str]:
     return keys
 
 
+DEV_API_KEY = "seqmesh-dev-key"
+
+
 def _serve(settings: Any) -> int:
     import os
 
@@ -90,6 +93,13 @@ def _serve(settings: Any) -> int:
         settings.api_keys = _api_keys_from_dir(keys_dir)
         if not settings.api_keys:
             raise SystemExit(f"seqmesh cc: SEQMESH_API_KEYS_DIR={keys_dir} holds no API keys")
+    elif settings.require_api_keys:
+        raise SystemExit("seqmesh cc: require_api_keys is set but no client API keys were given "
+                         "(SEQMESH_API_KEYS_DIR unset): name a Secret of client id -> key in the Region's "
+                         "spec.apiKeysSecret (Helm value region.apiKeysSecret); the development key is not accepted")
+    if settings.require_api_keys and DEV_API_KEY in settings.api_keys:
+        raise SystemExit(f"seqmesh cc: the well-known development key {DEV_API_KEY!r} is among the API keys; "
+                         "require_api_keys refuses it: give each client a key of its own")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 

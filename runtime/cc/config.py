@@ -56,8 +56,14 @@ class CCSettings(BaseModel):
     cert: Path
     key: Path
     db_path: Path = Path(".cache/cc/ledger.sqlite")
+    ledger_url: str | None = Field(
+        None, description="sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB (None: the SQLite file db_path);"
+        " the environment variable SEQMESH_LEDGER_URL overrides it (runtime/cc/store)")
     #: client API keys -> client id (one client never sees another's orders or positions).
     api_keys: dict[str, str] = Field(default_factory=lambda: {"seqmesh-dev-key": "dev"})
+    #: Keys must come from SEQMESH_API_KEYS_DIR (the operator always sets this): without them the
+    #: CC refuses to start instead of accepting the well-known development key.
+    require_api_keys: bool = False
     stale_after_s: float = Field(3.0, gt=0, description="a venue silent this long leaves NBBO and routing")
     balance_refresh_s: float = Field(1.0, gt=0)
     risk: RiskLimits = Field(default_factory=RiskLimits)

@@ -18,6 +18,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from .timer import EarliestCall
+
 #: durability -> SQLite's synchronous setting
 SYNCHRONOUS = {"power-loss": "FULL", "process-crash": "NORMAL"}
 
@@ -36,7 +38,7 @@ class SqliteStore:
         self._group_open = False
         self._waiters: list[asyncio.Future[None]] = []
         self._flush_scheduled = False
-        self._later: asyncio.TimerHandle | None = None  # a delayed commit_soon's flush
+        self._later = EarliestCall(self._flush_later)  # a delayed commit_soon's flush
         self.commits = 0
         #: called after each COMMIT of a group (what the group wrote is durable from then on)
         self.on_commit: list[Callable[[], None]] = []
@@ -63,6 +65,11 @@ class SqliteStore:
             self.db.execute("ROLLBACK TO sp")
         self.db.execute("RELEASE sp")
 
+    @property
+    def group_open(self) -> bool:
+        """A group transaction is open: what was written since is not committed yet."""
+        return self._group_open
+
     def begin_group(self) -> None:
         """Open (or join) the group transaction that the next `durable()` flush commits."""
         if not self._group_open and self._depth == 0:
@@ -87,8 +94,8 @@ class SqliteStore:
             return
         if delay_s <= 0:
             self._schedule_flush()
-        elif self._later is None and not self._flush_scheduled:
-            self._later = asyncio.get_running_loop().call_later(delay_s, self._flush_later)
+        elif not self._flush_scheduled:
+            self._later.within(delay_s)  # the earliest ask wins
 
     def _schedule_flush(self) -> None:
         """A flush in the next loop turn (one, however many ask)."""
@@ -97,15 +104,12 @@ class SqliteStore:
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush_later(self) -> None:
-        self._later = None
         if not self._flush_scheduled:
             self._flush()
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if self._later is not None:
-            self._later.cancel()
-            self._later = None
+        self._later.cancel()
         waiters, self._waiters = self._waiters, []
         try:
             if self._group_open and self._depth == 0:

@@ -1,8 +1,12 @@
-"""Start and stop etcd, kube-apiserver and kube-controller-manager as real processes.
+"""Start and stop etcd, kube-apiserver and kube-controller-manager as real processes, and
+with `node=True` a real node (`node.py`: containerd, kubelet, scheduler, kube-proxy, CoreDNS,
+a storage provisioner) so pods run.
 
 Certificates (a CA, the API server's serving certificate, a service-account key pair, an
-admin client certificate in `system:masters`) are made with `cryptography`; RBAC is on. No
-kubelet runs, so pods stay Pending: controllers, garbage collection and admission are real.
+admin client certificate in `system:masters`) are made with `cryptography`; RBAC is on. Without
+a node, pods stay Pending: controllers, garbage collection and admission are real, and the API
+server listens on 127.0.0.1. With one, it listens on the node's address (pods reach it through
+the `kubernetes` Service), authorizes Node,RBAC and admits service accounts.
 """
 
 from __future__ import annotations
@@ -12,11 +16,10 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import time
-import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -26,26 +29,17 @@ from cryptography.hazmat.primitives import serialization
 from seqmesh.common.certs import KeyPair, issue_leaf, make_ca
 from seqmesh.common.children import die_with_parent
 
-REPO = Path(__file__).resolve().parents[2]
+from .binaries import REPO, binary
+from .net import free_port, http_ok
+from .node import NODE_IP, Node
 
-
-def binary(name: str) -> Path:
-    """A binary from .cache/bin (built by hack/build-k8s.sh), or a clear error."""
-    for base in (Path(os.environ.get("SEQMESH_BIN", "")), REPO / ".cache" / "bin"):
-        path = base / name
-        if str(base) and path.is_file() and os.access(path, os.X_OK):
-            return path
-    raise FileNotFoundError(f"{name} not built: run `bash hack/build-k8s.sh` (it builds into .cache/bin)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["REPO", "ControlPlane", "binary", "free_port"]
 
 
 class ControlPlane:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, node: bool = False, wait_for_node: float = 0.0) -> None:
+        """`node`: also run a node (one per machine; `wait_for_node` seconds to wait for another
+        one to stop before failing)."""
         self.workdir = workdir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.etcd_port = free_port()
@@ -53,7 +47,9 @@ class ControlPlane:
         self.api_port = free_port()
         self.kcm_port = free_port()
         self.kubeconfig = workdir / "kubeconfig"
-        self.server = f"https://127.0.0.1:{self.api_port}"
+        self.node = Node(self, wait_for_node) if node else None
+        self.address = NODE_IP if node else "127.0.0.1"
+        self.server = f"https://{self.address}:{self.api_port}"
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -68,16 +64,29 @@ class ControlPlane:
     def start(self, timeout: float = 90.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
+            if self.node:
+                self.node.prepare()
             self._pki()
             self._start_etcd(timeout)
             self._start_apiserver(timeout)
             self._start_controller_manager()
             self._wait_for_namespace(timeout)
+            if self.node:
+                self.node.start(timeout)
         except BaseException:
             self.stop()
             raise
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop every process, newest first (the node before the control plane), then undo the
+        node's changes to the host."""
+        self._stop_processes(timeout)
+        if self.node:
+            problems = self.node.cleanup()
+            if problems:
+                raise RuntimeError("the node left behind: " + "; ".join(problems))
+
+    def _stop_processes(self, timeout: float) -> None:
         for name in reversed(list(self.procs)):
             proc = self.procs.pop(name)
             if proc.poll() is None:
@@ -90,9 +99,10 @@ class ControlPlane:
                         os.killpg(proc.pid, signal.SIGKILL)
                     proc.wait(timeout)
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start a cluster process logging to `<workdir>/<name>.log`; `stop` stops it."""
         log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env,
                                 preexec_fn=die_with_parent())  # nothing outlives a killed `seqmesh dev cluster`
         log.close()
         self.procs[name] = proc
@@ -111,8 +121,12 @@ class ControlPlane:
         self.ca = make_ca("seqmesh dev cluster CA")
         self.ca.write(pki, "ca")
         issue_leaf(self.ca, common_name="kube-apiserver", server=True, client=False,
-                   dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"),
-                   ips=("127.0.0.1", "10.0.0.1")).write(pki, "apiserver")
+                   dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                              "kubernetes.default.svc.cluster.local"),
+                   ips=tuple(dict.fromkeys(("127.0.0.1", self.address, "10.0.0.1")))).write(pki, "apiserver")
+        # The API server's identity towards kubelets (logs, exec, port-forward).
+        issue_leaf(self.ca, common_name="kube-apiserver-kubelet-client", organizations=("system:masters",),
+                   dns_names=(), ips=(), server=False).write(pki, "kubelet-client")
         self.admin = issue_leaf(self.ca, common_name="seqmesh-admin", organizations=("system:masters",),
                                 dns_names=(), ips=(), server=False, client=True)
         self.admin.write(pki, "admin")
@@ -139,32 +153,37 @@ class ControlPlane:
     def _start_etcd(self, timeout: float) -> None:
         peer = f"http://127.0.0.1:{self.etcd_peer_port}"
         client = f"http://127.0.0.1:{self.etcd_port}"
-        self._spawn("etcd", [str(binary("etcd")), "--name", "default", "--data-dir", str(self.workdir / "etcd"),
+        self.spawn("etcd", [str(binary("etcd")), "--name", "default", "--data-dir", str(self.workdir / "etcd"),
                              "--listen-client-urls", client, "--advertise-client-urls", client,
                              "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                              "--initial-cluster", f"default={peer}", "--unsafe-no-fsync",
                              "--log-level", "warn"])
-        self._wait("etcd", lambda: _http_ok(f"{client}/health"), timeout)
+        self.wait_for("etcd", lambda: http_ok(f"{client}/health"), timeout)
 
     def _start_apiserver(self, timeout: float) -> None:
         p = self.pki
-        self._spawn("kube-apiserver", [
+        self.spawn("kube-apiserver", [
             str(binary("kube-apiserver")),
             f"--etcd-servers=http://127.0.0.1:{self.etcd_port}", f"--secure-port={self.api_port}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--cert-dir={self.workdir / 'certs'}",
+            f"--bind-address={self.address}", f"--advertise-address={self.address}",
+            f"--cert-dir={self.workdir / 'certs'}",
             f"--tls-cert-file={p / 'apiserver.crt'}", f"--tls-private-key-file={p / 'apiserver.key'}",
             f"--client-ca-file={p / 'ca.crt'}", "--service-cluster-ip-range=10.0.0.0/24",
-            "--allow-privileged=true", "--disable-admission-plugins=ServiceAccount",
-            "--authorization-mode=RBAC", f"--service-account-issuer={self.server}/",
+            "--allow-privileged=true", f"--service-account-issuer={self.server}/",
             f"--service-account-key-file={p / 'sa.pub'}", f"--service-account-signing-key-file={p / 'sa.key'}",
             "--enable-priority-and-fairness=false", "--v=1",
+            *(["--authorization-mode=Node,RBAC", f"--kubelet-client-certificate={p / 'kubelet-client.crt'}",
+               f"--kubelet-client-key={p / 'kubelet-client.key'}", f"--kubelet-certificate-authority={p / 'ca.crt'}",
+               "--kubelet-preferred-address-types=InternalIP"] if self.node else
+              # no pods run: no service-account tokens to mount
+              ["--authorization-mode=RBAC", "--disable-admission-plugins=ServiceAccount"]),
         ])
         ctx = ssl.create_default_context(cafile=str(p / "ca.crt"))
         ctx.load_cert_chain(str(p / "admin.crt"), str(p / "admin.key"))
-        self._wait("kube-apiserver", lambda: _http_ok(f"{self.server}/readyz", ctx), timeout)
+        self.wait_for("kube-apiserver", lambda: http_ok(f"{self.server}/readyz", ctx), timeout)
 
     def _start_controller_manager(self) -> None:
-        self._spawn("kube-controller-manager", [
+        self.spawn("kube-controller-manager", [
             str(binary("kube-controller-manager")), f"--kubeconfig={self.kubeconfig}",
             f"--authentication-kubeconfig={self.kubeconfig}", f"--authorization-kubeconfig={self.kubeconfig}",
             "--controllers=*", f"--service-account-private-key-file={self.pki / 'sa.key'}",
@@ -173,11 +192,11 @@ class ControlPlane:
         ])
 
     def _wait_for_namespace(self, timeout: float) -> None:
-        self._wait("kube-apiserver", lambda: self.kubectl("get", "namespace", "default", check=False)
+        self.wait_for("kube-apiserver", lambda: self.kubectl("get", "namespace", "default", check=False)
                    .returncode == 0, timeout)
 
-    def _wait(self, name: str, ready: object, timeout: float) -> None:
-        assert callable(ready)
+    def wait_for(self, name: str, ready: Callable[[], bool], timeout: float) -> None:
+        """Poll `ready` until true, failing early with the log's tail if process `name` dies."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_alive(name)
@@ -201,9 +220,12 @@ class ControlPlane:
         """Wait until each CRD (`regions.seqmesh.io`, ...) is Established. Polled rather than
         `kubectl wait`, which fails instead of waiting while a new CRD has no conditions yet."""
         jsonpath = '{.status.conditions[?(@.type=="Established")].status}'
-        for crd in crds:  # the API server establishes them: its liveness is what _wait checks
-            self._wait("kube-apiserver", lambda crd=crd: self.kubectl(
-                "get", f"crd/{crd}", "-o", f"jsonpath={jsonpath}", check=False).stdout.strip() == "True", timeout)
+        for crd in crds:  # the API server establishes them: its liveness is what wait_for checks
+            def established(crd: str = crd) -> bool:
+                return self.kubectl("get", f"crd/{crd}", "-o", f"jsonpath={jsonpath}",
+                                    check=False).stdout.strip() == "True"
+
+            self.wait_for("kube-apiserver", established, timeout)
 
     def helm(self, *args: str, check: bool = True, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "HELM_CACHE_HOME": str(self.workdir / "helm"),
@@ -222,7 +244,3 @@ class ControlPlane:
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
-
-def _http_ok(url: str, ctx: ssl.SSLContext | None = None) -> bool:
-    with urllib.request.urlopen(url, context=ctx, timeout=2) as resp:
-        return bool(resp.status == 200)

@@ -14,7 +14,7 @@ import yaml
 
 from seqmesh.common.venues import VENUE_IDS
 
-from .models import DNS_LABEL, GROUP, HOSTPORT, KINDS, SYMBOL, VERSION, Kind
+from .models import DNS_LABEL, GROUP, HOST, HOSTPORT, KINDS, QUANTITY, SYMBOL, VERSION, Kind
 
 
 def _structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +117,17 @@ def helm_values_schema() -> dict[str, Any]:
                 "peerPort": {"type": "integer", "minimum": 1, "maximum": 65535},
                 "certificateLifetimeSeconds": {"type": "integer", "minimum": 10},
                 "durability": {"enum": ["power-loss", "process-crash"]},
-                "risk": obj}},
+                "risk": obj,
+                "apiKeysSecret": {"type": "string", "pattern": f"^$|{DNS_LABEL}"},
+                "caSecret": {"type": "string", "pattern": f"^$|{DNS_LABEL}"},
+                "peerAdvertise": {"type": "array", "maxItems": 16, "items": {"type": "string", "pattern": HOST}},
+                "ledgerUrlSecret": {**obj, "additionalProperties": False, "properties": {
+                    "name": {"type": "string", "pattern": f"^$|{DNS_LABEL}"}, "key": {"type": "string"}}},
+                "storage": {**obj, "additionalProperties": False, "properties": {
+                    "storageClassName": {"type": "string"},
+                    "ccSize": {"type": "string", "pattern": QUANTITY},
+                    "edgeSize": {"type": "string", "pattern": QUANTITY},
+                    "retainOnDelete": {"type": "boolean"}}}}},
             "edges": {"type": "array", "items": {**obj, "required": ["venue", "symbols"], "additionalProperties": False,
                                                  "properties": {
                 "venue": {"enum": list(VENUE_IDS)},

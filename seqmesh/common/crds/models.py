@@ -20,6 +20,8 @@ DNS_LABEL = r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"
 SYMBOL = r"^[A-Z0-9]{2,10}/[A-Z0-9]{2,10}$"
 DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,20})?$"
 HOSTPORT = r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$"
+HOST = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"  # a DNS name or an IPv4 address
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
 MAX_WASM_BYTES = 1 << 20
 VenueId = Literal[VENUE_IDS]  # type: ignore[valid-type]
 
@@ -28,8 +30,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
 
+#: Ready: the resource does its job (for a Region or an Edge: its pod is Ready at the current
+#: configuration; an Algo: running in its wanted state on every edge). Degraded: it cannot get
+#: there without a change (a bad manifest, a crashing pod). Neither: still progressing.
+#: Published (Algo): its binary is in the ConfigMap; Deployed (Algo): as its region's CC reports it.
+ConditionType = Literal["Ready", "Degraded", "Published", "Deployed"]
+
+
 class Condition(_Model):
-    type: Literal["Ready", "Degraded", "Deployed"]  # Deployed: an Algo, as its region's CC reports it
+    type: ConditionType
     status: Literal["True", "False", "Unknown"]
     reason: str = Field(max_length=128)
     message: str = Field("", max_length=4096)
@@ -48,6 +57,22 @@ class RiskSpec(_Model):
     maxOrdersPerSecond: float | None = Field(None, gt=0, le=100_000)
 
 
+class SecretKeyRef(_Model):
+    name: str = Field(pattern=DNS_LABEL, description="a Secret in the Region's namespace")
+    key: str = Field("url", pattern=r"^[-._a-zA-Z0-9]{1,253}$")
+
+
+class StorageSpec(_Model):
+    """The PersistentVolumeClaims of the CC (ledger, algo store) and the edges (journals)."""
+
+    storageClassName: str | None = Field(None, pattern=r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$",
+                                         description="unset: the cluster's default StorageClass")
+    ccSize: str = Field("10Gi", pattern=QUANTITY)
+    edgeSize: str = Field("1Gi", pattern=QUANTITY)
+    retainOnDelete: bool = Field(True, description="keep the claims when the Region or Edge is deleted "
+                                 "(or the Helm release uninstalled); false: delete them with it")
+
+
 class RegionSpec(_Model):
     """One region: its Central Coordinator, services, configuration and certificate authority."""
 
@@ -57,7 +82,19 @@ class RegionSpec(_Model):
     peerPort: int = Field(50061, ge=1, le=65535)
     certificateLifetimeSeconds: int = Field(7_776_000, ge=10, le=315_360_000,
                                             description="leaf certificates; renewed at 2/3 of it")
-    apiKeysSecret: str | None = Field(None, pattern=DNS_LABEL, description="Secret whose keys are client API keys")
+    apiKeysSecret: str | None = Field(None, pattern=DNS_LABEL,
+                                      description="Secret of client API keys: each key a client id, each value its "
+                                                  "API key. Without it the CC refuses to start")
+    peerAdvertise: list[str] = Field(default_factory=list, max_length=16,
+                                     json_schema_extra={"items": {"type": "string", "pattern": HOST}},
+                                     description="addresses other regions dial for this CC's peer port (e.g. a "
+                                                 "load balancer's name): named in the CC's certificate")
+    caSecret: str | None = Field(None, pattern=DNS_LABEL,
+                                 description="bring the region's CA: a kubernetes.io/tls Secret (tls.crt, tls.key) the "
+                                             "operator signs with and never writes; unset: it makes one")
+    ledgerUrlSecret: SecretKeyRef | None = Field(None, description="a PostgreSQL URL for the ledger "
+                                                 "(SEQMESH_LEDGER_URL), from this Secret key")
+    storage: StorageSpec = Field(default_factory=StorageSpec)
     risk: RiskSpec | None = None
     durability: Literal["power-loss", "process-crash"] = Field(
         "power-loss", description="what the CC's ledger and the edges' journals survive: power loss (an fsync per "
@@ -65,6 +102,8 @@ class RegionSpec(_Model):
 
 
 class RegionStatus(_Status):
+    readyReplicas: int = Field(0, ge=0, description="the CC's Ready pods (0 or 1)")
+    configHash: str | None = Field(None, description="sha256 of the CC's configuration and peer CAs")
     caSecret: str | None = None
     ccCertificateSecret: str | None = None
     certificateNotAfter: str | None = None
@@ -87,6 +126,7 @@ class EdgeSpec(_Model):
 
 
 class EdgeStatus(_Status):
+    readyReplicas: int = Field(0, ge=0)
     certificateSecret: str | None = None
     service: str | None = None
 

@@ -1,0 +1,6 @@
+-- Market trades and mids the CC sampled, for TCA benchmarks (interval VWAP, arrival mid).
+CREATE TABLE market_samples (
+    ts_ns BIGINT NOT NULL, venue TEXT NOT NULL, symbol TEXT NOT NULL, kind TEXT NOT NULL,
+    price NUMERIC NOT NULL, qty NUMERIC NOT NULL
+);
+CREATE INDEX market_samples_by_symbol ON market_samples (symbol, ts_ns);

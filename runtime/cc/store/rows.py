@@ -1,0 +1,80 @@
+"""Rows to domain objects, for both dialects: SQLite hands back TEXT amounts, 0/1 flags and
+JSON text; PostgreSQL NUMERIC (already Decimal), booleans and JSONB text. `Decimal(x)` and
+`bool(x)` take either."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+from seqmesh.runtime.cc.model import Child, Fill, OrderType, Parent, ParentState, Side
+
+from .ports import ExecAlgoState, MarketSample
+
+
+class Row(Protocol):
+    """A result row of either driver (a tuple, an asyncpg Record), read by position."""
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
+
+PARENT_COLUMNS = ("order_id, client, client_order_id, symbol, side, type, qty, price, state, reason,"
+                  " cancel_requested, reroutes, decision, created_ns, updated_ns")
+CHILD_COLUMNS = ("child_id, parent_id, venue, qty, price, type, state, venue_order_id, filled, cum_quote,"
+                 " reason, sent, last_seq, created_ns, updated_ns")
+FILL_COLUMNS = ("fill_id, child_id, parent_id, venue, symbol, side, price, qty, fee, fee_asset, maker,"
+                " exchange_ts, booked_ns")
+ALGO_FILL_COLUMNS = ("client, fill_id, order_id, algo, venue, symbol, side, price, qty, fee, fee_asset, maker,"
+                     " exchange_ts, booked_ns")
+EXEC_ALGO_COLUMNS = "parent_id, kind, params, state, next_slice_ns, slices_sent, status, updated_ns"
+SAMPLE_COLUMNS = "ts_ns, venue, symbol, kind, price, qty"
+
+
+def _dec(v: Any) -> Decimal | None:
+    return None if v is None or v == "" else Decimal(v)
+
+
+def parent(r: Row) -> Parent:
+    return Parent(r[0], r[1], r[2] or "", r[3], Side(r[4]), OrderType(r[5]), Decimal(r[6]), _dec(r[7]),
+                  ParentState(r[8]), r[13], r[14], r[9], bool(r[10]), r[11], json.loads(r[12]))
+
+
+def child(r: Row) -> Child:
+    return Child(r[0], r[1], r[2], Decimal(r[3]), _dec(r[4]), OrderType(r[5]), r[6], r[7], Decimal(r[8]),
+                 Decimal(r[9]), r[10], bool(r[11]), r[12], r[13], r[14])
+
+
+def fill(r: Row) -> Fill:
+    return Fill(r[0], r[1], r[2], r[3], r[4], Side(r[5]), Decimal(r[6]), Decimal(r[7]), Decimal(r[8]), r[9],
+                bool(r[10]), r[11], r[12])
+
+
+def algo_fill(r: Row) -> tuple[str, Fill]:
+    """(client, fill) from ALGO_FILL_COLUMNS: the fill's parent id names the algo ("algo:NAME")."""
+    return r[0], Fill(r[1], r[2], f"algo:{r[3]}", r[4], r[5], Side(r[6]), Decimal(r[7]), Decimal(r[8]),
+                      Decimal(r[9]), r[10], bool(r[11]), r[12], r[13])
+
+
+def event(r: Row) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(r[4])
+    return {"seq": r[0], "ts": r[1], "kind": r[2], "ref": r[3], **body}
+
+
+def exec_algo(r: Row) -> ExecAlgoState:
+    return ExecAlgoState(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6], r[7])
+
+
+def sample(r: Row) -> MarketSample:
+    return MarketSample(r[0], r[1], r[2], r[3], Decimal(r[4]), Decimal(r[5]))
+
+
+def assemble(parents: Sequence[Row], children: Sequence[Row], fills: Sequence[Row]) -> dict[str, Parent]:
+    """Parents (oldest first) with their children and fills, from rows of the three tables."""
+    out = {r[0]: parent(r) for r in parents}
+    for r in children:
+        out[r[1]].children.append(child(r))
+    for r in fills:
+        out[r[2]].fills.append(fill(r))
+    return out

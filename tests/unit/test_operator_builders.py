@@ -1,0 +1,83 @@
+"""The operator's builders and checks, pure functions: what the CC's pod gets for peers, keys
+and state, and which CA bundles and certificates are accepted."""
+
+from __future__ import annotations
+
+import json
+
+from seqmesh.operator import certs, conditions
+from seqmesh.operator.builders import edge, region
+
+from seqmesh.common.certs import Identity, issue_leaf, make_ca
+from seqmesh.common.crds.models import EdgeSpec, PeerLinkSpec, RegionSpec
+
+OWNER = {"apiVersion": "seqmesh.io/v1alpha1", "kind": "Region", "name": "na", "uid": "u1", "controller": True}
+
+
+def _by_kind(objs: list[dict], kind: str) -> dict:  # type: ignore[type-arg]
+    return next(o for o in objs if o["kind"] == kind)
+
+
+def test_region_cc_gets_peers_with_their_cas_keys_and_a_claim() -> None:
+    ca_eu, ca_ap = make_ca("eu"), make_ca("ap")
+    spec = RegionSpec(region="na", apiKeysSecret="keys", storage={"storageClassName": "fast", "ccSize": "5Gi",
+                                                                  "retainOnDelete": False},
+                      ledgerUrlSecret={"name": "pg", "key": "dsn"})
+    peers = [PeerLinkSpec(region="na", remoteRegion="eu", endpoint="eu.example:50061", caBundle=ca_eu.cert_pem.decode(),
+                          rttProbeSeconds=7),
+             PeerLinkSpec(region="na", remoteRegion="ap", endpoint="ap.example:50061", caBundle=ca_ap.cert_pem.decode(),
+                          rttProbeSeconds=4)]
+    edges = [EdgeSpec(region="na", venue="coinbase", symbols=["BTC/USDT"])]
+    objs = region.objects(spec, "ns", OWNER, edges, peers, b"cert")
+    cfg = json.loads(_by_kind(objs, "ConfigMap")["data"]["config.json"])
+    assert cfg["listen_peer"] == "0.0.0.0:50061" and cfg["peer_probe_s"] == 4 and cfg["require_api_keys"] is True
+    assert [(p["region"], p["ca"]) for p in cfg["peers"]] == [("ap", "/etc/seqmesh/peers/ap.crt"),
+                                                              ("eu", "/etc/seqmesh/peers/eu.crt")]
+    sts = _by_kind(objs, "StatefulSet")
+    pod = sts["spec"]["template"]["spec"]
+    sources = next(v for v in pod["volumes"] if v["name"] == "peer-cas")["projected"]["sources"]
+    assert [s["configMap"]["items"][0]["path"] for s in sources] == ["ap.crt", "eu.crt"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["SEQMESH_LEDGER_URL"]["valueFrom"]["secretKeyRef"] == {"name": "pg", "key": "dsn"}
+    assert env["SEQMESH_API_KEYS_DIR"]["value"] == "/etc/seqmesh/api-keys"
+    claim = sts["spec"]["volumeClaimTemplates"][0]["spec"]
+    assert claim["storageClassName"] == "fast" and claim["resources"]["requests"]["storage"] == "5Gi"
+    assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
+    # Anything the CC reads only at start changes the pod template: a new peer CA rolls it.
+    again = region.objects(spec, "ns", OWNER, edges, peers[:1], b"cert")
+    assert (_by_kind(again, "StatefulSet")["spec"]["template"]["metadata"]["annotations"]
+            != sts["spec"]["template"]["metadata"]["annotations"])
+
+
+def test_edge_journal_on_a_claim_and_rolls_on_a_new_certificate() -> None:
+    spec = RegionSpec(region="na")
+    e = EdgeSpec(region="na", venue="binance", symbols=["BTC/USDT"], simulatorUrl="http://sim:8100")
+    a, b = edge.objects(e, "ns", OWNER, spec, b"one"), edge.objects(e, "ns", OWNER, spec, b"two")
+    sts = _by_kind(a, "StatefulSet")
+    assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert "--sim-url" in sts["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert (sts["spec"]["template"]["metadata"]["annotations"]
+            != _by_kind(b, "StatefulSet")["spec"]["template"]["metadata"]["annotations"])
+
+
+def test_ca_bundles() -> None:
+    ca = make_ca("x")
+    assert certs.bundle_error(ca.cert_pem.decode()) is None
+    assert certs.bundle_error((ca.cert_pem + make_ca("y").cert_pem).decode()) is None
+    assert "not PEM" in (certs.bundle_error("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n") or "")
+    leaf = issue_leaf(ca, Identity("na", "cc", "main"))
+    assert "not a CA" in (certs.bundle_error(leaf.cert_pem.decode()) or "")
+
+
+def test_hosts_split_into_dns_names_and_ips() -> None:
+    assert certs.split_hosts(("a.example", "10.1.2.3", "a.example", "::1")) == (("a.example",), ("10.1.2.3", "::1"))
+    leaf = issue_leaf(make_ca("x"), Identity("na", "cc", "main"), dns_names=("a.example",), ips=("10.1.2.3",))
+    assert certs.sans(leaf.cert) == ({"a.example"}, {"10.1.2.3"})
+
+
+def test_conditions_progressing_is_neither_ready_nor_degraded() -> None:
+    conds = conditions.ready([], False, "PodNotReady", "waiting", 3, degraded=False)
+    assert {c["type"]: c["status"] for c in conds} == {"Ready": "False", "Degraded": "False"}
+    assert all(c["observedGeneration"] == 3 for c in conds)
+    conds = conditions.ready(conds, False, "CrashLoopBackOff", "exited 1", 3)
+    assert {c["type"]: c["status"] for c in conds} == {"Ready": "False", "Degraded": "True"}
