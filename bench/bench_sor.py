@@ -17,8 +17,8 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from seqmesh.runtime.cc.marketdata import MarketData
 from seqmesh.runtime.cc.domain import Side
+from seqmesh.runtime.cc.marketdata import MarketData
 from seqmesh.runtime.cc.routing.sor import Router, VenueCandidate
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.venues.sim import binance_format as fmt

@@ -23,8 +23,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from seqmesh.runtime.cc.domain import Child, OrderType, Parent, ParentState, Side
 from seqmesh.runtime.cc.ledger import Ledger
-from seqmesh.runtime.cc.model import Child, OrderType, Parent, ParentState, Side
 from seqmesh.runtime.cc.store import LedgerStore, open_store
 
 DURABILITIES = ("power-loss", "process-crash")

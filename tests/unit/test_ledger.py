@@ -6,8 +6,8 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
-from seqmesh.runtime.cc.ledger import Ledger
 from seqmesh.runtime.cc.domain import Child, OrderType, Parent, ParentState, Side
+from seqmesh.runtime.cc.ledger import Ledger
 
 # The children table as ledgers written before `last_seq` existed have it.
 OLD_CHILDREN = """

@@ -11,7 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from seqmesh.runtime.cc.model import TERMINAL, Child, Fill, OrderType, Parent, ParentState, Side
+from seqmesh.runtime.cc.domain import PARENT_TERMINAL as TERMINAL
+from seqmesh.runtime.cc.domain import Child, Fill, OrderType, Parent, ParentState, Side
 from seqmesh.runtime.cc.store import (
     ExecAlgoState,
     LedgerStore,
@@ -309,7 +310,7 @@ async def test_migrations_are_applied_once(url: str) -> None:
 CRASHING_WRITER = textwrap.dedent("""
     import asyncio, sys, time
     from decimal import Decimal
-    from seqmesh.runtime.cc.model import Child, OrderType, Parent, ParentState, Side
+    from seqmesh.runtime.cc.domain import Child, OrderType, Parent, ParentState, Side
     from seqmesh.runtime.cc.store import open_store
 
     async def main(url, wait):

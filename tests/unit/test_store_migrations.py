@@ -8,8 +8,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from seqmesh.runtime.cc.domain import PARENT_TERMINAL as TERMINAL
+from seqmesh.runtime.cc.domain import Child, Fill, OrderType, Parent, ParentState, Side
 from seqmesh.runtime.cc.ledger import SCHEMA, Ledger
-from seqmesh.runtime.cc.model import TERMINAL, Child, Fill, OrderType, Parent, ParentState, Side
 from seqmesh.runtime.cc.store import open_store
 from seqmesh.runtime.cc.store.schema import Migration, migrations
 from seqmesh.runtime.cc.store.sqlite import SqliteLedgerStore, migrate

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
 
-from seqmesh.runtime.cc.model import Parent
+from seqmesh.runtime.cc.domain import Parent
 
 from .ports import ALGO_FILL_WINDOW
 

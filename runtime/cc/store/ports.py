@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
-from seqmesh.runtime.cc.model import Child, Fill, Parent, ParentState
+from seqmesh.runtime.cc.domain import Child, Fill, Parent, ParentState
 
 #: seconds after a unit's first write by which the store commits it if no writer asked (SQLite: twice that)
 IDLE_COMMIT_S = 0.05

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import orjson
-from seqmesh.runtime.cc.model import Child, Fill, Parent, ParentState
+from seqmesh.runtime.cc.domain import Child, Fill, Parent, ParentState
 from seqmesh.runtime.store.timer import EarliestCall
 
 from . import rows

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
-from seqmesh.runtime.cc.model import Child, Fill, OrderType, Parent, ParentState, Side
+from seqmesh.runtime.cc.domain import Child, ChildState, Fill, OrderType, Parent, ParentState, Side
 
 from .ports import ExecAlgoState, MarketSample
 
@@ -42,7 +42,7 @@ def parent(r: Row) -> Parent:
 
 
 def child(r: Row) -> Child:
-    return Child(r[0], r[1], r[2], Decimal(r[3]), _dec(r[4]), OrderType(r[5]), r[6], r[7], Decimal(r[8]),
+    return Child(r[0], r[1], r[2], Decimal(r[3]), _dec(r[4]), OrderType(r[5]), ChildState(r[6]), r[7], Decimal(r[8]),
                  Decimal(r[9]), r[10], bool(r[11]), r[12], r[13], r[14])
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from seqmesh.runtime.cc.model import Child, Fill, Parent, ParentState
+from seqmesh.runtime.cc.domain import Child, Fill, Parent, ParentState
 from seqmesh.runtime.store.sqlite import SqliteStore
 
 from . import rows
