@@ -38,6 +38,7 @@ from .vwap import Vwap
 
 log = logging.getLogger(__name__)
 PLAN_KEPT = 2000  # slices remembered for adherence and TCA (a longer algorithm keeps the latest)
+MIDS_KEPT = 3600  # market mid samples kept for TCA's chart (one a second at most: an hour of them)
 
 
 def policy_of(p: Parent) -> Policy:
@@ -120,7 +121,7 @@ class AlgoScheduler:
                             "algo": {"params": checked.model_dump(mode="json", exclude_none=True),
                                      "progress": {"started_ns": now, "n": 0, "slices": [], "pending": None,
                                                   "volume": "0", "notional": "0", "plan": [], "refusals": 0,
-                                                  "last_refusal": None}}})
+                                                  "last_refusal": None, "mids": []}}})
         await self.engine.accept(parent)
         self._start(parent)
         return parent, True
@@ -229,9 +230,11 @@ class AlgoScheduler:
             prog["pending"] = {"n": n, "client_order_id": f"{p.order_id}.s{n}", "qty": str(due.qty),
                                "type": due.type.value, "price": None if due.price is None else str(due.price)}
             plan = prog["plan"]
+            mid = self.marketdata.mid(p.symbol)
             plan.append({"n": n, "nominal_ns": due.nominal_ns, "at_ns": self.clock.now_ns(),
                          "planned_qty": str(due.planned_qty), "qty": str(due.qty),
-                         "target_cum": str(due.target_cum), "done_before": str(p.filled)})
+                         "target_cum": str(due.target_cum), "done_before": str(p.filled),
+                         "mid": None if mid is None else str(mid)})
             del plan[:-PLAN_KEPT]
             if due.qty <= 0:  # nothing to send this time: the decision is all there is
                 prog["pending"] = None
@@ -332,10 +335,22 @@ class AlgoScheduler:
             run.wake.set()
 
     def _on_trade(self, ev: TradePrinted) -> None:
-        for run in self._volume.get(ev.symbol, ()):
+        """Market volume (VWAP's participation, TCA's interval VWAP) and, once a second at
+        most, the mid (TCA's chart of the execution against the market)."""
+        runs = self._volume.get(ev.symbol, ())
+        if not runs:
+            return
+        now = self.clock.now_ns()
+        for run in runs:
             prog = run.progress
             prog["volume"] = str(Decimal(prog["volume"]) + ev.qty)
             prog["notional"] = str(Decimal(prog["notional"]) + ev.qty * ev.price)
+            mids = prog.setdefault("mids", [])
+            if not mids or now - mids[-1][0] >= 1_000_000_000:
+                mid = self.marketdata.mid(ev.symbol)
+                if mid is not None:
+                    mids.append([now, str(mid)])
+                    del mids[:-MIDS_KEPT]
 
     async def stop(self) -> None:
         for run in list(self.runs.values()):
