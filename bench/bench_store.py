@@ -1,6 +1,6 @@
 """The ledger store: units of work per second and commit latency, SQLite (both durability
 modes) and PostgreSQL (a real server on loopback, fsync on) in the same run, beside today's
-`runtime/cc/ledger.Ledger` as the baseline the SQLite store must not fall behind.
+`seqmesh/testing/legacy_ledger.Ledger` as the baseline the SQLite store must not fall behind.
 
 A unit is the order path's write-ahead: a parent and two children saved, then `durable()`.
 - `sequential`: one writer, one unit at a time: p50/p99 of write -> durable() returned, and
@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from seqmesh.runtime.cc.domain import Child, OrderType, Parent, ParentState, Side
-from seqmesh.runtime.cc.ledger import Ledger
 from seqmesh.runtime.cc.store import LedgerStore, open_store
+
+from seqmesh.testing.legacy_ledger import Ledger
 
 DURABILITIES = ("power-loss", "process-crash")
 ROUNDS = 7

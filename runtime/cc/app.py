@@ -26,7 +26,6 @@ from .clock import Clock, SystemClock
 from .config import CCSettings
 from .edges import EdgeLink
 from .execalgos.scheduler import AlgoScheduler
-from .ledger import Ledger
 from .marketdata import MarketData
 from .mesh.home import RemoteHome
 from .mesh.peers import PeerMesh, PeerService, PeerState
@@ -41,22 +40,41 @@ from .risk import RiskEngine
 from .routing.candidates import Candidates
 from .routing.reservations import Reservations
 from .routing.sor import Router
+from .startup import Cursors, recover
+from .store import LedgerStore, ledger_url, open_store, redacted
 
 log = logging.getLogger(__name__)
 
 
 class CCApp:
+    """Built in two steps: what needs no ledger at construction, the rest in `start()` once the
+    ledger is open (PostgreSQL connects asynchronously) and what it holds is read back."""
+
     def __init__(self, settings: CCSettings, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.clock = clock = clock or SystemClock()
+        self.clock = clock or SystemClock()
         self.tls = TlsFiles(settings.ca, settings.cert, settings.key).check()
-        self.bus = bus = Bus()
-        self.ledger = ledger = Ledger(settings.db_path, settings.durability)
-        self.marketdata = md = MarketData(settings.stale_after_s, bus)
+        self.bus = Bus()
+        self.marketdata = MarketData(settings.stale_after_s, self.bus)
+        self.ledger_url = ledger_url(settings.ledger_url, settings.db_path)
+        self.peer_server: grpc.aio.Server | None = None
+        self.peer_port = 0
+        self.metrics = Metrics()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.server: uvicorn.Server | None = None
+        self.port = 0
+        self.store: LedgerStore | None = None
+
+    async def _open(self) -> None:
+        settings, clock, bus, md = self.settings, self.clock, self.bus, self.marketdata
+        self.store = store = await open_store(self.ledger_url, settings.durability)
+        log.info("ledger %s (schema %d)", redacted(self.ledger_url), await store.schema_version())
+        got = await recover(store)
+        self.cursors = cursors = Cursors(store, got.cursors, got.venues_routed)
         self.positions = positions = Positions()
-        positions.rebuild_from(ledger.client_fills(), ledger.algo_fills())
-        self.risk = RiskEngine(settings.risk, positions, md.mid, kill_switch=ledger.flag("kill_switch") == "on")
-        self.cache = cache = OrderCache(ledger, settings.final_orders_in_memory)
+        positions.rebuild_from(got.fills)
+        self.risk = RiskEngine(settings.risk, positions, md.mid, kill_switch=got.kill_switch)
+        self.cache = cache = OrderCache(store, got.live, settings.final_orders_in_memory)
         self.edges: dict[str, EdgeLink] = {}
         self.mesh: PeerMesh | None = None
         if settings.listen_peer is not None:
@@ -64,45 +82,40 @@ class CCApp:
                                  [PeerState(p.region, p.endpoint, p.ca) for p in settings.peers], settings.peer_probe_s)
         self.algos = AlgoManager(settings.region, AlgoStore(settings.db_path.parent / "algos"), self.edges, md,
                                  settings.risk, bus, positions, self.mesh)
-        self.booking = Booking(ledger, cache, positions, bus, clock, settings.router.max_reroutes,
+        self.booking = Booking(store, cursors, cache, positions, bus, clock, settings.router.max_reroutes,
                                self.algos.order_owner)
         self.reservations = Reservations(cache.live_children, md.mid)
         self.home: RemoteHome | None = None
         if self.mesh is not None:
-            self.home = RemoteHome(self.mesh, self.edges, ledger, md, self.reservations, self.booking.on_edge_events,
-                                   self.algos.from_peer)
+            self.home = RemoteHome(self.mesh, self.edges, store, cursors, got.remote_children, md, self.reservations,
+                                   self.booking.on_edge_events, self.algos.from_peer)
             self.mesh.attach(self.home)
             self.booking.relay = self.home
         for e in settings.edges:
             self.edges[e.venue] = EdgeLink(e.venue, e.address, self.tls, settings.region, md,
-                                           self.booking.on_edge_events, ledger.cursor, settings.balance_refresh_s,
+                                           self.booking.on_edge_events, cursors.get, settings.balance_refresh_s,
                                            mirror=self.mesh, algo_task=self.algos.run_link)
         self.candidates = Candidates(md, self.edges, self.reservations, self.mesh)
         router = Router(settings.router.drift_bps_per_ms)
-        self.dispatcher = Dispatcher(self.edges, self.mesh, ledger, self.booking, cache, clock)
-        self.rerouter = Rerouter(bus, ledger, md, self.candidates, router, self.booking, self.dispatcher,
+        self.dispatcher = Dispatcher(self.edges, self.mesh, store, self.booking, cache, clock)
+        self.rerouter = Rerouter(bus, store, md, self.candidates, router, self.booking, self.dispatcher,
                                  settings.router.max_reroutes)
         ids = OrderIds(settings.region, clock)
-        self.engine = OrderEngine(ledger, cache, md, self.candidates, router, self.risk, self.booking,
-                                  self.dispatcher, bus, clock, ids)
-        self.scheduler = AlgoScheduler(self.engine, cache, ledger, md, self.risk, bus, clock, ids)
+        self.engine = OrderEngine(store, cache, md, self.candidates, router, self.risk, self.booking,
+                                  self.dispatcher, bus, clock, ids, cursors)
+        self.scheduler = AlgoScheduler(self.engine, cache, store, md, self.risk, bus, clock, ids)
         for parent in cache.live_parents():  # states are derived: bring them up to date after a restart
             self.booking.settle(parent)
         self.algo_configmaps = (ConfigMapAlgos(self.algos, settings.watch_algos_namespace, settings.region)
                                 if settings.watch_algos_namespace else None)
-        self.peer_server: grpc.aio.Server | None = None
-        self.peer_port = 0
-        self.metrics = Metrics()
         self.api = build_app(ApiDeps(settings=settings, engine=self.engine, cache=cache, marketdata=md,
                                      positions=positions, risk=self.risk, edges=self.edges, mesh=self.mesh,
                                      home=self.home, algos=self.algos, booking=self.booking,
                                      scheduler=self.scheduler),
                              self.metrics)
-        self._tasks: list[asyncio.Task[None]] = []
-        self.server: uvicorn.Server | None = None
-        self.port = 0
 
     async def start(self) -> int:
+        await self._open()
         if self.mesh is not None and self.settings.listen_peer is not None:
             # Peers authenticate with certificates from their own regions' CAs: trust exactly those.
             roots = b"".join(p.ca.read_bytes() for p in self.settings.peers) or self.tls.ca.read_bytes()
@@ -141,6 +154,8 @@ class CCApp:
                 log.exception("resend sweep failed")
 
     async def stop(self) -> None:
+        if self.store is None:
+            return  # never started
         if self.peer_server is not None:
             await self.peer_server.stop(grace=0.5)
         if self.server is not None:
@@ -153,4 +168,4 @@ class CCApp:
                 await task
         for link in self.edges.values():
             await link.close()
-        self.ledger.close()
+        await self.store.close()

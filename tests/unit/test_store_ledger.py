@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from seqmesh.runtime.cc.domain import PARENT_TERMINAL as TERMINAL
-from seqmesh.runtime.cc.domain import Child, Fill, OrderType, Parent, ParentState, Side
+from seqmesh.runtime.cc.domain import Child, ChildState, Fill, OrderType, Parent, ParentState, Side
 from seqmesh.runtime.cc.store import (
     ExecAlgoState,
     LedgerStore,
@@ -388,7 +388,7 @@ async def test_the_last_save_of_a_row_in_a_unit_wins_and_every_save_leaves_its_e
     p = parent("o1")
     c = child(p, 0)
     store.save_parent(p, "accepted")
-    for state in ("NEW", "PARTIALLY_FILLED", "FILLED"):
+    for state in (ChildState.ACCEPTED, ChildState.PARTIALLY_FILLED, ChildState.FILLED):
         c.state = state
         store.save_child(c, "edge_event")
     p.state = ParentState.FILLED
@@ -396,5 +396,5 @@ async def test_the_last_save_of_a_row_in_a_unit_wins_and_every_save_leaves_its_e
     await store.durable()
     found = await store.parent("o1")
     assert found is not None and found.state is ParentState.FILLED and found.children[0].state == "FILLED"
-    assert [e["state"] for e in await store.events("o1-0")] == ["NEW", "PARTIALLY_FILLED", "FILLED"]
+    assert [e["state"] for e in await store.events("o1-0")] == ["ACCEPTED", "PARTIALLY_FILLED", "FILLED"]
     assert [e["kind"] for e in await store.events("o1")] == ["accepted", "state"]

@@ -1,4 +1,4 @@
-"""A ledger written by the CC before the store interface (runtime/cc/ledger.py) opens with the
+"""A ledger written by the CC before the store interface (seqmesh/testing/legacy_ledger.py) opens with the
 SQLite store, is migrated, and reads back exactly as the old code reads it."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from seqmesh.runtime.cc.domain import PARENT_TERMINAL as TERMINAL
-from seqmesh.runtime.cc.domain import Child, Fill, OrderType, Parent, ParentState, Side
-from seqmesh.runtime.cc.ledger import SCHEMA, Ledger
+from seqmesh.runtime.cc.domain import Child, ChildState, Fill, OrderType, Parent, ParentState, Side
 from seqmesh.runtime.cc.store import open_store
 from seqmesh.runtime.cc.store.schema import Migration, migrations
 from seqmesh.runtime.cc.store.sqlite import SqliteLedgerStore, migrate
+
+from seqmesh.testing.legacy_ledger import SCHEMA, Ledger
 
 
 def write_with_todays_ledger(path: Path) -> Ledger:
@@ -25,8 +26,8 @@ def write_with_todays_ledger(path: Path) -> Ledger:
         ledger.save_parent(p, "accepted")
         for k, venue in enumerate(["okx", "kraken"]):
             c = Child(f"o{i}-{k}", p.order_id, venue, Decimal("1.25"), Decimal("64999.99"), OrderType.LIMIT,
-                      "FILLED" if state is ParentState.FILLED else "NEW", f"v{i}{k}", Decimal("0.5") * k,
-                      Decimal("32499.995") * k, "", True, 3 + k, 30 + k, 40 + k)
+                      ChildState.FILLED if state is ParentState.FILLED else ChildState.ACCEPTED, f"v{i}{k}",
+                      Decimal("0.5") * k, Decimal("32499.995") * k, "", True, 3 + k, 30 + k, 40 + k)
             ledger.save_child(c, "routed")
             if k:
                 ledger.add_fill(Fill(f"{venue}-{i}", c.child_id, p.order_id, venue, "BTC/USDT", Side.SELL,

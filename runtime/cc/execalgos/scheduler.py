@@ -23,13 +23,13 @@ from ..bus import Bus, FillBooked, OrderUpdated, TradePrinted
 from ..clock import Clock
 from ..domain import PARENT_TERMINAL, OrderType, Parent, ParentState, Side
 from ..errors import OrderError
-from ..ledger import Ledger
 from ..marketdata import MarketData
 from ..orders.cache import OrderCache
 from ..orders.engine import OrderEngine
 from ..orders.ids import OrderIds
 from ..orders.validate import validate
 from ..risk import RiskDenied, RiskEngine
+from ..store import LedgerStore
 from .base import ZERO, AlgoState, Policy, Slice
 from .iceberg import Iceberg
 from .params import IcebergParams, TwapParams, VwapParams, parse
@@ -71,7 +71,7 @@ class _Run:
 
 
 class AlgoScheduler:
-    def __init__(self, engine: OrderEngine, cache: OrderCache, ledger: Ledger, marketdata: MarketData,
+    def __init__(self, engine: OrderEngine, cache: OrderCache, ledger: LedgerStore, marketdata: MarketData,
                  risk: RiskEngine, bus: Bus, clock: Clock, ids: OrderIds) -> None:
         self.engine = engine
         self.cache = cache
@@ -299,7 +299,8 @@ class AlgoScheduler:
 
     async def _save(self, p: Parent, kind: str) -> None:
         p.updated_ns = self.clock.now_ns()
-        self.ledger.save_parent(p, kind)
+        with self.ledger.atomic():
+            self.ledger.save_parent(p, kind)
         await self.ledger.durable()
         if p.state in PARENT_TERMINAL:
             self.cache.finished(p)

@@ -20,9 +20,10 @@ from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import peer_pb2 as ppb
 
 from ..edges import EdgeLink
-from ..ledger import Ledger
 from ..marketdata import MarketData
 from ..routing.reservations import Reservations
+from ..startup import Cursors
+from ..store import LedgerStore
 from .peers import PeerMesh
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ REMOTE_VIEW_KEPT = 10_000
 
 
 class RemoteHome:
-    def __init__(self, mesh: PeerMesh, edges: Mapping[str, EdgeLink], ledger: Ledger, marketdata: MarketData,
-                 reservations: Reservations, book_events: Callable[[str, list[pb.OrderEvent]], Awaitable[None]],
+    def __init__(self, mesh: PeerMesh, edges: Mapping[str, EdgeLink], ledger: LedgerStore, cursors: Cursors,
+                 hosted: dict[str, tuple[str, str]], marketdata: MarketData, reservations: Reservations,
+                 book_events: Callable[[str, list[pb.OrderEvent]], Awaitable[None]],
                  algo_message: Callable[[pb.AlgoMessage], None]) -> None:
         self.mesh = mesh
         self.edges = edges
@@ -43,7 +45,8 @@ class RemoteHome:
         self._book_events = book_events
         self._algo_message = algo_message
         #: children other regions routed to our edges: child id -> (origin region, venue)
-        self.children = ledger.remote_children()
+        self.children = hosted
+        self.cursors = cursors
         #: the latest state of recent remote children (bounded: old ones are in the origin's ledger)
         self.view: dict[str, dict[str, Any]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -68,7 +71,8 @@ class RemoteHome:
                 return pb.OrderAck(client_order_id=cid, state=pb.REJECTED,
                                    reason=f"RESERVATION_DENIED: {link.venue} can cover {max(free, ZERO)} {asset}, "
                                           f"the order needs {need}")
-            self.ledger.add_remote_child(cid, origin, alloc.venue)  # before the edge hears of it
+            with self.ledger.atomic():
+                self.ledger.add_remote_child(cid, origin, alloc.venue)  # before the edge hears of it
             await self.ledger.durable()
             self.children[cid] = (origin, alloc.venue)
             self.reservations.hold_remote(cid, link.venue, asset, need)
@@ -102,8 +106,7 @@ class RemoteHome:
 
     def remote_cursors(self) -> dict[str, int]:
         """For each venue of another region we routed to: the last of its events we booked."""
-        venues = {v for v in self.ledger.child_venues() if v not in self.edges}
-        return {v: self.ledger.cursor(v) for v in venues}
+        return {v: self.cursors.get(v) for v in self.cursors.venues_routed if v not in self.edges}
 
     # -- events of the children we host ------------------------------------------------------
 

@@ -21,8 +21,9 @@ from seqmesh.runtime.proto import edge_pb2 as pb
 from ..bus import Bus, FillBooked, OrderUpdated
 from ..clock import Clock
 from ..domain import PARENT_TERMINAL, Child, ChildState, Fill, IllegalTransition, OrderType, Parent, ParentState, Side
-from ..ledger import Ledger
 from ..positions import Positions
+from ..startup import Cursors
+from ..store import LedgerStore
 from .cache import OrderCache
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,10 @@ def derive(p: Parent, max_reroutes: int) -> ParentState | None:
 
 
 class Booking:
-    def __init__(self, ledger: Ledger, cache: OrderCache, positions: Positions, bus: Bus, clock: Clock,
-                 max_reroutes: int, algo_owner: Callable[[str, str], tuple[str, str] | None]) -> None:
-        self.ledger = ledger
+    def __init__(self, store: LedgerStore, cursors: Cursors, cache: OrderCache, positions: Positions, bus: Bus,
+                 clock: Clock, max_reroutes: int, algo_owner: Callable[[str, str], tuple[str, str] | None]) -> None:
+        self.ledger = store
+        self.cursors = cursors
         self.cache = cache
         self.positions = positions
         self.bus = bus
@@ -76,8 +78,7 @@ class Booking:
             cid = ev.client_order_id
             if cid not in found and (self.relay is None or not self.relay.relay(venue, ev)):
                 found[cid] = await self.cache.child(cid)
-        self.ledger.begin_group()
-        with self.ledger:
+        with self.ledger.atomic():
             for ev in events:
                 if ev.client_order_id not in found:
                     continue  # relayed to its origin region
@@ -86,7 +87,7 @@ class Booking:
                     self.apply(hit[0], hit[1], venue, ev)
                 elif ev.HasField("fill"):
                     self._book_algo_fill(venue, ev)
-            self.ledger.set_cursor(venue, events[-1].seq)
+            self.cursors.set(venue, events[-1].seq)
         await self.ledger.durable()
 
     def apply(self, parent: Parent, child: Child, venue: str, ev: pb.OrderEvent) -> bool:

@@ -8,15 +8,15 @@ from collections.abc import Iterator
 
 from seqmesh.runtime.store.recent import RecentFinal
 
-from ..domain import PARENT_TERMINAL, Child, Parent
-from ..ledger import Ledger
+from ..domain import Child, Parent
+from ..store import LedgerStore
 
 
 class OrderCache:
-    def __init__(self, ledger: Ledger, final_in_memory: int) -> None:
-        self._ledger = ledger
+    def __init__(self, store: LedgerStore, live: dict[str, Parent], final_in_memory: int) -> None:
+        self._store = store
         #: parents not yet final: what risk, reservations and recovery look at (never the whole history)
-        self.live: dict[str, Parent] = ledger.live_parents(PARENT_TERMINAL)
+        self.live = live
         self.recent = RecentFinal[Parent](final_in_memory, self._unindex)
         self._by_client_id: dict[tuple[str, str], Parent] = {}
         self._children: dict[str, Child] = {}
@@ -59,7 +59,7 @@ class OrderCache:
         """The parent order with this id: live or recent from memory, older from the ledger."""
         p = self.live.get(order_id) or self.recent.get(order_id)
         if p is None:
-            p = self._ledger.parent(order_id)  # final: every live parent is in memory
+            p = await self._store.parent(order_id)  # final: every live parent is in memory
             if p is not None:
                 self.keep_final(p)
         return p
@@ -67,7 +67,7 @@ class OrderCache:
     async def by_client_order_id(self, client: str, client_order_id: str) -> Parent | None:
         known = self._by_client_id.get((client, client_order_id))
         if known is None:
-            known = self._ledger.parent_by_client_id(client, client_order_id)  # final, if anything
+            known = await self._store.parent_by_client_id(client, client_order_id)  # final, if anything
             if known is not None:
                 self.keep_final(known)
         return known
@@ -83,7 +83,7 @@ class OrderCache:
         """A child and its parent; None if it is not ours (an algo's order)."""
         found = self.child_in_memory(child_id)
         if found is None:  # a late event of an older order's child
-            parent_id = self._ledger.parent_id_of_child(child_id)
+            parent_id = await self._store.parent_id_of_child(child_id)
             if parent_id is None or await self.get(parent_id) is None:
                 return None
             found = self.child_in_memory(child_id)
@@ -92,8 +92,8 @@ class OrderCache:
     async def client_orders(self, client: str, symbol: str | None = None, state: str | None = None,
                             limit: int = 500) -> list[Parent]:
         """The client's latest `limit` orders, oldest first (read-only: older ones stay in the ledger)."""
-        ids = self._ledger.client_order_ids(client, symbol, state, limit)
-        older = self._ledger.parents([i for i in ids if i not in self.live and i not in self.recent])
+        ids = await self._store.client_order_ids(client, symbol, state, limit)
+        older = await self._store.parents([i for i in ids if i not in self.live and i not in self.recent])
         return [self.live.get(i) or self.recent.get(i) or older[i] for i in ids]
 
     def keep_final(self, p: Parent) -> None:
@@ -107,6 +107,7 @@ class OrderCache:
             self._children[c.child_id] = c
 
     def _unindex(self, p: Parent) -> None:
+        self._store.release([p.order_id])  # its fill ids leave the store's memory with it
         if self._by_client_id.get((p.client, p.client_order_id)) is p:
             del self._by_client_id[(p.client, p.client_order_id)]
         for c in p.children:

@@ -14,8 +14,8 @@ from seqmesh.runtime.proto import edge_pb2 as pb
 from ..clock import Clock
 from ..domain import Child, ChildState, IllegalTransition, OrderType, Parent, Side
 from ..edges import EdgeLink
-from ..ledger import Ledger
 from ..mesh.peers import PeerMesh
+from ..store import LedgerStore
 from .booking import Booking
 from .cache import OrderCache
 
@@ -24,7 +24,7 @@ BOOKING_COMMIT_DELAY_S = 0.002
 
 
 class Dispatcher:
-    def __init__(self, edges: Mapping[str, EdgeLink], mesh: PeerMesh | None, ledger: Ledger, booking: Booking,
+    def __init__(self, edges: Mapping[str, EdgeLink], mesh: PeerMesh | None, ledger: LedgerStore, booking: Booking,
                  cache: OrderCache, clock: Clock) -> None:
         self.edges = edges
         self.mesh = mesh
@@ -84,8 +84,7 @@ class Dispatcher:
             return
         child.sent = True
         if ack.events:  # the venue's answer: booked at once (the event stream repeats it, skipped then)
-            self.ledger.begin_group()
-            with self.ledger:
+            with self.ledger.atomic():
                 for ev in ack.events:
                     self.booking.apply(parent, child, child.venue, ev)
             # Committed shortly, not waited for: after a crash of this CC the edge's stream
@@ -109,6 +108,7 @@ class Dispatcher:
         if ack.state == pb.REJECTED and child.venue not in self.edges:
             self.ledger.save_child(child, "refused")
             self.booking.settle(parent)
+            self.ledger.commit_soon(BOOKING_COMMIT_DELAY_S)
 
     async def _cancel_child(self, child: Child) -> None:
         link = self.edges.get(child.venue)

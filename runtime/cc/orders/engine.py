@@ -16,11 +16,12 @@ from ..bus import Bus, OrderUpdated
 from ..clock import Clock
 from ..domain import PARENT_TERMINAL, OrderType, Parent, ParentState, Side
 from ..errors import OrderError
-from ..ledger import Ledger
 from ..marketdata import MarketData
 from ..risk import RiskDenied, RiskEngine
 from ..routing.candidates import Candidates
 from ..routing.sor import Router
+from ..startup import Cursors
+from ..store import LedgerStore, StoreConflict
 from .booking import Booking
 from .cache import OrderCache
 from .dispatch import Dispatcher
@@ -32,10 +33,11 @@ ZERO = Decimal(0)
 
 
 class OrderEngine:
-    def __init__(self, ledger: Ledger, cache: OrderCache, marketdata: MarketData, candidates: Candidates,
+    def __init__(self, ledger: LedgerStore, cache: OrderCache, marketdata: MarketData, candidates: Candidates,
                  router: Router, risk: RiskEngine, booking: Booking, dispatcher: Dispatcher, bus: Bus,
-                 clock: Clock, ids: OrderIds) -> None:
+                 clock: Clock, ids: OrderIds, cursors: Cursors) -> None:
         self.ledger = ledger
+        self.cursors = cursors
         self.cache = cache
         self.marketdata = marketdata
         self.candidates = candidates
@@ -95,17 +97,16 @@ class OrderEngine:
         parent = Parent(self.ids.next(), client, client_order_id or "", symbol, side, type, qty, price,
                         ParentState.NEW, now, now, decision=decision)
         children = children_of(parent, route, self.candidates.tick, now)
-        self.ledger.begin_group()
-        with self.ledger:
-            self.ledger.save_parent(parent, "accepted")
-            for child in children:
-                self.ledger.save_child(child, "routed")
-        self.cache.add(parent)  # a resubmit while this one commits gets this order
         try:
-            await self.ledger.durable()  # written ahead: committed before any edge hears of it
-        except BaseException:
-            self.cache.forget(parent)
-            raise
+            with self.ledger.atomic():
+                self.ledger.save_parent(parent, "accepted")
+                for child in children:
+                    self.ledger.save_child(child, "routed")
+        except StoreConflict:
+            raise self._taken(parent) from None
+        self.cursors.venues_routed.update(c.venue for c in children)
+        self.cache.add(parent)  # a resubmit while this one commits gets this order
+        await self._write_ahead(parent)
         self.cache.go_live(parent)
         self.bus.publish(OrderUpdated(parent))
         await self.dispatcher.send(parent, children)
@@ -113,15 +114,31 @@ class OrderEngine:
 
     async def accept(self, parent: Parent) -> None:
         """Write ahead an order that routes nothing itself (an execution algorithm's parent)."""
-        self.ledger.save_parent(parent, "accepted")
+        try:
+            with self.ledger.atomic():
+                self.ledger.save_parent(parent, "accepted")
+        except StoreConflict:
+            raise self._taken(parent) from None
         self.cache.add(parent)
+        await self._write_ahead(parent)
+        self.cache.go_live(parent)
+        self.bus.publish(OrderUpdated(parent))
+
+    async def _write_ahead(self, parent: Parent) -> None:
+        """Committed before any edge hears of it; a parent that did not commit is forgotten."""
         try:
             await self.ledger.durable()
+        except StoreConflict:  # another request with its client order id committed first
+            self.cache.forget(parent)
+            raise self._taken(parent) from None
         except BaseException:
             self.cache.forget(parent)
             raise
-        self.cache.go_live(parent)
-        self.bus.publish(OrderUpdated(parent))
+
+    @staticmethod
+    def _taken(parent: Parent) -> OrderError:
+        return OrderError("DUPLICATE_CLIENT_ORDER_ID", f"client order id {parent.client_order_id!r} was taken by a "
+                          "concurrent request; resubmit to get that order", 409)
 
     async def cancel(self, parent: Parent) -> Parent:
         if parent.state in PARENT_TERMINAL:

@@ -9,17 +9,17 @@ from typing import Any
 
 from ..bus import Bus, OrderUpdated
 from ..domain import PARENT_TERMINAL, ChildState, OrderType, Parent
-from ..ledger import Ledger
 from ..marketdata import MarketData
 from ..routing.candidates import Candidates
 from ..routing.sor import Router
+from ..store import LedgerStore
 from .booking import Booking
 from .dispatch import Dispatcher
 from .routes import children_of
 
 
 class Rerouter:
-    def __init__(self, bus: Bus, ledger: Ledger, marketdata: MarketData, candidates: Candidates, router: Router,
+    def __init__(self, bus: Bus, ledger: LedgerStore, marketdata: MarketData, candidates: Candidates, router: Router,
                  booking: Booking, dispatcher: Dispatcher, max_reroutes: int) -> None:
         self.ledger = ledger
         self.marketdata = marketdata
@@ -51,18 +51,18 @@ class Rerouter:
             if remainder <= 0 or any(not c.settled for c in p.children) or p.cancel_requested:
                 return
             p.reroutes += 1
-            self.ledger.begin_group()
             tried = frozenset(c.venue for c in p.children if c.state == ChildState.REJECTED)
             route = self.router.route(p.side, remainder, self.candidates(p.symbol, p.side, tried), None,
                                       self.marketdata.mid(p.symbol))
             p.decision.setdefault("reroutes", []).append(route.summary())
             now = self.booking.clock.now_ns()
             children = children_of(p, route, self.candidates.tick, now) if route.allocations else []
-            with self.ledger:
+            with self.ledger.atomic():
                 self.ledger.save_parent(p, "rerouted")
                 for c in children:
                     self.ledger.save_child(c, "routed")
             self.booking.cache.add_children(children)
+            self.booking.cursors.venues_routed.update(c.venue for c in children)
             await self.ledger.durable()
         finally:
             self._pending.discard(p.order_id)

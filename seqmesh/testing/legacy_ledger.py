@@ -1,4 +1,8 @@
-"""The CC's ledger: parent orders, child orders and fills in SQLite (WAL, fsync on commit).
+"""The CC's ledger as it was before the store interface (schema 0001), kept to write ledgers of
+that schema for the upgrade test (tests/unit/test_store_migrations.py) and as the store
+benchmark's baseline. The CC itself uses `runtime/cc/store/`.
+
+Parent orders, child orders and fills in SQLite (WAL, fsync on commit).
 
 Event-sourced: every change appends an event row in the same transaction as the state it
 produces, and positions are derived from fills, never stored. A fill is keyed by its venue
@@ -17,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from seqmesh.runtime.store.sqlite import SqliteStore
 
-from .domain import Child, ChildState, Fill, OrderType, Parent, ParentState, Side
+from seqmesh.runtime.cc.domain import Child, ChildState, Fill, OrderType, Parent, ParentState, Side
+from seqmesh.runtime.store.sqlite import SqliteStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS parents (
