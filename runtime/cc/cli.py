@@ -59,7 +59,8 @@ def _run(args: Any) -> int:
         peers.append({"region": parts[0], "endpoint": parts[1], "ca": parts[2]})
     try:
         settings = CCSettings(region=args.region, listen_http=args.listen, edges=[EdgeEndpoint(**e) for e in edges],
-                              ca=ca, cert=cert, key=key, db_path=Path(args.db), risk=RiskLimits(**risk),
+                              ca=ca, cert=cert, key=key, db_path=Path(args.db), ledger_url=args.ledger,
+                              risk=RiskLimits(**risk),
                               stale_after_s=args.stale_after, listen_peer=args.listen_peer,
                               peers=[PeerEndpoint(**p) for p in peers], peer_probe_s=args.peer_probe,
                               watch_algos_namespace=args.watch_algos, durability=args.durability,
@@ -130,7 +131,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--region", default="local")
     p.add_argument("--listen", default="127.0.0.1:8000", help="REST address (port 0: any free port)")
     p.add_argument("--edge", action="append", default=[], metavar="VENUE=HOST:PORT", help="an edge (repeatable)")
-    p.add_argument("--db", default=".cache/cc/ledger.sqlite")
+    p.add_argument("--db", default=".cache/cc/ledger.sqlite", help="the SQLite ledger file (the embedded default)")
+    p.add_argument("--ledger", metavar="URL", help="the ledger's URL instead: sqlite:///PATH or postgresql://... "
+                   "($SEQMESH_LEDGER_URL wins over both)")
     p.add_argument("--ca")
     p.add_argument("--cert")
     p.add_argument("--key")

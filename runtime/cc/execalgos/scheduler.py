@@ -131,10 +131,7 @@ class AlgoScheduler:
         n = 0
         for p in self.cache.live_parents():
             if p.type.is_algo and p.order_id not in self.runs:
-                for sid in p.decision["algo"]["progress"]["slices"]:
-                    s = await self.cache.get(sid)
-                    if s is not None:
-                        p.fills.extend(s.fills)
+                await self.cache.gather_slice_fills(p)
                 self._start(p)
                 n += 1
         return n

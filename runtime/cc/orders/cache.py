@@ -61,6 +61,7 @@ class OrderCache:
         if p is None:
             p = await self._store.parent(order_id)  # final: every live parent is in memory
             if p is not None:
+                await self.gather_slice_fills(p)
                 self.keep_final(p)
         return p
 
@@ -69,6 +70,7 @@ class OrderCache:
         if known is None:
             known = await self._store.parent_by_client_id(client, client_order_id)  # final, if anything
             if known is not None:
+                await self.gather_slice_fills(known)
                 self.keep_final(known)
         return known
 
@@ -94,7 +96,20 @@ class OrderCache:
         """The client's latest `limit` orders, oldest first (read-only: older ones stay in the ledger)."""
         ids = await self._store.client_order_ids(client, symbol, state, limit)
         older = await self._store.parents([i for i in ids if i not in self.live and i not in self.recent])
+        for p in older.values():
+            await self.gather_slice_fills(p)
         return [self.live.get(i) or self.recent.get(i) or older[i] for i in ids]
+
+    async def gather_slice_fills(self, p: Parent) -> None:
+        """An execution algorithm's fills are its slices' (the ledger books them on the slices)."""
+        if not p.type.is_algo or p.fills:
+            return
+        for sid in p.decision.get("algo", {}).get("progress", {}).get("slices", []):
+            s = self.live.get(sid) or self.recent.get(sid)
+            if s is None and (s := await self._store.parent(sid)) is not None:
+                self._store.release([sid])  # read for its fills only: not held
+            if s is not None:
+                p.fills.extend(s.fills)
 
     def keep_final(self, p: Parent) -> None:
         self._index(p)
