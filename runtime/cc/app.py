@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+from typing import Any
 
 import grpc
 import uvicorn
@@ -40,7 +42,7 @@ from .risk import RiskEngine
 from .routing.candidates import Candidates
 from .routing.reservations import Reservations
 from .routing.sor import Router
-from .startup import Cursors, recover
+from .startup import RISK_DAY, Cursors, recover
 from .store import LedgerStore, ledger_url, open_store, redacted
 
 log = logging.getLogger(__name__)
@@ -73,7 +75,13 @@ class CCApp:
         self.cursors = cursors = Cursors(store, got.cursors, got.venues_routed)
         self.positions = positions = Positions()
         positions.rebuild_from(got.fills)
-        self.risk = RiskEngine(settings.risk, positions, md.mid, kill_switch=got.kill_switch)
+        def save_day(day: dict[str, Any]) -> None:
+            store.set_flag(RISK_DAY, json.dumps(day))
+            store.commit_soon()
+
+        self.risk = RiskEngine(settings.risk, positions, md.mid, kill_switch=got.kill_switch, clock=clock,
+                               day=got.risk_day, save_day=save_day)
+        self.risk.roll_day()
         self.cache = cache = OrderCache(store, got.live, settings.final_orders_in_memory)
         self.edges: dict[str, EdgeLink] = {}
         self.mesh: PeerMesh | None = None
@@ -131,6 +139,7 @@ class CCApp:
         if self.algo_configmaps is not None:
             self._tasks.append(asyncio.create_task(self.algo_configmaps.run()))
         self._tasks.append(asyncio.create_task(self._resend_loop()))
+        self._tasks.append(asyncio.create_task(self._day_loop()))
         await self.scheduler.resume_all()
         host, _, port = self.settings.listen_http.rpartition(":")
         config = uvicorn.Config(self.api, host=host, port=int(port), log_level="warning", lifespan="off",
@@ -143,6 +152,13 @@ class CCApp:
                 self._tasks[-1].result()  # surfaces a bind error
         self.port = self.server.servers[0].sockets[0].getsockname()[1]
         return self.port
+
+    async def _day_loop(self) -> None:
+        """Each daily reset, on time (PnL marked then, not at the first order after it)."""
+        while True:
+            now = self.clock.now_ns()
+            await self.clock.sleep((self.risk.next_boundary_ns(now) - now) / 1e9)
+            self.risk.roll_day()
 
     async def _resend_loop(self) -> None:
         """Children written to the ledger but not acknowledged by an edge are sent again."""

@@ -35,8 +35,10 @@ class RiskLimits(BaseModel):
     default_max_position: Decimal = Field(Decimal(100_000), gt=0)
     max_order_notional: Decimal = Field(Decimal(2_000_000), gt=0, description="in quote currency")
     daily_loss_limit: Decimal = Field(Decimal(250_000), gt=0, description="realised + unrealised, quote")
-    max_orders_per_s: float = Field(200.0, gt=0)
-    order_burst: float = Field(400.0, ge=1)
+    max_orders_per_s: float = Field(200.0, gt=0, description="per client")
+    order_burst: float = Field(400.0, ge=1, description="per client")
+    daily_reset_utc: str = Field("00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                                 description="UTC time of day (HH:MM) when the daily loss count starts again")
 
 
 class RouterSettings(BaseModel):

@@ -1,12 +1,18 @@
-"""Pre-trade risk: every check has a name, and a denial says which limit and by how much."""
+"""Pre-trade risk: every check has a name, and a denial says which limit and by how much.
+
+The daily loss limit counts PnL (realised + unrealised - fees) since the last daily reset
+(`daily_reset_utc`): at each reset every client's PnL so far becomes its base, saved in the
+ledger so a restart keeps the day. The order-rate limit is a token bucket per client: one
+client's burst never throttles another's orders."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from .clock import Clock, SystemClock
 from .config import RiskLimits
 from .domain import Side
 from .positions import Positions
@@ -20,14 +26,53 @@ class RiskDenied(Exception):
 
 class RiskEngine:
     def __init__(self, limits: RiskLimits, positions: Positions, mark: Callable[[str], Decimal | None],
-                 kill_switch: bool = False) -> None:
+                 kill_switch: bool = False, clock: Clock | None = None, day: dict[str, Any] | None = None,
+                 save_day: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.limits = limits
         self.positions = positions
         self.mark = mark
         self.kill_switch = kill_switch
-        self._tokens = limits.order_burst
-        self._stamp = time.monotonic()
+        self.clock = clock or SystemClock()
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, when counted)
         self.denials: dict[str, int] = {}
+        #: the current day's start (ns) and each client's PnL then
+        self.day_start_ns = int(day["start_ns"]) if day else 0
+        self.day_base: dict[str, Decimal] = {c: Decimal(v) for c, v in (day or {}).get("base", {}).items()}
+        self._save_day = save_day
+
+    # -- the trading day ----------------------------------------------------------------------
+
+    def day_boundary_ns(self, now_ns: int) -> int:
+        """The latest daily reset at or before `now_ns`."""
+        hh, mm = (int(x) for x in self.limits.daily_reset_utc.split(":"))
+        now = datetime.fromtimestamp(now_ns // 1_000_000_000, UTC)  # whole seconds: floats would round up
+        at = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+        if at > now:
+            at -= timedelta(days=1)
+        return int(at.timestamp()) * 1_000_000_000
+
+    def next_boundary_ns(self, now_ns: int) -> int:
+        return self.day_boundary_ns(now_ns) + 86_400 * 1_000_000_000
+
+    def roll_day(self) -> bool:
+        """Start a new day if a reset has passed: every client's PnL now is its base (saved)."""
+        boundary = self.day_boundary_ns(self.clock.now_ns())
+        if boundary <= self.day_start_ns:
+            return False
+        # A ledger that never started a day (new, or from before daily resets) counts all its PnL as
+        # today's until the next reset: the conservative reading of what it cannot know.
+        first = self.day_start_ns == 0
+        self.day_start_ns = boundary
+        self.day_base = {} if first else {c: self.positions.pnl(c, self.mark) for c in self.positions.by_client}
+        if self._save_day is not None:
+            self._save_day(self.day_state())
+        return True
+
+    def day_state(self) -> dict[str, Any]:
+        return {"start_ns": self.day_start_ns, "base": {c: str(v) for c, v in self.day_base.items()}}
+
+    def pnl_today(self, client: str) -> Decimal:
+        return self.positions.pnl(client, self.mark) - self.day_base.get(client, Decimal(0))
 
     def _deny(self, code: str, message: str, limit: object, value: object) -> RiskDenied:
         self.denials[code] = self.denials.get(code, 0) + 1
@@ -50,7 +95,8 @@ class RiskEngine:
         if abs(worst) > max_pos:
             raise self._deny("POSITION_LIMIT", f"{symbol} position would reach {worst}, beyond the limit "
                              f"+/-{max_pos}", max_pos, worst)
-        pnl = self.positions.pnl(client, self.mark)
+        self.roll_day()
+        pnl = self.pnl_today(client)
         exposure = pos + working_qty
         # Beyond the loss limit an order may still take risk off (never through zero): a client
         # must be able to get flat after a loss, not be locked into the position that made it.
@@ -58,20 +104,20 @@ class RiskEngine:
         if pnl < -lim.daily_loss_limit and not reducing:
             raise self._deny("DAILY_LOSS_LIMIT", f"today's PnL {pnl} is below -{lim.daily_loss_limit}: "
                              f"only orders that reduce a position are accepted", -lim.daily_loss_limit, pnl)
-        self._refill()
-        if self._tokens < 1:
+        tokens = self._tokens(client)
+        if tokens < 1:
             raise self._deny("ORDER_RATE", f"more than {lim.max_orders_per_s} orders per second",
                              lim.max_orders_per_s, "exceeded")
-        self._tokens -= 1
+        self._buckets[client] = (tokens - 1, self.clock.monotonic())
 
-    def _refill(self) -> None:
-        now = time.monotonic()
+    def _tokens(self, client: str) -> float:
+        """The client's bucket, refilled for the time since it was last counted."""
         lim = self.limits
-        self._tokens = min(lim.order_burst, self._tokens + (now - self._stamp) * lim.max_orders_per_s)
-        self._stamp = now
+        tokens, stamp = self._buckets.get(client, (lim.order_burst, self.clock.monotonic()))
+        return min(lim.order_burst, tokens + (self.clock.monotonic() - stamp) * lim.max_orders_per_s)
 
     def view(self, client: str) -> dict[str, Any]:
-        self._refill()
+        self.roll_day()
         lim = self.limits
         per_symbol = {s: {"position": str(p.qty), "limit": str(lim.max_position.get(s, lim.default_max_position))}
                       for s, p in self.positions.by_client.get(client, {}).items()}
@@ -80,8 +126,10 @@ class RiskEngine:
             "limits": {"max_position": {k: str(v) for k, v in lim.max_position.items()},
                        "default_max_position": str(lim.default_max_position),
                        "max_order_notional": str(lim.max_order_notional),
-                       "daily_loss_limit": str(lim.daily_loss_limit), "max_orders_per_s": lim.max_orders_per_s},
+                       "daily_loss_limit": str(lim.daily_loss_limit), "daily_reset_utc": lim.daily_reset_utc,
+                       "max_orders_per_s": lim.max_orders_per_s},
             "usage": {"positions": per_symbol, "pnl": str(self.positions.pnl(client, self.mark)),
-                      "order_tokens_left": round(self._tokens, 1)},
+                      "pnl_today": str(self.pnl_today(client)), "day_start_ns": self.day_start_ns,
+                      "order_tokens_left": round(self._tokens(client), 1)},
             "denials": dict(self.denials),
         }

@@ -4,10 +4,14 @@ cursors (kept in memory from then on: the edge links ask for them synchronously)
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from .domain import PARENT_TERMINAL, Fill, Parent
 from .store import LedgerStore
+
+RISK_DAY = "risk_day"
 
 
 @dataclass
@@ -17,6 +21,7 @@ class Recovered:
     kill_switch: bool
     remote_children: dict[str, tuple[str, str]]
     cursors: dict[str, int]  # venue -> last edge event booked
+    risk_day: dict[str, Any] | None  # the trading day's start and each client's PnL then
     venues_routed: set[str] = field(default_factory=set)  # every venue a child was sent to
 
 
@@ -25,8 +30,9 @@ async def recover(store: LedgerStore) -> Recovered:
     fills = [cf async for cf in store.client_fills()] + await store.algo_fills()
     venues = await store.child_venues()
     cursors = {v: await store.cursor(v) for v in venues}
+    day = await store.flag(RISK_DAY)
     return Recovered(live, fills, await store.flag("kill_switch") == "on", await store.remote_children(), cursors,
-                     venues)
+                     json.loads(day) if day else None, venues)
 
 
 class Cursors:
