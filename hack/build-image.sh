@@ -5,7 +5,7 @@
 # CMD ["--help"], linux/amd64. Two layers:
 #   dependencies  a minbase root filesystem from debootstrap (cached by suite and packages) with the
 #                 virtualenv holding every dependency of the wheel, trimmed (apt lists, caches, docs);
-#                 cached, packed once, until pyproject.toml or this script changes;
+#                 cached, packed once, until the declared dependencies or this script change;
 #   seqmesh       the wheel, built from a clean copy of the package's files (the build generates the
 #                 protobuf modules), installed over the first layer (an overlay mount: the layer is
 #                 what the install wrote), from files alone as the Dockerfile's runtime stage does.
@@ -62,7 +62,9 @@ PY
 # What goes into the wheel: the Dockerfile's COPY lines.
 sources=(pyproject.toml setup.py README.md seqmesh runtime operator)
 base_key=$(echo "$SUITE $MIRROR $PACKAGES" | sha256sum | cut -c1-12)
-deps_key=$(hash_files pyproject.toml hack/build-image.sh)-$base_key
+# Layer 1 depends on the declared dependencies only (not on the rest of pyproject.toml).
+deps_key=$($py -c 'import json, tomllib; print(json.dumps(tomllib.load(open("pyproject.toml", "rb"))["project"]
+           ["dependencies"]))' | sha256sum | cut -c1-12)-$(hash_files hack/build-image.sh)-$base_key
 key=$(hash_files "${sources[@]}" hack/build-image.sh)-$base_key
 if [ -f "$tarball" ] && [ "$(cat "$tarball.key" 2>/dev/null)" = "$key" ]; then
   echo "$ref" > "$out/seqmesh.ref"
