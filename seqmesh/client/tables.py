@@ -22,7 +22,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _numeric(v: str) -> bool:
-    return bool(v) and v.replace(",", "").replace(".", "", 1).replace("-", "", 1).isdigit()
+    return bool(v) and v.removesuffix("%").replace(",", "").replace(".", "", 1).replace("-", "", 1).isdigit()
 
 
 def tca_table(t: dict[str, Any]) -> str:
@@ -33,7 +33,7 @@ def tca_table(t: dict[str, Any]) -> str:
     kind = f"  ({t['type']})" if t.get("type") not in (None, "market", "limit") else ""
     out = [f"order {t['order_id']}  {t['side']} {t['quantity']} {t['symbol']}  state {t['state']}{kind}",
            table(["venue", "qty", "avg price", "notional", f"fees ({ccy})"], rows)]
-    quality = [[v, d.get("share"), d.get("fills"), d.get("effective_spread_bps")]
+    quality = [[v, _pct(d.get("share")), d.get("fills"), d.get("effective_spread_bps")]
                for v, d in t["venues"].items() if "share" in d]
     if quality:
         out.append(table(["venue", "share of fill", "fills", "eff. spread (bps)"], quality))
@@ -72,7 +72,7 @@ def tca_table(t: dict[str, Any]) -> str:
                        "than the route's decision-time prices")
         else:
             out.append("the fills came in exactly at the route's decision-time prices")
-    out += _schedule_lines(t.get("schedule"), t.get("decided_ns"))
+    out += _schedule_lines(t.get("schedule"), t.get("decided_ns"), t["symbol"].split("/")[0])
     return "\n".join(out)
 
 
@@ -88,13 +88,14 @@ def _shortfall_lines(sh: dict[str, Any] | None, ccy: str) -> list[str]:
             f"({sh['execution_bps']} bps, fees {_round(sh['fees'])} included), {opp}"]
 
 
-def _schedule_lines(sc: dict[str, Any] | None, t0: int | None, most: int = 20) -> list[str]:
+def _schedule_lines(sc: dict[str, Any] | None, t0: int | None, base: str, most: int = 20) -> list[str]:
     if not sc or not sc["points"]:
         return []
     pts = sc["points"]
     rows = [[pt["n"], f"{(pt['at_ns'] - (t0 or pts[0]['at_ns'])) / 1e9:.1f}", pt["sent"], pt["planned_cum"],
              pt["executed_cum"], pt["deviation"]] for pt in pts[-most:]]
-    out = [f"schedule adherence: largest deviation {sc['max_deviation']} ({sc['max_deviation_pct']}% of the order), "
+    out = [f"schedule adherence: largest deviation {sc['max_deviation']} {base} ({sc['max_deviation_pct']}% of the "
+           "order), "
            f"mean |deviation| {sc['mean_abs_deviation_pct']}%",
            table(["slice", "at (s)", "sent", "planned (cum)", "executed (cum)", "deviation"], rows)]
     if len(pts) > most:
