@@ -63,6 +63,9 @@ async def test_a_twap_s_tca_matches_figures_recomputed_from_its_fills_and_the_ma
         fills = [f for sid in order["algo"]["slices"]
                  for f in (await http.get(f"/v1/orders/{sid}")).json()["fills"]]
         svg = await http.get(f"/v1/orders/{order_id}/tca.svg")
+        first = order["algo"]["slices"][0]  # a slice is a market order of its own, with its own route
+        s_order = (await http.get(f"/v1/orders/{first}")).json()
+        s_tca = (await http.get(f"/v1/orders/{first}/tca")).json()
     prog = p.decision["algo"]["progress"]
 
     filled = sum((D(f["quantity"]) for f in fills), D(0))
@@ -107,6 +110,22 @@ async def test_a_twap_s_tca_matches_figures_recomputed_from_its_fills_and_the_ma
         mid = [m for ts, m in samples if ts <= f["booked_ns"]][-1]
         weighted += D(f["quantity"]) * 2 * (D(f["price"]) - mid) / mid
     assert t["effective_spread"]["bps"] == bps(weighted / filled)
+
+    # The slice against its own decision: its arrival mid measures both slippage and spread.
+    s_fills, s_mid = s_order["fills"], D(s_order["routing"]["arrival_mid"])
+    s_filled = sum((D(f["quantity"]) for f in s_fills), D(0))
+    s_notional = sum((D(f["price"]) * D(f["quantity"]) for f in s_fills), D(0))
+    s_avg = s_notional / s_filled
+    assert s_tca["type"] == "market" and s_tca["arrival_slippage_bps"] == bps((s_avg - s_mid) / s_mid)
+    assert s_tca["effective_spread"]["bps"] == bps(sum((D(f["quantity"]) * 2 * (D(f["price"]) - s_mid) / s_mid
+                                                         for f in s_fills), D(0)) / s_filled)
+    s_routed = s_notional + sum((quote_fee(f) for f in s_fills), D(0))
+    assert D(s_tca["routed_cost"]) == s_routed
+    best = s_order["routing"]["best_single_venue"]
+    if best is not None:  # the slice's fills against sweeping them through that venue alone
+        single = s_order["routing"]["single_venue"][best]
+        cost = D(single["avg_price"]) * s_filled * (1 + D(single["fee_rate"]))
+        assert (s_tca["single_venue"]["venue"], D(s_tca["single_venue"]["saving"])) == (best, cost - s_routed)
 
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
     ids = {el.get("id") for el in ET.fromstring(svg.content).iter()}
