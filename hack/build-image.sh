@@ -5,7 +5,7 @@
 # CMD ["--help"], linux/amd64. Two layers:
 #   dependencies  a minbase root filesystem from debootstrap (cached by suite and packages) with the
 #                 virtualenv holding every dependency of the wheel, trimmed (apt lists, caches, docs);
-#                 cached, packed once, until pyproject.toml or this script changes;
+#                 cached, packed once, until the declared dependencies or this script change;
 #   seqmesh       the wheel, built from a clean copy of the package's files (the build generates the
 #                 protobuf modules), installed over the first layer (an overlay mount: the layer is
 #                 what the install wrote), from files alone as the Dockerfile's runtime stage does.
@@ -62,7 +62,9 @@ PY
 # What goes into the wheel: the Dockerfile's COPY lines.
 sources=(pyproject.toml setup.py README.md seqmesh runtime operator)
 base_key=$(echo "$SUITE $MIRROR $PACKAGES" | sha256sum | cut -c1-12)
-deps_key=$(hash_files pyproject.toml hack/build-image.sh)-$base_key
+# Layer 1 depends on the declared dependencies only (not on the rest of pyproject.toml).
+deps_key=$($py -c 'import json, tomllib; print(json.dumps(tomllib.load(open("pyproject.toml", "rb"))["project"]
+           ["dependencies"]))' | sha256sum | cut -c1-12)-$(hash_files hack/build-image.sh)-$base_key
 key=$(hash_files "${sources[@]}" hack/build-image.sh)-$base_key
 if [ -f "$tarball" ] && [ "$(cat "$tarball.key" 2>/dev/null)" = "$key" ]; then
   echo "$ref" > "$out/seqmesh.ref"
@@ -82,16 +84,24 @@ if ! command -v debootstrap >/dev/null; then
   apt-get install -y -q debootstrap >&2 || { apt-get update -q >&2 && apt-get install -y -q debootstrap >&2; }
 fi
 
-tmp=$(mktemp -d "$out/build.XXXXXX")
-registry= merged=
+tmp=$(mktemp -d "$PWD/$out/build.XXXXXX")
+registry=
 cleanup() {
   rc=$?
-  [ -z "$merged" ] || umount "$merged" 2>/dev/null || true
   [ -z "$registry" ] || { kill "$registry" 2>/dev/null; wait "$registry" 2>/dev/null || true; }
-  rm -rf "$tmp"
+  # Unmount what is left under $tmp first (the overlay, a failed debootstrap's /proc): rm -rf through
+  # the overlay would delete the cached layer below it.
+  awk -v t="$tmp/" 'index($2, t) == 1 {print $2}' /proc/mounts | sort -r | xargs -r umount -l
+  if awk -v t="$tmp/" 'index($2, t) == 1 {found=1} END {exit !found}' /proc/mounts; then
+    log "mounts left under $tmp: not removing it"
+  else
+    rm -rf "$tmp"
+  fi
   exit $rc
 }
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 # Commands inside a root filesystem see only its own settings (not the host's PIP_*, PYTHON*, locale).
 in_root() { local root=$1; shift; chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root \
   LANG=C.UTF-8 "$@"; }
@@ -147,7 +157,7 @@ in_root "$merged" /opt/seqmesh/bin/pip install -q --disable-pip-version-check --
 rm "$merged/tmp/$(basename "$wheel")"
 ln -s /opt/seqmesh/bin/seqmesh "$merged/usr/local/bin/seqmesh"
 install -d -o 10001 -g 10001 "$merged/var/lib/seqmesh"
-umount "$merged" && merged=
+umount "$merged"
 # The install only adds files: a whiteout (a deletion, a 0/0 character device) would not mean one in a layer.
 if [ -n "$(find "$tmp/upper" -type c -print -quit)" ]; then log "layer 2 deletes files of layer 1"; exit 1; fi
 rm -rf "$tmp/upper/tmp"

@@ -6,6 +6,14 @@ deploying client's own risk limits) and then through the edge's order management
 limit, state table, journal), exactly like orders from the CC. Fills of an algo's orders,
 messages from its siblings, the region's NBBO and its timers come back to it as events. A
 misbehaving instance is stopped with its reason and nothing else is disturbed.
+
+What the manager remembers of an algo's orders does not grow with its history: an open order
+is in its instance's `working` table, a final one (whose fills the venue may still report late,
+after a cancel or an expiry) in a window as long as the order manager's own window of final
+orders. An order that has left that window has left the order manager's too, which then books
+no trade for it any more. The algo of an order is its client order id's `<algo>.` prefix, and
+the instance by its deployment serial, so an order of a removed or replaced instance never
+reaches its successor, and nothing here keeps a removed instance (or its wasmtime store) alive.
 """
 
 from __future__ import annotations
@@ -18,9 +26,10 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.store.recent import RecentFinal
 from seqmesh.runtime.wasm import abi
 from seqmesh.runtime.wasm.compiler import Runtime
 from seqmesh.runtime.wasm.host import AbiViolation, Instance
@@ -67,8 +76,16 @@ class Working:
     remaining: int  # lots
 
 
+class Finished(NamedTuple):
+    """A final order of an algo: which deployment placed it, and its tag (for a late fill)."""
+
+    serial: int
+    tag: int
+
+
 @dataclass
 class Deployed:
+    serial: int  # unique per deployment on this edge: a redeployed name is another instance
     name: str
     symbol: str
     sha256: str
@@ -106,9 +123,10 @@ class AlgoManager:
         self.sender = f"{region}/{venue}"
         self.venue = venue
         self.algos: dict[str, Deployed] = {}
-        # client order id -> the algo that placed it and the tag; kept after the order ends, for late fills
-        self.by_order: dict[str, tuple[Deployed, int]] = {}
-        self._ids = time.time_ns() // 1000  # order ids stay unique across restarts
+        #: final orders of algos whose late fills may still come: as many as the order manager keeps
+        #: final orders (ours are a subset of its, filed at the same time, so they leave it first)
+        self.finished = RecentFinal[Finished](oms.recent.capacity, _nothing)
+        self._ids = time.time_ns() // 1000  # order ids and deployment serials stay unique across restarts
         self.outbox: asyncio.Queue[pb.AlgoUp | None] | None = None  # the CC's algo link, when attached
         self.dropped_messages = 0
         oms.listeners.append(self._on_order_event)
@@ -126,16 +144,19 @@ class AlgoManager:
         # orders and the other instances go on meanwhile.
         module = await asyncio.to_thread(self.runtime.compile, req.wasm)
         name = req.name
+        self._ids += 1
+        serial = self._ids
         spec = self.oms.instruments[req.symbol]
+        # The callbacks name the deployment, not its record: the instance must not keep itself alive.
         instance = Instance(module, name,
                             send=lambda label, payload: self._send(name, label, payload),
-                            set_timer=lambda tid, ms: self._set_timer(name, tid, ms),
+                            set_timer=lambda tid, ms: self._set_timer(name, serial, tid, ms),
                             instrument=abi.encode_instrument(spec.tick, spec.lot, spec.min_qty, spec.min_notional))
         if name in self.algos:
             self.remove(name)  # the new binary replaces the old instance and its open orders
         else:
             self._cancel_orphans(name)  # open orders of an instance from before a restart
-        algo = Deployed(name, req.symbol, hashlib.sha256(req.wasm).hexdigest(), req.owner, instance, limits,
+        algo = Deployed(serial, name, req.symbol, hashlib.sha256(req.wasm).hexdigest(), req.owner, instance, limits,
                         running=req.running)
         self.algos[name] = algo
         self._run(algo, instance.start(dict(req.params)))
@@ -198,16 +219,30 @@ class AlgoManager:
         self._run(algo, algo.instance.on_event("on_message", abi.encode_message(msg.sender, msg.label,
                                                                                 msg.payload[:abi.MAX_MESSAGE])))
 
+    def _placed_by(self, cid: str) -> tuple[Deployed, Working | None, int] | None:
+        """The running deployment that placed order `cid`, its working entry (while open) and tag."""
+        name, dot, _ = cid.partition(".")
+        algo = self.algos.get(name) if dot else None
+        if algo is None:
+            return None  # not an algo's order, or its algo was removed (the CC still gets the fill)
+        work = algo.working.get(cid)
+        if work is not None:
+            return algo, work, work.tag
+        done = self.finished.get(cid)
+        if done is None or done.serial != algo.serial:
+            return None  # an order of an earlier instance of that name
+        return algo, None, done.tag
+
     def _on_order_event(self, order: OrderRecord, fill: pb.Fill | None) -> None:
-        placed = self.by_order.get(order.client_order_id)
+        cid = order.client_order_id
+        placed = self._placed_by(cid)
         if placed is None:
             return
-        algo, tag = placed
+        algo, work, tag = placed
         sb = self.feed.books[algo.symbol]
         if fill is not None:
             sign = 1 if order.side == pb.BUY else -1
             lots = sb.qtys.from_decimal(Decimal(fill.qty))
-            work = algo.working.get(order.client_order_id)
             if work is not None:
                 work.remaining -= lots
             algo.position += sign * lots
@@ -223,14 +258,14 @@ class AlgoManager:
                                         fill.exchange_ts or time.time_ns(), algo.position)
                 self._run(algo, algo.instance.on_event("on_fill", event))
         if order.state in TERMINAL:
-            algo.working.pop(order.client_order_id, None)
+            algo.working.pop(cid, None)
+            self.finished.keep(cid, Finished(algo.serial, tag))
             if order.state == pb.REJECTED:  # the venue or the edge refused it: the algo's author wants to know
                 algo.instance.stats.log(f"warn: order tag {tag} ({order.client_order_id}) rejected: {order.reason}")
 
-    def _set_timer(self, name: str, timer_id: int, after_ms: int) -> None:
+    def _set_timer(self, name: str, serial: int, timer_id: int, after_ms: int) -> None:
         algo = self.algos.get(name)
-        if algo is None:  # during on_start of a deployment: the record is not in place yet
-            asyncio.get_running_loop().call_soon(self._set_timer, name, timer_id, after_ms)
+        if algo is None or algo.serial != serial:  # removed or replaced (its record is in place before on_start)
             return
         old = algo.timers.pop(timer_id, None)
         if old is not None:
@@ -328,7 +363,6 @@ class AlgoManager:
             price="" if a.order_type == abi.TYPE_MARKET else sb.prices.to_str(a.price_ticks),
             time_in_force=pb.IOC if a.order_type == abi.TYPE_IOC else pb.GTC)
         algo.working[cid] = Working(a.tag, sign, a.qty_lots)
-        self.by_order[cid] = (algo, a.tag)
         algo.instance.stats.orders += 1
         self._spawn(algo, self.oms.submit(order))
 
@@ -341,6 +375,10 @@ class AlgoManager:
         task = asyncio.get_running_loop().create_task(coro)
         algo.tasks.add(task)
         task.add_done_callback(algo.tasks.discard)
+
+
+def _nothing(_: Finished) -> None:
+    """A finished order leaving the window: nothing else indexes it."""
 
 
 def _quantile_us(samples: deque[int], q: float) -> float:

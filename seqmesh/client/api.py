@@ -66,6 +66,13 @@ class CCClient:
     def tca(self, order_id: str) -> Any:
         return self.request("GET", f"/v1/orders/{order_id}/tca")
 
+    def tca_svg(self, order_id: str) -> bytes:
+        """The chart of the order's execution (SVG)."""
+        resp = self.http.get(f"/v1/orders/{order_id}/tca.svg")
+        if resp.status_code >= 400:
+            raise ApiError(resp.status_code, resp.json() if resp.content else None)
+        return resp.content
+
     def nbbo(self, symbol: str) -> Any:
         return self.request("GET", f"/v1/nbbo/{symbol}")
 

@@ -69,6 +69,14 @@ def _cancel(args: Any) -> int:
 def _tca(args: Any) -> int:
     with _client(args) as c:
         print(tca_table(c.tca(args.order_id)))
+        if args.plot:
+            svg = c.tca_svg(args.order_id)
+            try:
+                Path(args.plot).write_bytes(svg)
+            except OSError as exc:
+                print(f"cannot write the chart to {args.plot}: {exc.strerror or exc}")
+                return 2
+            print(f"chart written to {args.plot}")
     return 0
 
 
@@ -207,4 +215,6 @@ def register(subparsers: Any) -> None:
             p.add_argument("--depth", type=int, default=10)
         if name == "demo":
             p.add_argument("--symbol", default="BTC/USDT")
+        if name == "tca":
+            p.add_argument("--plot", metavar="FILE", help="also write the chart of the execution (SVG) to FILE")
         p.set_defaults(handler=handler)

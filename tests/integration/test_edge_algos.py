@@ -14,6 +14,7 @@ import wasmtime
 from seqmesh.runtime.edge.exchange import make_exchange
 from seqmesh.runtime.links.edge_client import EdgeClient
 from seqmesh.runtime.links.tls import TlsFiles
+from seqmesh.runtime.proto import edge_pb2 as pb
 
 from seqmesh.testing.guests import bidder
 from seqmesh.testing.mesh import cc_tls_paths, start_edge, start_sim
@@ -69,10 +70,25 @@ async def test_an_algo_places_its_order_and_a_runaway_one_is_stopped(edge: Any) 
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await client.deploy_algo("junk", b"not wasm at all", "BTC/USDT")
         assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # What the edge did, whatever the market did since: the venue has exactly one order of the
+    # algo's, as placed (resting or filled, by the flow that trades on the venue meanwhile), and
+    # the edge's own record of it agrees.
     ex = make_exchange("binance", sim_url=url, api_key="seqmesh-demo", secret="seqmesh-demo-secret")
     try:
         await ex.load_markets()
-        mine = [o for o in await ex.fetch_open_orders("BTC/USDT") if o["clientOrderId"].startswith("mm.")]
-        assert len(mine) == 1 and mine[0]["amount"] == 0.001 and mine[0]["side"] == "buy"
+        mine = [o for o in await ex.fetch_orders("BTC/USDT") if o["clientOrderId"].startswith("mm.")]
     finally:
         await ex.close()
+    assert len(mine) == 1, mine
+    order = mine[0]
+    assert order["amount"] == 0.001 and order["side"] == "buy" and order["type"] == "limit"
+    assert order["status"] in ("open", "closed"), order  # closed: filled
+    async with EdgeClient(addr, TlsFiles(*cc_tls_paths(tmp))) as client:
+        async def acknowledged() -> bool:  # the venue's answer may still be on its way to the edge
+            return bool((await client.order(order["clientOrderId"])).venue_order_id)
+
+        await until(acknowledged)
+        record = await client.order(order["clientOrderId"])
+        assert record.venue_order_id == order["id"] and record.quantity == "0.001" and record.side == pb.BUY
+        assert record.state in (pb.ACCEPTED, pb.PARTIALLY_FILLED, pb.FILLED), record
+        assert (await client.algos("mm"))[0].orders == 1

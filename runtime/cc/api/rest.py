@@ -12,7 +12,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from .. import tca
 from ..domain import OrderType, Parent, Side
 from ..errors import OrderError
 from .algos import algo_routes
@@ -20,6 +19,7 @@ from .auth import Client
 from .deps import ApiDeps
 from .metrics import Metrics
 from .schemas import KillSwitchRequest, OrderRequest, normalise_symbol
+from .tca import order_report, tca_routes
 
 
 class JSONResponse(Response):
@@ -143,7 +143,9 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
 
     @app.get("/v1/orders/{order_id}/tca")
     async def order_tca(order_id: str, client: Client) -> dict[str, Any]:
-        return tca.report(await owned(order_id, client))
+        return await order_report(deps, await owned(order_id, client))
+
+    app.include_router(tca_routes(deps, owned))
 
     @app.get("/v1/positions")
     async def positions(client: Client) -> list[dict[str, Any]]:
