@@ -1,6 +1,6 @@
-"""Transaction cost analysis: the report's figures (report.py) and the chart of an execution
-(chart.py, which imports matplotlib only when a chart is drawn)."""
+"""Transaction cost analysis: the report and its figures (figures.py), and the chart of an
+execution (chart.py, which imports matplotlib only when a chart is drawn)."""
 
-from .report import report
+from .figures import report
 
 __all__ = ["report"]

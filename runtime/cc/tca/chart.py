@@ -5,8 +5,9 @@ decision on the CC's clock, as in the report.
 
 matplotlib is imported here, only when a chart is drawn, so the CC and the CLI start without
 it. The figure is drawn through the object API on an Agg canvas (no pyplot: no GUI backend,
-no global figure list), and its elements carry ids (`fills-<venue>`, `mid`, `arrival-mid`,
-`planned`, `executed`) so a reader of the SVG finds each series.
+no global figure list). Past MAX_POINTS fills, a venue's are drawn per time bucket. The
+elements carry ids (`fills-<venue>`, `mid`, `arrival-mid`, `planned`, `executed`) so a reader
+of the SVG finds each series.
 """
 
 from __future__ import annotations
@@ -15,10 +16,32 @@ import io
 from collections.abc import Sequence
 from decimal import Decimal
 
-from ..domain import Parent
-from .report import arrival_mid, mid_samples, order_fills, schedule_adherence
+from ..domain import Fill, Parent
+from .figures import arrival_mid, mid_samples, order_fills, schedule_adherence
 
 NS = 1e9
+MAX_POINTS = 600  # beyond this many fills, a venue's fills are drawn per time bucket (VWAP, summed size)
+BUCKETS = 300
+
+
+def points(fills: Sequence[Fill], t0: int) -> dict[str, list[tuple[float, float, Decimal]]]:
+    """Per venue, (seconds, price, quantity) to draw: one per fill, or per time bucket (its
+    quantity-weighted time and price, summed quantity) when there are too many to read."""
+    out: dict[str, list[tuple[float, float, Decimal]]] = {}
+    if len(fills) <= MAX_POINTS:
+        for f in fills:
+            out.setdefault(f.venue, []).append(((f.booked_ns - t0) / NS, float(f.price), f.qty))
+        return out
+    first, last = fills[0].booked_ns, fills[-1].booked_ns
+    width = max((last - first) // BUCKETS + 1, 1)
+    acc: dict[tuple[str, int], tuple[Decimal, Decimal, Decimal]] = {}
+    for f in fills:
+        key = (f.venue, (f.booked_ns - first) // width)
+        q, notional, qt = acc.get(key, (Decimal(0), Decimal(0), Decimal(0)))
+        acc[key] = (q + f.qty, notional + f.price * f.qty, qt + f.qty * (f.booked_ns - t0))
+    for (venue, _), (q, notional, qt) in sorted(acc.items()):
+        out.setdefault(venue, []).append((float(qt / q) / NS, float(notional / q), q))
+    return out
 
 
 def svg(p: Parent, slices: Sequence[Parent] = ()) -> bytes:
@@ -42,12 +65,12 @@ def svg(p: Parent, slices: Sequence[Parent] = ()) -> bytes:
     m0 = arrival_mid(p)
     if m0 is not None:
         ax.axhline(float(m0), color="0.2", linestyle=":", linewidth=1, label="arrival mid", gid="arrival-mid")
-    biggest = max((f.qty for f in fills), default=Decimal(1))
-    for venue in sorted({f.venue for f in fills}):
-        vf = [f for f in fills if f.venue == venue]
-        ax.scatter([(f.booked_ns - t0) / NS for f in vf], [float(f.price) for f in vf],
-                   s=[20 + 280 * float(f.qty / biggest) for f in vf], alpha=0.7, edgecolors="black",
-                   linewidths=0.4, label=f"fills {venue}", gid=f"fills-{venue}")
+    drawn = points(fills, t0)
+    biggest = max((q for pts in drawn.values() for _, _, q in pts), default=Decimal(1))
+    for venue, pts in sorted(drawn.items()):
+        label = f"fills {venue}" + (" (per time bucket)" if len(fills) > MAX_POINTS else "")
+        ax.scatter([x for x, _, _ in pts], [y for _, y, _ in pts], s=[20 + 280 * float(q / biggest) for _, _, q in pts],
+                   alpha=0.7, edgecolors="black", linewidths=0.4, label=label, gid=f"fills-{venue}")
     ax.set_xlabel("seconds since the order's decision")
     ax.set_ylabel(f"price ({quote})")
     ax.grid(True, alpha=0.3)

@@ -40,6 +40,7 @@ cost (or bps) means the fills did worse than the benchmark; a positive saving, b
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -90,23 +91,22 @@ def mid_samples(p: Parent) -> list[tuple[int, Decimal]]:
     return sorted(out.items())
 
 
-def prevailing_mid(samples: Sequence[tuple[int, Decimal]], t: int) -> Decimal | None:
-    """The latest sample at or before `t`; the first one after it if none is earlier."""
-    best: Decimal | None = None
-    for ts, mid in samples:
-        if ts > t:
-            return mid if best is None else best
-        best = mid
-    return best
+def prevailing_mid(times: Sequence[int], samples: Sequence[tuple[int, Decimal]], t: int) -> Decimal | None:
+    """The latest sample at or before `t`; the first one after it if none is earlier
+    (`times`: the samples' times)."""
+    if not samples:
+        return None
+    i = bisect.bisect_right(times, t)
+    return samples[i - 1][1] if i else samples[0][1]
 
 
-def fill_mids(p: Parent, fills: Sequence[Fill]) -> list[Decimal | None]:
-    """M_i for each fill (see the module's doc)."""
+def fill_mids(p: Parent, fills: Sequence[Fill], samples: Sequence[tuple[int, Decimal]]) -> list[Decimal | None]:
+    """M_i for each fill (see the module's doc); `samples` from `mid_samples`."""
     if not p.type.is_algo:
         m0 = arrival_mid(p)
         return [m0 for _ in fills]
-    samples = mid_samples(p)
-    return [prevailing_mid(samples, f.booked_ns) for f in fills]
+    times = [ts for ts, _ in samples]
+    return [prevailing_mid(times, samples, f.booked_ns) for f in fills]
 
 
 def totals(fills: Iterable[Fill], quote: str) -> tuple[Decimal, Decimal, Decimal]:
@@ -257,13 +257,17 @@ def execution_vs_route(p: Parent, d: int, filled: Decimal, routed_cost: Decimal)
 
 
 def schedule_adherence(p: Parent, fills: Sequence[Fill]) -> dict[str, Any] | None:
+    """`fills` in booking order (as `order_fills` gives them)."""
     if p.type not in SCHEDULED:
         return None
     plan = p.decision["algo"]["progress"].get("plan", [])
     points: list[dict[str, Any]] = []
+    executed, i = ZERO, 0  # fills are in booking order: one pass over them
     for k, dec in enumerate(plan):
         until = plan[k + 1]["at_ns"] if k + 1 < len(plan) else None
-        executed = sum((f.qty for f in fills if until is None or f.booked_ns < until), ZERO)
+        while i < len(fills) and (until is None or fills[i].booked_ns < until):
+            executed += fills[i].qty
+            i += 1
         target = Decimal(dec["target_cum"])
         points.append({"n": dec["n"], "at_ns": dec["at_ns"], "nominal_ns": dec["nominal_ns"],
                        "sent": dec["qty"], "planned_cum": str(target), "executed_cum": str(executed),
@@ -288,11 +292,11 @@ def report(p: Parent, slices: Sequence[Parent] = (), current_mid: Decimal | None
     fills = order_fills(p, slices)
     filled, notional, fees = totals(fills, quote)
     avg = notional / filled if filled else None
-    mids = fill_mids(p, fills)
+    samples = mid_samples(p)
+    mids = fill_mids(p, fills, samples)
     m0 = arrival_mid(p)
     route = p.decision.get("route", {})
     routed_cost = notional + d * fees  # buying: paid; selling: received, net of fees
-    samples = mid_samples(p)
     mark, source = mark_mid(p, samples, current_mid)
     out: dict[str, Any] = {
         "order_id": p.order_id, "symbol": p.symbol, "side": p.side.value, "type": p.type.value,
