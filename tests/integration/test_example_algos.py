@@ -71,8 +71,10 @@ def test_market_maker_replaces_its_quotes_as_the_book_moves(region: Region) -> N
         c.deploy_algo("mm", wasm, "BTC/USDT", ["okx"], {"half_spread_ticks": "20", "requote_ticks": "2"},
                       start=True)
         wait_until(lambda: edges(c, "mm")["okx"]["orders"] >= 8, 60, interval=0.2, what="quotes replaced")
+        # A bid and an ask live, not a pile: replaced quotes are cancelled (on a loaded machine some
+        # cancels are still in flight at any given moment, so the count settles rather than holds).
+        wait_until(lambda: edges(c, "mm")["okx"]["open_orders"] <= 4, 30, interval=0.2, what="replaced quotes gone")
         st = edges(c, "mm")["okx"]
-        assert st["open_orders"] <= 4, st  # a bid and an ask live (plus cancels in flight), not a pile
         assert st["denied"] == 0 and st["state"] == "Running"
         c.delete_algo("mm")
 
