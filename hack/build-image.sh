@@ -5,7 +5,7 @@
 # CMD ["--help"], linux/amd64. Two layers:
 #   dependencies  a minbase root filesystem from debootstrap (cached by suite and packages) with the
 #                 virtualenv holding every dependency of the wheel, trimmed (apt lists, caches, docs);
-#                 cached, packed once, until the declared dependencies or this script change;
+#                 cached, packed once, until the declared dependencies or its recipe change;
 #   seqmesh       the wheel, built from a clean copy of the package's files (the build generates the
 #                 protobuf modules), installed over the first layer (an overlay mount: the layer is
 #                 what the install wrote), from files alone as the Dockerfile's runtime stage does.
@@ -30,6 +30,18 @@ py=.venv/bin/python
 # One build at a time (the test command and the node's image loader may both ask for it).
 exec 8>"$out/.lock"
 flock 8
+# Unmounts what is mounted under a directory (an overlay, a failed debootstrap's /proc), then removes
+# it; with a mount left, rm -rf would go through an overlay into the cached layer below it.
+release() {
+  awk -v d="$1/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r | xargs -r umount -l
+  if awk -v d="$1/" 'index($2, d) == 1 {found=1} END {exit !found}' /proc/mounts; then
+    log "mounts left under $1: not removing it"
+  else
+    rm -rf "$1"
+  fi
+}
+# What a killed build left (SIGKILL runs no clean-up); under the lock no other build is running.
+for stale in "$PWD/$out"/build.*; do [ ! -e "$stale" ] || release "$stale"; done
 
 version=$($py -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["version"])')
 # The operator's default image: pods of a Region or Edge that names no image use it.
@@ -62,9 +74,11 @@ PY
 # What goes into the wheel: the Dockerfile's COPY lines.
 sources=(pyproject.toml setup.py README.md seqmesh runtime operator)
 base_key=$(echo "$SUITE $MIRROR $PACKAGES" | sha256sum | cut -c1-12)
-# Layer 1 depends on the declared dependencies only (not on the rest of pyproject.toml).
+# Layer 1 depends on the declared dependencies only (not on the rest of pyproject.toml) and on how it
+# is made: bump DEPS_RECIPE when the steps of layer 1 below change.
+DEPS_RECIPE=1
 deps_key=$($py -c 'import json, tomllib; print(json.dumps(tomllib.load(open("pyproject.toml", "rb"))["project"]
-           ["dependencies"]))' | sha256sum | cut -c1-12)-$(hash_files hack/build-image.sh)-$base_key
+           ["dependencies"]))' | sha256sum | cut -c1-12)-r$DEPS_RECIPE-$base_key
 key=$(hash_files "${sources[@]}" hack/build-image.sh)-$base_key
 if [ -f "$tarball" ] && [ "$(cat "$tarball.key" 2>/dev/null)" = "$key" ]; then
   echo "$ref" > "$out/seqmesh.ref"
@@ -89,14 +103,7 @@ registry=
 cleanup() {
   rc=$?
   [ -z "$registry" ] || { kill "$registry" 2>/dev/null; wait "$registry" 2>/dev/null || true; }
-  # Unmount what is left under $tmp first (the overlay, a failed debootstrap's /proc): rm -rf through
-  # the overlay would delete the cached layer below it.
-  awk -v t="$tmp/" 'index($2, t) == 1 {print $2}' /proc/mounts | sort -r | xargs -r umount -l
-  if awk -v t="$tmp/" 'index($2, t) == 1 {found=1} END {exit !found}' /proc/mounts; then
-    log "mounts left under $tmp: not removing it"
-  else
-    rm -rf "$tmp"
-  fi
+  release "$tmp"
   exit $rc
 }
 trap cleanup EXIT

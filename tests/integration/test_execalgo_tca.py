@@ -66,6 +66,10 @@ async def test_a_twap_s_tca_matches_figures_recomputed_from_its_fills_and_the_ma
         first = order["algo"]["slices"][0]  # a slice is a market order of its own, with its own route
         s_order = (await http.get(f"/v1/orders/{first}")).json()
         s_tca = (await http.get(f"/v1/orders/{first}/tca")).json()
+        missing = await http.get("/v1/orders/no-such-order/tca.svg")
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "ORDER_NOT_FOUND"
+        paths = (await http.get("/openapi.json")).json()["paths"]
+        assert "image/svg+xml" in str(paths["/v1/orders/{order_id}/tca.svg"])
     prog = p.decision["algo"]["progress"]
 
     filled = sum((D(f["quantity"]) for f in fills), D(0))

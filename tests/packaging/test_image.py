@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
+# A first build (debootstrap, the dependency layer) takes minutes on a loaded machine: pytest-timeout's
+# default would SIGKILL the script mid-build. hack/test.sh builds it before pytest, so there it is cached.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 class Image:

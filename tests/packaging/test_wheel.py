@@ -20,7 +20,8 @@ from seqmesh.runtime.launcher.ready import CC_READY, EDGE_READY, SIM_READY
 
 from seqmesh.testing.processes import Proc
 
-pytestmark = pytest.mark.slow
+# Installing every dependency into a new venv takes minutes on a loaded machine (pytest-timeout's default is 300 s).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 #: Packages only the dev extra or the build may bring; none may reach a runtime install.
 DEV_ONLY = {"pytest", "pytest-asyncio", "pytest-timeout", "hypothesis", "ruff", "mypy", "import-linter",
