@@ -14,7 +14,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 
 from seqmesh.runtime.proto import edge_pb2 as pb
@@ -55,7 +55,8 @@ class OrderManager:
         self.durable_seq = self.last_seq
         journal.on_commit.append(self._committed)
         self._new_event = asyncio.Condition()
-        self._locks: dict[str, asyncio.Lock] = {}
+        #: per order, while a command on it runs or waits: the lock and how many hold or await it
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
         self.rejections = 0
         #: submits under way -> the events they recorded, returned in their ack
         self._answer: dict[str, list[pb.OrderEvent]] = {}
@@ -147,8 +148,19 @@ class OrderManager:
             order.reason = reason
         self._emit(order)
 
-    def _lock(self, cid: str) -> asyncio.Lock:
-        return self._locks.setdefault(cid, asyncio.Lock())
+    @contextlib.asynccontextmanager
+    async def _lock(self, cid: str) -> AsyncIterator[None]:
+        """One command at a time per order. The lock lives only while someone holds or awaits it,
+        so the edge does not keep one for every order it ever handled."""
+        lock, users = self._locks.setdefault(cid, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[cid]
 
     # -- commands --------------------------------------------------------------------------
 

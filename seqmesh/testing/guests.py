@@ -60,3 +60,32 @@ def bidder(qty_lots: int, once: bool = False, tag: int = 1, market: bool = False
     (i64.store offset=8 (i32.const 2048) (i64.load offset=24 (local.get $book)))
     (i64.store offset=16 (i32.const 2048) (i64.const {qty_lots}))
     (i32.const 1)))"""))
+
+
+def rester(qty_lots: int = 100, below_pct: int = 10, every: int = 1) -> bytes:
+    """On every `every`-th book with bids: cancel all its orders, then rest a limit buy of
+    `qty_lots` `below_pct` % under the best bid (far from the market: it never fills), tagged with
+    a running count from 1. An algo whose orders all end cancelled."""
+    return bytes(wasmtime.wat2wasm(f"""(module
+  (memory (export "memory") 1)
+  (global $n (mut i32) (i32.const 0))
+  (global $books (mut i32) (i32.const 0))
+  (func (export "seqmesh_abi_version") (result i32) (i32.const 1))
+  (func (export "book_ptr") (result i32) (i32.const 1024))
+  (func (export "actions_ptr") (result i32) (i32.const 2048))
+  (func (export "event_ptr") (result i32) (i32.const 3072))
+  (func (export "on_fill") (param i32) (result i32) (i32.const 0))
+  (func (export "on_book") (param $book i32) (result i32)
+    (if (i32.eqz (i32.load offset=16 (local.get $book))) (then (return (i32.const 0))))
+    (global.set $books (i32.add (global.get $books) (i32.const 1)))
+    (if (i32.rem_u (global.get $books) (i32.const {every})) (then (return (i32.const 0))))
+    (global.set $n (i32.add (global.get $n) (i32.const 1)))
+    (i32.store8 offset=0 (i32.const 2048) (i32.const 3))
+    (i32.store8 offset=32 (i32.const 2048) (i32.const 1))
+    (i32.store8 offset=33 (i32.const 2048) (i32.const 1))
+    (i32.store8 offset=34 (i32.const 2048) (i32.const 1))
+    (i32.store offset=36 (i32.const 2048) (global.get $n))
+    (i64.store offset=40 (i32.const 2048)
+      (i64.div_u (i64.mul (i64.load offset=24 (local.get $book)) (i64.const {100 - below_pct})) (i64.const 100)))
+    (i64.store offset=48 (i32.const 2048) (i64.const {qty_lots}))
+    (i32.const 2)))"""))

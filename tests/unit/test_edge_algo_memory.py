@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import wasmtime
 from seqmesh.runtime.edge import oms as oms_module
 from seqmesh.runtime.edge.app import EdgeApp
 from seqmesh.runtime.edge.config import EdgeSettings
@@ -26,31 +25,11 @@ from seqmesh.runtime.edge.gateway import VenueTrade
 from seqmesh.runtime.proto import edge_pb2 as pb
 
 from seqmesh.common.certs_cli import dev_pki
+from seqmesh.testing.guests import rester
 
 WINDOW = 8  # the order manager's window of final orders, small so that a test goes past it
 
-#: On every book with bids: cancel all its orders, then rest a limit buy of 100 lots 10% below
-#: the best bid (never fills), tagged with a running count from 1.
-RESTER = bytes(wasmtime.wat2wasm("""(module
-  (memory (export "memory") 1)
-  (global $n (mut i32) (i32.const 0))
-  (func (export "seqmesh_abi_version") (result i32) (i32.const 1))
-  (func (export "book_ptr") (result i32) (i32.const 1024))
-  (func (export "actions_ptr") (result i32) (i32.const 2048))
-  (func (export "event_ptr") (result i32) (i32.const 3072))
-  (func (export "on_fill") (param i32) (result i32) (i32.const 0))
-  (func (export "on_book") (param $book i32) (result i32)
-    (if (i32.eqz (i32.load offset=16 (local.get $book))) (then (return (i32.const 0))))
-    (global.set $n (i32.add (global.get $n) (i32.const 1)))
-    (i32.store8 offset=0 (i32.const 2048) (i32.const 3))
-    (i32.store8 offset=32 (i32.const 2048) (i32.const 1))
-    (i32.store8 offset=33 (i32.const 2048) (i32.const 1))
-    (i32.store8 offset=34 (i32.const 2048) (i32.const 1))
-    (i32.store offset=36 (i32.const 2048) (global.get $n))
-    (i64.store offset=40 (i32.const 2048)
-      (i64.div_u (i64.mul (i64.load offset=24 (local.get $book)) (i64.const 9)) (i64.const 10)))
-    (i64.store offset=48 (i32.const 2048) (i64.const 100))
-    (i32.const 2)))"""))
+RESTER = rester(100, 10)  # cancels and replaces a limit buy far below the market on every book
 
 
 @pytest.fixture
@@ -99,6 +78,7 @@ async def test_final_orders_are_remembered_only_within_the_order_managers_window
     mine = {o.client_order_id for o in edge.oms.by_venue_id.values()}
     assert set(edge.oms.recent._items) == mine
     assert set(edge.algos.finished._items) == mine
+    assert not edge.oms._locks  # an order's lock lives only while a command on it runs
 
     # A late trade report of a cancelled order (the venue's trade feed lagging its order report),
     # booked as the trade poll books one: the instance hears of it with the order's tag.
