@@ -105,15 +105,20 @@ def _serve(settings: Any) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_signals() -> None:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+
+        on_signals()  # a SIGTERM while the ledger opens or the edges connect stops the CC too
         app = CCApp(settings)
         port = await app.start()
+        on_signals()  # again: uvicorn swaps in its own handlers while it starts
         host = settings.listen_http.rpartition(":")[0]
         peer = f", peer port {app.peer_port}" if app.peer_port else ""
         print(f"cc {settings.region} ready: http://{host}:{port} ({len(settings.edges)} edges{peer})", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await app.stop()
 
