@@ -62,8 +62,16 @@ class LeanClient:
         self.conn = http.client.HTTPConnection(host, int(port))
 
     def request(self, method: str, path: str, body: dict[str, str] | None = None) -> Any:
-        self.conn.request(method, path, body=None if body is None else json.dumps(body), headers=HEADERS)
-        resp = self.conn.getresponse()
+        payload = None if body is None else json.dumps(body)
+        try:
+            self.conn.request(method, path, body=payload, headers=HEADERS)
+            resp = self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # The server closed a keep-alive connection left idle past its timeout (a slow start
+            # on a loaded machine) before reading this request: send it again on a new one.
+            self.conn.close()
+            self.conn.request(method, path, body=payload, headers=HEADERS)
+            resp = self.conn.getresponse()
         out = json.loads(resp.read())
         if resp.status >= 400:
             raise RuntimeError(f"{method} {path}: {resp.status} {out}")
