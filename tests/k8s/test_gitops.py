@@ -60,18 +60,18 @@ def test_apply_k_then_diff_k_shows_no_drift(operator: ControlPlane, tmp_path: Pa
             cp.kubectl("apply", "-k", str(tree / "overlays" / region))
         for region in REGIONS:
             namespace = f"seqmesh-{region}"
-            rg = wait_reconciled(cp, "region", "seqmesh", namespace=namespace)
+            rg = wait_reconciled(cp, "region", "seqmesh", timeout=180, namespace=namespace)
             assert rg["spec"]["region"] == region and rg["spec"]["apiPort"] == 8000  # defaulted by the server
             assert condition(rg, "Degraded")["status"] == "False", condition(rg, "Degraded")
             for venue in EDGES[region]:
-                wait_reconciled(cp, "edge", f"{region}-{venue}", namespace=namespace)
+                wait_reconciled(cp, "edge", f"{region}-{venue}", timeout=180, namespace=namespace)
             for other in (o for o in REGIONS if o != region):
-                link = wait_reconciled(cp, "peerlink", f"{region}-to-{other}", namespace=namespace)
+                link = wait_reconciled(cp, "peerlink", f"{region}-to-{other}", timeout=180, namespace=namespace)
                 assert condition(link, "Degraded")["status"] == "False", condition(link, "Degraded")
             # The brought CA signs the CC's certificate; the operator made no CA of its own.
             assert get(cp, "secret", f"seqmesh-{region}-ca", namespace) is None
             assert rg["status"]["caSecret"] == "seqmesh-region-ca"
-            wait_until(lambda r=region: len(peers(cp, r)) == 2, 30, interval=0.3, what=f"both of {region}'s peers")
+            wait_until(lambda r=region: len(peers(cp, r)) == 2, 120, interval=0.3, what=f"both of {region}'s peers")
 
         def drift(region: str) -> str:
             r = cp.kubectl("diff", "-k", str(tree / "overlays" / region), check=False)

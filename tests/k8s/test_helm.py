@@ -299,11 +299,11 @@ def test_upgrade_rolls_the_cc_and_uninstall_keeps_the_claims(operator: ControlPl
     override.write_text(yaml.safe_dump({"peerLinks": peer_values(cp, "ap", 2),
                                         "region": {"risk": {"maxOrderNotional": "12345"}}}))
     cp.helm("upgrade", "seqmesh", str(CHART), "-n", namespace, "-f", str(CHART / "values-ap.yaml"), "-f", str(override))
-    wait_until(lambda: cc_config(cp, "ap").get("risk", {}).get("max_order_notional") == "12345", 60, interval=0.3,
+    wait_until(lambda: cc_config(cp, "ap").get("risk", {}).get("max_order_notional") == "12345", 120, interval=0.3,
                what="the new risk limit in the CC's configuration")
-    wait_until(lambda: config_hash() != before, 30, interval=0.3, what="the pod template's config hash to change")
+    wait_until(lambda: config_hash() != before, 120, interval=0.3, what="the pod template's config hash to change")
     # A new pod template revision: the StatefulSet controller replaces the CC's pod with it.
-    wait_until(lambda: revision() != revision_before, 30, interval=0.3, what="a new StatefulSet revision")
+    wait_until(lambda: revision() != revision_before, 120, interval=0.3, what="a new StatefulSet revision")
 
     claims = ["state-seqmesh-ap-cc-0", *(f"state-seqmesh-ap-edge-{v}-0" for v in
                                            ("binance", "okx", "bybit", "bitget", "cryptocom", "hyperliquid"))]
