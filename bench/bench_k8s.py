@@ -36,8 +36,10 @@ def _filled(c: CCClient) -> bool:
 
 
 def _answers(c: CCClient) -> bool:
+    """A fresh connection each time: a kept-alive one to the deleted pod's address only times out."""
     try:
-        return bool(c.http.get("/healthz").status_code == 200)
+        with CCClient(str(c.http.base_url), timeout=2) as fresh:
+            return bool(fresh.http.get("/healthz").status_code == 200)
     except Exception:
         return False
 
@@ -77,6 +79,7 @@ def run() -> dict[str, Any]:
                     wait_until(lambda: not _answers(c), 120, interval=0.05, what="the old CC gone")
                     wait_until(lambda: _answers(c), 600, interval=0.1, what="the CC answering again")
                     api_back = time.perf_counter() - t1
+                with regions.client("na", timeout=5) as c:
                     wait_until(lambda: _filled(c), 600, interval=0.2, what="an order filled after the restart")
                     fill_back = time.perf_counter() - t1
             finally:
