@@ -21,8 +21,9 @@ of warm-up it counts its live objects by type and starts tracemalloc, at the end
 and lists where the memory allocated since warm-up and still held was allocated. Reported per
 process: the types whose count grew most, and the top allocation sites.
 
-Runtime: 50,000 orders took ≈ 30 minutes on the 2-core development VM while other work loaded it
-(load average ≈ 20, ≈ 30 orders/s, each limit order a submit and a cancel); `--orders` sets fewer.
+Runtime: 50,000 orders took 26 minutes on the 2-core development VM while other work loaded it
+(load average 15-25, 32 orders/s, each limit order a submit and a cancel); `--orders` (or
+SEQMESH_SOAK_ORDERS for `bench/run.py soak`) sets fewer.
 """
 
 from __future__ import annotations
@@ -195,8 +196,9 @@ def slope_mb_per_10k(points: list[tuple[int, int]]) -> float:
     return round(sxy / sxx * 10_000 / 1024, 2) if sxx else 0.0
 
 
-def run(orders: int = 50_000, sample_every: int = 1_000, concurrency: int = 16,
+def run(orders: int | None = None, sample_every: int = 1_000, concurrency: int = 16,
         warmup: int | None = None, profile: bool = False) -> dict[str, Any]:
+    orders = orders or int(os.environ.get("SEQMESH_SOAK_ORDERS", "50000"))  # bench/run.py passes none
     warmup = warmup if warmup is not None else min(10_000, orders // 5)
     samples: list[tuple[int, dict[str, int]]] = []
     saved_env = dict(os.environ)
@@ -230,10 +232,15 @@ def run(orders: int = 50_000, sample_every: int = 1_000, concurrency: int = 16,
                     profiled = profiler.report(pids)
                 algo_edges = {e["edge"]: e for e in c.algo(ALGO)["edges"]}
                 c.delete_algo(ALGO)
-                # Nothing lost: every accepted order is in the CC and final there.
-                wait_until(lambda: all(o["state"] in FINAL for o in c.orders(limit=1_000_000)), 300,
-                           interval=2, what="every order final")
+                # Nothing lost: every accepted order is in the CC and final there. The whole list
+                # once; then only the orders not final yet, a bounded while (a stuck one is reported).
                 known = {o["order_id"]: o["state"] for o in c.orders(limit=1_000_000)}
+                deadline = time.monotonic() + 120
+                while (waiting := [i for i in load.accepted if known.get(i, "filled") not in FINAL]) and \
+                        time.monotonic() < deadline:
+                    time.sleep(2)
+                    known |= {i: c.order(i)["state"] for i in waiting}
+                stuck = {i: c.order(i) for i in load.accepted if known.get(i, "filled") not in FINAL}
         finally:
             region.stop()
             os.environ.clear()
@@ -253,6 +260,8 @@ def run(orders: int = 50_000, sample_every: int = 1_000, concurrency: int = 16,
         "cancels_answered": load.cancels, "cancel_errors": len(load.cancel_errors),
         "first_cancel_errors": load.cancel_errors[:3],
         "orders_lost": len(lost), "all_final": all(known.get(oid) in FINAL for oid in load.accepted),
+        "not_final": {i: {k: o.get(k) for k in ("client_order_id", "type", "state", "filled", "children")}
+                      for i, o in list(stuck.items())[:5]},
         "algo_orders_per_edge": {v: e.get("orders") for v, e in sorted(algo_edges.items())},
         "algo_denied_per_edge": {v: e.get("denied") for v, e in sorted(algo_edges.items())},
         "rss_mb_at_start": {n: round(samples[0][1][n] / 1024, 1) for n in names},
