@@ -33,17 +33,27 @@ class Dispatcher:
         self.cache = cache
         self.clock = clock
         self._in_flight: set[str] = set()
+        #: children whose edge took their cancel (answered it for an order it knows)
+        self._cancel_taken: set[str] = set()
 
     async def send(self, parent: Parent, children: list[Child]) -> None:
         await asyncio.gather(*(self._send_child(parent, c) for c in children))
 
     async def resend_unsent(self) -> int:
-        """Children written but never acknowledged by their edge: send them again."""
-        pending = [(p, c) for p, c in self.cache.live_children() if not c.sent and not c.done]
+        """Children written but never acknowledged by their edge: send them again. Cancels their
+        edge never took (its link was down, the call failed, or the cancel overtook the submit
+        and found no order): send them again too; the edge's cancel is idempotent."""
+        live = list(self.cache.live_children())
+        pending = [(p, c) for p, c in live if not c.sent and not c.done]
         for parent, child in pending:
             await self._send_child(parent, child)
             self.booking.settle(parent)
-        return len(pending)
+        cancels = [c for p, c in live if p.cancel_requested and c.sent and not c.done
+                   and c.child_id not in self._cancel_taken]
+        for child in cancels:
+            await self._cancel_child(child)
+        self._cancel_taken &= {c.child_id for _, c in live if not c.done}
+        return len(pending) + len(cancels)
 
     async def cancel(self, children: list[Child]) -> None:
         await asyncio.gather(*(self._cancel_child(c) for c in children if not c.done))
@@ -113,11 +123,15 @@ class Dispatcher:
     async def _cancel_child(self, child: Child) -> None:
         link = self.edges.get(child.venue)
         if link is None and self.mesh is not None:
-            self.mesh.cancel_remote(child.venue, child.child_id)
+            if self.mesh.cancel_remote(child.venue, child.child_id):
+                self._cancel_taken.add(child.child_id)  # the home region's edge has it from here
             return
         if link is None or not link.connected:
-            return
+            return  # the resend sweep sends it once the edge is back
         try:
-            await link.client.cancel(child.child_id, timeout=15)
+            ack = await link.client.cancel(child.child_id, timeout=15)
         except grpc.aio.AioRpcError as exc:
-            log.warning("cancel %s at %s failed: %s", child.child_id, child.venue, exc.code().name)
+            log.warning("cancel %s at %s failed: %s; will resend", child.child_id, child.venue, exc.code().name)
+            return
+        if ack.state != pb.ORDER_STATE_UNSPECIFIED:  # the edge knows the order: the cancel is its now
+            self._cancel_taken.add(child.child_id)
