@@ -20,6 +20,16 @@ from .settings import SETTINGS
 
 _lock = threading.Lock()
 _dynamic: DynamicClient | None = None
+#: (connect, read) seconds for every call: the client's default is to wait forever, and a sync
+#: handler stuck on a dead connection holds its object (a timer that never returns keeps kopf
+#: from removing the finalizer, so a deletion hangs)
+REQUEST_TIMEOUT_S = (5.0, 30.0)
+
+
+class _Client(DynamicClient):
+    def request(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
+        params.setdefault("_request_timeout", REQUEST_TIMEOUT_S)
+        return super().request(method, path, body, **params)
 
 
 def api() -> DynamicClient:
@@ -31,7 +41,7 @@ def api() -> DynamicClient:
             except config.ConfigException:
                 # The client reads $KUBECONFIG only when imported; read it now.
                 config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))  # type: ignore[no-untyped-call]
-            _dynamic = DynamicClient(client.ApiClient())  # type: ignore[no-untyped-call]
+            _dynamic = _Client(client.ApiClient())  # type: ignore[no-untyped-call]
         return _dynamic
 
 

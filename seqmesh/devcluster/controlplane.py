@@ -216,6 +216,19 @@ class ControlPlane:
             raise RuntimeError(f"kubectl {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
         return result
 
+    def create_namespace(self, name: str, timeout: float = 120.0) -> None:
+        """Create namespace `name`, first waiting out a namespace of that name still being deleted
+        (an earlier test's, deleted without waiting: its finalizers may take a while)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.kubectl("create", "namespace", name, check=False)
+            if result.returncode == 0:
+                return
+            if "being deleted" not in result.stderr or time.monotonic() > deadline:
+                raise RuntimeError(f"kubectl create namespace {name} failed ({result.returncode}): "
+                                   f"{result.stderr.strip()}")
+            time.sleep(0.5)
+
     def wait_established(self, *crds: str, timeout: float = 60.0) -> None:
         """Wait until each CRD (`regions.seqmesh.io`, ...) is Established. Polled rather than
         `kubectl wait`, which fails instead of waiting while a new CRD has no conditions yet."""

@@ -20,7 +20,7 @@ import yaml
 
 from seqmesh.client.api import CCClient
 from seqmesh.devcluster.controlplane import REPO, ControlPlane
-from seqmesh.testing.kube import SEQMESH_IMAGE, apply, get, scratch_namespace, wait_pods
+from seqmesh.testing.kube import SEQMESH_IMAGE, apply, diagnose, get, scratch_namespace, wait_pods
 from seqmesh.testing.processes import wait_until
 
 CHART = REPO / "charts" / "seqmesh"
@@ -108,7 +108,7 @@ class HelmRegions:
 
     def install(self) -> None:
         for region in self.regions:
-            self.cp.kubectl("create", "namespace", ns(region))
+            self.cp.create_namespace(ns(region))
             self.keys[region] = {client: secrets.token_hex(16) for client in CLIENTS}
             self.cp.kubectl("create", "secret", "generic", "seqmesh-api-keys", "-n", ns(region),
                             *(f"--from-literal={client}={key}" for client, key in self.keys[region].items()))
@@ -131,11 +131,12 @@ class HelmRegions:
                 r = self.cp.kubectl("wait", "-n", ns(region), "--for=condition=Ready", kind, "--all",
                                     f"--timeout={timeout:.0f}s", check=False, timeout=timeout + 30)
                 if r.returncode != 0:
-                    state = self.cp.kubectl("get", "regions,edges,peerlinks,pods", "-n", ns(region), "-o", "wide",
+                    state = self.cp.kubectl("get", "regions,edges,peerlinks", "-n", ns(region), "-o", "wide",
                                             check=False).stdout
                     items = json.loads(self.cp.kubectl("get", kind, "-n", ns(region), "-o", "json").stdout)["items"]
-                    statuses = json.dumps([i.get("status") for i in items])[-3000:]
-                    raise AssertionError(f"{kind}s in {ns(region)} not Ready: {r.stderr}\n{state}\n{statuses}")
+                    statuses = json.dumps([i.get("status") for i in items])[-2000:]
+                    raise AssertionError(f"{kind}s in {ns(region)} not Ready: {r.stderr}\n"
+                                         f"{diagnose(self.cp, ns(region))}\n{state}\n{statuses}")
 
     def api(self, region: str) -> str:
         """The CC's API through its Service (the host reaches ClusterIPs through kube-proxy)."""

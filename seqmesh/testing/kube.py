@@ -65,7 +65,7 @@ SEQMESH_IMAGE = "ghcr.io/seqmesh/seqmesh:0.1.0"
 def scratch_namespace(cp: ControlPlane, name: str, timeout: float = 60) -> Iterator[str]:
     """A fresh namespace, usable for pods once its `default` service account exists (the
     ServiceAccount admission plugin refuses pods before); deleted afterwards without waiting."""
-    cp.kubectl("create", "namespace", name)
+    cp.create_namespace(name)
     try:
         wait_until(lambda: cp.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
                    timeout, interval=0.2, what=f"serviceaccount default in {name}")
@@ -86,9 +86,32 @@ def wait_pods(cp: ControlPlane, ns: str, target: str, condition: str = "Ready", 
     r = cp.kubectl("wait", "-n", ns, f"--for=condition={condition}", f"--timeout={timeout:.0f}s", *args,
                    check=False, timeout=timeout + 30)
     if r.returncode != 0:
-        pods = cp.kubectl("get", "pods", "-n", ns, "-o", "wide", check=False).stdout
-        events = cp.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False).stdout
-        raise AssertionError(f"{target} not {condition} in {timeout}s: {r.stderr.strip()}\n{pods}\n{events[-4000:]}")
+        raise AssertionError(f"{target} not {condition} in {timeout}s: {r.stderr.strip()}\n{diagnose(cp, ns)}")
+
+
+def diagnose(cp: ControlPlane, ns: str, log_lines: int = 25) -> str:
+    """Why pods in `ns` are not Ready, most telling first (a failure's message may be cut): each
+    unready container's state and last termination, its previous and current logs' tails, then
+    the pods and the namespace's events."""
+    out: list[str] = []
+    listing = cp.kubectl("get", "pods", "-n", ns, "-o", "json", check=False)
+    pods = json.loads(listing.stdout)["items"] if listing.returncode == 0 else []
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        for cs in pod.get("status", {}).get("containerStatuses", []):
+            if cs.get("ready"):
+                continue
+            out.append(f"-- pod {name} container {cs['name']}: restarts {cs.get('restartCount')}, "
+                       f"state {json.dumps(cs.get('state'))}, last {json.dumps(cs.get('lastState'))}")
+            for previous in (True, False):
+                logs = cp.kubectl("logs", "-n", ns, name, "-c", cs["name"], f"--tail={log_lines}",
+                                  *(["--previous"] if previous else []), check=False)
+                if logs.stdout.strip():
+                    out.append(f"   {'previous' if previous else 'current'} log:\n{logs.stdout.rstrip()}")
+    out.append(cp.kubectl("get", "pods", "-n", ns, "-o", "wide", check=False).stdout)
+    events = cp.kubectl("get", "events", "-n", ns, "--sort-by=.lastTimestamp", check=False).stdout
+    out.append(events[-3000:])
+    return "\n".join(out)
 
 
 def pod_exec(cp: ControlPlane, ns: str, pod: str, *command: str, timeout: float = 60) -> str:

@@ -49,7 +49,7 @@ def test_apply_k_then_diff_k_shows_no_drift(operator: ControlPlane, tmp_path: Pa
         links.write_text(text)
     for region in REGIONS:  # and what is not in Git: the Secrets
         namespace = f"seqmesh-{region}"
-        cp.kubectl("create", "namespace", namespace)
+        cp.create_namespace(namespace)
         (tmp_path / f"{region}.crt").write_bytes(cas[region].cert_pem)
         (tmp_path / f"{region}.key").write_bytes(cas[region].key_pem)
         cp.kubectl("create", "secret", "tls", "seqmesh-region-ca", "-n", namespace,
@@ -86,3 +86,8 @@ def test_apply_k_then_diff_k_shows_no_drift(operator: ControlPlane, tmp_path: Pa
     finally:
         for region in REGIONS:
             cp.kubectl("delete", "-k", str(tree / "overlays" / region), "--wait=false", check=False)
+        # Gone while this module's operator still runs to remove its finalizers: later modules
+        # install into the same namespaces.
+        for region in REGIONS:
+            cp.kubectl("wait", "--for=delete", f"namespace/seqmesh-{region}", "--timeout=120s", check=False,
+                       timeout=150)

@@ -105,7 +105,7 @@ def three_regions(operator: ControlPlane, tmp_path_factory: pytest.TempPathFacto
     work = tmp_path_factory.mktemp("helm")
     keys = {}
     for region in REGIONS:
-        cp.kubectl("create", "namespace", ns(region))
+        cp.create_namespace(ns(region))
         keys[region] = secrets.token_hex(16)
         cp.kubectl("create", "secret", "generic", "seqmesh-api-keys", "-n", ns(region),
                    f"--from-literal=alice={keys[region]}")
@@ -130,7 +130,7 @@ def three_regions(operator: ControlPlane, tmp_path_factory: pytest.TempPathFacto
 def test_placeholder_peer_cas_are_refused_and_kept_out_of_the_cc(operator: ControlPlane, tmp_path: Path) -> None:
     """values-*.yaml ship placeholder CA bundles: the PeerLinks say so, and the CC is not given them."""
     cp = operator
-    cp.kubectl("create", "namespace", "seqmesh-placeholder")
+    cp.create_namespace("seqmesh-placeholder")
     cp.helm("install", "seqmesh", str(CHART), "-n", "seqmesh-placeholder", "-f", str(CHART / "values-eu.yaml"))
     try:
         for link in ("eu-to-na", "eu-to-ap"):
@@ -253,7 +253,7 @@ def test_a_region_without_api_keys_refuses_to_start(operator: ControlPlane, tmp_
     run from its pod's files, exits naming the setting instead of accepting the development key."""
     cp = operator
     namespace = "seqmesh-nokeys"
-    cp.kubectl("create", "namespace", namespace)
+    cp.create_namespace(namespace)
     values = tmp_path / "v.yaml"
     values.write_text(yaml.safe_dump({"region": {"enabled": True, "name": "nk"},
                                       "edges": [{"venue": "binance", "symbols": ["BTC/USDT"]}]}))
