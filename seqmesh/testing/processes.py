@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import signal
@@ -11,6 +12,16 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
+
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the thread that started it ends, so a killed
+    test run or benchmark leaves no CC or edge behind (they run in sessions of their own)."""
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Proc:
@@ -24,8 +35,12 @@ class Proc:
             log_path.parent.mkdir(parents=True, exist_ok=True)
         self.log = open(log_path, "a") if log_path else None  # noqa: SIM115 - lives as long as the process
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        # The death signal follows the starting *thread*: only the main thread lives as long as
+        # the process, so a helper thread's children are left to its own clean-up.
+        main = threading.current_thread() is threading.main_thread()
         self.popen = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                      env=full_env, start_new_session=True)
+                                      env=full_env, start_new_session=True,
+                                      preexec_fn=_die_with_parent if main else None)
         self._ready = threading.Event()
         self._pattern = re.compile(ready)
         self.match: re.Match[str] | None = None
