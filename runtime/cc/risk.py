@@ -39,6 +39,8 @@ class RiskEngine:
         self.day_start_ns = int(day["start_ns"]) if day else 0
         self.day_base: dict[str, Decimal] = {c: Decimal(v) for c, v in (day or {}).get("base", {}).items()}
         self._save_day = save_day
+        #: no reset can pass before this instant (ns): the hot path skips the calendar until then
+        self._day_valid_until_ns = 0
 
     # -- the trading day ----------------------------------------------------------------------
 
@@ -56,7 +58,11 @@ class RiskEngine:
 
     def roll_day(self) -> bool:
         """Start a new day if a reset has passed: every client's PnL now is its base (saved)."""
-        boundary = self.day_boundary_ns(self.clock.now_ns())
+        now = self.clock.now_ns()
+        if now < self._day_valid_until_ns:
+            return False
+        boundary = self.day_boundary_ns(now)
+        self._day_valid_until_ns = boundary + 86_400 * 1_000_000_000
         if boundary <= self.day_start_ns:
             return False
         # A ledger that never started a day (new, or from before daily resets) counts all its PnL as
