@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import re
 import signal
@@ -13,15 +12,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL it when the thread that started it ends, so a killed
-    test run or benchmark leaves no CC or edge behind (they run in sessions of their own)."""
-    if _LIBC is not None:
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+from seqmesh.common.children import die_with_parent
 
 
 class Proc:
@@ -40,7 +31,7 @@ class Proc:
         main = threading.current_thread() is threading.main_thread()
         self.popen = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                       env=full_env, start_new_session=True,
-                                      preexec_fn=_die_with_parent if main else None)
+                                      preexec_fn=die_with_parent() if main else None)
         self._ready = threading.Event()
         self._pattern = re.compile(ready)
         self.match: re.Match[str] | None = None
