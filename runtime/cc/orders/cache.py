@@ -4,7 +4,7 @@ start-up and garbage collection do not grow with the history."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from seqmesh.runtime.store.recent import RecentFinal
 
@@ -20,13 +20,20 @@ class OrderCache:
         self.recent = RecentFinal[Parent](final_in_memory, self._unindex)
         self._by_client_id: dict[tuple[str, str], Parent] = {}
         self._children: dict[str, Child] = {}
+        #: live parents by (client, symbol): what the risk check's working quantity sums, per order
+        self._live_by_book: dict[tuple[str, str], dict[str, Parent]] = {}
         for parent in self.live.values():
             self._index(parent)
+            self._live_by_book.setdefault((parent.client, parent.symbol), {})[parent.order_id] = parent
 
     # -- what is in memory -----------------------------------------------------------------
 
     def live_parents(self) -> list[Parent]:
         return list(self.live.values())
+
+    def live_of(self, client: str, symbol: str) -> Iterable[Parent]:
+        """The client's live parents in `symbol`."""
+        return self._live_by_book.get((client, symbol), {}).values()
 
     def live_children(self) -> Iterator[tuple[Parent, Child]]:
         for p in self.live.values():
@@ -39,6 +46,7 @@ class OrderCache:
 
     def go_live(self, parent: Parent) -> None:
         self.live[parent.order_id] = parent
+        self._live_by_book.setdefault((parent.client, parent.symbol), {})[parent.order_id] = parent
 
     def forget(self, parent: Parent) -> None:
         """A new parent that failed to commit."""
@@ -47,6 +55,10 @@ class OrderCache:
     def finished(self, parent: Parent) -> None:
         """The parent reached a final state: from live to recent."""
         if self.live.pop(parent.order_id, None) is not None:
+            book = self._live_by_book[(parent.client, parent.symbol)]
+            del book[parent.order_id]
+            if not book:
+                del self._live_by_book[(parent.client, parent.symbol)]
             self.keep_final(parent)
 
     def add_children(self, children: list[Child]) -> None:

@@ -54,8 +54,8 @@ class OrderEngine:
         its whole unfilled quantity, and its slices nothing of their own, so each slice counts
         once: inside its algorithm's remainder."""
         total = ZERO
-        for p in self.cache.live.values():
-            if p.client != client or p.symbol != symbol or p.algo_parent:
+        for p in self.cache.live_of(client, symbol):
+            if p.algo_parent:
                 continue
             if p.type.is_algo:
                 total += (p.qty - p.filled) * p.side.sign
