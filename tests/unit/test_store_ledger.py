@@ -14,7 +14,6 @@ import pytest
 from seqmesh.runtime.cc.domain import PARENT_TERMINAL as TERMINAL
 from seqmesh.runtime.cc.domain import Child, ChildState, Fill, OrderType, Parent, ParentState, Side
 from seqmesh.runtime.cc.store import (
-    ExecAlgoState,
     LedgerStore,
     MarketSample,
     StoreConflict,
@@ -85,8 +84,6 @@ async def test_every_entity_round_trips_exactly(url: str) -> None:
     store.add_remote_child("eu1-0", "eu", "okx")
     store.set_cursor("okx", 41)
     store.set_flag("kill_switch", "on")
-    plan = ExecAlgoState("o1", "twap", {"qty": "1.5", "slices": 10}, {"sent": ["0.15"]}, 10**18, 1, "running", 5)
-    store.save_exec_algo(plan)
     samples = [MarketSample(10, "okx", "BTC/USDT", "trade", Decimal("65000.1"), Decimal("0.01")),
                MarketSample(11, "okx", "BTC/USDT", "mid", Decimal("65000.05"))]
     store.add_market_samples(samples)
@@ -104,7 +101,6 @@ async def test_every_entity_round_trips_exactly(url: str) -> None:
         assert await again.remote_children() == {"eu1-0": ("eu", "okx")}
         assert await again.cursor("okx") == 41 and await again.cursor("binance") == 0
         assert await again.flag("kill_switch") == "on" and await again.flag("other") is None
-        assert await again.exec_algo("o1") == plan
         assert await again.market_samples("BTC/USDT", 0, 100) == samples
         assert await again.market_samples("BTC/USDT", 0, 100, kind="mid") == samples[1:]
         assert await again.child_venues() == {"okx", "kraken"}
@@ -264,26 +260,6 @@ async def test_reads_by_id_client_order_id_child_and_client_listing(store: Ledge
     assert [(cl, f.fill_id) async for cl, f in store.client_fills()] == [("alice", "f4")]
     many = [f"o{i}" for i in range(5)] + [f"missing{i}" for i in range(1200)]  # beyond one IN (...) chunk
     assert set(await store.parents(many)) == {"o0", "o1", "o2", "o3", "o4"}
-
-
-async def test_exec_algo_state_is_saved_updated_and_the_running_ones_resume(store: LedgerStore) -> None:
-    for i in range(3):
-        store.save_parent(parent(f"o{i}"))
-    a = ExecAlgoState("o0", "twap", {"qty": "3", "over_s": 600}, {}, 1_000, 0, "running", 1)
-    b = ExecAlgoState("o1", "iceberg", {"display": "0.5"}, {"shown": "0.5"}, None, 3, "paused", 2)
-    c = ExecAlgoState("o2", "vwap", {"rate": "0.1"}, {}, None, 9, "done", 3)
-    for s in (a, b, c):
-        store.save_exec_algo(s)
-    await store.durable()
-    assert await store.running_exec_algos() == [a, b]
-    a.state, a.slices_sent, a.next_slice_ns, a.updated_ns = {"filled": "0.3"}, 1, 61_000, 4
-    store.save_exec_algo(a)
-    await store.durable()
-    assert await store.running_exec_algos() == [b, a] and await store.exec_algo("o0") == a
-    assert await store.exec_algo("nope") is None
-    with pytest.raises(StoreConflict):  # a plan belongs to a parent the ledger has
-        store.save_exec_algo(ExecAlgoState("ghost", "twap", {}))
-        await store.durable()
 
 
 async def test_migrations_are_applied_once(url: str) -> None:

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -58,25 +58,6 @@ class StoreConflict(Exception):
 
 class StoreUnavailable(Exception):
     """The unit could not be committed (the database is unreachable or failed); nothing of it was kept."""
-
-
-@dataclass
-class ExecAlgoState:
-    """A TWAP/VWAP/Iceberg parent's schedule and progress: what a restarted CC resumes from.
-
-    `params` and `state` are the algorithm's own JSON objects (Decimals go in as strings and
-    come back as strings: the algorithm parses its own numbers). `status` is "running",
-    "paused" or "done"; `running_exec_algos()` returns every one not "done".
-    """
-
-    parent_id: str
-    kind: str  # "twap" | "vwap" | "iceberg"
-    params: dict[str, Any]
-    state: dict[str, Any] = field(default_factory=dict)
-    next_slice_ns: int | None = None
-    slices_sent: int = 0
-    status: str = "running"
-    updated_ns: int = 0
 
 
 @dataclass(frozen=True)
@@ -139,10 +120,6 @@ class LedgerStore(Protocol):
 
     def set_flag(self, name: str, value: str) -> None: ...
 
-    def save_exec_algo(self, s: ExecAlgoState) -> None:
-        """Insert or update an execution algorithm's schedule and progress."""
-        ...
-
     def add_market_samples(self, samples: Collection[MarketSample]) -> None:
         """Append market trades/mids for TCA."""
         ...
@@ -201,12 +178,6 @@ class LedgerStore(Protocol):
     async def has_fill(self, fill_id: str) -> bool: ...
 
     async def events(self, ref: str | None = None) -> list[dict[str, Any]]: ...
-
-    async def exec_algo(self, parent_id: str) -> ExecAlgoState | None: ...
-
-    async def running_exec_algos(self) -> list[ExecAlgoState]:
-        """Every execution algorithm not done (running or paused), oldest update first."""
-        ...
 
     async def market_samples(self, symbol: str, start_ns: int, end_ns: int,
                              kind: str | None = None) -> list[MarketSample]:

@@ -37,7 +37,7 @@ from seqmesh.runtime.store.timer import EarliestCall
 
 from . import rows
 from .fillids import FillIds
-from .ports import ALGO_FILL_WINDOW, IDLE_COMMIT_S, ExecAlgoState, MarketSample, StoreConflict, StoreUnavailable
+from .ports import ALGO_FILL_WINDOW, IDLE_COMMIT_S, MarketSample, StoreConflict, StoreUnavailable
 from .schema import VERSION_TABLE, Migration, migrations
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def _unavailable(exc: BaseException) -> bool:
 
 # -- ops: one write each; a unit's ops become one statement per table --------------------------
 
-PARENT, CHILD, FILL, ALGO_FILL, REMOTE, CURSOR, FLAG, EXEC_ALGO, SAMPLE, EVENT = range(10)
+PARENT, CHILD, FILL, ALGO_FILL, REMOTE, CURSOR, FLAG, SAMPLE, EVENT = range(9)
 
 _UPSERT_PARENT = (
     f"INSERT INTO parents ({rows.PARENT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
@@ -115,10 +115,6 @@ _INSERT_REMOTE = ("INSERT INTO remote_children (child_id, origin, venue, created
 _UPSERT_CURSOR = ("INSERT INTO edge_cursors (venue, last_seq) VALUES ($1, $2) ON CONFLICT (venue)"
                   " DO UPDATE SET last_seq = GREATEST(edge_cursors.last_seq, excluded.last_seq)")
 _UPSERT_FLAG = "INSERT INTO flags (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
-_UPSERT_EXEC_ALGO = (
-    f"INSERT INTO exec_algos ({rows.EXEC_ALGO_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (parent_id)"
-    " DO UPDATE SET params=excluded.params, state=excluded.state, next_slice_ns=excluded.next_slice_ns,"
-    " slices_sent=excluded.slices_sent, status=excluded.status, updated_ns=excluded.updated_ns")
 _INSERT_SAMPLE = f"INSERT INTO market_samples ({rows.SAMPLE_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6)"
 _INSERT_EVENT = "INSERT INTO events (ts, kind, ref, body) VALUES ($1, $2, $3, $4)"
 
@@ -324,8 +320,8 @@ class PostgresLedgerStore:
                     by_key[op][key] = args if old is None or args[1] > old[1] else old
                 else:
                     by_key[op][key] = args  # the last save of a row wins
-        for op, sql in ((PARENT, _UPSERT_PARENT), (CHILD, _UPSERT_CHILD), (EXEC_ALGO, _UPSERT_EXEC_ALGO),
-                        (REMOTE, _INSERT_REMOTE), (CURSOR, _UPSERT_CURSOR), (FLAG, _UPSERT_FLAG)):
+        for op, sql in ((PARENT, _UPSERT_PARENT), (CHILD, _UPSERT_CHILD), (REMOTE, _INSERT_REMOTE),
+                        (CURSOR, _UPSERT_CURSOR), (FLAG, _UPSERT_FLAG)):
             if by_key[op]:
                 await conn.executemany(sql, list(by_key[op].values()))
         duplicates: set[str] = set()
@@ -395,10 +391,6 @@ class PostgresLedgerStore:
         with self.atomic():
             self._op(FLAG, name, (name, value))
             self._event("flag", name, {"value": value})
-
-    def save_exec_algo(self, s: ExecAlgoState) -> None:
-        self._op(EXEC_ALGO, s.parent_id, (s.parent_id, s.kind, _json(s.params), _json(s.state), s.next_slice_ns,
-                                          s.slices_sent, s.status, s.updated_ns))
 
     def add_market_samples(self, samples: Collection[MarketSample]) -> None:
         with self.atomic():
@@ -516,14 +508,6 @@ class PostgresLedgerStore:
     async def events(self, ref: str | None = None) -> list[dict[str, Any]]:
         q = "SELECT seq, ts, kind, ref, body FROM events" + (" WHERE ref = $1" if ref else "") + " ORDER BY seq"
         return [rows.event(r) for r in await self._fetch(q, *((ref,) if ref else ()))]
-
-    async def exec_algo(self, parent_id: str) -> ExecAlgoState | None:
-        found = await self._fetch(f"SELECT {rows.EXEC_ALGO_COLUMNS} FROM exec_algos WHERE parent_id = $1", parent_id)
-        return rows.exec_algo(found[0]) if found else None
-
-    async def running_exec_algos(self) -> list[ExecAlgoState]:
-        return [rows.exec_algo(r) for r in await self._fetch(
-            f"SELECT {rows.EXEC_ALGO_COLUMNS} FROM exec_algos WHERE status != 'done' ORDER BY updated_ns, parent_id")]
 
     async def market_samples(self, symbol: str, start_ns: int, end_ns: int,
                              kind: str | None = None) -> list[MarketSample]:

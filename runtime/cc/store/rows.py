@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from seqmesh.runtime.cc.domain import Child, ChildState, Fill, OrderType, Parent, ParentState, Side
 
-from .ports import ExecAlgoState, MarketSample
+from .ports import MarketSample
 
 
 class Row(Protocol):
@@ -28,7 +28,6 @@ FILL_COLUMNS = ("fill_id, child_id, parent_id, venue, symbol, side, price, qty, 
                 " exchange_ts, booked_ns")
 ALGO_FILL_COLUMNS = ("client, fill_id, order_id, algo, venue, symbol, side, price, qty, fee, fee_asset, maker,"
                      " exchange_ts, booked_ns")
-EXEC_ALGO_COLUMNS = "parent_id, kind, params, state, next_slice_ns, slices_sent, status, updated_ns"
 SAMPLE_COLUMNS = "ts_ns, venue, symbol, kind, price, qty"
 
 
@@ -60,10 +59,6 @@ def algo_fill(r: Row) -> tuple[str, Fill]:
 def event(r: Row) -> dict[str, Any]:
     body: dict[str, Any] = json.loads(r[4])
     return {"seq": r[0], "ts": r[1], "kind": r[2], "ref": r[3], **body}
-
-
-def exec_algo(r: Row) -> ExecAlgoState:
-    return ExecAlgoState(r[0], r[1], json.loads(r[2]), json.loads(r[3]), r[4], r[5], r[6], r[7])
 
 
 def sample(r: Row) -> MarketSample:

@@ -19,7 +19,7 @@ from seqmesh.runtime.store.sqlite import SqliteStore
 
 from . import rows
 from .fillids import FillIds
-from .ports import ALGO_FILL_WINDOW, IDLE_COMMIT_S, ExecAlgoState, MarketSample, StoreConflict, StoreUnavailable
+from .ports import ALGO_FILL_WINDOW, IDLE_COMMIT_S, MarketSample, StoreConflict, StoreUnavailable
 from .schema import VERSION_TABLE, Migration, migrations
 
 # The order path's statements, built once.
@@ -218,18 +218,6 @@ class SqliteLedgerStore:
                             " SET value = excluded.value", (name, value))
             self._event("flag", name, {"value": value})
 
-    def save_exec_algo(self, s: ExecAlgoState) -> None:
-        self._begin()
-        try:
-            self.db.execute(
-                f"INSERT INTO exec_algos ({rows.EXEC_ALGO_COLUMNS}) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(parent_id)"
-                " DO UPDATE SET params=excluded.params, state=excluded.state, next_slice_ns=excluded.next_slice_ns,"
-                " slices_sent=excluded.slices_sent, status=excluded.status, updated_ns=excluded.updated_ns",
-                (s.parent_id, s.kind, _json(s.params), _json(s.state), s.next_slice_ns, s.slices_sent, s.status,
-                 s.updated_ns))
-        except sqlite3.IntegrityError as exc:
-            raise StoreConflict(f"exec algo of {s.parent_id}: {exc}") from exc
-
     def add_market_samples(self, samples: Collection[MarketSample]) -> None:
         self._begin()
         self.db.executemany(f"INSERT INTO market_samples ({rows.SAMPLE_COLUMNS}) VALUES (?,?,?,?,?,?)",
@@ -318,15 +306,6 @@ class SqliteLedgerStore:
     async def events(self, ref: str | None = None) -> list[dict[str, Any]]:
         q = "SELECT seq, ts, kind, ref, body FROM events" + (" WHERE ref = ?" if ref else "") + " ORDER BY seq"
         return [rows.event(r) for r in self.db.execute(q, (ref,) if ref else ())]
-
-    async def exec_algo(self, parent_id: str) -> ExecAlgoState | None:
-        row = self.db.execute(f"SELECT {rows.EXEC_ALGO_COLUMNS} FROM exec_algos WHERE parent_id = ?",
-                              (parent_id,)).fetchone()
-        return None if row is None else rows.exec_algo(row)
-
-    async def running_exec_algos(self) -> list[ExecAlgoState]:
-        return [rows.exec_algo(r) for r in self.db.execute(
-            f"SELECT {rows.EXEC_ALGO_COLUMNS} FROM exec_algos WHERE status != 'done' ORDER BY updated_ns, parent_id")]
 
     async def market_samples(self, symbol: str, start_ns: int, end_ns: int,
                              kind: str | None = None) -> list[MarketSample]:
