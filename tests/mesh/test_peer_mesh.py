@@ -164,6 +164,14 @@ def test_large_order_crosses_regions_and_its_fills_come_back_once(cross: tuple[M
         rec = next(r for r in c.request("GET", "/v1/remote-orders") if r["child_id"] == kraken_child["child_id"])
         assert rec["origin"] == "na" and Decimal(rec["filled"]) == Decimal(kraken_child["quantity"])
         assert not [x for x in c.orders() if x["order_id"] == o["order_id"]], "not an eu client's order"
+        # Final at eu's edge, the child leaves eu's memory of hosted children (its ledger keeps it).
+        wait_until(lambda: hosted_remote_children(c) == 0, 30, what="eu forgetting na's final child")
+
+
+def hosted_remote_children(c: CCClient) -> float:
+    text = c.http.get("/metrics").text
+    return float(next(line.split()[1] for line in text.splitlines()
+                      if line.startswith("seqmesh_cc_hosted_remote_children ")))
 
 
 def test_partition_stops_routing_abroad_loses_nothing_and_heals(cross: tuple[Mesh, Toxiproxy]) -> None:

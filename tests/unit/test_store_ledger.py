@@ -262,6 +262,29 @@ async def test_reads_by_id_client_order_id_child_and_client_listing(store: Ledge
     assert set(await store.parents(many)) == {"o0", "o1", "o2", "o3", "o4"}
 
 
+async def test_a_hosted_child_final_at_our_edge_is_no_longer_loaded_at_start(url: str) -> None:
+    store = await open_store(url)
+    with store.atomic():
+        for i in range(3):
+            store.add_remote_child(f"na1-{i}", "na", "kraken")
+    with store.atomic():  # finished in the unit that adds it, too
+        store.add_remote_child("ap1-0", "ap", "kraken")
+        store.finish_remote_child("ap1-0")
+    with store.atomic():
+        store.finish_remote_child("na1-1")
+        store.finish_remote_child("nobody")  # not hosted here: nothing to mark
+    await store.durable()
+    await store.close()
+    again = await open_store(url)
+    try:
+        assert await again.remote_children() == {"na1-0": ("na", "kraken"), "na1-2": ("na", "kraken")}
+        assert await again.remote_child("na1-1") == ("na", "kraken")  # final ones answer by id
+        assert await again.remote_child("ap1-0") == ("ap", "kraken")
+        assert await again.remote_child("nobody") is None
+    finally:
+        await again.close()
+
+
 async def test_migrations_are_applied_once(url: str) -> None:
     store = await open_store(url)
     assert await store.schema_version() == LATEST

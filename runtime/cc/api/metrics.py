@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from ..edges import EdgeLink
     from ..marketdata import MarketData
+    from ..mesh.home import RemoteHome
     from ..orders.booking import Booking
     from ..risk import RiskEngine
 
@@ -28,13 +29,16 @@ class Metrics:
         self.edge_rtt = Gauge("seqmesh_cc_edge_rtt_ms", "edge round trip", ["venue"], registry=r)
         self.md_items = Gauge("seqmesh_cc_marketdata_items", "market data items processed", registry=r)
         self.kill_switch = Gauge("seqmesh_cc_kill_switch", "1 when the kill switch is on", registry=r)
+        self.hosted = Gauge("seqmesh_cc_hosted_remote_children", "other regions' children on our edges, not yet "
+                            "final (in memory until they are)", registry=r)
 
     def refresh(self, booking: Booking, marketdata: MarketData, risk: RiskEngine,
-                edges: Mapping[str, EdgeLink]) -> None:
+                edges: Mapping[str, EdgeLink], home: RemoteHome | None = None) -> None:
         self.fills.set(booking.fills_booked)
         self.duplicate_fills.set(booking.duplicate_fills)
         self.md_items.set(marketdata.items)
         self.kill_switch.set(1 if risk.kill_switch else 0)
+        self.hosted.set(len(home.children) if home is not None else 0)
         for venue, link in edges.items():
             self.edge_up.labels(venue).set(1 if link.connected else 0)
             self.edge_rtt.labels(venue).set(link.rtt_ms)

@@ -190,12 +190,15 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
 
     @app.get("/v1/remote-orders")
     async def remote_orders(client: Client) -> list[dict[str, Any]]:
-        """What this region's edges did for other regions' orders (the home CC's own record)."""
+        """What this region's edges did for other regions' orders (the home CC's own record): the
+        recent ones, and every one not yet final."""
         home = deps.home
         if home is None:
             return []
-        return [home.view.get(cid, {"child_id": cid, "origin": o, "venue": v, "state": "PENDING_NEW"})
-                for cid, (o, v) in sorted(home.children.items())]
+        records = {cid: {"child_id": cid, "origin": o, "venue": v, "state": "PENDING_NEW"}
+                   for cid, (o, v) in home.children.items()}
+        records.update(home.view)
+        return [records[cid] for cid in sorted(records)]
 
     @app.get("/v1/peers")
     async def peers(client: Client) -> list[dict[str, Any]]:
@@ -234,7 +237,7 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
 
     @app.get("/metrics")
     async def prometheus() -> PlainTextResponse:
-        metrics.refresh(deps.booking, md, deps.risk, deps.edges)
+        metrics.refresh(deps.booking, md, deps.risk, deps.edges, deps.home)
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app

@@ -28,8 +28,10 @@ from .peers import PeerMesh
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
-#: remote children whose events we show (GET /v1/remote-children), most recent last
+#: remote children whose events we show (GET /v1/remote-children), most recent last; and final
+#: ones kept in memory for their late events (older ones are looked up in the ledger)
 REMOTE_VIEW_KEPT = 10_000
+FINAL = frozenset({pb.FILLED, pb.CANCELED, pb.REJECTED, pb.EXPIRED})
 
 
 class RemoteHome:
@@ -44,8 +46,10 @@ class RemoteHome:
         self.reservations = reservations
         self._book_events = book_events
         self._algo_message = algo_message
-        #: children other regions routed to our edges: child id -> (origin region, venue)
+        #: children other regions routed to our edges, not yet final: child id -> (origin region, venue)
         self.children = hosted
+        #: the most recent final ones (late events, resends), oldest first
+        self.finished: dict[str, tuple[str, str]] = {}
         self.cursors = cursors
         #: the latest state of recent remote children (bounded: old ones are in the origin's ledger)
         self.view: dict[str, dict[str, Any]] = {}
@@ -61,7 +65,7 @@ class RemoteHome:
             return pb.OrderAck(client_order_id=cid, state=pb.REJECTED, reason=f"{alloc.venue} is not in this region")
         if not link.connected:
             return pb.OrderAck(client_order_id=cid, reason=f"edge {alloc.venue} is down")  # origin resends
-        if cid not in self.children:
+        if cid not in self.children and cid not in self.finished and await self.ledger.remote_child(cid) is None:
             # The home region agrees the reservation: what its venue's account can still cover,
             # after every order already on its way there (ours and other regions'), is the limit.
             asset, need = self._needs(link, alloc.order)
@@ -87,7 +91,7 @@ class RemoteHome:
 
     async def cancel(self, frame: ppb.CancelRemote) -> None:
         link = self.edges.get(frame.venue)
-        if link is not None and link.connected and frame.client_order_id in self.children:
+        if link is not None and link.connected and self._known(frame.client_order_id) is not None:
             with contextlib.suppress(grpc.aio.AioRpcError):
                 await link.client.cancel(frame.client_order_id, timeout=15)
 
@@ -112,9 +116,13 @@ class RemoteHome:
 
     def relay(self, venue: str, ev: pb.OrderEvent) -> bool:
         """An event at one of our edges: if it is another region's child, back it goes (True)."""
-        remote = self.children.get(ev.client_order_id)
+        cid = ev.client_order_id
+        remote = self._known(cid)
         if remote is None:
             return False
+        if ev.state in FINAL and self.children.pop(cid, None) is not None:
+            self.ledger.finish_remote_child(cid)  # booked with the batch this event came in
+            self._keep_finished(cid, remote)
         origin = remote[0]
         view = self.view.pop(ev.client_order_id, None) or {"child_id": ev.client_order_id, "origin": origin,
                                                              "venue": venue, "fills": 0}
@@ -127,7 +135,23 @@ class RemoteHome:
         self.mesh.relay(origin, venue, ev)
         return True
 
+    async def relay_late(self, venue: str, ev: pb.OrderEvent) -> bool:
+        """An event of a child no longer in memory: if the ledger says another region's, relay it."""
+        remote = await self.ledger.remote_child(ev.client_order_id)
+        if remote is None:
+            return False
+        self._keep_finished(ev.client_order_id, remote)
+        return self.relay(venue, ev)
+
     # -- internals ---------------------------------------------------------------------------
+
+    def _known(self, cid: str) -> tuple[str, str] | None:
+        return self.children.get(cid) or self.finished.get(cid)
+
+    def _keep_finished(self, cid: str, remote: tuple[str, str]) -> None:
+        self.finished[cid] = remote
+        if len(self.finished) > REMOTE_VIEW_KEPT:
+            del self.finished[next(iter(self.finished))]
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -163,8 +187,14 @@ class RemoteHome:
             end = (await link.client.info(timeout=10)).last_event_seq
             if end <= after:
                 return
+            not_remote: set[str] = set()  # the replay's other children, looked up once each
             async for ev in link.client.order_events(after):
-                remote = self.children.get(ev.client_order_id)
+                cid = ev.client_order_id
+                remote = self._known(cid)
+                if remote is None and cid not in not_remote:
+                    remote = await self.ledger.remote_child(cid)  # final before our restart
+                    if remote is None:
+                        not_remote.add(cid)
                 if remote is not None and remote[0] == origin:
                     self.mesh.relay(origin, link.venue, ev)
                 if ev.seq >= end:

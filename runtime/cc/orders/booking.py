@@ -34,6 +34,10 @@ class Relay(Protocol):
         """True if the event is another region's child's, and went back to it."""
         ...
 
+    async def relay_late(self, venue: str, ev: pb.OrderEvent) -> bool:
+        """The same for a child no longer in memory (a late event of a final one)."""
+        ...
+
 
 def derive(p: Parent, max_reroutes: int) -> ParentState | None:
     """The state a (market or limit) parent's children put it in; None while a market remainder
@@ -76,8 +80,13 @@ class Booking:
         found: dict[str, tuple[Parent, Child] | None] = {}
         for ev in events:  # reads first (older orders come from the ledger), then one transaction
             cid = ev.client_order_id
-            if cid not in found and (self.relay is None or not self.relay.relay(venue, ev)):
-                found[cid] = await self.cache.child(cid)
+            if cid in found or (self.relay is not None and self.relay.relay(venue, ev)):
+                continue
+            hit = await self.cache.child(cid)
+            if (hit is None and self.relay is not None and self.algo_owner(venue, cid) is None
+                    and await self.relay.relay_late(venue, ev)):
+                continue  # its next events relay at once
+            found[cid] = hit
         with self.ledger.atomic():
             for ev in events:
                 if ev.client_order_id not in found:

@@ -114,6 +114,10 @@ class LedgerStore(Protocol):
         """Another region's child placed on our edge (kept once)."""
         ...
 
+    def finish_remote_child(self, child_id: str) -> None:
+        """That child is final at our edge: `remote_children()` leaves it out from now on."""
+        ...
+
     def set_cursor(self, venue: str, seq: int) -> None:
         """The last edge event booked from `venue` (never moves backwards)."""
         ...
@@ -166,7 +170,11 @@ class LedgerStore(Protocol):
         ...
 
     async def remote_children(self) -> dict[str, tuple[str, str]]:
-        """child id -> (origin region, venue)."""
+        """child id -> (origin region, venue), of the hosted children not yet final."""
+        ...
+
+    async def remote_child(self, child_id: str) -> tuple[str, str] | None:
+        """(origin region, venue) of a hosted child, final or not."""
         ...
 
     async def child_venues(self) -> set[str]: ...

@@ -89,7 +89,7 @@ def _unavailable(exc: BaseException) -> bool:
 
 # -- ops: one write each; a unit's ops become one statement per table --------------------------
 
-PARENT, CHILD, FILL, ALGO_FILL, REMOTE, CURSOR, FLAG, SAMPLE, EVENT = range(9)
+PARENT, CHILD, FILL, ALGO_FILL, REMOTE, REMOTE_FINAL, CURSOR, FLAG, SAMPLE, EVENT = range(10)
 
 _UPSERT_PARENT = (
     f"INSERT INTO parents ({rows.PARENT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
@@ -112,6 +112,7 @@ _INSERT_ALGO_FILLS = (
     " $13::bigint[], $14::bigint[]) ON CONFLICT (fill_id) DO NOTHING RETURNING fill_id")
 _INSERT_REMOTE = ("INSERT INTO remote_children (child_id, origin, venue, created_ns) VALUES ($1, $2, $3, $4)"
                   " ON CONFLICT (child_id) DO NOTHING")
+_FINISH_REMOTE = "UPDATE remote_children SET final_ns = $2 WHERE child_id = $1 AND final_ns IS NULL"
 _UPSERT_CURSOR = ("INSERT INTO edge_cursors (venue, last_seq) VALUES ($1, $2) ON CONFLICT (venue)"
                   " DO UPDATE SET last_seq = GREATEST(edge_cursors.last_seq, excluded.last_seq)")
 _UPSERT_FLAG = "INSERT INTO flags (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
@@ -321,6 +322,7 @@ class PostgresLedgerStore:
                 else:
                     by_key[op][key] = args  # the last save of a row wins
         for op, sql in ((PARENT, _UPSERT_PARENT), (CHILD, _UPSERT_CHILD), (REMOTE, _INSERT_REMOTE),
+                        (REMOTE_FINAL, _FINISH_REMOTE),
                         (CURSOR, _UPSERT_CURSOR), (FLAG, _UPSERT_FLAG)):
             if by_key[op]:
                 await conn.executemany(sql, list(by_key[op].values()))
@@ -383,6 +385,9 @@ class PostgresLedgerStore:
 
     def add_remote_child(self, child_id: str, origin: str, venue: str) -> None:
         self._op(REMOTE, child_id, (child_id, origin, venue, time.time_ns()))
+
+    def finish_remote_child(self, child_id: str) -> None:
+        self._op(REMOTE_FINAL, child_id, (child_id, time.time_ns()))
 
     def set_cursor(self, venue: str, seq: int) -> None:
         self._op(CURSOR, venue, (venue, seq))
@@ -488,8 +493,12 @@ class PostgresLedgerStore:
                 await self._fetch(f"SELECT {rows.ALGO_FILL_COLUMNS} FROM algo_fills ORDER BY seq")]
 
     async def remote_children(self) -> dict[str, tuple[str, str]]:
-        found = await self._fetch("SELECT child_id, origin, venue FROM remote_children")
+        found = await self._fetch("SELECT child_id, origin, venue FROM remote_children WHERE final_ns IS NULL")
         return {r[0]: (r[1], r[2]) for r in found}
+
+    async def remote_child(self, child_id: str) -> tuple[str, str] | None:
+        found = await self._fetch("SELECT origin, venue FROM remote_children WHERE child_id = $1", child_id)
+        return (found[0][0], found[0][1]) if found else None
 
     async def child_venues(self) -> set[str]:
         return {r[0] for r in await self._fetch("SELECT DISTINCT venue FROM children")}

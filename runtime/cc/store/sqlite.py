@@ -205,6 +205,11 @@ class SqliteLedgerStore:
         self.db.execute("INSERT OR IGNORE INTO remote_children (child_id, origin, venue, created_ns)"
                         " VALUES (?, ?, ?, ?)", (child_id, origin, venue, time.time_ns()))
 
+    def finish_remote_child(self, child_id: str) -> None:
+        self._begin()
+        self.db.execute("UPDATE remote_children SET final_ns = ? WHERE child_id = ? AND final_ns IS NULL",
+                        (time.time_ns(), child_id))
+
     def set_cursor(self, venue: str, seq: int) -> None:
         self._begin()
         # Never backwards: a replay from a peer may deliver older events after newer ones.
@@ -287,7 +292,12 @@ class SqliteLedgerStore:
                 self.db.execute(f"SELECT {rows.ALGO_FILL_COLUMNS} FROM algo_fills ORDER BY rowid")]
 
     async def remote_children(self) -> dict[str, tuple[str, str]]:
-        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT child_id, origin, venue FROM remote_children")}
+        return {r[0]: (r[1], r[2]) for r in self.db.execute(
+            "SELECT child_id, origin, venue FROM remote_children WHERE final_ns IS NULL")}
+
+    async def remote_child(self, child_id: str) -> tuple[str, str] | None:
+        row = self.db.execute("SELECT origin, venue FROM remote_children WHERE child_id = ?", (child_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
 
     async def child_venues(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT DISTINCT venue FROM children")}
