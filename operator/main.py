@@ -29,6 +29,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     # Watch streams that go silent are restarted (kopf #585, #957).
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
+    # kopf's own calls (patches, events) give up and retry rather than hang on a dead connection;
+    # our handlers' calls have theirs (kube.REQUEST_TIMEOUT_S).
+    settings.networking.connect_timeout = 10
+    settings.networking.request_timeout = 60
     settings.execution.max_workers = 8
     kube.reset()
     kube.api()
