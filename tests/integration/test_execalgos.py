@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from seqmesh.runtime.cc.api.rest import order_view
 from seqmesh.runtime.cc.app import CCApp
 from seqmesh.runtime.cc.clock import ManualClock
 from seqmesh.runtime.cc.config import CCSettings, EdgeEndpoint
@@ -128,6 +129,14 @@ async def test_vwap_participation_stays_near_its_target(cc: tuple[CCApp, ManualC
     assert volume > 0 and p.filled > 0
     participation = float(p.filled / volume)
     assert rate * 0.9 <= participation <= rate * 1.1, (participation, p.filled, volume)
+    # Each decision re-projects the fill by the end from the volume so far (flat profile: the
+    # volume seen over the share of the duration elapsed); the view shows the latest.
+    progress = p.decision["algo"]["progress"]
+    last = progress["plan"][-1]
+    share = (last["at_ns"] - progress["started_ns"]) / 40e9
+    expected = min(20.0, float(last["target_cum"]) / share)
+    shown = order_view(p)["algo"]["projected_fill"]
+    assert shown is not None and float(shown) == pytest.approx(expected, rel=1e-6)
 
 
 async def _open_orders(url: str) -> list[dict[str, Any]]:

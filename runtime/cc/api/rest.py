@@ -58,7 +58,8 @@ def order_view(p: Parent, detail: bool = False) -> dict[str, Any]:
         prog = algo["progress"]
         out["algo"] = {"params": algo["params"], "slices": list(prog["slices"]), "decisions": prog["n"],
                        "market_volume": prog["volume"], "refusals": prog["refusals"],
-                       "last_refusal": prog["last_refusal"], "ending": algo.get("ending")}
+                       "last_refusal": prog["last_refusal"], "ending": algo.get("ending"),
+                       "projected_fill": prog.get("projected_fill")}
         if detail:
             out["algo"]["plan"] = prog["plan"]
     elif p.algo_parent:

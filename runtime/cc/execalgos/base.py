@@ -64,6 +64,11 @@ class Policy(Protocol):
         """Cumulative quantity the plan wants done by `st.now_ns` (schedule adherence)."""
         ...
 
+    def projected_fill(self, st: AlgoState) -> Decimal | None:
+        """How much of the order the plan expects done by its end, where that depends on the
+        market (VWAP: its participation in the volume re-estimated from what traded); else None."""
+        ...
+
 
 def unit(order_id: str, k: int, what: str) -> float:
     """A number in [0, 1) fixed by (order, slice, purpose): the same after a restart."""

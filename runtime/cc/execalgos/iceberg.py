@@ -38,5 +38,8 @@ class Iceberg:
     def expired(self, st: AlgoState) -> bool:
         return False
 
+    def projected_fill(self, st: AlgoState) -> Decimal | None:
+        return None  # no end time: it works until filled or cancelled
+
     def planned(self, st: AlgoState) -> Decimal:
         return self.qty

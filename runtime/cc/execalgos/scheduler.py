@@ -233,6 +233,8 @@ class AlgoScheduler:
                          "target_cum": str(due.target_cum), "done_before": str(p.filled),
                          "mid": None if mid is None else str(mid)})
             del plan[:-PLAN_KEPT]
+            projected = run.policy.projected_fill(self.state(run))
+            prog["projected_fill"] = None if projected is None else str(projected)
             if due.qty <= 0:  # nothing to send this time: the decision is all there is
                 prog["pending"] = None
                 prog["n"] = n + 1

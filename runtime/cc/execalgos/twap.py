@@ -72,6 +72,9 @@ class Twap:
     def expired(self, st: AlgoState) -> bool:
         return st.now_ns >= st.started_ns + (self.n + 1) * self.interval_ns and st.remaining + st.working > 0
 
+    def projected_fill(self, st: AlgoState) -> Decimal | None:
+        return None  # the whole quantity by the schedule, whatever the market trades
+
     def planned(self, st: AlgoState) -> Decimal:
         done = (st.now_ns - st.started_ns) // self.interval_ns + 1
         return self.target_cum(max(0, min(self.n, int(done)) - 1)) if st.now_ns >= st.started_ns else ZERO
