@@ -150,3 +150,33 @@ def test_fok_and_duplicate_client_id() -> None:
     e.submit("c", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.1"), Decimal("90000.00"), client_order_id="x1")
     with pytest.raises(Rejected, match="Duplicate"):
         e.submit("c", "BTC/USDT", Side.BUY, OrderType.LIMIT, Decimal("0.1"), Decimal("90000.00"), client_order_id="x1")
+
+
+def test_the_synthetic_flows_finished_orders_are_not_kept_a_clients_are() -> None:
+    """A venue's memory follows its open book and its clients' history, not the synthetic flow's
+    (nobody can query the flow's accounts): after 2,000 flow steps it holds the flow's open
+    quotes only, while a client's every order and fill stay queryable."""
+    from seqmesh.runtime.venues.sim.config import VenueSettings
+    from seqmesh.runtime.venues.sim.flow import SyntheticFlow
+    from seqmesh.runtime.venues.sim.instruments import resolve
+
+    settings = VenueSettings(symbols=["BTC/USDT"], seed=7)
+    e = MatchingEngine(resolve(settings.symbols), Fees(settings.maker_fee, settings.taker_fee), clock_ms=lambda: 1)
+    e.accounts.open("client", {"USDT": Decimal(10_000_000), "BTC": Decimal(100)})
+    flow = SyntheticFlow(e, settings)
+    mine = []
+    for step in range(2_000):
+        flow.step()
+        if step % 100 == 0:  # the client trades against the flow's quotes, both ways
+            side = Side.BUY if step % 200 == 0 else Side.SELL
+            mine.append(e.submit("client", "BTC/USDT", side, OrderType.MARKET, Decimal("0.01"),
+                                 client_order_id=f"c{step}"))
+    flow_orders = [o for o in e.orders.values() if o.account in e.transient_accounts]
+    assert flow_orders and all(o.status.is_open for o in flow_orders)
+    book = e.books["BTC/USDT"]
+    resting = sum(len(q) for side in (book.bids, book.asks) for q in side.queues.values())
+    assert len(flow_orders) == resting  # exactly the quotes on the book
+    assert all(e.orders[o.order_id] is o for o in mine)  # the client's history is all there
+    assert all(e.find_order("client", "BTC/USDT", client_order_id=f"c{100 * i}") is o for i, o in enumerate(mine))
+    assert {f.order_id for f in e.fills("client", "BTC/USDT")} == {o.order_id for o in mine if o.filled}
+    assert all(not e.fills(acc, "BTC/USDT") for acc in e.transient_accounts)

@@ -45,6 +45,7 @@ class SyntheticFlow:
                     engine.accounts.open(account)
                 self.makers[symbol].append(_Maker(account))
             for account in (self.taker, *(mk.account for mk in self.makers[symbol])):
+                engine.transient_accounts.add(account)
                 engine.accounts.deposit(account, inst.base, ABUNDANT)
                 engine.accounts.deposit(account, inst.quote, ABUNDANT)
 

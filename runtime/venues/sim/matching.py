@@ -148,6 +148,9 @@ class MatchingEngine:
         self._any_by_client: dict[tuple[str, str], int] = {}
         self._fills: dict[tuple[str, str], list[Fill]] = {}
         self._next_order_id = first
+        #: accounts whose finished orders and fills are not kept (the synthetic flow's: no key can
+        #: query them), so a venue's memory follows its open book and its clients' history only
+        self.transient_accounts: set[str] = set()
         self.book_listeners: list[BookListener] = []
         self.trade_listeners: list[TradeListener] = []
 
@@ -243,6 +246,7 @@ class MatchingEngine:
             self._release(order, inst)
             if order.remaining > 0:
                 order.status = Status.EXPIRED
+            self._closed(order)
         return order
 
     def cancel(self, account: str, symbol: str, order_id: int | None = None,
@@ -265,6 +269,7 @@ class MatchingEngine:
         order.update_ms = self.clock_ms()
         assert order.price is not None
         self._level_changed(book, order.side, order.price)
+        self._closed(order)
         return order
 
     # -- internals -------------------------------------------------------------------------
@@ -320,7 +325,15 @@ class MatchingEngine:
         self._next_order_id += 1
         self.orders[order.order_id] = order
         self._any_by_client[(account, cid)] = order.order_id
+        self._closed(order)
         return order
+
+    def _closed(self, order: Order) -> None:
+        """An order is no longer open: forget it if its account's history is not kept."""
+        if order.account in self.transient_accounts:
+            self.orders.pop(order.order_id, None)
+            if self._any_by_client.get((order.account, order.client_order_id)) == order.order_id:
+                del self._any_by_client[(order.account, order.client_order_id)]
 
     def _release(self, order: Order, inst: Instrument) -> None:
         if order.locked:
@@ -345,6 +358,7 @@ class MatchingEngine:
                 if maker.remaining == 0:
                     queue.popleft()
                     del self._open_by_client[(maker.account, maker.client_order_id)]
+                    self._closed(maker)
             if not queue:
                 del opposite.queues[price]
             self._level_changed(book, maker_side, price)
@@ -376,8 +390,9 @@ class MatchingEngine:
             order.update_ms = now
             fill = Fill(trade_id, order.order_id, order.account, inst.symbol, order.side, price, qty,
                         fee, asset, order is maker, now)
-            order.fills.append(fill)
-            self._fills.setdefault((order.account, inst.symbol), []).append(fill)
+            if order.account not in self.transient_accounts:
+                order.fills.append(fill)
+                self._fills.setdefault((order.account, inst.symbol), []).append(fill)
         trade = PublicTrade(inst.symbol, trade_id, price, qty, buyer is maker, now,
                             buyer.order_id, seller.order_id)
         for trade_listener in self.trade_listeners:
