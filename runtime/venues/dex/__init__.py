@@ -1,0 +1,1 @@
+"""Automated market makers' pricing: the exact integer math the pool contracts run."""
