@@ -78,7 +78,10 @@ def wait_final(c: CCClient, order_id: str, timeout: float = 60) -> dict[str, Any
         box["o"] = c.order(order_id)
         return box["o"]["state"] in FINAL
 
-    wait_until(final, timeout, interval=0.2, what=f"order {order_id} final")
+    try:
+        wait_until(final, timeout, interval=0.2, what=f"order {order_id} final")
+    except TimeoutError:
+        raise AssertionError(f"order {order_id} not final in {timeout}s: {json.dumps(box.get('o'))}") from None
     out: dict[str, Any] = box["o"]
     return out
 
@@ -100,10 +103,17 @@ def venue_trades(mesh: HelmRegions, name: str, symbol: str, venue_order_id: str)
 
 
 def venue_trade(mesh: HelmRegions, fill_id: str) -> Any:
-    """What the venue says about one trade (for a failure's message)."""
+    """What the venue says about one trade, and the order it was a trade of, with that order's
+    client order id (the child the venue placed it for), for a failure's message."""
     name, symbol, trade_id = fill_id.rsplit(":", 2)
-    found = venue(mesh, name).fetch_my_trades(symbol, params={"fromId": trade_id}, limit=1)
-    return found[0]["info"] if found else None
+    ex = venue(mesh, name)
+    found = ex.fetch_my_trades(symbol, params={"fromId": trade_id}, limit=1)
+    if not found:
+        return None
+    trade = found[0]["info"]
+    order = ex.fetch_order(str(trade["orderId"]), symbol)
+    return {"venue": name, "trade": trade, "order": {k: order["info"].get(k) for k in (
+        "orderId", "clientOrderId", "side", "type", "origQty", "executedQty", "status", "time")}}
 
 
 def check_against_venues(mesh: HelmRegions, order: dict[str, Any]) -> None:
@@ -116,7 +126,7 @@ def check_against_venues(mesh: HelmRegions, order: dict[str, Any]) -> None:
     booked = [f["fill_id"] for f in order["fills"]]
     assert len(booked) == len(set(booked)), f"a fill booked twice: {booked}"
     assert set(booked) == venue_side, (order["order_id"], sorted(booked), sorted(venue_side), order["children"],
-                                       [venue_trade(mesh, f) for f in set(booked) - venue_side])
+                                       [venue_trade(mesh, f) for f in set(booked) ^ venue_side])
 
 
 def test_an_order_at_na_fills_on_an_eu_venue(mesh: HelmRegions) -> None:
@@ -215,7 +225,16 @@ def test_the_cc_pod_deleted_mid_flow_keeps_history_positions_and_algos(mesh: Hel
                 assert again["order_id"] == acked[cid], f"{cid} became a second order"
         orders = [o for o in c.orders(limit=1000) if o["client_order_id"] in flood.ids]
         assert sorted(o["client_order_id"] for o in orders) == sorted(flood.ids)
-        finals = [wait_final(c, o["order_id"]) for o in orders]
+        try:
+            finals = [wait_final(c, o["order_id"]) for o in orders]
+        except AssertionError as exc:  # what the CC and the edges did, for the report
+            logs = {pod: cp.kubectl("logs", "-n", ns(r), pod, "--tail=60", check=False).stdout
+                    for r, pod in (("na", "seqmesh-na-cc-0"), ("na", "seqmesh-na-edge-coinbase-0"),
+                                   ("ap", "seqmesh-ap-cc-0"), ("ap", "seqmesh-ap-edge-binance-0"))}
+            previous = cp.kubectl("logs", "-n", ns("na"), "seqmesh-na-cc-0", "--previous", "--tail=40",
+                                  check=False).stdout
+            raise AssertionError(f"{exc}\n--- na cc before the deletion:\n{previous}\n" + "\n".join(
+                f"--- {pod}:\n{text}" for pod, text in logs.items())) from None
         assert all(o["state"] == "filled" for o in finals), [(o["client_order_id"], o["state"]) for o in finals]
         CRASH_FINALS[:] = finals  # the venues' view of them: the next test
         fills = [f["fill_id"] for o in finals for f in o["fills"]]

@@ -32,6 +32,8 @@ ZERO = Decimal(0)
 #: ones kept in memory for their late events (older ones are looked up in the ledger)
 REMOTE_VIEW_KEPT = 10_000
 FINAL = frozenset({pb.FILLED, pb.CANCELED, pb.REJECTED, pb.EXPIRED})
+#: how long a replay waits for our link back to the origin that asked for it
+REPLAY_WAIT_S = 60.0
 
 
 class RemoteHome:
@@ -183,6 +185,13 @@ class RemoteHome:
         return quote, qty * price * (1 + link.taker_fee)
 
     async def _replay(self, origin: str, link: EdgeLink, after: int) -> None:
+        # The origin dialled us and said where its ledger stops; what we replay goes back over
+        # our own link to it, which may still be redialling (a restarted origin): wait for it,
+        # or every event of the replay would be dropped and nothing would ask again.
+        if not await self.mesh.wait_linked(origin, REPLAY_WAIT_S):
+            log.warning("replay for %s from %s: no link back within %ss; at its next hello", origin, link.venue,
+                        REPLAY_WAIT_S)
+            return
         try:
             end = (await link.client.info(timeout=10)).last_event_seq
             if end <= after:
@@ -195,8 +204,8 @@ class RemoteHome:
                     remote = await self.ledger.remote_child(cid)  # final before our restart
                     if remote is None:
                         not_remote.add(cid)
-                if remote is not None and remote[0] == origin:
-                    self.mesh.relay(origin, link.venue, ev)
+                if remote is not None and remote[0] == origin and not self.mesh.relay(origin, link.venue, ev):
+                    return  # the link dropped again: its next hello replays from its cursor
                 if ev.seq >= end:
                     return
         except grpc.aio.AioRpcError as exc:

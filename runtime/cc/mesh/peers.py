@@ -73,6 +73,8 @@ class PeerMesh:
         self.peers = {p.region: p for p in peers}
         self.probe_s = probe_s
         self._outboxes: dict[str, asyncio.Queue[ppb.PeerFrame | None]] = {}
+        #: per peer: set while our link to it carries frames (relays need it)
+        self._linked: dict[str, asyncio.Event] = {}
         self.local_venues: dict[str, ppb.VenueAnnounce] = {}
         self._acks: dict[str, asyncio.Future[pb.OrderAck]] = {}
         self.handler: PeerHandler | None = None
@@ -124,6 +126,15 @@ class PeerMesh:
             return False
         self._outboxes[peer.region].put_nowait(
             ppb.PeerFrame(cancel=ppb.CancelRemote(venue=venue, client_order_id=client_order_id)))
+        return True
+
+    async def wait_linked(self, region: str, timeout: float) -> bool:
+        """Until our link to `region` carries frames (a peer that just dialled us may not have
+        been dialled back yet); False if it is not up within `timeout`."""
+        try:
+            await asyncio.wait_for(self._linked.setdefault(region, asyncio.Event()).wait(), timeout)
+        except TimeoutError:
+            return False
         return True
 
     def relay(self, origin: str, venue: str, event: pb.OrderEvent) -> bool:
@@ -214,6 +225,7 @@ class PeerMesh:
                 peer.last_error = f"{exc.code().name}: {exc.details()}"
             finally:
                 self._outboxes.pop(peer.region, None)
+                self._linked.setdefault(peer.region, asyncio.Event()).clear()
                 peer.connected_out = False
                 await channel.close(grace=None)
             peer.reconnects += 1
@@ -229,6 +241,7 @@ class PeerMesh:
             hello.remote_cursors.update(self.handler.remote_cursors())
         yield ppb.PeerFrame(hello=hello)
         self._outboxes[peer.region] = box  # live items queue from here on, after the snapshots
+        self._linked.setdefault(peer.region, asyncio.Event()).set()
         for frame in self._snapshots():
             yield frame
         pinger = asyncio.create_task(self._ping(box))

@@ -100,39 +100,51 @@ class Booking:
         await self.ledger.durable()
 
     def apply(self, parent: Parent, child: Child, venue: str, ev: pb.OrderEvent) -> bool:
-        """Apply one of the child's events; False if it was applied before. A child's events
-        arrive in sequence order with no gaps (the stream is ordered, an ack carries every event
-        from the order's first), so one at or below the last applied is already booked."""
-        if ev.seq <= child.last_seq:
+        """Apply one of the child's events; False if it was applied before. An edge's stream is
+        in order, but one child's events can come by two ways at once (a home region replaying
+        what its origin missed while relaying new ones live), so an event at or below the last
+        applied may still carry a fill never booked: its state is past, its fill is not (fills
+        are booked once by their venue fill id, whichever way they come)."""
+        late = ev.seq <= child.last_seq
+        if late and not ev.HasField("fill"):
             return False
-        try:
-            child.transition(ChildState(pb.OrderState.Name(ev.state)))
-        except IllegalTransition:
-            # A bug on one side or the other: say so loudly, but never drop the money (the fill below).
-            self.illegal_transitions += 1
-            log.exception("edge event %s of %s at %s", ev.seq, child.child_id, venue)
-        child.last_seq = ev.seq
-        child.sent = True
-        child.venue_order_id = ev.venue_order_id or child.venue_order_id
-        if ev.reason:
-            child.reason = ev.reason
-        if ev.HasField("fill"):
-            f = ev.fill
-            fill = Fill(f.fill_id, child.child_id, parent.order_id, venue, parent.symbol, parent.side,
-                        Decimal(f.price), Decimal(f.qty), Decimal(f.fee), f.fee_asset, f.maker, f.exchange_ts,
-                        self.clock.now_ns())
-            if self.ledger.add_fill(fill):
-                parent.fills.append(fill)
-                child.filled += fill.qty
-                child.cum_quote += fill.price * fill.qty
-                self.positions.apply(parent.client, fill)
-                self.fills_booked += 1
-                self.bus.publish(FillBooked(parent.client, fill, parent))
-            else:
-                self.duplicate_fills += 1
+        if not late:
+            try:
+                child.transition(ChildState(pb.OrderState.Name(ev.state)))
+            except IllegalTransition:
+                # A bug on one side or the other: say so loudly, but never drop the money (the fill below).
+                self.illegal_transitions += 1
+                log.exception("edge event %s of %s at %s", ev.seq, child.child_id, venue)
+            child.last_seq = ev.seq
+            child.sent = True
+            child.venue_order_id = ev.venue_order_id or child.venue_order_id
+            if ev.reason:
+                child.reason = ev.reason
+        booked = ev.HasField("fill") and self._book_fill(parent, child, venue, ev.fill, late)
+        if late and not booked:
+            return False
         child.updated_ns = self.clock.now_ns()
         self.ledger.save_child(child, "edge_event")
         self.settle(parent)
+        return True
+
+    def _book_fill(self, parent: Parent, child: Child, venue: str, f: pb.Fill, late: bool) -> bool:
+        fill = Fill(f.fill_id, child.child_id, parent.order_id, venue, parent.symbol, parent.side,
+                    Decimal(f.price), Decimal(f.qty), Decimal(f.fee), f.fee_asset, f.maker, f.exchange_ts,
+                    self.clock.now_ns())
+        if not self.ledger.add_fill(fill):
+            if not late:  # a late event's fill booked before is the normal case of a replay
+                self.duplicate_fills += 1
+            return False
+        if late:
+            log.warning("fill %s of %s came in an event older than the last applied (%s): booked",
+                        fill.fill_id, child.child_id, child.last_seq)
+        parent.fills.append(fill)
+        child.filled += fill.qty
+        child.cum_quote += fill.price * fill.qty
+        self.positions.apply(parent.client, fill)
+        self.fills_booked += 1
+        self.bus.publish(FillBooked(parent.client, fill, parent))
         return True
 
     def settle(self, p: Parent, persist: bool = True) -> None:
