@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from seqmesh.runtime.venues.dex.v2math import (
+from seqmesh.runtime.dex.v2math import (
     UINT112_MAX,
     Reserves,
     V2MathError,

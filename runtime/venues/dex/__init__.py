@@ -1,1 +1,0 @@
-"""Automated market makers' pricing: the exact integer math the pool contracts run."""
