@@ -6,6 +6,7 @@ start=$(date +%s)
 bash hack/bootstrap.sh
 if [ -x hack/build-k8s.sh ]; then bash hack/build-k8s.sh; fi
 bash hack/build-algos.sh
+bash hack/build-chains.sh
 # The seqmesh image, for pods on the development node: a second when cached, rebuilt when the package changes.
 echo "== image" && bash hack/build-image.sh >/dev/null
 # The PostgreSQL ledger's tests start a real server (seqmesh/testing/postgres.py) from Debian's

@@ -1,0 +1,66 @@
+"""Where hack/build-chains.sh put the chain tooling, and the compiled contracts in it.
+
+The anvil binary and the Uniswap artifacts come from the npm registry as published; Token.json
+is our ERC-20 (contracts/Token.sol) compiled with solc-js. The directory is
+$SEQMESH_CHAINS_DIR, else ${XDG_CACHE_HOME:-~/.cache}/seqmesh/npm-chains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BUILD_HINT = "run `bash hack/build-chains.sh` to install it"
+
+# name -> path inside the tools directory
+_ARTIFACTS = {
+    "UniswapV2Factory": "node_modules/@uniswap/v2-core/build/UniswapV2Factory.json",
+    "UniswapV2Pair": "node_modules/@uniswap/v2-core/build/UniswapV2Pair.json",
+    "UniswapV2Router02": "node_modules/@uniswap/v2-periphery/build/UniswapV2Router02.json",
+    "WETH9": "node_modules/@uniswap/v2-periphery/build/WETH9.json",
+    "Token": "artifacts/Token.json",
+}
+
+
+class ToolingMissing(RuntimeError):
+    """The chain tooling is not installed where we look."""
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    name: str
+    abi: list[dict[str, Any]]
+    bytecode: str  # 0x-prefixed creation code
+
+
+def tools_dir() -> Path:
+    env = os.environ.get("SEQMESH_CHAINS_DIR")
+    if env:
+        return Path(env)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "seqmesh" / "npm-chains"
+
+
+def anvil_binary(directory: Path | None = None) -> Path:
+    path = (directory or tools_dir()) / "node_modules" / ".bin" / "anvil"
+    if not os.access(path, os.X_OK):
+        raise ToolingMissing(f"anvil not found at {path}: {BUILD_HINT}")
+    return path
+
+
+def load(name: str, directory: Path | None = None) -> Artifact:
+    """The compiled contract `name` (one of UniswapV2Factory, UniswapV2Pair, UniswapV2Router02, WETH9, Token)."""
+    if name not in _ARTIFACTS:
+        raise ValueError(f"unknown artifact {name!r} (known: {', '.join(_ARTIFACTS)})")
+    path = (directory or tools_dir()) / _ARTIFACTS[name]
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ToolingMissing(f"{name} artifact not found at {path}: {BUILD_HINT}") from None
+    bytecode = str(data["bytecode"])
+    if not bytecode.startswith("0x"):
+        bytecode = "0x" + bytecode
+    return Artifact(name, list(data["abi"]), bytecode)
