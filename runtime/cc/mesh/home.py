@@ -52,6 +52,9 @@ class RemoteHome:
         self.children = hosted
         #: the most recent final ones (late events, resends), oldest first
         self.finished: dict[str, tuple[str, str]] = {}
+        #: (origin, venue) -> live events held while that origin's replay of that venue runs, so
+        #: the origin gets each child's events in order (then these, after the replay)
+        self._held: dict[tuple[str, str], list[pb.OrderEvent]] = {}
         self.cursors = cursors
         #: the latest state of recent remote children (bounded: old ones are in the origin's ledger)
         self.view: dict[str, dict[str, Any]] = {}
@@ -108,6 +111,7 @@ class RemoteHome:
         for venue, after in cursors.items():
             link = self.edges.get(venue)
             if link is not None:
+                self._held[(origin, venue)] = []  # live events wait behind the replay from now
                 self._spawn(self._replay(origin, link, after))
 
     def remote_cursors(self) -> dict[str, int]:
@@ -134,7 +138,11 @@ class RemoteHome:
         self.view[ev.client_order_id] = view  # re-inserted: the dict stays in recency order
         if len(self.view) > REMOTE_VIEW_KEPT:
             del self.view[next(iter(self.view))]
-        self.mesh.relay(origin, venue, ev)
+        held = self._held.get((origin, venue))
+        if held is not None:
+            held.append(ev)
+        else:
+            self.mesh.relay(origin, venue, ev)
         return True
 
     async def relay_late(self, venue: str, ev: pb.OrderEvent) -> bool:
@@ -185,6 +193,16 @@ class RemoteHome:
         return quote, qty * price * (1 + link.taker_fee)
 
     async def _replay(self, origin: str, link: EdgeLink, after: int) -> None:
+        held = self._held.get((origin, link.venue))
+        try:
+            await self._replay_from(origin, link, after)
+        finally:  # the live events held meanwhile follow, in order (dropped with a dropped link)
+            if self._held.get((origin, link.venue)) is held:
+                del self._held[(origin, link.venue)]
+            for ev in held or ():
+                self.mesh.relay(origin, link.venue, ev)
+
+    async def _replay_from(self, origin: str, link: EdgeLink, after: int) -> None:
         # The origin dialled us and said where its ledger stops; what we replay goes back over
         # our own link to it, which may still be redialling (a restarted origin): wait for it,
         # or every event of the replay would be dropped and nothing would ask again.
