@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+import requests
 from web3 import HTTPProvider, Web3
 
 from seqmesh.common.children import die_with_parent
@@ -23,6 +24,13 @@ from .artifacts import anvil_binary
 from .chains import ChainSpec
 
 _LISTENING = re.compile(r"Listening on (\S+):(\d+)")
+
+
+def connect(url: str, timeout: float = 10.0) -> Web3:
+    """A web3 client of a loopback node: no proxy from the environment may stand in between."""
+    session = requests.Session()
+    session.trust_env = False
+    return Web3(HTTPProvider(url, session=session, request_kwargs={"timeout": timeout}))
 
 
 class AnvilError(RuntimeError):
@@ -110,7 +118,7 @@ class Anvil:
                 if found:
                     address = (found.group(1), found.group(2))
                     self.url = f"http://{address[0]}:{address[1]}"
-                    self._w3 = Web3(HTTPProvider(self.url, request_kwargs={"timeout": 10}))
+                    self._w3 = connect(self.url)
             if self._w3 is not None:
                 try:
                     chain_id = self._w3.eth.chain_id

@@ -18,8 +18,12 @@ def _artifact(name: str) -> Artifact:
     return load(name)
 
 
+@functools.lru_cache(maxsize=1024)
 def at(w3: Web3, name: str, address: str) -> Contract:
-    """The deployed contract `name` (artifact name, e.g. "UniswapV2Pair") at `address`."""
+    """The deployed contract `name` (artifact name, e.g. "UniswapV2Pair") at `address`.
+
+    Cached: building a web3 contract class from an ABI costs milliseconds, and the flow asks
+    for the same few handles on every step."""
     return w3.eth.contract(address=Web3.to_checksum_address(address), abi=_artifact(name).abi)
 
 

@@ -23,7 +23,7 @@ class TransactionFailed(RuntimeError):
 
 
 Call = ContractFunction | ContractConstructor
-GAS_HEADROOM_PCT = 130
+GAS_HEADROOM_PCT = 200
 
 
 class Signer:
@@ -48,8 +48,10 @@ class Signer:
         """Signs and broadcasts `call`; returns the transaction hash without waiting for it."""
         params: dict[str, Any] = {"from": self.address, "value": value, "chainId": self._chain_id}
         if gas is None:
-            # Headroom over the estimate: state that depends on the block (a V2 pair's cumulative
-            # price, written only when the block's timestamp moved on) can cost more when mined.
+            # Headroom over the estimate: a V2 pair writes its cumulative prices (~45k gas a hop)
+            # only when the block's timestamp has moved on since its last swap, so a swap estimated
+            # in the latest block's second and mined in the next costs more than estimated. A hop
+            # costs ~100k otherwise, so twice the estimate always covers it; unused gas is refunded.
             gas = call.estimate_gas(TxParams(**params)) * GAS_HEADROOM_PCT // 100  # type: ignore[typeddict-item]
         params["gas"] = gas
         tx: TxParams = call.build_transaction(TxParams(**params))  # type: ignore[typeddict-item]
