@@ -17,6 +17,7 @@ from seqmesh.common import grpc_core
 #: Modules that contribute subcommands, in help order.
 COMMAND_MODULES = (
     "seqmesh.runtime.venues.sim.cli",
+    "seqmesh.runtime.venues.chain.cli",
     "seqmesh.runtime.edge.cli",
     "seqmesh.runtime.cc.cli",
     "seqmesh.runtime.launcher.cli",

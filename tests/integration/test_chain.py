@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -18,7 +21,7 @@ from pathlib import Path
 import pytest
 from seqmesh.runtime.dex.v2math import Reserves, get_amount_out, get_amounts_in, get_amounts_out
 from seqmesh.runtime.venues.chain.accounts import derive, fund_native
-from seqmesh.runtime.venues.chain.anvil import Anvil
+from seqmesh.runtime.venues.chain.anvil import Anvil, connect
 from seqmesh.runtime.venues.chain.artifacts import ToolingMissing
 from seqmesh.runtime.venues.chain.chains import CHAINS, chain
 from seqmesh.runtime.venues.chain.contracts import at
@@ -211,3 +214,39 @@ def test_bad_setup_gets_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SEQMESH_CHAINS_DIR", str(tmp_path))
     with pytest.raises(ToolingMissing, match=r"hack/build-chains\.sh"):
         Anvil(chain("ethereum")).start()
+
+
+def test_seqmesh_chain_serves_moving_pools_and_its_nodes_die_with_it(tmp_path: Path) -> None:
+    out = tmp_path / "chains.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "seqmesh.cli", "chain", "--chain", "polygon", "--chain", "base", "--automine",
+         "--seed", "5", "--flow-interval", "0.05", "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=(tmp_path / "chain.log").open("wb"))
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert out.exists(), (tmp_path / "chain.log").read_text()
+        ready = json.loads(out.read_text())
+        assert [(c["chain"], c["chain_id"]) for c in ready] == [("polygon", 137), ("base", 8453)]
+        clients = [connect(c["url"]) for c in ready]
+        assert [w3.eth.chain_id for w3 in clients] == [137, 8453]
+        # the traders are swapping: every chain's block number climbs past the deployment's
+        start = [w3.eth.block_number for w3 in clients]
+        deadline = time.monotonic() + 30
+        while any(w3.eth.block_number < s + 3 for w3, s in zip(clients, start, strict=True)):
+            assert time.monotonic() < deadline, "no swaps within 30 s"
+            time.sleep(0.1)
+    finally:
+        proc.kill()  # SIGKILL: no handler runs, so only the kernel's parent-death signal stops the nodes
+        proc.wait(10)
+    deadline = time.monotonic() + 15
+    for c in ready:
+        w3 = connect(c["url"], timeout=1)
+        while True:
+            try:
+                _ = w3.eth.block_number
+            except OSError:
+                break
+            assert time.monotonic() < deadline, f"anvil at {c['url']} outlived its parent"
+            time.sleep(0.1)

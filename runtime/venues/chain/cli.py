@@ -1,0 +1,88 @@
+"""`seqmesh chain`: EVM chains on loopback with Uniswap V2 pools and traders moving them.
+
+One anvil per `--chain` (default: all five), the tokens, factory, Router02 and pools deployed
+for `--seed`, and the synthetic flow swapping every `--flow-interval` seconds (the chain's
+block time by default). Prints one JSON line per chain when it is ready (also written to
+`--out`), then runs until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import threading
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the handler imports web3 only when it runs: `seqmesh --help` stays fast
+    from .deploy import V2Deployment
+
+
+def describe(name: str, url: str, deployment: V2Deployment) -> dict[str, Any]:
+    """The JSON a client needs to find a chain's market: its node and contract addresses."""
+    data = asdict(deployment)
+    data["pairs"] = {f"{base}/{quote}": pair for (base, quote), pair in data["pairs"].items()}
+    return {"chain": name, "url": url, **data}
+
+
+def _run(args: Any) -> int:
+    from .anvil import Anvil
+    from .chains import CHAINS, chain
+    from .deploy import deploy_v2
+    from .flow import FlowSettings, SwapFlow
+
+    names = args.chain or list(CHAINS)
+    try:
+        specs = [chain(n) for n in names]
+        if args.block_time is not None and args.block_time <= 0:
+            raise ValueError(f"--block-time must be positive, got {args.block_time}")
+    except ValueError as e:
+        raise SystemExit(f"seqmesh chain: {e}") from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    nodes: list[Anvil] = []
+    flows: list[SwapFlow] = []
+    ready = []
+    try:
+        for spec in specs:
+            node = Anvil(spec, automine=args.automine, block_time=args.block_time).start()
+            nodes.append(node)
+            deployment = deploy_v2(node.w3, args.seed)
+            if not args.no_flow:
+                interval = args.flow_interval or (node.block_time or 1.0)
+                flow = SwapFlow(node.w3, deployment, args.seed, FlowSettings(interval=interval))
+                flow.start()
+                flows.append(flow)
+            line = describe(spec.name, node.url, deployment)
+            ready.append(line)
+            print(json.dumps(line), flush=True)
+        if args.out:
+            tmp = Path(args.out).with_suffix(".tmp")
+            tmp.write_text(json.dumps(ready, indent=2))
+            tmp.replace(args.out)
+        stop.wait()
+    finally:
+        for flow in flows:
+            flow.stop()
+        for node in nodes:
+            node.stop()
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "chain", help="run EVM chains (anvil) with Uniswap V2 pools and synthetic traders")
+    p.add_argument("--chain", action="append", metavar="NAME",
+                   help="ethereum, arbitrum, base, optimism or polygon; repeat for several (default: all)")
+    p.add_argument("--seed", type=int, default=1, help="decides accounts, addresses and the flow")
+    p.add_argument("--automine", action="store_true", help="a block per transaction instead of the chain's interval")
+    p.add_argument("--block-time", type=float, default=None, help="seconds between blocks (default: the chain's)")
+    p.add_argument("--flow-interval", type=float, default=None, help="seconds between swaps (default: block time)")
+    p.add_argument("--no-flow", action="store_true", help="deploy only; no synthetic traders")
+    p.add_argument("--out", default=None, help="also write the ready chains as a JSON list to this file")
+    p.set_defaults(handler=_run)
