@@ -211,6 +211,10 @@ def test_bad_setup_gets_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyP
         Anvil(chain("base"), block_time=0)
     with pytest.raises(ValueError, match="pool WETH/DAI"):
         deploy_v2(Web3(), SEED, pools=(PoolSpec("WETH", "DAI", Decimal(1), Decimal(1)),))
+    with pytest.raises(ValueError, match="traders must be at least 1"):
+        FlowSettings(traders=0)
+    with pytest.raises(ValueError, match="arb_probability must be in"):
+        FlowSettings(arb_probability=1.5)
     monkeypatch.setenv("SEQMESH_CHAINS_DIR", str(tmp_path))
     with pytest.raises(ToolingMissing, match=r"hack/build-chains\.sh"):
         Anvil(chain("ethereum")).start()

@@ -9,13 +9,12 @@ blocks a deployment takes a few blocks, not one block per transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractConstructor, ContractFunction
-from web3.types import Nonce, TxParams, TxReceipt
+from web3.types import Nonce, TxParams, TxReceipt, Wei
 
 
 class TransactionFailed(RuntimeError):
@@ -46,15 +45,15 @@ class Signer:
 
     def send(self, call: Call, *, value: int = 0, gas: int | None = None) -> HexBytes:
         """Signs and broadcasts `call`; returns the transaction hash without waiting for it."""
-        params: dict[str, Any] = {"from": self.address, "value": value, "chainId": self._chain_id}
+        params: TxParams = {"from": self.address, "value": Wei(value), "chainId": self._chain_id}
         if gas is None:
             # Headroom over the estimate: a V2 pair writes its cumulative prices (~45k gas a hop)
             # only when the block's timestamp has moved on since its last swap, so a swap estimated
             # in the latest block's second and mined in the next costs more than estimated. A hop
             # costs ~100k otherwise, so twice the estimate always covers it; unused gas is refunded.
-            gas = call.estimate_gas(TxParams(**params)) * GAS_HEADROOM_PCT // 100  # type: ignore[typeddict-item]
+            gas = call.estimate_gas(params) * GAS_HEADROOM_PCT // 100
         params["gas"] = gas
-        tx: TxParams = call.build_transaction(TxParams(**params))  # type: ignore[typeddict-item]
+        tx = call.build_transaction(params)
         tx["nonce"] = Nonce(self._next_nonce())
         signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
         try:
