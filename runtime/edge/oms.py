@@ -62,6 +62,8 @@ class OrderManager:
         self._answer: dict[str, list[pb.OrderEvent]] = {}
         self._held = 0  # submits waiting on the venue: stream wake-ups wait for one to finish
         self._wake_pending = False
+        #: venue submits under way (kept referenced: they finish even if their caller is gone)
+        self._placing: set[asyncio.Future[None]] = set()
         #: called after every recorded event (the algos learn their orders' fills and ends here)
         self.listeners: list[Callable[[OrderRecord, pb.Fill | None], None]] = []
 
@@ -234,6 +236,15 @@ class OrderManager:
         return spec.check(qty, price), qty, price
 
     async def _send_new(self, order: OrderRecord) -> None:
+        # The venue's answer is recorded even if whoever asked goes away meanwhile (a CC that
+        # died, its stream cancelled): abandoned, an accepted order would stay pending here
+        # and be learnt only later from the venue, out of its usual order.
+        placing = asyncio.ensure_future(self._place(order))
+        self._placing.add(placing)
+        placing.add_done_callback(self._placing.discard)
+        await asyncio.shield(placing)
+
+    async def _place(self, order: OrderRecord) -> None:
         side = "buy" if order.side == pb.BUY else "sell"
         otype = "limit" if order.type == pb.LIMIT else "market"
         try:
@@ -273,10 +284,14 @@ class OrderManager:
 
     # -- what the venue says ---------------------------------------------------------------
 
-    def _apply_venue_order(self, order: OrderRecord, vo: VenueOrder) -> None:
+    def _adopt(self, order: OrderRecord, vo: VenueOrder) -> None:
+        """The venue's id for the order, from its first answer on (every event carries it)."""
         if vo.venue_order_id and not order.venue_order_id:
             order.venue_order_id = vo.venue_order_id
             self.by_venue_id[vo.venue_order_id] = order
+
+    def _apply_venue_order(self, order: OrderRecord, vo: VenueOrder) -> None:
+        self._adopt(order, vo)
         for trade in vo.trades:
             self.apply_trade(order, trade)
         target = {"open": pb.ACCEPTED, "closed": pb.FILLED, "canceled": pb.CANCELED, "expired": pb.EXPIRED,
@@ -320,6 +335,7 @@ class OrderManager:
             elif order.state == pb.PENDING_CANCEL and not order.venue_order_id:
                 self._transition(order, pb.CANCELED, "never reached the venue")
             return
+        self._adopt(order, vo)  # before its trades: their events name the venue order
         if vo.filled > order.filled:
             for trade in await self.gateway.trades(order.symbol, None, vo.venue_order_id):
                 self.apply_trade(order, trade)

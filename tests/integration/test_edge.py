@@ -332,3 +332,42 @@ async def test_edge_killed_before_the_answer_is_committed_asks_the_venue_again(t
         assert sorted(f.fill_id for f in status.fills) == fills
     finally:
         env.stop()
+
+
+async def test_a_submit_whose_caller_goes_away_is_still_recorded_with_its_venue_order(slow_env: Env) -> None:
+    """The CC that sent a submit dies while the venue is answering (its call is cancelled): the
+    edge still records the venue's answer, and every event of the order names the venue order
+    (a CC booking those fills must know which venue order they came from)."""
+    import sqlite3
+    import time
+
+    env = slow_env
+    journal = env.tmp / "state" / "binance-orders.sqlite"
+    async with env.client() as client:
+        pending = asyncio.create_task(client.submit(pb.SubmitOrder(
+            client_order_id="gone-1", symbol="BTC/USDT", side=pb.BUY, type=pb.MARKET, quantity="0.01")))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # journalled (PENDING_NEW): the request goes out next
+            with sqlite3.connect(journal) as db:
+                if db.execute("SELECT 1 FROM orders WHERE client_order_id='gone-1'").fetchone():
+                    break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+        pending.cancel()  # the caller goes away while the venue (1.5 s to answer) has the order
+        with pytest.raises(asyncio.CancelledError):
+            await pending
+    async with env.client() as client:
+        events = await collect_events(client, 0, lambda ev: ev[-1].state == pb.FILLED, timeout=30)
+        mine = [e for e in events if e.client_order_id == "gone-1"]
+        assert [pb.OrderState.Name(e.state) for e in mine][-1] == "FILLED"
+        status = await client.order("gone-1")
+    ex = make_exchange("binance", sim_url=env.sim_url, api_key="seqmesh-demo", secret="seqmesh-demo-secret")
+    try:
+        await ex.load_markets()
+        at_venue = await ex.fetch_order(None, "BTC/USDT", params={"origClientOrderId": "gone-1"})
+    finally:
+        await ex.close()
+    assert status.venue_order_id == str(at_venue["id"]) and status.state == pb.FILLED
+    fills = [e for e in mine if e.HasField("fill")]
+    assert fills and all(e.venue_order_id == status.venue_order_id for e in fills), [
+        (e.seq, e.venue_order_id, e.fill.fill_id) for e in fills]

@@ -252,9 +252,6 @@ def test_the_cc_pod_deleted_mid_flow_keeps_history_positions_and_algos(mesh: Hel
         bob.stop_algo("mm-api")
 
 
-@pytest.mark.xfail(strict=False, reason="seen in 4 of 6 runs: after the CC pod's deletion mid-flow one child's "
-                   "venue_order_id is not the venue order its booked fill came from (the simulator lists that "
-                   "trade under another orderId); under investigation, see the session report")
 def test_after_the_cc_pod_deletion_every_fill_is_a_venue_trade_of_its_child(mesh: HelmRegions) -> None:
     assert CRASH_FINALS, "runs after the CC pod deletion test"
     for order in CRASH_FINALS:
