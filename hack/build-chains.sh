@@ -2,7 +2,10 @@
 # Installs the EVM chain tooling from the npm registry and compiles our ERC-20, cached under
 # ${XDG_CACHE_HOME:-~/.cache}/seqmesh/npm-chains (runtime/venues/chain/artifacts.py looks there,
 # or in $SEQMESH_CHAINS_DIR):
-#   node_modules/.bin/anvil              the real anvil (one per chain; @foundry-rs/anvil)
+#   bin/anvil                            the real anvil binary (one per chain), from @foundry-rs/anvil's
+#                                        platform package: its node_modules/.bin/anvil is a Node wrapper
+#                                        that would sit between us and the node (a process more per chain,
+#                                        and the parent-death signal would reach only the wrapper)
 #   node_modules/@uniswap/v2-core/build  UniswapV2Factory, UniswapV2Pair
 #   node_modules/@uniswap/v2-periphery/build  UniswapV2Router02, WETH9
 #   artifacts/Token.json                 runtime/venues/chain/contracts/Token.sol (solc-js)
@@ -19,7 +22,7 @@ exec 9>"$cache/build.lock"
 flock 9
 
 key=$(cat <(printf '%s\n' "${packages[@]}") "$source_sol" hack/chains/compile-token.cjs | sha256sum | cut -c1-16)
-if [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$key" ] && [ -x "$dir/node_modules/.bin/anvil" ]; then
+if [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$key" ] && [ -x "$dir/bin/anvil" ]; then
   echo "== chains: cached ($dir)"
   exit 0
 fi
@@ -34,7 +37,10 @@ mkdir -p "$dir/artifacts"
 [ -f "$dir/package.json" ] || echo '{"private": true, "name": "seqmesh-chains"}' >"$dir/package.json"
 # anvil's postinstall only prints a notice; the binary comes in @foundry-rs/anvil-linux-amd64.
 (cd "$dir" && npm install --no-audit --no-fund --loglevel=error --save-exact "${packages[@]}")
-"$dir/node_modules/.bin/anvil" --version
+binary=$(compgen -G "$dir/node_modules/@foundry-rs/anvil-*/bin/anvil" | head -n1 || true)
+[ -n "$binary" ] || { echo "build-chains: no anvil binary for this platform under $dir/node_modules/@foundry-rs" >&2; exit 1; }
+mkdir -p "$dir/bin" && ln -sfn "$binary" "$dir/bin/anvil"
+"$dir/bin/anvil" --version
 node hack/chains/compile-token.cjs "$dir/node_modules" "$source_sol" "$dir/artifacts/Token.json"
 echo "$key" >"$dir/.stamp"
 echo "== chains: ready in $dir"

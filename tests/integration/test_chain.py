@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from seqmesh.runtime.dex.v2math import Reserves, get_amount_out, get_amounts_in, get_amounts_out
 from seqmesh.runtime.venues.chain.accounts import derive, fund_native
-from seqmesh.runtime.venues.chain.anvil import Anvil, connect
+from seqmesh.runtime.venues.chain.anvil import Anvil, AnvilError, connect
 from seqmesh.runtime.venues.chain.artifacts import ToolingMissing
 from seqmesh.runtime.venues.chain.chains import CHAINS, chain
 from seqmesh.runtime.venues.chain.contracts import at
@@ -215,6 +215,8 @@ def test_bad_setup_gets_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyP
         FlowSettings(traders=0)
     with pytest.raises(ValueError, match="arb_probability must be in"):
         FlowSettings(arb_probability=1.5)
+    with pytest.raises(AnvilError, match="exited with 2: error: unexpected argument '--bogus'"):
+        Anvil(chain("base"), extra_args=("--bogus",)).start()  # anvil's own complaint is in the error
     monkeypatch.setenv("SEQMESH_CHAINS_DIR", str(tmp_path))
     with pytest.raises(ToolingMissing, match=r"hack/build-chains\.sh"):
         Anvil(chain("ethereum")).start()

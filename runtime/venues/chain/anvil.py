@@ -3,17 +3,19 @@
 Started with the chain's id and either its block interval (interval mining, as the real chain
 produces blocks) or automine (a block per transaction, for tests where timing does not matter).
 Ready when `eth_chainId` answers with the chain's id. anvil picks a free port (`--port 0`) and
-logs where it listens; its output goes to a log file (a pipe nobody drains would stall it).
+prints where it listens; a thread drains its output (it logs every block and transaction, so a
+file would grow for as long as the chain runs) and keeps the last lines for error messages.
 """
 
 from __future__ import annotations
 
+import collections
 import re
 import subprocess
-import tempfile
+import threading
 import time
-from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 import requests
 from web3 import HTTPProvider, Web3
@@ -24,6 +26,7 @@ from .artifacts import anvil_binary
 from .chains import ChainSpec
 
 _LISTENING = re.compile(r"Listening on (\S+):(\d+)")
+KEPT_LINES = 200
 
 
 def connect(url: str, timeout: float = 10.0) -> Web3:
@@ -47,7 +50,6 @@ class Anvil:
         automine: bool = False,
         block_time: float | None = None,
         port: int = 0,
-        log_dir: Path | None = None,
         extra_args: tuple[str, ...] = (),
     ) -> None:
         if block_time is not None and block_time <= 0:
@@ -57,12 +59,12 @@ class Anvil:
         self.block_time = None if automine else (block_time if block_time is not None else spec.block_time)
         self.port = port
         self.extra_args = extra_args
-        self._log_dir = log_dir
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self.log_path: Path | None = None
         self.url = ""
         self.process: subprocess.Popen[bytes] | None = None
         self._w3: Web3 | None = None
+        self._output: collections.deque[str] = collections.deque(maxlen=KEPT_LINES)
+        self._address: str | None = None
+        self._drainer: threading.Thread | None = None
 
     @property
     def w3(self) -> Web3:
@@ -77,21 +79,24 @@ class Anvil:
             args += ["--block-time", repr(self.block_time)]
         return [*args, *self.extra_args]
 
+    def recent_output(self) -> str:
+        """anvil's last lines of output (its log), for diagnosis."""
+        return "\n".join(self._output)
+
     def start(self, timeout: float = 20.0) -> Anvil:
         if self.process is not None:
             raise AnvilError(f"anvil for {self.spec.name} is already started")
         command = self.command()  # raises ToolingMissing before anything is spawned
-        log_dir = self._log_dir
-        if log_dir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix=f"anvil-{self.spec.name}-")
-            log_dir = Path(self._tmp.name)
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / f"anvil-{self.spec.name}.log"
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=die_with_parent(), start_new_session=True,
-            )
+        self._output.clear()
+        self._address = None
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(), start_new_session=True,
+        )
+        assert self.process.stdout is not None
+        self._drainer = threading.Thread(target=self._drain, args=(self.process.stdout,),
+                                         name=f"anvil-{self.spec.name}-output", daemon=True)
+        self._drainer.start()
         try:
             self._wait_ready(time.monotonic() + timeout)
         except BaseException:
@@ -99,26 +104,27 @@ class Anvil:
             raise
         return self
 
-    def _log_text(self) -> str:
-        assert self.log_path is not None
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
+    def _drain(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace").rstrip()
+            if self._address is None:
+                found = _LISTENING.search(line)
+                if found:
+                    self._address = f"{found.group(1)}:{found.group(2)}"
+            self._output.append(line)
+        stream.close()
 
     def _wait_ready(self, deadline: float) -> None:
         assert self.process is not None
-        address: tuple[str, str] | None = None
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if self._drainer is not None:
+                    self._drainer.join(1.0)
                 raise AnvilError(f"anvil for {self.spec.name} exited with {self.process.returncode}: "
-                                 f"{self._log_text()[-2000:]}")
-            if address is None:
-                found = _LISTENING.search(self._log_text())
-                if found:
-                    address = (found.group(1), found.group(2))
-                    self.url = f"http://{address[0]}:{address[1]}"
-                    self._w3 = connect(self.url)
+                                 f"{self.recent_output()}")
+            if self._w3 is None and self._address is not None:
+                self.url = f"http://{self._address}"
+                self._w3 = connect(self.url)
             if self._w3 is not None:
                 try:
                     chain_id = self._w3.eth.chain_id
@@ -131,7 +137,7 @@ class Anvil:
                     return
             time.sleep(0.05)
         raise AnvilError(f"anvil for {self.spec.name} did not answer eth_chainId within the timeout; "
-                         f"log: {self._log_text()[-2000:]}")
+                         f"output: {self.recent_output()}")
 
     def stop(self, timeout: float = 5.0) -> None:
         process, self.process = self.process, None
@@ -142,10 +148,10 @@ class Anvil:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout)
+        drainer, self._drainer = self._drainer, None
+        if drainer is not None:
+            drainer.join(timeout)  # the pipe closes with the process
         self._w3 = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
 
     def __enter__(self) -> Anvil:
         return self.start() if self.process is None else self

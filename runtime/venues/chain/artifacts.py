@@ -45,7 +45,7 @@ def tools_dir() -> Path:
 
 
 def anvil_binary(directory: Path | None = None) -> Path:
-    path = (directory or tools_dir()) / "node_modules" / ".bin" / "anvil"
+    path = (directory or tools_dir()) / "bin" / "anvil"  # the binary itself, not npm's Node wrapper
     if not os.access(path, os.X_OK):
         raise ToolingMissing(f"anvil not found at {path}: {BUILD_HINT}")
     return path
