@@ -126,7 +126,7 @@ class CCApp:
         await self._open()
         if self.mesh is not None and self.settings.listen_peer is not None:
             # Peers authenticate with certificates from their own regions' CAs: trust exactly those.
-            roots = b"".join(p.ca.read_bytes() for p in self.settings.peers) or self.tls.ca.read_bytes()
+            roots = b"".join(self.mesh.peer_cas()) or self.tls.ca.read_bytes()
             creds = grpc.ssl_server_credentials([(self.tls.key.read_bytes(), self.tls.cert.read_bytes())],
                                                 root_certificates=roots, require_client_auth=True)
             self.peer_server = grpc.aio.server()

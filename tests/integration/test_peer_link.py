@@ -144,3 +144,23 @@ async def test_a_venue_not_answering_holds_neither_pings_nor_market_data(
     held.release.set()  # the venue answers
     ack = await asyncio.wait_for(allocation, 30)
     assert (ack.client_order_id, ack.venue_order_id, ack.state) == ("p1", "v-1", pb.ACCEPTED)
+
+
+def test_a_cc_whose_peer_ca_is_not_mounted_yet_serves_its_region(tmp_path: Path) -> None:
+    """A pod whose configuration already names a new peer while its volumes do not hold that
+    peer's CA yet (the ConfigMap is updated live, the mounts only with a new pod) must come up
+    and be Ready, or its StatefulSet could never roll it: the peer stays down and says why."""
+    from seqmesh.client.api import CCClient
+    from seqmesh.testing.mesh import TEST_VENUES, Region
+    from seqmesh.testing.processes import wait_until
+
+    missing = tmp_path / "peers" / "eu.crt"
+    region = Region(tmp_path, {"binance": TEST_VENUES["binance"]}, region="na",
+                    cc_args=("--listen-peer", "127.0.0.1:0", "--peer", f"eu@127.0.0.1:9@{missing}"))
+    try:
+        with CCClient(region.api) as c:
+            wait_until(lambda: any(e["connected"] for e in c.edges()), 30, what="its own venue")
+            peer = next(p for p in c.request("GET", "/v1/peers") if p["region"] == "eu")
+            assert not peer["connected"] and "CA bundle unreadable" in (peer["last_error"] or ""), peer
+    finally:
+        region.stop()

@@ -79,6 +79,19 @@ class PeerMesh:
         self._acks: dict[str, asyncio.Future[pb.OrderAck]] = {}
         self.handler: PeerHandler | None = None
 
+    def peer_cas(self) -> list[bytes]:
+        """The peers' CA bundles that can be read. A missing one does not stop the region (it
+        serves its own venues; a pod whose mounts lag its configuration must still come up so
+        it can be rolled): that peer stays down with the reason in its state."""
+        out = []
+        for peer in self.peers.values():
+            try:
+                out.append(peer.ca_bundle.read_bytes())
+            except OSError as exc:
+                peer.last_error = f"CA bundle unreadable: {exc}"
+                log.error("peer %s: %s; it stays down", peer.region, peer.last_error)
+        return out
+
     def attach(self, handler: PeerHandler) -> None:
         """The region's side of the mesh (built after the mesh, which it uses to answer)."""
         self.handler = handler
@@ -200,8 +213,13 @@ class PeerMesh:
         backoff = 0.2
         own = self.tls
         while True:
-            creds = grpc.ssl_channel_credentials(root_certificates=peer.ca_bundle.read_bytes(),
-                                                 private_key=own.key.read_bytes(),
+            try:
+                ca = peer.ca_bundle.read_bytes()
+            except OSError as exc:  # not mounted (yet): the peer stays down, the region serves on
+                peer.last_error = f"CA bundle unreadable: {exc}"
+                await asyncio.sleep(5.0)
+                continue
+            creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=own.key.read_bytes(),
                                                  certificate_chain=own.cert.read_bytes())
             channel = grpc.aio.secure_channel(peer.endpoint, creds, options=[("grpc.keepalive_time_ms", 10_000)])
             box: asyncio.Queue[ppb.PeerFrame | None] = asyncio.Queue()
