@@ -34,7 +34,7 @@ def objects(spec: EdgeSpec, namespace: str, owner: dict[str, Any], region: Regio
     # The gRPC port opens only once the venue's markets are loaded and its orders reconciled.
     container = workloads.container("edge", region.image, args, [("grpc", names.EDGE_GRPC_PORT)],
                                     [("tls", TLS_DIR), (workloads.STATE_VOLUME, workloads.STATE_DIR)], env=env,
-                                    probe=workloads.tcp_probe(names.EDGE_GRPC_PORT))
+                                    probe=workloads.tcp_probe(names.EDGE_GRPC_PORT), resources=region.resources.edge)
     name = names.edge(r, v)
     annotations = {CERT_HASH: hashlib.sha256(cert_pem).hexdigest()}
     return [

@@ -92,7 +92,7 @@ def objects(spec: RegionSpec, namespace: str, owner: dict[str, Any], edges: list
     container = workloads.container(
         "cc", spec.image, ["cc", "--config", f"{CONFIG_DIR}/config.json"],
         [("api", spec.apiPort), ("peer", spec.peerPort)], mounts, env=cc_env(spec),
-        probe=workloads.http_probe("/healthz", spec.apiPort))
+        probe=workloads.http_probe("/healthz", spec.apiPort), resources=spec.resources.cc)
     meta = {"name": names.cc(r), "namespace": namespace, "labels": labels, "ownerReferences": [owner]}
     # The CC watches its region's Algo ConfigMaps and writes their status annotation: nothing more.
     account: list[dict[str, Any]] = [

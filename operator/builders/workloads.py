@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from seqmesh.common.crds.models import StorageSpec
+from seqmesh.common.crds.models import ContainerResources, StorageSpec
 
 #: The volume (a claim from the StatefulSet's template) mounted at STATE_DIR.
 STATE_VOLUME = "state"
@@ -13,10 +13,12 @@ STATE_DIR = "/var/lib/seqmesh"
 
 def _container(name: str, image: str, args: list[str], ports: list[tuple[str, int]],
                mounts: list[tuple[str, str]], env: list[dict[str, Any]] | None = None,
-               probe: dict[str, Any] | None = None) -> dict[str, Any]:
+               probe: dict[str, Any] | None = None,
+               resources: ContainerResources | None = None) -> dict[str, Any]:
     """`probe` (an httpGet or tcpSocket handler) answers once the process serves: it gates
     readiness, and liveness after a start-up allowance (a ledger or journal may take a while
     to recover after a crash; it must not be killed for that)."""
+    resources = resources or ContainerResources()
     c: dict[str, Any] = {
         "name": name, "image": image, "args": args,
         "ports": [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in ports],
@@ -26,7 +28,8 @@ def _container(name: str, image: str, args: list[str], ports: list[tuple[str, in
                          for v, path in [*mounts, ("tmp", "/tmp")]],
         "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "allowPrivilegeEscalation": False,
                             "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}},
-        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        "resources": {"requests": {"cpu": resources.cpu, "memory": resources.memory},
+                      "limits": {"memory": resources.memoryLimit}},
         # A process that refuses its settings says why on stderr: that becomes the owner's Degraded message.
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }

@@ -60,6 +60,25 @@ def test_edge_journal_on_a_claim_and_rolls_on_a_new_certificate() -> None:
             != _by_kind(b, "StatefulSet")["spec"]["template"]["metadata"]["annotations"])
 
 
+def test_the_regions_resources_size_its_cc_and_edge_containers() -> None:
+    default = RegionSpec(region="na")
+    sized = RegionSpec(region="na", resources={"cc": {"cpu": "2", "memory": "1Gi", "memoryLimit": "4Gi"},
+                                               "edge": {"cpu": "500m"}})
+    e = EdgeSpec(region="na", venue="binance", symbols=["BTC/USDT"])
+
+    def containers(spec: RegionSpec) -> tuple[dict, dict]:  # type: ignore[type-arg]
+        cc = _by_kind(region.objects(spec, "ns", OWNER, [e], [], b"c"), "StatefulSet")
+        ed = _by_kind(edge.objects(e, "ns", OWNER, spec, b"c"), "StatefulSet")
+        return cc["spec"]["template"]["spec"]["containers"][0], ed["spec"]["template"]["spec"]["containers"][0]
+
+    cc, ed = containers(default)
+    want = {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+    assert cc["resources"] == want and ed["resources"] == want
+    cc, ed = containers(sized)
+    assert cc["resources"] == {"requests": {"cpu": "2", "memory": "1Gi"}, "limits": {"memory": "4Gi"}}
+    assert ed["resources"] == {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}}
+
+
 def test_ca_bundles() -> None:
     ca = make_ca("x")
     assert certs.bundle_error(ca.cert_pem.decode()) is None

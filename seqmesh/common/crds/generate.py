@@ -14,7 +14,7 @@ import yaml
 
 from seqmesh.common.venues import VENUE_IDS
 
-from .models import DNS_LABEL, GROUP, HOST, HOSTPORT, KINDS, QUANTITY, SYMBOL, VERSION, Kind
+from .models import CPU, DNS_LABEL, GROUP, HOST, HOSTPORT, KINDS, QUANTITY, SYMBOL, VERSION, Kind
 
 
 def _structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +127,12 @@ def helm_values_schema() -> dict[str, Any]:
                     "storageClassName": {"type": "string"},
                     "ccSize": {"type": "string", "pattern": QUANTITY},
                     "edgeSize": {"type": "string", "pattern": QUANTITY},
-                    "retainOnDelete": {"type": "boolean"}}}}},
+                    "retainOnDelete": {"type": "boolean"}}},
+                "resources": {**obj, "additionalProperties": False, "properties": {
+                    process: {**obj, "additionalProperties": False, "properties": {
+                        "cpu": {"type": "string", "pattern": CPU},
+                        **{k: {"type": "string", "pattern": QUANTITY} for k in ("memory", "memoryLimit")}}}
+                    for process in ("cc", "edge")}}}},
             "edges": {"type": "array", "items": {**obj, "required": ["venue", "symbols"], "additionalProperties": False,
                                                  "properties": {
                 "venue": {"enum": list(VENUE_IDS)},

@@ -22,6 +22,7 @@ DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,20})?$"
 HOSTPORT = r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$"
 HOST = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"  # a DNS name or an IPv4 address
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
+CPU = r"^[0-9]+(\.[0-9]+)?m?$"  # cores, or millicores with m
 MAX_WASM_BYTES = 1 << 20
 VenueId = Literal[VENUE_IDS]  # type: ignore[valid-type]
 
@@ -73,6 +74,22 @@ class StorageSpec(_Model):
                                  "(or the Helm release uninstalled); false: delete them with it")
 
 
+class ContainerResources(_Model):
+    """What one process's container asks of its node (a Kubernetes CPU and memory request) and
+    the memory it may not exceed."""
+
+    cpu: str = Field("100m", pattern=CPU, description="CPU request (e.g. 100m, 1)")
+    memory: str = Field("256Mi", pattern=QUANTITY, description="memory request")
+    memoryLimit: str = Field("1Gi", pattern=QUANTITY, description="memory limit (the container is OOM-killed beyond)")
+
+
+class ResourcesSpec(_Model):
+    """Requests and limits of the region's CC and of each of its edges."""
+
+    cc: ContainerResources = Field(default_factory=ContainerResources)
+    edge: ContainerResources = Field(default_factory=ContainerResources)
+
+
 class RegionSpec(_Model):
     """One region: its Central Coordinator, services, configuration and certificate authority."""
 
@@ -95,6 +112,7 @@ class RegionSpec(_Model):
     ledgerUrlSecret: SecretKeyRef | None = Field(None, description="a PostgreSQL URL for the ledger "
                                                  "(SEQMESH_LEDGER_URL), from this Secret key")
     storage: StorageSpec = Field(default_factory=StorageSpec)
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     risk: RiskSpec | None = None
     durability: Literal["power-loss", "process-crash"] = Field(
         "power-loss", description="what the CC's ledger and the edges' journals survive: power loss (an fsync per "
