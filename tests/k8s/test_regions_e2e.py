@@ -280,6 +280,9 @@ def test_helm_upgrade_rolls_the_cc_without_losing_an_order(mesh: HelmRegions) ->
     config = json.loads((get(cp, "configmap", "seqmesh-na-cc-config", ns("na")) or {})["data"]["config.json"])
     assert config["risk"]["max_order_notional"] == "1500000"
     with mesh.client("na", timeout=30) as c:
+        # Through the Service: kube-proxy routes to the new pod a moment after it is Ready
+        # (until then it refuses connections to a Service without endpoints).
+        wait_until(lambda: live_venues(c) >= {"coinbase"}, 120, interval=0.5, what="the new CC answering")
         assert c.order(market["order_id"])["state"] == "filled"
         assert c.order(market["order_id"])["fills"] == market["fills"]
         assert c.order(resting["order_id"])["state"] not in FINAL  # still working after the roll
