@@ -116,9 +116,12 @@ def cross(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mesh, Toxi
     """na's only venue is 1 bp dearer than eu's; the link between them has ~70 ms round trips."""
     tmp = tmp_path_factory.mktemp("cross")
     toxi = Toxiproxy(tmp)
-    # Mids stand still (volatility 0) so the 1 bp gap between the venues is exactly what the SOR sees.
+    # Mids stand still (volatility 0) and no synthetic taker eats a top of book (a taker that
+    # emptied coinbase's best ask once sent the small order abroad), so the 1 bp gap between the
+    # venues is exactly what the SOR sees: only our own orders trade.
     mesh = Mesh(tmp, {"na": {"coinbase": ("1", "0.001", "0.001")}, "eu": {"kraken": ("0", "0.001", "0.001")}},
-                probe_s=1.0, route=toxi.router(lambda _a, _b: 35, jitter_ms=3), sim_args=("--volatility-bps", "0"))
+                probe_s=1.0, route=toxi.router(lambda _a, _b: 35, jitter_ms=3),
+                sim_args=("--volatility-bps", "0", "--taker-probability", "0"))
     for r in mesh.regions.values():
         wait_until(lambda r=r: all(p["connected"] and p["rtt_ms"] for p in peers(r.api).values()), 60,
                    what=f"{r.region} peers up")
