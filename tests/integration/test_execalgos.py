@@ -177,15 +177,19 @@ async def test_iceberg_never_shows_more_than_its_display_on_any_venue_book(
         if run is None or p.state in PARENT_TERMINAL:
             break
         await until(lambda r=run: bool(r.slices) or p.state in PARENT_TERMINAL, 20, "a slice shown")
-        at = {venues.sims[c.venue][1] for s in list(run.slices.values()) for c in s.children}
-        shown: list[dict[str, Any]] = []
-        for url in urls:  # what the venues' own books hold of it
-            shown += [o for o in await _open_orders(url) if Decimal(str(o["price"])) == price]
-        visible = sum((Decimal(str(o["remaining"])) for o in shown), Decimal(0))
+        # What the venues' own books hold of it, once its slice rests there (the CC has it as
+        # soon as it is sent; selling before the venue has it would leave it waiting for good).
+        deadline = time.monotonic() + 20
+        while True:
+            shown = {url: [o for o in await _open_orders(url) if Decimal(str(o["price"])) == price] for url in urls}
+            if any(shown.values()) or p.state in PARENT_TERMINAL or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        visible = sum((Decimal(str(o["remaining"])) for os in shown.values() for o in os), Decimal(0))
         assert visible <= display, shown
         most = max(most, visible)
         fills = len(p.fills)
-        for url in at:
+        for url in (u for u, os in shown.items() if os):
             await _sell_down_to(url, price)  # another participant takes what is shown
         await until(lambda n=fills: len(p.fills) > n or p.state in PARENT_TERMINAL, 20, "a fill")
     await until(lambda: p.state in PARENT_TERMINAL, 20, "the iceberg to finish")
