@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import peer_pb2 as ppb
+from seqmesh.runtime.store.recent import RecentFinal
 
 from ..edges import EdgeLink
 from ..marketdata import MarketData
@@ -51,7 +52,7 @@ class RemoteHome:
         #: children other regions routed to our edges, not yet final: child id -> (origin region, venue)
         self.children = hosted
         #: the most recent final ones (late events, resends), oldest first
-        self.finished: dict[str, tuple[str, str]] = {}
+        self.finished = RecentFinal[tuple[str, str]](REMOTE_VIEW_KEPT, lambda _: None)
         #: (origin, venue) -> live events held while that origin's replay of that venue runs, so
         #: the origin gets each child's events in order (then these, after the replay)
         self._held: dict[tuple[str, str], list[pb.OrderEvent]] = {}
@@ -128,7 +129,7 @@ class RemoteHome:
             return False
         if ev.state in FINAL and self.children.pop(cid, None) is not None:
             self.ledger.finish_remote_child(cid)  # booked with the batch this event came in
-            self._keep_finished(cid, remote)
+            self.finished.keep(cid, remote)
         origin = remote[0]
         view = self.view.pop(ev.client_order_id, None) or {"child_id": ev.client_order_id, "origin": origin,
                                                              "venue": venue, "fills": 0}
@@ -150,18 +151,13 @@ class RemoteHome:
         remote = await self.ledger.remote_child(ev.client_order_id)
         if remote is None:
             return False
-        self._keep_finished(ev.client_order_id, remote)
+        self.finished.keep(ev.client_order_id, remote)
         return self.relay(venue, ev)
 
     # -- internals ---------------------------------------------------------------------------
 
     def _known(self, cid: str) -> tuple[str, str] | None:
         return self.children.get(cid) or self.finished.get(cid)
-
-    def _keep_finished(self, cid: str, remote: tuple[str, str]) -> None:
-        self.finished[cid] = remote
-        if len(self.finished) > REMOTE_VIEW_KEPT:
-            del self.finished[next(iter(self.finished))]
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
