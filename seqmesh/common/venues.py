@@ -34,3 +34,17 @@ def check_region(region: str) -> str:
     if not REGION_NAME.match(region):
         raise ValueError(f"region {region!r} must be a DNS label (lowercase letters, digits, '-')")
     return region
+
+
+def venue_kind(venue: str) -> str:
+    """"cex" (an order book through ccxt), "dex" (AMM pools on an EVM chain) or "rfq" (Solana)."""
+    if venue.startswith("dex-"):
+        return "dex"
+    return "rfq" if venue == "solana" else "cex"
+
+
+def dex_chain(venue: str) -> str:
+    """The chain a `dex-<chain>` venue trades on."""
+    if not venue.startswith("dex-") or venue[4:] not in DEX_CHAINS:
+        raise ValueError(f"{venue!r} is not a DEX venue (dex-{'|'.join(DEX_CHAINS)})")
+    return venue[4:]
