@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-SIM_READY = r"venue (\S+) ready: http://127\.0\.0\.1:(\d+)/api/v3"
+SIM_READY = r"venue (\S+) ready: http://127\.0\.0\.1:(\d+)/api/v\d"
 EDGE_READY = r"edge (\S+) ready: grpc 127\.0\.0\.1:(\d+)"
 CC_READY = r"cc (\S+) ready: (http://\S+) "
 

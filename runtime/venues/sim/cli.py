@@ -17,11 +17,21 @@ def _run(args: Any) -> int:
     from .server import SimVenue
 
     keys = dict(VenueSettings().api_keys)
+    passphrases = dict(VenueSettings().passphrases)
     for spec in args.api_key:
         key, sep, secret = spec.partition(":")
+        if args.dialect == "okx":  # OKX signs with a passphrase too
+            secret, sep2, passphrase = secret.partition(":")
+            if not sep2 or not passphrase:
+                raise SystemExit(f"seqmesh sim: with --dialect okx, --api-key must be KEY:SECRET:PASSPHRASE, "
+                                 f"got {spec!r}")
+            passphrases[key] = passphrase
         if not sep or not key or not secret:
             raise SystemExit(f"seqmesh sim: --api-key must be KEY:SECRET, got {spec!r}")
         keys[key] = secret
+    limit, sep, window = args.rate_limit.partition("/")
+    if not (sep and limit.isdigit() and window.isdigit()):
+        raise SystemExit(f"seqmesh sim: --rate-limit must be REQUESTS/WINDOW_MS, got {args.rate_limit!r}")
     balances = dict(VenueSettings().starting_balances)
     for spec in args.balance:
         asset, sep, amount = spec.partition("=")
@@ -30,8 +40,8 @@ def _run(args: Any) -> int:
         balances[asset.upper()] = Decimal(amount)
     try:
         settings = VenueSettings(
-            api_keys=keys, starting_balances=balances,
-            venue=args.venue,
+            api_keys=keys, passphrases=passphrases, starting_balances=balances,
+            venue=args.venue, dialect=args.dialect, rate_limit=int(limit), rate_limit_window_ms=int(window),
             symbols=[s.strip() for s in args.symbols.split(",") if s.strip()],
             seed=args.seed,
             maker_fee=Decimal(args.maker_fee),
@@ -47,9 +57,9 @@ def _run(args: Any) -> int:
 
     async def main() -> None:
         venue = SimVenue(settings)
-        port = await venue.start(args.host, args.port)
-        print(f"venue {settings.venue} ready: http://{args.host}:{port}/api/v3  ws://{args.host}:{port}/stream",
-              flush=True)
+        await venue.start(args.host, args.port)
+        rest, ws = venue.urls(args.host)
+        print(f"venue {settings.venue} ready: {rest}  {ws} ({settings.dialect} dialect)", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -65,8 +75,13 @@ def _run(args: Any) -> int:
 
 def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
-        "sim", help="run a simulated venue speaking the Binance spot dialect")
+        "sim", help="run a simulated venue speaking an exchange's dialect (Binance spot or OKX v5)")
     p.add_argument("--venue", default="binance", help="venue name (labels only)")
+    p.add_argument("--dialect", choices=["binance", "okx"], default="binance",
+                   help="the exchange API served: Binance spot (/api/v3, /stream) or OKX v5 (/api/v5, /ws/v5/public)")
+    p.add_argument("--rate-limit", default="60/2000", metavar="REQUESTS/WINDOW_MS",
+                   help="okx dialect: each API key may call each private endpoint this often per window "
+                        "(default 60/2000, OKX's order limit); more is refused with code 50011, HTTP 429")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
     p.add_argument("--seed", type=int, default=1)
@@ -81,6 +96,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--taker-probability", type=float, default=0.3, help="chance of a market order per step")
     p.add_argument("--balance", action="append", default=[], metavar="ASSET=AMOUNT",
                    help="starting balance of every account for ASSET (repeatable)")
-    p.add_argument("--api-key", action="append", default=[], metavar="KEY:SECRET",
-                   help="an extra funded account (repeatable); seqmesh-demo:seqmesh-demo-secret always exists")
+    p.add_argument("--api-key", action="append", default=[], metavar="KEY:SECRET[:PASSPHRASE]",
+                   help="an extra funded account (repeatable; the okx dialect needs the passphrase); "
+                        "seqmesh-demo:seqmesh-demo-secret(:seqmesh-demo-passphrase) always exists")
     p.set_defaults(handler=_run)

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+#: The exchange dialects the simulator speaks (REST + WebSocket), one per server.
+Dialect = Literal["binance", "okx"]
 
 
 class FlowSettings(BaseModel):
@@ -22,6 +26,7 @@ class FlowSettings(BaseModel):
 
 class VenueSettings(BaseModel):
     venue: str = "binance"
+    dialect: Dialect = "binance"
     symbols: list[str] = Field(default_factory=lambda: ["BTC/USDT", "ETH/USDT"])
     seed: int = 1
     maker_fee: Decimal = Field(Decimal("0.001"), ge=0, le=Decimal("0.1"))
@@ -33,6 +38,12 @@ class VenueSettings(BaseModel):
     flow: FlowSettings = Field(default_factory=lambda: FlowSettings())
     #: api key -> (secret, starting balances); the key is also the account name.
     api_keys: dict[str, str] = Field(default_factory=lambda: {"seqmesh-demo": "seqmesh-demo-secret"})
+    #: api key -> passphrase, for dialects that sign with one too (OKX); every key needs one there.
+    passphrases: dict[str, str] = Field(default_factory=lambda: {"seqmesh-demo": "seqmesh-demo-passphrase"})
+    #: OKX dialect: each API key may call each private endpoint this often per window, as OKX
+    #: limits "60 requests per 2 seconds" per endpoint; more is refused with code 50011 (HTTP 429).
+    rate_limit: int = Field(60, ge=1, le=1_000_000, description="requests per window, per API key and endpoint")
+    rate_limit_window_ms: int = Field(2000, ge=1, le=3_600_000)
     starting_balances: dict[str, Decimal] = Field(
         default_factory=lambda: {"USDT": Decimal(1_000_000), "BTC": Decimal(10), "ETH": Decimal(200),
                                  "SOL": Decimal(2000), "XRP": Decimal(100_000)}
@@ -47,3 +58,10 @@ class VenueSettings(BaseModel):
         if not symbols:
             raise ValueError("at least one symbol")
         return symbols
+
+    @model_validator(mode="after")
+    def _passphrases(self) -> VenueSettings:
+        missing = sorted(k for k in self.api_keys if k not in self.passphrases)
+        if self.dialect == "okx" and missing:
+            raise ValueError(f"the okx dialect signs with a passphrase: API keys {missing} have none")
+        return self

@@ -19,7 +19,7 @@ from sortedcontainers import SortedDict
 
 from .accounts import FEE_ACCOUNT, ZERO, Accounts, InsufficientBalance
 from .instruments import Instrument
-from .orders import Fill, Order, OrderType, Rejected, RejectReason, Side, Status, TimeInForce
+from .orders import Cause, Fill, Order, OrderType, Rejected, RejectReason, Side, Status, TimeInForce
 
 FEE_QUANTUM = Decimal("0.00000001")
 
@@ -99,6 +99,10 @@ class BookSide:
             out.append((price, self.totals[price]))
         return out
 
+    def counted_levels(self, limit: int) -> list[tuple[Decimal, Decimal, int]]:
+        """The best `limit` levels with how many orders rest at each (OKX's books show it)."""
+        return [(price, total, len(self.queues[price])) for price, total in self.levels(limit)]
+
 
 class SymbolBook:
     def __init__(self, instrument: Instrument, first_id: int = 1) -> None:
@@ -167,6 +171,12 @@ class MatchingEngine:
         book = self.books[self.instrument(symbol).symbol]
         return book.update_id, book.bids.levels(limit), book.asks.levels(limit)
 
+    def counted_depth(self, symbol: str, limit: int) -> tuple[int, list[tuple[Decimal, Decimal, int]],
+                                                              list[tuple[Decimal, Decimal, int]]]:
+        """As `depth`, each level with the number of orders resting at it."""
+        book = self.books[self.instrument(symbol).symbol]
+        return book.update_id, book.bids.counted_levels(limit), book.asks.counted_levels(limit)
+
     def find_order(self, account: str, symbol: str, order_id: int | None = None,
                    client_order_id: str | None = None) -> Order:
         oid = order_id
@@ -223,8 +233,8 @@ class MatchingEngine:
         try:
             self.accounts.lock(account, lock_asset, lock_amt)
         except InsufficientBalance:
-            raise Rejected(RejectReason.NEW_ORDER_REJECTED,
-                           "Account has insufficient balance for requested action.") from None
+            raise Rejected(RejectReason.NEW_ORDER_REJECTED, "Account has insufficient balance for requested action.",
+                           Cause.INSUFFICIENT_BALANCE) from None
         order = Order(self._next_order_id, cid, account, symbol, side, type, tif, price, qty, now,
                       update_ms=now, locked=lock_amt)
         self._next_order_id += 1
@@ -277,26 +287,26 @@ class MatchingEngine:
     def _validate(self, account: str, inst: Instrument, type: OrderType, qty: Decimal,
                   price: Decimal | None, client_order_id: str | None) -> None:
         if not self.accounts.exists(account):
-            raise Rejected(RejectReason.NEW_ORDER_REJECTED, "Account does not exist.")
+            raise Rejected(RejectReason.NEW_ORDER_REJECTED, "Account does not exist.", Cause.NO_ACCOUNT)
         if qty <= 0:
             raise Rejected(RejectReason.BAD_PARAMETER, "Quantity must be positive.")
         if qty % inst.lot != 0:
-            raise Rejected(RejectReason.FILTER_FAILURE, "Filter failure: LOT_SIZE")
+            raise Rejected(RejectReason.FILTER_FAILURE, "Filter failure: LOT_SIZE", Cause.LOT)
         if qty < inst.min_qty:
-            raise Rejected(RejectReason.FILTER_FAILURE, "Filter failure: LOT_SIZE")
+            raise Rejected(RejectReason.FILTER_FAILURE, "Filter failure: LOT_SIZE", Cause.MIN_QTY)
         if type is OrderType.LIMIT:
             if price is None:
                 raise Rejected(RejectReason.MANDATORY_PARAM,
                                "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")
             if price <= 0 or price % inst.tick != 0:
-                raise Rejected(RejectReason.FILTER_FAILURE, "Filter failure: PRICE_FILTER")
+                raise Rejected(RejectReason.FILTER_FAILURE, "Filter failure: PRICE_FILTER", Cause.TICK)
             if price * qty < inst.min_notional:
-                raise Rejected(RejectReason.FILTER_FAILURE, "Filter failure: NOTIONAL")
+                raise Rejected(RejectReason.FILTER_FAILURE, "Filter failure: NOTIONAL", Cause.MIN_NOTIONAL)
         if client_order_id is not None:
             if not client_order_id or len(client_order_id) > 36:
                 raise Rejected(RejectReason.BAD_PARAMETER, "Illegal characters found in parameter 'newClientOrderId'.")
             if (account, client_order_id) in self._open_by_client:
-                raise Rejected(RejectReason.NEW_ORDER_REJECTED, "Duplicate order sent.")
+                raise Rejected(RejectReason.NEW_ORDER_REJECTED, "Duplicate order sent.", Cause.DUPLICATE_CLIENT_ID)
 
     def _fillable(self, book: SymbolBook, side: Side, limit: Decimal | None, qty: Decimal) -> Decimal:
         got = ZERO

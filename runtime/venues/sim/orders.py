@@ -56,13 +56,27 @@ class RejectReason(enum.IntEnum):
     PARAM_NOT_REQUIRED = -1106
 
 
+class Cause(enum.StrEnum):
+    """Why the engine refused an order, apart from any dialect's codes: a dialect whose codes
+    are finer than Binance's (OKX's) tells these apart where one Binance code covers several."""
+
+    INSUFFICIENT_BALANCE = "insufficient_balance"
+    DUPLICATE_CLIENT_ID = "duplicate_client_id"
+    NO_ACCOUNT = "no_account"
+    LOT = "lot"
+    MIN_QTY = "min_qty"
+    TICK = "tick"
+    MIN_NOTIONAL = "min_notional"
+
+
 class Rejected(Exception):
     """A request the venue refuses; the engine is unchanged when this is raised."""
 
-    def __init__(self, code: RejectReason, msg: str) -> None:
+    def __init__(self, code: RejectReason, msg: str, cause: Cause | None = None) -> None:
         super().__init__(msg)
         self.code = code
         self.msg = msg
+        self.cause = cause
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,9 @@ exception class. No bad request can reach a 500.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections import deque
-from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -20,13 +17,12 @@ from aiohttp import web
 from . import binance_format as fmt
 from .auth import AuthError, verify
 from .instruments import Instrument
-from .matching import MatchingEngine, PublicTrade
+from .matching import MatchingEngine
 from .orders import OrderType, Rejected, RejectReason, Side, TimeInForce
+from .rest_base import DialectRest, Handler, plain_decimal
 
 log = logging.getLogger(__name__)
-_DECIMAL = re.compile(r"^\d{1,20}(\.\d{1,20})?$")
 _CLIENT_ID = re.compile(r"^[.A-Za-z0-9_-]{1,36}$")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _error(status: int, code: int, msg: str) -> web.Response:
@@ -60,13 +56,11 @@ class Params:
         text = self.required(name) if required else self.get(name)
         if text is None:
             return None
-        if not _DECIMAL.match(text):
+        value = plain_decimal(text)
+        if value is None:
             raise Rejected(RejectReason.BAD_PARAMETER,
                            f"Illegal characters found in parameter '{name}'; it must be a plain decimal number.")
-        try:
-            return Decimal(text)
-        except InvalidOperation:
-            raise Rejected(RejectReason.BAD_PARAMETER, f"Illegal characters found in parameter '{name}'.") from None
+        return value
 
     def integer(self, name: str, default: int | None = None, low: int = 0, high: int = 2**63 - 1) -> int | None:
         text = self.get(name)
@@ -91,14 +85,10 @@ class Params:
             raise Rejected(code, f"Invalid {name}.") from None
 
 
-class BinanceRest:
+class BinanceRest(DialectRest):
     def __init__(self, engine: MatchingEngine, api_keys: dict[str, str], latency_ms: float) -> None:
-        self.engine = engine
+        super().__init__(engine, latency_ms)
         self.api_keys = api_keys
-        self.latency_s = latency_ms / 1000
-        # recent public trades per symbol, for GET /trades (Binance serves at most 1000)
-        self.recent_trades: dict[str, deque[PublicTrade]] = {s: deque(maxlen=1000) for s in engine.instruments}
-        engine.trade_listeners.append(lambda t: self.recent_trades[t.symbol].append(t))
 
     def routes(self) -> list[web.RouteDef]:
         p = "/api/v3"
@@ -119,17 +109,7 @@ class BinanceRest:
             web.get(f"{p}/myTrades", self.my_trades),
         ]
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        # A venue carries out a request it received even if the client hangs up meanwhile:
-        # take the whole request off the wire first, then work on it come what may.
-        if request.can_read_body:
-            await request.read()
-        return await asyncio.shield(self._handle(request, handler))
-
-    async def _handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
         except AuthError as exc:

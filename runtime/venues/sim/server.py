@@ -1,4 +1,4 @@
-"""One simulated venue: engine, synthetic flow, and the dialect served on one port."""
+"""One simulated venue: engine, synthetic flow, and its dialect (Binance or OKX) served on one port."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ from .config import VenueSettings
 from .flow import SyntheticFlow
 from .instruments import resolve
 from .matching import Fees, MatchingEngine
+from .okx_rest import OkxRest
+from .okx_streams import OkxStreamHub
 from .rest import BinanceRest
-from .streams import StreamHub
+from .rest_base import DialectRest
+from .streams import SocketHub, StreamHub
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +29,14 @@ class SimVenue:
         for key in settings.api_keys:
             self.engine.accounts.open(key, dict(settings.starting_balances))
         self.flow = SyntheticFlow(self.engine, settings)
-        self.rest = BinanceRest(self.engine, settings.api_keys, settings.extra_latency_ms)
-        self.hub = StreamHub(self.engine, settings.depth_interval_ms, settings.extra_latency_ms)
+        self.rest: DialectRest
+        self.hub: SocketHub
+        if settings.dialect == "okx":
+            self.rest = OkxRest(self.engine, settings)
+            self.hub = OkxStreamHub(self.engine, settings.depth_interval_ms, settings.extra_latency_ms)
+        else:
+            self.rest = BinanceRest(self.engine, settings.api_keys, settings.extra_latency_ms)
+            self.hub = StreamHub(self.engine, settings.depth_interval_ms, settings.extra_latency_ms)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.port: int | None = None
@@ -36,9 +45,19 @@ class SimVenue:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self.rest.middleware])
         app.add_routes(self.rest.routes())
-        app.add_routes([web.get("/stream", self.hub.handle), web.get("/stream/{index}", self.hub.handle),
-                        web.get("/ws", self.hub.handle), web.get("/ws/{index}", self.hub.handle)])
+        if self.settings.dialect == "okx":
+            app.add_routes([web.get("/ws/v5/public", self.hub.handle)])
+        else:
+            app.add_routes([web.get("/stream", self.hub.handle), web.get("/stream/{index}", self.hub.handle),
+                            web.get("/ws", self.hub.handle), web.get("/ws/{index}", self.hub.handle)])
         return app
+
+    def urls(self, host: str) -> tuple[str, str]:
+        """Where the dialect's REST and WebSocket sides are served."""
+        base = f"{host}:{self.port}"
+        if self.settings.dialect == "okx":
+            return f"http://{base}/api/v5", f"ws://{base}/ws/v5/public"
+        return f"http://{base}/api/v3", f"ws://{base}/stream"
 
     async def _flow_loop(self) -> None:
         interval = self.settings.flow.interval_ms / 1000

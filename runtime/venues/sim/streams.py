@@ -1,6 +1,7 @@
-"""The WebSocket side of the dialect: SUBSCRIBE/UNSUBSCRIBE and the diff-depth and trade streams.
+"""The WebSocket side: what every dialect's sockets share (`SocketHub`), and the Binance
+dialect's SUBSCRIBE/UNSUBSCRIBE with its diff-depth and trade streams (`StreamHub`).
 
-Depth changes are coalesced per symbol and flushed every `depth_interval_ms` as one
+Binance depth changes are coalesced per symbol and flushed every `depth_interval_ms` as one
 `depthUpdate` frame whose `U`..`u` cover exactly the update ids in it, so consecutive frames
 satisfy `U == previous u + 1` (what ccxt checks). Trades go out as they happen.
 """
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 DEPTH_SUFFIXES = ("@depth", "@depth@100ms", "@depth@1000ms")
 
 
-class _Connection:
+class Connection:
     """One client socket with its own ordered, latency-delayed send queue."""
 
     def __init__(self, ws: web.WebSocketResponse, latency_s: float) -> None:
@@ -53,12 +54,67 @@ class _Connection:
             await self.ws.close()
 
 
-class StreamHub:
+class SocketHub:
+    """What every dialect's WebSocket side does alike: accept sockets, hand each text frame to
+    the dialect (`_on_text`), forget a closed socket's subscriptions, and flush book changes
+    every `depth_interval_ms` (`flush_depth`)."""
+
     def __init__(self, engine: MatchingEngine, depth_interval_ms: int, latency_ms: float) -> None:
         self.engine = engine
         self.depth_interval = depth_interval_ms / 1000
         self.latency_s = latency_ms / 1000
-        self.subscribers: defaultdict[str, set[_Connection]] = defaultdict(set)
+        self.subscribers: defaultdict[str, set[Connection]] = defaultdict(set)
+
+    def flush_depth(self) -> None:
+        raise NotImplementedError
+
+    async def run_depth_flusher(self) -> None:
+        while True:
+            await asyncio.sleep(self.depth_interval)
+            self.flush_depth()
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        # No permessage-deflate: the venues' streams do not compress, and deflating every depth
+        # frame here and inflating it at the edge cost both sides CPU that a venue would not.
+        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20, compress=False)
+        await ws.prepare(request)
+        conn = Connection(ws, self.latency_s)
+        self._on_open(conn, request)
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    self._on_text(conn, msg.data)
+                elif msg.type is WSMsgType.ERROR:
+                    break
+        finally:
+            self._on_close(conn)
+            conn.sender.cancel()
+        return ws
+
+    def _on_close(self, conn: Connection) -> None:
+        for name in conn.streams:
+            self.subscribers[name].discard(conn)
+
+    def _subscribe(self, conn: Connection, name: str) -> None:
+        conn.streams.add(name)
+        self.subscribers[name].add(conn)
+
+    def _unsubscribe(self, conn: Connection, name: str) -> None:
+        conn.streams.discard(name)
+        self.subscribers[name].discard(conn)
+
+    def _on_open(self, conn: Connection, request: web.Request) -> None:
+        """A socket just opened (a dialect may subscribe it from its URL)."""
+
+    def _on_text(self, conn: Connection, text: str) -> None:
+        raise NotImplementedError
+
+
+class StreamHub(SocketHub):
+    """The Binance dialect's streams."""
+
+    def __init__(self, engine: MatchingEngine, depth_interval_ms: int, latency_ms: float) -> None:
+        super().__init__(engine, depth_interval_ms, latency_ms)
         self.pending: defaultdict[str, list[LevelChange]] = defaultdict(list)
         engine.book_listeners.append(self._on_level)
         engine.trade_listeners.append(self._on_trade)
@@ -90,40 +146,18 @@ class StreamHub:
                 for conn in conns:
                     conn.push(frame)
 
-    async def run_depth_flusher(self) -> None:
-        while True:
-            await asyncio.sleep(self.depth_interval)
-            self.flush_depth()
-
     # -- sockets ---------------------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.WebSocketResponse:
-        # No permessage-deflate: Binance's streams do not compress, and deflating every depth
-        # frame here and inflating it at the edge cost both sides CPU that a venue would not.
-        ws = web.WebSocketResponse(heartbeat=30, max_msg_size=1 << 20, compress=False)
-        await ws.prepare(request)
-        conn = _Connection(ws, self.latency_s)
+    def _on_open(self, conn: Connection, request: web.Request) -> None:
         # Raw-stream style URLs (`/ws/btcusdt@trade`, `/stream?streams=a/b`) subscribe at once.
         for name in request.query.get("streams", "").split("/"):
             if name:
                 self._subscribe(conn, name)
-        try:
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
-                    conn.push(orjson.dumps(self._command(conn, msg.data)))
-                elif msg.type is WSMsgType.ERROR:
-                    break
-        finally:
-            for name in conn.streams:
-                self.subscribers[name].discard(conn)
-            conn.sender.cancel()
-        return ws
 
-    def _subscribe(self, conn: _Connection, name: str) -> None:
-        conn.streams.add(name)
-        self.subscribers[name].add(conn)
+    def _on_text(self, conn: Connection, text: str) -> None:
+        conn.push(orjson.dumps(self._command(conn, text)))
 
-    def _command(self, conn: _Connection, text: str) -> dict[str, Any]:
+    def _command(self, conn: Connection, text: str) -> dict[str, Any]:
         try:
             msg = orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -145,8 +179,7 @@ class StreamHub:
             return {"result": None, "id": req_id}
         if method == "UNSUBSCRIBE":
             for name in params:
-                conn.streams.discard(name)
-                self.subscribers[name].discard(conn)
+                self._unsubscribe(conn, name)
             return {"result": None, "id": req_id}
         if method == "LIST_SUBSCRIPTIONS":
             return {"result": sorted(conn.streams), "id": req_id}
