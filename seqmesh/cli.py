@@ -18,6 +18,7 @@ from seqmesh.common import grpc_core
 COMMAND_MODULES = (
     "seqmesh.runtime.venues.sim.cli",
     "seqmesh.runtime.venues.chain.cli",
+    "seqmesh.runtime.venues.solana.cli",
     "seqmesh.runtime.edge.cli",
     "seqmesh.runtime.cc.cli",
     "seqmesh.runtime.launcher.cli",
