@@ -186,7 +186,7 @@ class Bank:
         res = self.svm.send_transaction(tx)
         if isinstance(res, FailedTransactionMetadata):
             meta = res.meta()
-            if meta.signature() != signature:  # refused before execution: nothing was charged
+            if self.svm.get_transaction(signature) is None:  # refused before execution: nothing charged
                 raise TxRefused(res.err(), list(meta.logs()))
             err: TransactionErrorType | None = res.err()
         else:
