@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 import grpc
 from seqmesh.runtime.links.tls import TlsFiles, server_credentials
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import edge_pb2_grpc as pbg
+
+from seqmesh.common.venues import venue_kind
 
 from .algos import AlgoManager
 from .config import EdgeSettings
@@ -21,6 +24,8 @@ from .journal import Journal
 from .oms import OrderManager
 from .ratelimit import TokenBucket
 from .service import EdgeService
+from .solana.gateway import SolanaGateway
+from .solana.levels import LevelsStream
 from .stream import MarketStream, TappedBinance
 
 log = logging.getLogger(__name__)
@@ -33,17 +38,22 @@ class EdgeApp:
         self.limiter = TokenBucket(settings.rate_limit_per_s, settings.rate_limit_burst)
         key = settings.api_key.get_secret_value() if settings.api_key else None
         secret = settings.secret.get_secret_value() if settings.secret else None
-        self.tapped = settings.sim_url is not None or settings.ccxt_id == "binance"
+        password = settings.passphrase.get_secret_value() if settings.passphrase else None
+        self.tapped = settings.client_id == "binance"
         gateway = BinanceGateway if self.tapped else VenueGateway
-        self.gateway = gateway(
-            make_exchange(settings.ccxt_id, sim_url=settings.sim_url, api_key=key, secret=secret), self.limiter)
-        self._ws = make_exchange(settings.ccxt_id, sim_url=settings.sim_url, pro=True,
-                                 cls=TappedBinance if self.tapped else None, api_key=key, secret=secret)
+        connect = functools.partial(make_exchange, settings.ccxt_id, sim_url=settings.sim_url,
+                                    dialect=settings.sim_dialect, api_key=key, secret=secret, password=password)
+        if settings.solana is not None:  # the Solana RFQ venue: quotes settled on chain, no ccxt
+            self.gateway: VenueGateway = SolanaGateway(settings.solana, self.limiter, settings.state_dir,
+                                                       settings.durability)
+        else:
+            self.gateway = gateway(connect(), self.limiter)
+            self._ws = connect(pro=True, cls=TappedBinance if self.tapped else None)
         self.hub = MarketDataHub(settings.venue)
         self.instruments: dict[str, InstrumentSpec] = {}
         self.feed: BookFeed
         self.oms: OrderManager
-        self.stream: MarketStream
+        self.stream: MarketStream | LevelsStream
         self.algos: AlgoManager
         self.server: grpc.aio.Server | None = None
         self.port = 0
@@ -70,7 +80,10 @@ class EdgeApp:
         self.algos = AlgoManager(self.settings.state_dir / "wasm-cache", self.oms, self.feed,
                                  self.settings.region, self.settings.venue)
         self.feed.algo_hook = self.algos.on_book
-        self.stream = MarketStream(self._ws, self.feed, list(self.instruments), self.tapped)
+        if isinstance(self.gateway, SolanaGateway):
+            self.stream = self.gateway.market_stream(self.feed, list(self.instruments))
+        else:
+            self.stream = MarketStream(self._ws, self.feed, list(self.instruments), self.tapped)
         self.stream.start()
         await self.oms.reconcile()  # whatever happened at the venue while we were away
         self._tasks.append(asyncio.create_task(self._poll_loop()))
@@ -112,6 +125,7 @@ class EdgeApp:
         maker, taker = self.gateway.maker_fee, self.gateway.taker_fee
         return pb.VenueInfo(
             venue=self.settings.venue, exchange_id=self.settings.ccxt_id, region=self.settings.region,
+            kind=venue_kind(self.settings.venue),
             connected=all(self.stream.connected.values()) if self.instruments else False,
             maker_fee=str(maker), taker_fee=str(taker), last_event_seq=self.oms.last_seq,
             instruments=[pb.Instrument(symbol=s.symbol, tick=str(s.tick), lot=str(s.lot), min_qty=str(s.min_qty),

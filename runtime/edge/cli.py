@@ -28,11 +28,13 @@ def _settings(args: Any) -> Any:
         ca, cert, key = Path(args.ca), Path(args.cert), Path(args.key)
     api_key = args.api_key or os.environ.get("SEQMESH_API_KEY")
     secret = args.secret or os.environ.get("SEQMESH_API_SECRET")
-    if args.sim_url and not api_key:
-        api_key, secret = "seqmesh-demo", "seqmesh-demo-secret"  # the simulator's demo account
+    passphrase = args.passphrase or os.environ.get("SEQMESH_API_PASSPHRASE")
+    if args.sim_url and not api_key:  # the simulator's demo account
+        api_key, secret, passphrase = "seqmesh-demo", "seqmesh-demo-secret", "seqmesh-demo-passphrase"
     try:
         return EdgeSettings(
-            venue=args.venue, exchange_id=args.exchange, sim_url=args.sim_url, region=args.region,
+            venue=args.venue, exchange_id=args.exchange, sim_url=args.sim_url, sim_dialect=args.sim_dialect,
+            region=args.region, passphrase=passphrase,
             symbols=[s.strip() for s in args.symbols.split(",") if s.strip()],
             api_key=api_key, secret=secret, listen=args.listen, ca=ca, cert=cert, key=key,
             state_dir=Path(args.state_dir),
@@ -40,9 +42,22 @@ def _settings(args: Any) -> Any:
             rate_limit_per_s=args.rate_limit or (2000.0 if args.sim_url else 20.0),
             rate_limit_burst=args.burst or (4000.0 if args.sim_url else 40.0),
             poll_interval_s=args.poll_interval, durability=args.durability, commit_delay_ms=args.commit_delay_ms,
+            solana=_solana(args),
         )
     except ValidationError as exc:
         raise SystemExit(f"seqmesh edge: invalid settings: {exc}") from None
+
+
+def _solana(args: Any) -> Any:
+    """The Solana RFQ venue's settings, when its RPC is given."""
+    if not args.solana_rpc:
+        return None
+    from .solana.settings import SolanaSettings
+
+    if not args.solana_keypair:
+        raise SystemExit("seqmesh edge: --solana-rpc needs --solana-keypair (the taker's key file)")
+    return SolanaSettings(rpc_url=args.solana_rpc, rfq_url=args.solana_rfq, keypair=Path(args.solana_keypair),
+                          commitment=args.solana_commitment)
 
 
 def _run(args: Any) -> int:
@@ -81,11 +96,15 @@ def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser("edge", help="run the edge server of one venue")
     p.add_argument("--venue", required=True, help="venue id, e.g. binance")
     p.add_argument("--exchange", help="ccxt exchange id when it differs from the venue id")
-    p.add_argument("--sim-url", help="trade against a simulator at this URL (Binance dialect)")
+    p.add_argument("--sim-url", help="trade against a simulator at this URL")
+    p.add_argument("--sim-dialect", choices=["binance", "okx"], default="binance",
+                   help="the dialect the simulator at --sim-url speaks (seqmesh sim --dialect)")
     p.add_argument("--region", default="local")
     p.add_argument("--symbols", default="", help="comma-separated; default: all spot markets")
     p.add_argument("--api-key", help="or SEQMESH_API_KEY")
     p.add_argument("--secret", help="or SEQMESH_API_SECRET")
+    p.add_argument("--passphrase", help="the API key's passphrase where the venue has one (OKX); "
+                                        "or SEQMESH_API_PASSPHRASE")
     p.add_argument("--listen", default="127.0.0.1:0", help="gRPC address (default: a free loopback port)")
     p.add_argument("--ca")
     p.add_argument("--cert")
@@ -100,4 +119,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--commit-delay-ms", type=float, default=2.0,
                    help="how long a recorded event may wait for its commit (default 2): acks go out first and "
                         "more events share the fsync")
+    p.add_argument("--solana-rpc", metavar="URL", help="venue solana: its JSON-RPC endpoint")
+    p.add_argument("--solana-rfq", metavar="URL", help="venue solana: the RFQ maker's API (default: the RPC URL)")
+    p.add_argument("--solana-keypair", metavar="FILE", help="venue solana: the taker's keypair (solana-keygen JSON)")
+    p.add_argument("--solana-commitment", choices=["processed", "confirmed", "finalized"], default="confirmed",
+                   help="venue solana: how settled a transaction must be before its fill is booked")
     p.set_defaults(handler=_run)

@@ -7,15 +7,23 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 
+from seqmesh.common.venues import venue_kind
+
+from .solana.settings import SolanaSettings
+
 
 class EdgeSettings(BaseModel):
     venue: str = Field(description="venue id, e.g. binance")
     exchange_id: str | None = Field(None, description="ccxt exchange id (defaults to the venue id)")
-    sim_url: str | None = Field(None, description="a Binance-dialect simulator instead of the real venue")
+    sim_url: str | None = Field(None, description="a simulator instead of the real venue")
+    sim_dialect: Literal["binance", "okx"] = Field("binance", description="the dialect the simulator at sim_url speaks")
     region: str = "local"
     symbols: list[str] = Field(default_factory=list, description="empty: every spot market the venue lists")
     api_key: SecretStr | None = None
     secret: SecretStr | None = None
+    passphrase: SecretStr | None = Field(None, description="the API key's passphrase, for venues that sign with "
+                                                            "one (OKX); ccxt's `password`")
+    solana: SolanaSettings | None = Field(None, description="venue solana: its JSON-RPC, RFQ maker and keypair")
     listen: str = "127.0.0.1:0"
     ca: Path
     cert: Path
@@ -40,9 +48,21 @@ class EdgeSettings(BaseModel):
             raise ValueError(f"listen must be HOST:PORT, got {self.listen!r}")
         return self
 
+    @model_validator(mode="after")
+    def _check_rfq(self) -> EdgeSettings:
+        if (venue_kind(self.venue) == "rfq") != (self.solana is not None):
+            raise ValueError(f"venue {self.venue!r}: the Solana settings (RPC URL, keypair) are for venue "
+                             f"'solana' only, and it needs them")
+        return self
+
     @property
     def ccxt_id(self) -> str:
         return self.exchange_id or self.venue
+
+    @property
+    def client_id(self) -> str:
+        """The ccxt class that talks to the venue: the simulator's dialect, or the exchange's own."""
+        return self.sim_dialect if self.sim_url else self.ccxt_id
 
     @property
     def journal_path(self) -> Path:

@@ -7,6 +7,11 @@ quantity with up to 15 significant digits, and is then checked against the instr
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import logging
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -14,6 +19,8 @@ from typing import Any
 import ccxt.async_support as ccxt
 
 from .ratelimit import TokenBucket
+
+log = logging.getLogger(__name__)
 
 
 def exact(value: Any) -> Decimal:
@@ -66,32 +73,77 @@ class VenueTrade:
 @dataclass(frozen=True)
 class VenueOrder:
     venue_order_id: str
-    client_order_id: str
+    client_order_id: str  # as the venue holds it (see `venue_client_id`)
     symbol: str
-    status: str  # ccxt unified: open, closed, canceled, expired, rejected
+    status: str  # ccxt unified: open, closed, canceled, expired, rejected; "" when the answer does not say
     filled: Decimal
     trades: tuple[VenueTrade, ...]
 
 
+class VenueRateLimited(Exception):
+    """The venue refused a new order for its rate limit, again after the edge's retries: it did
+    not take the order (a rate-limit refusal comes before the venue looks at the request)."""
+
+
 # Outcomes a caller must tell apart.
 Refused = (ccxt.InvalidOrder, ccxt.InsufficientFunds, ccxt.BadSymbol, ccxt.BadRequest, ccxt.PermissionDenied,
-           ccxt.AuthenticationError)
+           ccxt.AuthenticationError, VenueRateLimited)
 NotFound = ccxt.OrderNotFound
 Unreachable = (ccxt.NetworkError,)  # timeouts, disconnections, 5xx: the outcome is unknown
+#: Pauses before asking again after the venue refused a request for its rate limit (it did not
+#: carry it out, so asking again is safe); after the last one the refusal stands.
+RATE_LIMIT_PAUSES_S = (0.25, 0.5, 1.0)
+#: Client order ids an exchange accepts, where narrower than the edge's own (1-36 of [.A-Za-z0-9_-]).
+CLIENT_ID_RULES: dict[str, re.Pattern[str]] = {"okx": re.compile(r"^[A-Za-z0-9]{1,32}$")}
+
+
+def venue_client_id(exchange_id: str, client_order_id: str) -> str:
+    """Our client order id in the alphabet the venue accepts: unchanged where it fits, else its
+    letters and digits (at most 20) and 12 hex digits of its SHA-256. Always the same for the same
+    order, which is what finding it at the venue again after a crash needs."""
+    rule = CLIENT_ID_RULES.get(exchange_id)
+    if rule is None or rule.match(client_order_id):
+        return client_order_id
+    kept = re.sub(r"[^A-Za-z0-9]", "", client_order_id)[:20]
+    return kept + hashlib.sha256(client_order_id.encode()).hexdigest()[:12]
 
 
 class VenueGateway:
+    """Any ccxt exchange through its unified calls; the idempotency field is ccxt's unified
+    `clientOrderId` parameter, which each exchange class sends under its own name (Binance's
+    newClientOrderId/origClientOrderId, OKX's clOrdId)."""
+
+    #: fetch_my_trades page size asked for (None: the venue's default page)
+    trades_page: int | None = None
+
     def __init__(self, exchange: Any, limiter: TokenBucket) -> None:
         self.exchange = exchange
         self.limiter = limiter
         self.maker_fee = self.taker_fee = Decimal(0)
+        self.symbols: list[str] = []
 
     async def close(self) -> None:
         await self.exchange.close()
 
+    async def _call(self, method: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """One venue request within the edge's rate limit; asked again while the venue refuses it
+        for its own rate limit (ccxt's RateLimitExceeded), which stands after the last pause."""
+        for pause in (*RATE_LIMIT_PAUSES_S, None):
+            await self.limiter.acquire()
+            try:
+                return await method(*args)
+            except ccxt.RateLimitExceeded as exc:
+                if pause is None:
+                    raise
+                log.warning("venue rate limit (%s); asking again in %.2fs", exc, pause)
+                await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def client_id(self, client_order_id: str) -> str:
+        return venue_client_id(self.exchange.id, client_order_id)
+
     async def instruments(self, symbols: list[str] | None) -> dict[str, InstrumentSpec]:
-        await self.limiter.acquire()
-        markets = await self.exchange.load_markets(reload=True)
+        markets = await self._call(self.exchange.load_markets, True)
         wanted = symbols or sorted(s for s, m in markets.items() if m.get("spot"))
         missing = [s for s in wanted if s not in markets]
         if missing:
@@ -104,17 +156,17 @@ class VenueGateway:
                 symbol, exact(m["precision"]["price"]), lot,
                 exact(m["limits"]["amount"].get("min") or lot), exact(m["limits"]["cost"].get("min") or 0),
             )
+        self.symbols = wanted
         return out
 
     async def load_fees(self) -> tuple[Decimal, Decimal]:
-        """The account's maker/taker rates: from the account itself where the dialect says."""
+        """The account's maker/taker rates: the venue's answer for our first market where it has
+        one (ccxt's fetch_trading_fee), else ccxt's published defaults."""
         fees = self.exchange.fees.get("trading", {})
         self.maker_fee, self.taker_fee = exact(fees.get("maker", 0)), exact(fees.get("taker", 0))
-        if self.exchange.apiKey and hasattr(self.exchange, "privateGetAccount"):
-            await self.limiter.acquire()
-            rates = (await self.exchange.privateGetAccount()).get("commissionRates") or {}
-            if "maker" in rates and "taker" in rates:
-                self.maker_fee, self.taker_fee = Decimal(rates["maker"]), Decimal(rates["taker"])
+        if self.exchange.apiKey and self.exchange.has.get("fetchTradingFee") and self.symbols:
+            rates = await self._call(self.exchange.fetch_trading_fee, self.symbols[0])
+            self.maker_fee, self.taker_fee = exact(rates["maker"]), exact(rates["taker"])
         return self.maker_fee, self.taker_fee
 
     def _trade(self, t: dict[str, Any], symbol: str, order_id: str = "") -> VenueTrade:
@@ -125,50 +177,66 @@ class VenueGateway:
             int(t.get("timestamp") or 0),
         )
 
-    def _order(self, o: dict[str, Any], symbol: str) -> VenueOrder:
+    def _order(self, o: dict[str, Any], symbol: str, client_order_id: str) -> VenueOrder:
         vid = str(o["id"])
         trades = tuple(self._trade(t, symbol, vid) for t in o.get("trades") or [] if t.get("id") is not None)
-        return VenueOrder(vid, str(o.get("clientOrderId") or ""), symbol, str(o.get("status") or "open"),
-                          exact(o.get("filled")), trades)
+        status = str(o.get("status") or "")  # "": the answer does not say (OKX's to a new order)
+        if status == "canceled" and (o.get("type") == "market" or o.get("timeInForce") in ("IOC", "FOK")):
+            # Nobody cancels an immediate order: the venue ended its unfilled remainder (OKX says
+            # "canceled" where Binance says "expired").
+            status = "expired"
+        return VenueOrder(vid, str(o.get("clientOrderId") or client_order_id), symbol, status, exact(o.get("filled")),
+                          trades)
 
     async def create(self, symbol: str, side: str, type: str, qty: Decimal, price: Decimal | None,
                      tif: str, client_order_id: str) -> VenueOrder:
-        await self.limiter.acquire()
-        params: dict[str, Any] = {"newClientOrderId": client_order_id}
+        params: dict[str, Any] = {"clientOrderId": self.client_id(client_order_id)}
         if type == "limit":
             params["timeInForce"] = tif
-        o = await self.exchange.create_order(symbol, type, side, str(qty), None if price is None else str(price),
-                                             params)
-        return self._order(o, symbol)
+        o = await self._new_order(self.exchange.create_order, symbol, type, side, str(qty),
+                                  None if price is None else str(price), params)
+        return self._order(o, symbol, client_order_id)
 
-    async def _by_ref(self, call: Any, symbol: str, venue_order_id: str, client_order_id: str) -> VenueOrder:
+    async def _new_order(self, method: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """Send a new order; still refused for the venue's rate limit after the pauses, it is
+        refused for good (VenueRateLimited): the venue never took it."""
+        try:
+            return await self._call(method, *args)
+        except ccxt.RateLimitExceeded as exc:
+            raise VenueRateLimited(f"rate limit, {len(RATE_LIMIT_PAUSES_S) + 1} attempts: {exc}") from exc
+
+    async def _by_ref(self, method: Callable[..., Awaitable[Any]], symbol: str, venue_order_id: str,
+                      client_order_id: str) -> VenueOrder:
         """An order-addressed call, by the venue's id when known, else by our client order id."""
-        await self.limiter.acquire()
         if venue_order_id:
-            o = await call(venue_order_id, symbol)
+            o = await self._call(method, venue_order_id, symbol)
         else:
-            o = await call(None, symbol, {"origClientOrderId": client_order_id})
-        return self._order(o, symbol)
+            o = await self._call(method, None, symbol, {"clientOrderId": self.client_id(client_order_id)})
+        return self._order(o, symbol, client_order_id)
 
     async def cancel(self, symbol: str, venue_order_id: str, client_order_id: str) -> VenueOrder:
-        return await self._by_ref(self.exchange.cancel_order, symbol, venue_order_id, client_order_id)
+        vo = await self._by_ref(self.exchange.cancel_order, symbol, venue_order_id, client_order_id)
+        if not vo.status:  # the answer names the order only (OKX's): ask for what became of it
+            vo = await self.fetch(symbol, vo.venue_order_id, client_order_id)
+        return vo
 
     async def fetch(self, symbol: str, venue_order_id: str, client_order_id: str) -> VenueOrder:
         return await self._by_ref(self.exchange.fetch_order, symbol, venue_order_id, client_order_id)
 
     async def open_orders(self, symbol: str) -> list[VenueOrder]:
-        await self.limiter.acquire()
-        return [self._order(o, symbol) for o in await self.exchange.fetch_open_orders(symbol)]
+        return [self._order(o, symbol, "") for o in await self._call(self.exchange.fetch_open_orders, symbol)]
 
     async def trades(self, symbol: str, since_ms: int | None, venue_order_id: str | None = None) -> list[VenueTrade]:
-        await self.limiter.acquire()
-        params = {"orderId": venue_order_id} if venue_order_id else {}
-        rows = await self.exchange.fetch_my_trades(symbol, since_ms, 1000, params)
+        if venue_order_id and self.exchange.has.get("fetchOrderTrades"):
+            rows = await self._call(self.exchange.fetch_order_trades, venue_order_id, symbol, since_ms,
+                                    self.trades_page)
+        else:
+            rows = await self._call(self.exchange.fetch_my_trades, symbol, since_ms, self.trades_page)
+            rows = [t for t in rows if not venue_order_id or str(t.get("order")) == venue_order_id]
         return [self._trade(t, symbol) for t in rows]
 
     async def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
-        await self.limiter.acquire()
-        bal = await self.exchange.fetch_balance()
+        bal = await self._call(self.exchange.fetch_balance)
         return {a: (exact(v.get("free")), exact(v.get("used"))) for a, v in bal.items()
                 if isinstance(v, dict) and a not in ("info", "free", "used", "total", "debt")}
 
@@ -183,15 +251,26 @@ class BinanceGateway(VenueGateway):
     0.53 vs 0.31 ms per order in an idle process); it is the edge's hot path, so it is worth
     the dialect's few fields. Everything else stays on the unified calls."""
 
+    trades_page = 1000  # Binance's largest page of myTrades
+
+    async def load_fees(self) -> tuple[Decimal, Decimal]:
+        """The account's own rates, as the venue's decimal strings (its account endpoint)."""
+        fees = self.exchange.fees.get("trading", {})
+        self.maker_fee, self.taker_fee = exact(fees.get("maker", 0)), exact(fees.get("taker", 0))
+        if self.exchange.apiKey:
+            rates = (await self._call(self.exchange.privateGetAccount)).get("commissionRates") or {}
+            if "maker" in rates and "taker" in rates:
+                self.maker_fee, self.taker_fee = Decimal(rates["maker"]), Decimal(rates["taker"])
+        return self.maker_fee, self.taker_fee
+
     async def create(self, symbol: str, side: str, type: str, qty: Decimal, price: Decimal | None,
                      tif: str, client_order_id: str) -> VenueOrder:
-        await self.limiter.acquire()
         request: dict[str, Any] = {"symbol": self.exchange.market(symbol)["id"], "side": side.upper(),
                                    "type": type.upper(), "quantity": str(qty), "newClientOrderId": client_order_id,
                                    "newOrderRespType": "FULL"}
         if type == "limit":
             request.update(price=str(price), timeInForce=tif)
-        raw = await self.exchange.privatePostOrder(request)
+        raw = await self._new_order(self.exchange.privatePostOrder, request)
         vid, ts = str(raw["orderId"]), int(raw.get("transactTime") or 0)
         # Fills in the answer to a new order are its own immediate matches: taker fills.
         trades = tuple(VenueTrade(str(f["tradeId"]), vid, symbol, Decimal(f["price"]), Decimal(f["qty"]),

@@ -3,14 +3,16 @@
 For the Binance dialect (Binance itself and the simulator) the edge subclasses ccxt.pro's
 `binance` and taps the two places where raw frames become book state — the REST snapshot
 and each diff frame — so the local book receives the venue's exact decimal strings while
-ccxt keeps doing the `U`/`u` sequencing and resync. Other venues go through the generic
-path: each book ccxt returns is compared with the previous one, level by level.
+ccxt keeps doing the `U`/`u` sequencing and resync. Other venues (OKX, and its dialect on the
+simulator) go through the generic path: each book ccxt returns is compared with the previous
+one, level by level, ccxt keeping each venue's own sequencing (OKX's seqId/prevSeqId).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from decimal import Decimal
 from typing import Any
 
 import ccxt.pro as ccxt_pro
@@ -60,7 +62,9 @@ class TappedBinance(ccxt_pro.binance):  # type: ignore[misc]
 
 
 def _num(value: float) -> str:
-    return repr(float(value))
+    """ccxt's float as the plain decimal string the venue sent (15 significant digits survive
+    repr), without the exponent repr gives small numbers ("1e-05"), which no decimal grid reads."""
+    return format(Decimal(repr(float(value))), "f")
 
 
 class MarketStream:
@@ -117,10 +121,11 @@ class MarketStream:
             changed[side] = [[_num(p), _num(q)] for p, q in now.items() if before.get(p) != q]
             changed[side] += [[_num(p), "0"] for p in before if p not in now]
             previous[side] = now
+        ts, seq = int(book.get("timestamp") or 0), int(book.get("nonce") or 0)  # OKX's nonce is its seqId
         if not self.feed.books[symbol].synced:
-            self.feed.on_snapshot(symbol, changed["bids"], changed["asks"], int(book.get("timestamp") or 0))
+            self.feed.on_snapshot(symbol, changed["bids"], changed["asks"], ts, seq)
         elif changed["bids"] or changed["asks"]:
-            self.feed.on_delta(symbol, changed["bids"], changed["asks"], int(book.get("timestamp") or 0))
+            self.feed.on_delta(symbol, changed["bids"], changed["asks"], ts, seq)
 
     async def _trades(self, symbol: str) -> None:
         backoff = 0.2
