@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from solders.hash import Hash
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 
@@ -83,27 +84,33 @@ class RfqClient:
         r.raise_for_status()
         return list(r.json()["levels"])
 
-    async def quote(self, symbol: str, buy: bool, qty: Decimal, taker: Any) -> SignedQuote:
-        """A quote for `qty`, checked and signed by `taker` (a solders Keypair)."""
+    async def quote(self, symbol: str, buy: bool, qty: Decimal, taker: Keypair) -> SignedQuote:
+        """A quote for `qty`, checked and signed by `taker`."""
         r = await self.http.post("/rfq/quote", json={"symbol": symbol, "side": "buy" if buy else "sell",
                                                      "qty": str(qty), "taker": str(taker.pubkey())})
         if r.status_code == 400:
             raise QuoteError(f"the maker would not quote: {r.json().get('error', r.text)}")
         r.raise_for_status()
-        body = r.json()
-        try:
-            price = Decimal(body["price"])
-            tx = Transaction.from_bytes(base64.b64decode(body["transaction"]))
-            blockhash = Hash.from_string(body["blockhash"])
-            last_valid = int(body["lastValidBlockHeight"])
-            pay, get = self.markets[symbol].legs(buy, qty, price)
-        except (KeyError, ValueError, ArithmeticError) as exc:
-            raise QuoteError(f"malformed quote {body.get('quoteId')!r}: {exc}") from None
-        expected = settlement_message(taker.pubkey(), self.venue, pay, get, blockhash)
-        if tx.message != expected:
-            raise QuoteError(f"quote {body.get('quoteId')!r}: its transaction is not the settlement asked for")
-        venue_signed = tx.verify_with_results()
-        if len(venue_signed) != 2 or not venue_signed[1]:
-            raise QuoteError(f"quote {body.get('quoteId')!r}: the venue's signature does not verify")
-        tx.partial_sign([taker], blockhash)
-        return SignedQuote(str(body["quoteId"]), price, tx, last_valid)
+        return verify(r.json(), self.markets[symbol], buy, qty, taker, self.venue)
+
+
+def verify(body: dict[str, Any], market: MarketInfo, buy: bool, qty: Decimal, taker: Keypair,
+           venue: Pubkey) -> SignedQuote:
+    """The maker's quote signed by `taker`, if its transaction is exactly the
+    settlement of `qty` at the quoted price between `taker` and `venue`, and the venue signed it."""
+    name = body.get("quoteId")
+    try:
+        price = Decimal(body["price"])
+        tx = Transaction.from_bytes(base64.b64decode(body["transaction"]))
+        blockhash = Hash.from_string(body["blockhash"])
+        last_valid = int(body["lastValidBlockHeight"])
+        pay, get = market.legs(buy, qty, price)
+    except (KeyError, ValueError, ArithmeticError) as exc:
+        raise QuoteError(f"malformed quote {name!r}: {exc}") from None
+    if tx.message != settlement_message(taker.pubkey(), venue, pay, get, blockhash):
+        raise QuoteError(f"quote {name!r}: its transaction is not the settlement asked for")
+    signed = tx.verify_with_results()
+    if len(signed) != 2 or not signed[1]:
+        raise QuoteError(f"quote {name!r}: the venue's signature does not verify")
+    tx.partial_sign([taker], blockhash)
+    return SignedQuote(str(name), price, tx, last_valid)
