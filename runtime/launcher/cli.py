@@ -51,6 +51,8 @@ def _plan(args: Any) -> dict[str, list[str]]:
 
 
 async def _up(args: Any) -> int:
+    from seqmesh.runtime.venues.sim.config import native_dialect
+
     from seqmesh.common.certs_cli import dev_pki
 
     from .ready import CC_READY, EDGE_READY, SIM_READY, free_port
@@ -82,18 +84,21 @@ async def _up(args: Any) -> int:
             edges: dict[str, str] = {}
             for venue in venues:
                 offset, maker, taker, latency = VENUE_PROFILES.get(venue, DEFAULT_PROFILE)
-                m = await sup.start(f"{r}-sim-{venue}", ["sim", "--venue", venue, "--seed", str(seed),
+                dialect = native_dialect(venue)  # each venue's own where the simulator speaks it
+                m = await sup.start(f"{r}-sim-{venue}", ["sim", "--venue", venue, "--dialect", dialect,
+                                                        "--seed", str(seed),
                                                         "--symbols", args.symbols, "--price-offset-bps", offset,
                                                         "--maker-fee", maker, "--taker-fee", taker,
                                                         "--latency-ms", latency], SIM_READY)
                 seed += 1
                 sim_url = f"http://127.0.0.1:{m.group(2)}"
                 m = await sup.start(f"{r}-edge-{venue}", ["edge", "--venue", venue, "--region", r, "--sim-url",
-                                                         sim_url, "--symbols", args.symbols, "--dev-pki",
+                                                         sim_url, "--sim-dialect", dialect, "--symbols", args.symbols,
+                                                         "--dev-pki",
                                                          str(work / r / "pki"), "--state-dir",
                                                          str(work / r / "state")], EDGE_READY)
                 edges[venue] = f"127.0.0.1:{m.group(2)}"
-                print(f"  {r:<6} {venue:<12} simulator {sim_url}   edge grpc {edges[venue]}", flush=True)
+                print(f"  {r:<6} {venue:<12} simulator {sim_url} ({dialect})   edge grpc {edges[venue]}", flush=True)
             port = args.api_port + list(plan).index(r)
             cc_args = ["cc", "--region", r, "--listen", f"127.0.0.1:{port}", "--dev-pki", str(work / r / "pki"),
                        "--db", str(work / r / "cc" / "ledger.sqlite")]

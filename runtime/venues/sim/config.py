@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 #: The exchange dialects the simulator speaks (REST + WebSocket), one per server.
 Dialect = Literal["binance", "okx"]
+
+
+def native_dialect(venue: str) -> Dialect:
+    """The venue's own dialect where the simulator speaks it (okx), else Binance's."""
+    for dialect in get_args(Dialect):
+        if venue == dialect:
+            return dialect  # type: ignore[no-any-return]
+    return "binance"
 
 
 class FlowSettings(BaseModel):
