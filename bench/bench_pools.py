@@ -9,9 +9,9 @@ import statistics
 import time
 from typing import Any
 
+from seqmesh.runtime.dex.chains import chain
 from seqmesh.runtime.dex.v2math import get_amounts_out
 from seqmesh.runtime.venues.chain.anvil import Anvil
-from seqmesh.runtime.venues.chain.chains import chain
 from seqmesh.runtime.venues.chain.contracts import at
 from seqmesh.runtime.venues.chain.deploy import ETHER, deploy_v2
 from seqmesh.runtime.venues.chain.flow import SwapFlow

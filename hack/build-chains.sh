@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the EVM chain tooling from the npm registry and compiles our ERC-20, cached under
-# ${XDG_CACHE_HOME:-~/.cache}/seqmesh/npm-chains (runtime/venues/chain/artifacts.py looks there,
+# ${XDG_CACHE_HOME:-~/.cache}/seqmesh/npm-chains (runtime/dex/artifacts.py looks there,
 # or in $SEQMESH_CHAINS_DIR):
 #   bin/anvil                            the real anvil binary (one per chain), from @foundry-rs/anvil's
 #                                        platform package: its node_modules/.bin/anvil is a Node wrapper

@@ -1,12 +1,14 @@
 """Where hack/build-chains.sh put the chain tooling, and the compiled contracts in it.
 
-The anvil binary and the Uniswap artifacts come from the npm registry as published; Token.json
-is our ERC-20 (contracts/Token.sol) compiled with solc-js. The directory is
-$SEQMESH_CHAINS_DIR, else ${XDG_CACHE_HOME:-~/.cache}/seqmesh/npm-chains.
+The Uniswap artifacts come from the npm registry as published; Token.json is our ERC-20
+(runtime/venues/chain/contracts/Token.sol) compiled with solc-js. The directory is
+$SEQMESH_CHAINS_DIR, else ${XDG_CACHE_HOME:-~/.cache}/seqmesh/npm-chains. Here, not in the
+venues, because the chains (deployment) and the DEX edge (ABIs) both read them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -44,13 +46,6 @@ def tools_dir() -> Path:
     return cache / "seqmesh" / "npm-chains"
 
 
-def anvil_binary(directory: Path | None = None) -> Path:
-    path = (directory or tools_dir()) / "bin" / "anvil"  # the binary itself, not npm's Node wrapper
-    if not os.access(path, os.X_OK):
-        raise ToolingMissing(f"anvil not found at {path}: {BUILD_HINT}")
-    return path
-
-
 def load(name: str, directory: Path | None = None) -> Artifact:
     """The compiled contract `name` (one of UniswapV2Factory, UniswapV2Pair, UniswapV2Router02, WETH9, Token)."""
     if name not in _ARTIFACTS:
@@ -64,3 +59,9 @@ def load(name: str, directory: Path | None = None) -> Artifact:
     if not bytecode.startswith("0x"):
         bytecode = "0x" + bytecode
     return Artifact(name, list(data["abi"]), bytecode)
+
+
+@functools.cache
+def abi(name: str) -> list[dict[str, Any]]:
+    """The ABI of `name`, read once per process."""
+    return load(name).abi

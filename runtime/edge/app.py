@@ -12,10 +12,12 @@ from seqmesh.runtime.links.tls import TlsFiles, server_credentials
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import edge_pb2_grpc as pbg
 
-from seqmesh.common.venues import venue_kind
+from seqmesh.common.venues import dex_chain, venue_kind
 
 from .algos import AlgoManager
 from .config import EdgeSettings
+from .dex.stream import DexStream
+from .dex.swap_executor import DexGateway
 from .exchange import make_exchange
 from .feed import BookFeed
 from .gateway import BinanceGateway, InstrumentSpec, Unreachable, VenueGateway
@@ -43,17 +45,20 @@ class EdgeApp:
         gateway = BinanceGateway if self.tapped else VenueGateway
         connect = functools.partial(make_exchange, settings.ccxt_id, sim_url=settings.sim_url,
                                     dialect=settings.sim_dialect, api_key=key, secret=secret, password=password)
+        self.hub = MarketDataHub(settings.venue)
         if settings.solana is not None:  # the Solana RFQ venue: quotes settled on chain, no ccxt
             self.gateway: VenueGateway = SolanaGateway(settings.solana, self.limiter, settings.state_dir,
                                                        settings.durability)
+        elif settings.dex is not None:  # a DEX venue: Uniswap V2 pools on an EVM chain, no ccxt
+            self.gateway = DexGateway(settings.venue, settings.dex, self.limiter, self.hub, settings.state_dir,
+                                      settings.durability)
         else:
             self.gateway = gateway(connect(), self.limiter)
             self._ws = connect(pro=True, cls=TappedBinance if self.tapped else None)
-        self.hub = MarketDataHub(settings.venue)
         self.instruments: dict[str, InstrumentSpec] = {}
         self.feed: BookFeed
         self.oms: OrderManager
-        self.stream: MarketStream | LevelsStream
+        self.stream: MarketStream | LevelsStream | DexStream
         self.algos: AlgoManager
         self.server: grpc.aio.Server | None = None
         self.port = 0
@@ -80,7 +85,7 @@ class EdgeApp:
         self.algos = AlgoManager(self.settings.state_dir / "wasm-cache", self.oms, self.feed,
                                  self.settings.region, self.settings.venue)
         self.feed.algo_hook = self.algos.on_book
-        if isinstance(self.gateway, SolanaGateway):
+        if isinstance(self.gateway, SolanaGateway | DexGateway):  # venues with their own market data
             self.stream = self.gateway.market_stream(self.feed, list(self.instruments))
         else:
             self.stream = MarketStream(self._ws, self.feed, list(self.instruments), self.tapped)
@@ -126,6 +131,7 @@ class EdgeApp:
         return pb.VenueInfo(
             venue=self.settings.venue, exchange_id=self.settings.ccxt_id, region=self.settings.region,
             kind=venue_kind(self.settings.venue),
+            chain=dex_chain(self.settings.venue) if venue_kind(self.settings.venue) == "dex" else "",
             connected=all(self.stream.connected.values()) if self.instruments else False,
             maker_fee=str(maker), taker_fee=str(taker), last_event_seq=self.oms.last_seq,
             instruments=[pb.Instrument(symbol=s.symbol, tick=str(s.tick), lot=str(s.lot), min_qty=str(s.min_qty),

@@ -42,7 +42,7 @@ def _settings(args: Any) -> Any:
             rate_limit_per_s=args.rate_limit or (2000.0 if args.sim_url else 20.0),
             rate_limit_burst=args.burst or (4000.0 if args.sim_url else 40.0),
             poll_interval_s=args.poll_interval, durability=args.durability, commit_delay_ms=args.commit_delay_ms,
-            solana=_solana(args),
+            solana=_solana(args), dex=_dex(args),
         )
     except ValidationError as exc:
         raise SystemExit(f"seqmesh edge: invalid settings: {exc}") from None
@@ -58,6 +58,20 @@ def _solana(args: Any) -> Any:
         raise SystemExit("seqmesh edge: --solana-rpc needs --solana-keypair (the taker's key file)")
     return SolanaSettings(rpc_url=args.solana_rpc, rfq_url=args.solana_rfq, keypair=Path(args.solana_keypair),
                           commitment=args.solana_commitment)
+
+
+def _dex(args: Any) -> Any:
+    """A DEX venue's settings, when its chain's RPC is given; the key from SEQMESH_DEX_PRIVATE_KEY."""
+    if not args.chain_rpc:
+        return None
+    from .dex.settings import DexSettings
+
+    key = os.environ.get("SEQMESH_DEX_PRIVATE_KEY")
+    if not key:
+        raise SystemExit("seqmesh edge: --chain-rpc needs the signing key in SEQMESH_DEX_PRIVATE_KEY (hex)")
+    return DexSettings(rpc_url=args.chain_rpc, private_key=key,
+                       deployment=Path(args.deployment) if args.deployment else None, router=args.router,
+                       confirmations=args.confirmations, slippage=args.slippage)
 
 
 def _run(args: Any) -> int:
@@ -124,4 +138,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--solana-keypair", metavar="FILE", help="venue solana: the taker's keypair (solana-keygen JSON)")
     p.add_argument("--solana-commitment", choices=["processed", "confirmed", "finalized"], default="confirmed",
                    help="venue solana: how settled a transaction must be before its fill is booked")
+    p.add_argument("--chain-rpc", metavar="URL", help="venue dex-<chain>: the chain's JSON-RPC endpoint")
+    p.add_argument("--deployment", metavar="FILE", help="venue dex-<chain>: the pools' addresses "
+                                                         "(seqmesh chain --out)")
+    p.add_argument("--router", metavar="ADDRESS", help="venue dex-<chain>: a V2 router; its factory's pools are used")
+    p.add_argument("--confirmations", type=int, help="venue dex-<chain>: blocks deep before a swap is filled "
+                                                     "(default: the chain's)")
+    p.add_argument("--slippage", default="0.005", help="venue dex-<chain>: a market swap's bound off the pool's "
+                                                       "quote (default 0.005)")
     p.set_defaults(handler=_run)

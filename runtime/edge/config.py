@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 
 from seqmesh.common.venues import venue_kind
 
+from .dex.settings import DexSettings
 from .solana.settings import SolanaSettings
 
 
@@ -24,6 +25,7 @@ class EdgeSettings(BaseModel):
     passphrase: SecretStr | None = Field(None, description="the API key's passphrase, for venues that sign with "
                                                             "one (OKX); ccxt's `password`")
     solana: SolanaSettings | None = Field(None, description="venue solana: its JSON-RPC, RFQ maker and keypair")
+    dex: DexSettings | None = Field(None, description="venue dex-<chain>: its chain's RPC, signing key and pools")
     listen: str = "127.0.0.1:0"
     ca: Path
     cert: Path
@@ -53,6 +55,13 @@ class EdgeSettings(BaseModel):
         if (venue_kind(self.venue) == "rfq") != (self.solana is not None):
             raise ValueError(f"venue {self.venue!r}: the Solana settings (RPC URL, keypair) are for venue "
                              f"'solana' only, and it needs them")
+        return self
+
+    @model_validator(mode="after")
+    def _check_dex(self) -> EdgeSettings:
+        if (venue_kind(self.venue) == "dex") != (self.dex is not None):
+            raise ValueError(f"venue {self.venue!r}: the DEX settings (chain RPC URL, key, pools) are for the "
+                             f"dex-<chain> venues only, and they need them")
         return self
 
     @property

@@ -48,6 +48,8 @@ class BookFeed:
         self.last_frame_ns = 0
         #: called with the symbol after every applied update (the WASM algos' on_book)
         self.algo_hook: Callable[[str], None] | None = None
+        #: more current items a new subscriber starts from (a DEX edge's pool states and gas)
+        self.extra_snapshots: list[Callable[[], list[pb.MarketData]]] = []
 
     # -- input from the venue connection ---------------------------------------------------
 
@@ -136,4 +138,6 @@ class BookFeed:
             if sb.synced:
                 out.append(pb.MarketData(venue=self.venue, snapshot=self.snapshot_of(symbol)))
                 out.append(pb.MarketData(venue=self.venue, bbo=self.bbo_of(symbol)))
+        for more in self.extra_snapshots:
+            out.extend(more())
         return out

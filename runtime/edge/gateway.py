@@ -78,6 +78,7 @@ class VenueOrder:
     status: str  # ccxt unified: open, closed, canceled, expired, rejected; "" when the answer does not say
     filled: Decimal
     trades: tuple[VenueTrade, ...]
+    reason: str = ""  # why it was rejected, where the venue says (a swap's revert reason)
 
 
 class VenueRateLimited(Exception):
@@ -213,6 +214,10 @@ class VenueGateway:
         else:
             o = await self._call(method, None, symbol, {"clientOrderId": self.client_id(client_order_id)})
         return self._order(o, symbol, client_order_id)
+
+    def cancel_refusal(self, client_order_id: str) -> str | None:
+        """Why the order cannot be cancelled at all, without asking (a broadcast swap); None: ask the venue."""
+        return None
 
     async def cancel(self, symbol: str, venue_order_id: str, client_order_id: str) -> VenueOrder:
         vo = await self._by_ref(self.exchange.cancel_order, symbol, venue_order_id, client_order_id)

@@ -24,7 +24,8 @@ class Subscription:
         self.overflowed = False
 
     def wants(self, symbol: str) -> bool:
-        return not self.symbols or symbol in self.symbols
+        # "": an item of the whole venue (a chain's gas price), for every subscriber
+        return not self.symbols or not symbol or symbol in self.symbols
 
     def put(self, item: pb.MarketData) -> None:
         if self.overflowed:
@@ -65,4 +66,4 @@ class MarketDataHub:
 
 def _symbol_of(item: pb.MarketData) -> str:
     kind = item.WhichOneof("item")
-    return str(getattr(item, kind).symbol) if kind else ""
+    return str(getattr(getattr(item, kind), "symbol", "")) if kind else ""

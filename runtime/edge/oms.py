@@ -268,6 +268,9 @@ class OrderManager:
             if order.state in st.TERMINAL:
                 return pb.CancelAck(client_order_id=cid, state=order.state,  # type: ignore[arg-type]
                                     reason=f"order already {st.name(order.state)}")
+            refusal = self.gateway.cancel_refusal(cid)
+            if refusal is not None:
+                return pb.CancelAck(client_order_id=cid, state=order.state, reason=refusal)  # type: ignore[arg-type]
             self._transition(order, pb.PENDING_CANCEL)
             await self.journal.durable()
             try:
@@ -292,6 +295,8 @@ class OrderManager:
 
     def _apply_venue_order(self, order: OrderRecord, vo: VenueOrder) -> None:
         self._adopt(order, vo)
+        if vo.status == "pending":  # sent, not settled yet (a swap short of its depth): no answer yet
+            return
         for trade in vo.trades:
             self.apply_trade(order, trade)
         target = {"open": pb.ACCEPTED, "closed": pb.FILLED, "canceled": pb.CANCELED, "expired": pb.EXPIRED,
@@ -303,7 +308,7 @@ class OrderManager:
         if target in (pb.ACCEPTED, pb.PARTIALLY_FILLED) and order.state == pb.PENDING_CANCEL:
             return  # still resting while our cancel is in flight
         if st.can(order.state, target):
-            self._transition(order, target)
+            self._transition(order, target, vo.reason)
         elif order.state == pb.PENDING_NEW and vo.venue_order_id:
             self._transition(order, pb.ACCEPTED)
 

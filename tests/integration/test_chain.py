@@ -19,11 +19,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from seqmesh.runtime.dex.artifacts import ToolingMissing
+from seqmesh.runtime.dex.chains import CHAINS, chain
 from seqmesh.runtime.dex.v2math import Reserves, get_amount_out, get_amounts_in, get_amounts_out
 from seqmesh.runtime.venues.chain.accounts import derive, fund_native
 from seqmesh.runtime.venues.chain.anvil import Anvil, AnvilError, connect
-from seqmesh.runtime.venues.chain.artifacts import ToolingMissing
-from seqmesh.runtime.venues.chain.chains import CHAINS, chain
 from seqmesh.runtime.venues.chain.contracts import at
 from seqmesh.runtime.venues.chain.deploy import ETHER, PoolSpec, V2Deployment, deploy_v2
 from seqmesh.runtime.venues.chain.flow import FlowSettings, SwapFlow

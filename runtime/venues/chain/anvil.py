@@ -10,20 +10,21 @@ file would grow for as long as the chain runs) and keeps the last lines for erro
 from __future__ import annotations
 
 import collections
+import os
 import re
 import subprocess
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import IO
 
 import requests
+from seqmesh.runtime.dex.artifacts import BUILD_HINT, ToolingMissing, tools_dir
+from seqmesh.runtime.dex.chains import ChainSpec
 from web3 import HTTPProvider, Web3
 
 from seqmesh.common.children import die_with_parent
-
-from .artifacts import anvil_binary
-from .chains import ChainSpec
 
 _LISTENING = re.compile(r"Listening on (\S+):(\d+)")
 KEPT_LINES = 200
@@ -34,6 +35,13 @@ def connect(url: str, timeout: float = 10.0) -> Web3:
     session = requests.Session()
     session.trust_env = False
     return Web3(HTTPProvider(url, session=session, request_kwargs={"timeout": timeout}))
+
+
+def anvil_binary(directory: Path | None = None) -> Path:
+    path = (directory or tools_dir()) / "bin" / "anvil"  # the binary itself, not npm's Node wrapper
+    if not os.access(path, os.X_OK):
+        raise ToolingMissing(f"anvil not found at {path}: {BUILD_HINT}")
+    return path
 
 
 class AnvilError(RuntimeError):

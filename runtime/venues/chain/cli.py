@@ -29,16 +29,22 @@ def describe(name: str, url: str, deployment: V2Deployment) -> dict[str, Any]:
 
 
 def _run(args: Any) -> int:
+    from seqmesh.runtime.dex.chains import CHAINS, chain
+    from web3 import Web3
+
     from .anvil import Anvil
-    from .chains import CHAINS, chain
     from .deploy import deploy_v2
     from .flow import FlowSettings, SwapFlow
+    from .funding import fund_account
 
     names = args.chain or list(CHAINS)
     try:
         specs = [chain(n) for n in names]
         if args.block_time is not None and args.block_time <= 0:
             raise ValueError(f"--block-time must be positive, got {args.block_time}")
+        bad = [a for a in args.fund or () if not Web3.is_address(a)]
+        if bad:
+            raise ValueError(f"--fund takes account addresses (0x and 40 hex digits), got {bad}")
     except ValueError as e:
         raise SystemExit(f"seqmesh chain: {e}") from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -53,6 +59,8 @@ def _run(args: Any) -> int:
             node = Anvil(spec, automine=args.automine, block_time=args.block_time).start()
             nodes.append(node)
             deployment = deploy_v2(node.w3, args.seed)
+            for address in args.fund or ():
+                fund_account(node.w3, deployment, address)
             if not args.no_flow:
                 interval = args.flow_interval or (node.block_time or 1.0)
                 flow = SwapFlow(node.w3, deployment, args.seed, FlowSettings(interval=interval))
@@ -82,6 +90,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seed", type=int, default=1, help="decides accounts, addresses and the flow")
     p.add_argument("--automine", action="store_true", help="a block per transaction instead of the chain's interval")
     p.add_argument("--block-time", type=float, default=None, help="seconds between blocks (default: the chain's)")
+    p.add_argument("--fund", action="append", metavar="ADDRESS",
+                   help="give this account gas money and a float of every token (a DEX edge's); repeatable")
     p.add_argument("--flow-interval", type=float, default=None, help="seconds between swaps (default: block time)")
     p.add_argument("--no-flow", action="store_true", help="deploy only; no synthetic traders")
     p.add_argument("--out", default=None, help="also write the ready chains as a JSON list to this file")

@@ -6,11 +6,10 @@ import functools
 from typing import Any
 
 from eth_typing import ChecksumAddress
+from seqmesh.runtime.dex.artifacts import Artifact, load
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractConstructor
-
-from .artifacts import Artifact, load
 
 
 @functools.cache

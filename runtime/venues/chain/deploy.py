@@ -45,11 +45,16 @@ class PoolSpec:
 DEFAULT_TOKENS = (
     TokenSpec("USDC", "USD Coin", 6, 10**12),
     TokenSpec("WBTC", "Wrapped BTC", 8, 10**7),
+    TokenSpec("USDT", "Tether USD", 6, 10**12),
 )
+# The USDT pools trade the CEX symbols (BTC/USDT, ETH/USDT through the DEX edge) and start at the
+# CEX simulator's reference prices (runtime/venues/sim/instruments.py), so pools and books agree.
 DEFAULT_POOLS = (
     PoolSpec("WETH", "USDC", Decimal(3000), Decimal(1000)),
     PoolSpec("WBTC", "USDC", Decimal(60000), Decimal(50)),
     PoolSpec("WBTC", "WETH", Decimal(20), Decimal(50)),
+    PoolSpec("WBTC", "USDT", Decimal(65000), Decimal(100)),
+    PoolSpec("WETH", "USDT", Decimal(3500), Decimal(2000)),
 )
 WETH_FLOAT = 10**6  # whole WETH wrapped beyond the pools' needs, for traders
 

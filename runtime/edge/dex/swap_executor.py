@@ -1,0 +1,248 @@
+"""The DEX venue under the edge's order manager: an order is one swap through the V2 router.
+
+`create` reads the pool's reserves, plans the swap with the exact pool math (swap_plan.py),
+estimates its gas (a swap that would revert now is refused here, without spending any), takes
+the next nonce, signs it (EIP-1559: max fee 2 x base fee + tip), commits the signed bytes to
+the journal and only then broadcasts them. The order stays PENDING_NEW ("pending") until the
+swap is the configured depth under the head (tx_tracker.py): then `fetch` reports it filled,
+one fill keyed by the transaction hash, at the price the pool's Swap event says it paid, the
+gas as its fee in the chain's native token; or rejected with the router's revert reason.
+
+A swap once broadcast cannot be called back: cancel works only for an order nothing was
+signed for. The order manager's contract is ccxt's: refusals, unknown orders and an
+unreachable node are raised as ccxt's exception classes, which it already tells apart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from ccxt.base.errors import InvalidOrder, NetworkError, OrderNotFound
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from seqmesh.runtime.dex.chains import ChainSpec, chain
+from seqmesh.runtime.dex.v2math import Reserves
+from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.types import Nonce, TxParams
+
+from seqmesh.common.venues import dex_chain
+
+from ..feed import BookFeed
+from ..gateway import InstrumentSpec, VenueGateway, VenueOrder, VenueTrade
+from ..hub import MarketDataHub
+from ..ratelimit import TokenBucket
+from . import derived_book
+from .chain_client import ChainClient
+from .gas_watcher import GasWatcher
+from .heads import HeadWatcher
+from .markets import DexMarket, discover, from_deployment
+from .nonces import NonceManager
+from .pool_watcher import PoolWatcher
+from .settings import DexSettings
+from .stream import DexStream
+from .swap_plan import plan
+from .tx_journal import UNFINISHED, Swap, TxJournal
+from .tx_tracker import TxTracker, sign
+
+log = logging.getLogger(__name__)
+#: gas limit over the estimate: a V2 pair writes its cumulative prices (~45k gas) only when the
+#: block's timestamp moved on since its last swap, so an estimate in one second can fall short
+#: in the next block; unused gas is not charged
+GAS_HEADROOM_PCT = 200
+MAX_ALLOWANCE = 2**256 - 1
+
+
+class DexGateway(VenueGateway):
+    def __init__(self, venue: str, settings: DexSettings, limiter: TokenBucket, hub: MarketDataHub,
+                 state_dir: Path, durability: str = "power-loss") -> None:
+        super().__init__(None, limiter)
+        self.venue = venue
+        self.settings = settings
+        self.spec: ChainSpec = chain(dex_chain(venue))
+        self.confirmations = settings.confirmations or self.spec.confirmations
+        self.hub = hub
+        self.client = ChainClient(settings.rpc_url)
+        self.account: LocalAccount = Account.from_key(settings.private_key.get_secret_value())
+        self.journal = TxJournal(state_dir / f"{venue}-txs.sqlite", durability)
+        self.nonces = NonceManager(self.client, self.account.address, self.journal)
+        self.heads = HeadWatcher(self.client, settings.head_poll_s)
+        self.market: DexMarket
+        self.pools: PoolWatcher
+        self.gas: GasWatcher
+        self.tracker: TxTracker
+
+    async def close(self) -> None:
+        await self.client.close()
+        self.journal.close()
+
+    # -- the market ------------------------------------------------------------------------
+
+    async def instruments(self, symbols: list[str] | None) -> dict[str, InstrumentSpec]:
+        chain_id = await self.client.chain_id()
+        if chain_id != self.spec.chain_id:
+            raise ValueError(f"{self.settings.rpc_url} is chain {chain_id}, "
+                             f"not {self.spec.name} ({self.spec.chain_id})")
+        if self.settings.deployment is not None:
+            market = from_deployment(self.settings.deployment, self.spec.name)
+        else:
+            assert self.settings.router is not None
+            market = await discover(self.client, self.settings.router)
+        missing = [s for s in symbols or () if s not in market.pools]
+        if missing:
+            raise ValueError(f"venue does not list {missing} (its pools trade {', '.join(market.pools)})")
+        pools = {s: p for s, p in market.pools.items() if not symbols or s in symbols}
+        self.market = DexMarket(market.chain_id, market.router, pools)
+        self.pools = PoolWatcher(self.client, self.market, self.venue, self.hub)
+        self.gas = GasWatcher(self.client, self.spec, self.venue, self.hub, self.pools, self.confirmations,
+                              self.spec.block_time, self.settings.priority_fee_wei)
+        self.tracker = TxTracker(self.client, self.account, self.journal, self.market, self.gas,
+                                 self.confirmations, self.settings.resend_after_blocks)
+        self.heads.listeners = [self.pools.on_head, self.gas.on_head, self.tracker.on_head]
+        await self.heads.poll()  # pools, gas and journaled swaps as of now, before any order
+        await self._approve()
+        return {s: p.instrument() for s, p in pools.items()}
+
+    async def _approve(self) -> None:
+        """The router may take every token we trade (sent and mined before the first swap)."""
+        for token in self.market.tokens().values():
+            erc20 = self.client.contract("Token", token.address)
+            allowance = await self.client.call(erc20.functions.allowance(self.account.address,
+                                                                         self.market.router).call())
+            if int(allowance) >= MAX_ALLOWANCE // 2:
+                continue
+            async with self.nonces.lock:
+                nonce = await self.nonces.take()
+                params: TxParams = {"from": self.account.address, "nonce": Nonce(nonce), "chainId": self.spec.chain_id}
+                tx = await self.client.call(erc20.functions.approve(self.market.router, MAX_ALLOWANCE)
+                                            .build_transaction(params))
+                signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
+                tx_hash = await self.client.send_raw(signed.raw_transaction)
+            receipt = await self.client.call(self.client.w3.eth.wait_for_transaction_receipt(tx_hash, 120))
+            if receipt["status"] != 1:
+                raise RuntimeError(f"approving the router for {token.symbol} reverted ({tx_hash.to_0x_hex()})")
+            log.info("router approved for %s", token.symbol)
+
+    async def load_fees(self) -> tuple[Decimal, Decimal]:
+        """A pool's fee is paid by the taker; there are no makers (the liquidity providers earn it)."""
+        ppm = max((p.fee_ppm for p in self.market.pools.values()), default=0)
+        self.maker_fee = self.taker_fee = Decimal(ppm) / 1_000_000
+        return self.maker_fee, self.taker_fee
+
+    def market_stream(self, feed: BookFeed, symbols: list[str]) -> DexStream:
+        """Pool states and gas follow the head; the derived levels go into the book feed."""
+        self.pools.feed = feed
+        feed.extra_snapshots += [self.pools.snapshots, self.gas.snapshots]
+        for symbol, r in self.pools.reserves.items():
+            bids, asks = derived_book.levels(self.market.pools[symbol], r.base, r.quote)
+            feed.on_snapshot(symbol, bids, asks, r.block_ts_ns // 1_000_000, venue_seq=r.block)
+        return DexStream(self.heads, symbols)
+
+    async def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
+        out: dict[str, tuple[Decimal, Decimal]] = {}
+        for token in self.market.tokens().values():
+            raw = await self.client.call(self.client.contract("Token", token.address)
+                                         .functions.balanceOf(self.account.address).call())
+            out[token.asset] = (token.from_raw(int(raw)), Decimal(0))
+        native = await self.client.call(self.client.w3.eth.get_balance(self.account.address))
+        out[f"{self.spec.native}:gas"] = (Decimal(native).scaleb(-18), Decimal(0))
+        return out
+
+    # -- orders ----------------------------------------------------------------------------
+
+    async def create(self, symbol: str, side: str, type: str, qty: Decimal, price: Decimal | None,
+                     tif: str, client_order_id: str) -> VenueOrder:
+        if self.journal.swap(client_order_id) is not None:  # signed before a crash: the tracker has it
+            return await self.fetch(symbol, "", client_order_id)
+        pool = self.market.pool(symbol)
+        # the pool as of now (the head may have moved since the watcher's last block)
+        r0, r1, _ = await self.client.call(self.client.contract("UniswapV2Pair", pool.address)
+                                           .functions.getReserves().call())
+        base_r, quote_r = (r0, r1) if pool.base_is_token0 else (r1, r0)
+        try:
+            swap_plan = plan(pool, Reserves(int(base_r), int(quote_r)), side == "sell", qty, price,
+                             self.settings.slippage)
+        except ValueError as exc:
+            raise InvalidOrder(f"cannot swap {qty} {symbol}: {exc}") from None
+        deadline = int(time.time()) + self.settings.deadline_s
+        function, args = swap_plan.args(pool, self.account.address, deadline)
+        call = self.client.contract("UniswapV2Router02", self.market.router).get_function_by_name(function)(*args)
+        params: TxParams = {"from": self.account.address, "chainId": self.spec.chain_id}
+        try:
+            gas = await self.client.call(call.estimate_gas(params)) * GAS_HEADROOM_PCT // 100
+        except ContractLogicError as exc:  # it would revert now: refused before any gas is spent
+            raise InvalidOrder(f"the swap would revert: {exc.message or exc}") from None
+        params["gas"] = gas
+        tx = dict(await self.client.call(call.build_transaction(params)))
+        for fee_field in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice"):
+            tx.pop(fee_field, None)
+        tx["type"] = 2
+        max_fee, tip = self.gas.fees()
+        async with self.nonces.lock:
+            nonce = await self.nonces.take()
+            tx["nonce"] = Nonce(nonce)
+            tx_json = json.dumps(tx)
+            attempt = sign(self.account, tx_json, max_fee, tip, self.heads.number)
+            swap = Swap(client_order_id, symbol, side, str(qty), nonce, tx_json, UNFINISHED, attempt.tx_hash,
+                        time.time_ns())
+            self.journal.signed(swap, attempt)  # committed before anyone can see the transaction
+            try:
+                await self.client.send_raw(attempt.raw)
+            except Web3RPCError as exc:  # the node refused it outright: the nonce was not used
+                self.nonces.give_back(nonce)
+                swap.state, swap.reason = "failed", f"the node refused the swap: {exc}"
+                self.journal.finish(swap)
+                raise InvalidOrder(swap.reason) from None
+            except NetworkError:
+                log.warning("swap %s: node unreachable while sending %s; the tracker will resend it",
+                            client_order_id, attempt.tx_hash.to_0x_hex())
+        log.info("swap %s: %s %s %s sent as %s (nonce %d, %s %d)", client_order_id, side, qty, symbol,
+                 attempt.tx_hash.to_0x_hex(), nonce, "min out" if side == "sell" else "max in", swap_plan.bound_raw)
+        return VenueOrder(attempt.tx_hash.to_0x_hex(), client_order_id, symbol, "pending", Decimal(0), ())
+
+    async def fetch(self, symbol: str, venue_order_id: str, client_order_id: str) -> VenueOrder:
+        swap = self.journal.swap(client_order_id)
+        if swap is None:
+            raise OrderNotFound(f"no swap was signed for {client_order_id}")
+        vid = swap.first_hash.to_0x_hex() if swap.first_hash else ""
+        if swap.state == "confirmed":
+            trade = self._fill_of(swap)
+            return VenueOrder(vid, client_order_id, swap.symbol, "closed", trade.qty, (trade,))
+        if swap.state in ("reverted", "failed"):
+            return VenueOrder(vid, client_order_id, swap.symbol, "rejected", Decimal(0), (), swap.reason)
+        if swap.state == "canceled":
+            return VenueOrder(vid, client_order_id, swap.symbol, "canceled", Decimal(0), ())
+        return VenueOrder(vid, client_order_id, swap.symbol, "pending", Decimal(0), ())
+
+    def _fill_of(self, swap: Swap) -> VenueTrade:
+        pool = self.market.pool(swap.symbol)
+        assert swap.base_raw is not None and swap.quote_raw is not None and swap.mined_hash is not None
+        base, quote = pool.base.from_raw(swap.base_raw), pool.quote.from_raw(swap.quote_raw)
+        fee = Decimal((swap.gas_used or 0) * (swap.gas_price or 0)).scaleb(-18)
+        return VenueTrade(swap.mined_hash.to_0x_hex(), swap.first_hash.to_0x_hex(), swap.symbol, quote / base, base,
+                          fee, self.spec.native, False, (swap.block_ts or 0) * 1000)
+
+    def cancel_refusal(self, client_order_id: str) -> str | None:
+        swap = self.journal.swap(client_order_id)
+        if swap is not None and swap.state != "canceled":
+            return f"swap {swap.first_hash.to_0x_hex()} is broadcast: a transaction cannot be called back"
+        return None
+
+    async def cancel(self, symbol: str, venue_order_id: str, client_order_id: str) -> VenueOrder:
+        """Only an order nothing was signed for (its submit never got that far): nothing ever will be."""
+        if self.journal.swap(client_order_id) is None:
+            self.journal.canceled(Swap(client_order_id, symbol, "", "0", -1, "{}", "canceled", HexBytes(b""),
+                                       time.time_ns()))
+        return await self.fetch(symbol, venue_order_id, client_order_id)
+
+    async def open_orders(self, symbol: str) -> list[VenueOrder]:
+        return []  # a pending swap is PENDING_NEW, refreshed by `fetch` on every poll
+
+    async def trades(self, symbol: str, since_ms: int | None, venue_order_id: str | None = None) -> list[VenueTrade]:
+        swaps = self.journal.confirmed_since(symbol, (since_ms or 0) // 1000)
+        return [self._fill_of(s) for s in swaps if not venue_order_id or s.first_hash.to_0x_hex() == venue_order_id]
+

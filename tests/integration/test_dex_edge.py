@@ -1,0 +1,344 @@
+"""The DEX edge as a real process over gRPC mTLS against a real anvil with Uniswap V2 deployed.
+
+Swaps fill at exactly the pool math's amounts; the pool state stream follows the traders'
+swaps; a pool moved past a swap's bound reverts it (rejected, nothing traded); kill -9 after
+a signed swap was journaled (sent, or as if never sent) ends in exactly one swap; a reorg within
+the confirmation depth books the swap once; a transaction the node keeps dropping is sent again
+and then replaced with a higher fee, and fills once. Automine, or blocks mined by the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_account import Account
+from seqmesh.runtime.dex.chains import chain
+from seqmesh.runtime.dex.v2math import get_amount_in, get_amount_out
+from seqmesh.runtime.links.edge_client import EdgeClient
+from seqmesh.runtime.links.tls import TlsFiles
+from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.venues.chain.accounts import derive
+from seqmesh.runtime.venues.chain.anvil import Anvil
+from seqmesh.runtime.venues.chain.cli import describe
+from seqmesh.runtime.venues.chain.contracts import at
+from seqmesh.runtime.venues.chain.deploy import ETHER, V2Deployment, deploy_v2
+from seqmesh.runtime.venues.chain.flow import SwapFlow
+from seqmesh.runtime.venues.chain.funding import fund_account
+from seqmesh.runtime.venues.chain.pools import get_reserves
+from web3 import Web3
+from web3.types import RPCEndpoint
+
+from seqmesh.testing.mesh import cc_tls_paths
+from seqmesh.testing.processes import Proc, wait_until
+
+SEED = 21
+EDGE_KEY = "0x" + Web3.keccak(text="seqmesh dex edge test key").hex().removeprefix("0x")
+EDGE_READY = r"edge (\S+) ready: grpc 127\.0\.0\.1:(\d+)"
+
+
+def rpc(w3: Web3, method: str, *params: Any) -> Any:
+    response = w3.provider.make_request(RPCEndpoint(method), list(params))
+    assert "error" not in response, f"{method}: {response['error']}"
+    return response.get("result")
+
+
+class Chain:
+    """One anvil with the default market, the edge's account funded, and the edge process."""
+
+    def __init__(self, tmp: Path, name: str, *edge_args: str) -> None:
+        self.tmp, self.name, self.edge_args = tmp, name, edge_args
+        self.node = Anvil(chain(name), automine=True).start()
+        self.w3 = self.node.w3
+        self.d: V2Deployment = deploy_v2(self.w3, SEED)
+        self.address = Account.from_key(EDGE_KEY).address
+        fund_account(self.w3, self.d, self.address)
+        self.deployment = tmp / "chains.json"
+        self.deployment.write_text(json.dumps([describe(name, self.node.url, self.d)]))
+        self.edge: Proc | None = None
+        self.addr = ""
+
+    @property
+    def venue(self) -> str:
+        return f"dex-{self.name}"
+
+    def start_edge(self) -> None:
+        self.edge = Proc(
+            [os.sys.executable, "-m", "seqmesh", "edge", "--venue", self.venue, "--chain-rpc", self.node.url,  # type: ignore[attr-defined]
+             "--deployment", str(self.deployment), "--symbols", "BTC/USDT,ETH/USDT", "--dev-pki",
+             str(self.tmp / "pki"), "--state-dir", str(self.tmp / "state"), "--poll-interval", "0.05",
+             *self.edge_args],
+            EDGE_READY, timeout=60, log_path=self.tmp / "edge.log", env={"SEQMESH_DEX_PRIVATE_KEY": EDGE_KEY})
+        assert self.edge.match is not None
+        self.addr = f"127.0.0.1:{self.edge.match.group(2)}"
+
+    def client(self) -> EdgeClient:
+        return EdgeClient(self.addr, TlsFiles(*cc_tls_paths(self.tmp)))
+
+    def balance(self, symbol: str, who: str | None = None) -> int:
+        return int(at(self.w3, "Token", self.d.token(symbol).address).functions.balanceOf(who or self.address).call())
+
+    def reserves(self, base: str) -> tuple[int, int]:
+        pair = self.d.pair(base, "USDT")
+        r = get_reserves(self.w3, pair).oriented(pair, self.d.token(base).address)
+        return r.reserve_in, r.reserve_out
+
+    def swaps(self) -> list[tuple[str, str, int]]:
+        """(client order id, state, attempts) of every swap in the edge's journal."""
+        with sqlite3.connect(self.tmp / "state" / f"{self.venue}-txs.sqlite") as db:
+            return [(c, s, n) for c, s, n in db.execute(
+                "SELECT s.client_order_id, s.state, COUNT(a.tx_hash) FROM swaps s LEFT JOIN attempts a"
+                " ON a.client_order_id = s.client_order_id GROUP BY s.client_order_id ORDER BY s.nonce")]
+
+    def pending_hashes(self) -> list[str]:
+        pool = rpc(self.w3, "txpool_content")
+        mine = {k.lower(): v for k, v in pool["pending"].items()}.get(self.address.lower(), {})
+        return [tx["hash"] for tx in mine.values()]
+
+    def automine(self, on: bool) -> None:
+        rpc(self.w3, "evm_setAutomine", on)
+
+    def mine(self, blocks: int = 1) -> None:
+        for _ in range(blocks):
+            rpc(self.w3, "evm_mine")
+
+    def log(self) -> str:
+        assert self.edge is not None
+        return "\n".join(self.edge.lines)
+
+    def stop(self) -> None:
+        if self.edge is not None:
+            self.edge.stop()
+        self.node.stop()
+
+
+@pytest.fixture
+def arb(tmp_path: Path) -> Iterator[Chain]:
+    c = Chain(tmp_path, "arbitrum")
+    try:
+        c.start_edge()
+        yield c
+    finally:
+        c.stop()
+
+
+def order(cid: str, symbol: str, side: int, qty: str, price: str = "") -> pb.SubmitOrder:
+    return pb.SubmitOrder(client_order_id=cid, symbol=symbol, side=side, type=pb.LIMIT if price else pb.MARKET,
+                          quantity=qty, price=price)
+
+
+async def final(client: EdgeClient, cid: str, timeout: float = 60) -> pb.OrderStatus:
+    """The order once it is final (filled or rejected)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    status = await client.order(cid)
+    while status.state not in (pb.FILLED, pb.REJECTED, pb.CANCELED):
+        assert asyncio.get_running_loop().time() < deadline, f"{cid} still {pb.OrderState.Name(status.state)}"
+        await asyncio.sleep(0.05)
+        status = await client.order(cid)
+    return status
+
+
+async def test_info_and_pool_state_follow_the_traders(arb: Chain) -> None:
+    async with arb.client() as client:
+        info = await client.info()
+        assert (info.venue, info.kind, info.chain) == ("dex-arbitrum", "dex", "arbitrum")
+        assert info.taker_fee == "0.003"
+        specs = {i.symbol: (i.tick, i.lot) for i in info.instruments}
+        assert specs == {"BTC/USDT": ("0.000001", "1E-8"), "ETH/USDT": ("0.000001", "1E-18")}
+        flow = SwapFlow(arb.w3, arb.d, SEED)
+        flow.fund()
+        head = arb.w3.eth.block_number
+        swaps = [s for s in flow.run(30) if s.pair[1] == "USDT"]
+        assert swaps, "the seeded flow swapped no USDT pool"
+        last = arb.w3.eth.block_number
+        seen: dict[str, pb.PoolState] = {}
+        gas: list[pb.GasPrice] = []
+
+        async def follow() -> None:
+            async for item in client.market_data(["BTC/USDT", "ETH/USDT"]):
+                if item.WhichOneof("item") == "pool":
+                    seen[item.pool.symbol] = item.pool
+                elif item.WhichOneof("item") == "gas":
+                    gas.append(item.gas)
+                if all(p.block_number >= last for p in seen.values()) and len(seen) == 2 and gas:
+                    return
+
+        await asyncio.wait_for(follow(), 30)
+        for symbol, base in (("BTC/USDT", "WBTC"), ("ETH/USDT", "WETH")):
+            state = seen[symbol]
+            pair = arb.d.pair(base, "USDT")
+            r = get_reserves(arb.w3, pair, state.block_number).oriented(pair, arb.d.token(base).address)
+            assert (int(state.base_reserve), int(state.quote_reserve)) == (r.reserve_in, r.reserve_out)
+            assert state.pool == pair.address and state.fee_ppm == 3000 and state.kind == "uniswap-v2"
+            block = arb.w3.eth.get_block(state.block_number)
+            assert state.ts.exchange_ts == block["timestamp"] * 1_000_000_000 and state.ts.edge_recv_ts > 0
+        assert {s.pair[0] for s in swaps} <= {"WBTC", "WETH"} and head < last
+        assert gas[-1].chain == "arbitrum" and gas[-1].chain_id == 42161 and gas[-1].native_symbol == "ETH"
+        assert int(gas[-1].base_fee_wei) > 0 and gas[-1].confirmations == 1 and gas[-1].price_symbol == "ETH/USDT"
+
+
+async def test_sell_and_buy_fill_at_exactly_the_pool_math(arb: Chain) -> None:
+    async with arb.client() as client:
+        base_r, quote_r = arb.reserves("WBTC")
+        want_out = get_amount_out(50_000_000, base_r, quote_r)  # 0.5 WBTC in
+        before = arb.balance("WBTC"), arb.balance("USDT"), arb.w3.eth.get_balance(arb.address)
+        ack = await client.submit(order("sell-1", "BTC/USDT", pb.SELL, "0.5"))
+        assert ack.state in (pb.PENDING_NEW, pb.FILLED) and ack.venue_order_id.startswith("0x"), ack
+        sold = await final(client, "sell-1")
+        assert sold.state == pb.FILLED, sold.reason
+        (fill,) = sold.fills
+        assert fill.fill_id == f"dex-arbitrum:BTC/USDT:{ack.venue_order_id}"
+        assert Decimal(fill.qty) == Decimal("0.5") and Decimal(fill.price) * Decimal("0.5") == Decimal(want_out) / 10**6
+        receipt = arb.w3.eth.get_transaction_receipt(ack.venue_order_id)
+        assert Decimal(fill.fee) == Decimal(receipt["gasUsed"] * receipt["effectiveGasPrice"]) / 10**18 > 0
+        assert fill.fee_asset == "ETH" and not fill.maker
+        after = arb.balance("WBTC"), arb.balance("USDT"), arb.w3.eth.get_balance(arb.address)
+        assert (before[0] - after[0], after[1] - before[1]) == (50_000_000, want_out)
+        assert before[2] - after[2] == receipt["gasUsed"] * receipt["effectiveGasPrice"]
+
+        base_r, quote_r = arb.reserves("WETH")
+        want_in = get_amount_in(2 * ETHER, quote_r, base_r)  # exactly 2 WETH out
+        usdt = arb.balance("USDT")
+        await client.submit(order("buy-1", "ETH/USDT", pb.BUY, "2"))
+        bought = await final(client, "buy-1")
+        assert bought.state == pb.FILLED, bought.reason
+        (fill,) = bought.fills
+        assert Decimal(fill.qty) == 2 and Decimal(fill.price) * 2 == Decimal(want_in) / 10**6
+        assert usdt - arb.balance("USDT") == want_in
+        balances = {b.asset: b for b in (await client.balances()).balances}
+        assert Decimal(balances["BTC"].free) == Decimal(arb.balance("WBTC")) / 10**8
+        assert Decimal(balances["ETH"].free) == Decimal(arb.balance("WETH")) / 10**18
+        # a limit sell above what the pool pays is refused before anything is signed
+        limit = await client.submit(order("sell-2", "BTC/USDT", pb.SELL, "0.1", "100000"))
+        assert limit.state == pb.REJECTED and "INSUFFICIENT_OUTPUT_AMOUNT" in limit.reason, limit
+        assert [s[0] for s in arb.swaps()] == ["sell-1", "buy-1"]
+
+
+async def test_a_pool_moved_past_the_bound_reverts_the_swap_and_nothing_trades(arb: Chain) -> None:
+    rival = derive(SEED, "rival")
+    fund_account(arb.w3, arb.d, rival.address)
+    router = at(arb.w3, "UniswapV2Router02", arb.d.router)
+    wbtc = at(arb.w3, "Token", arb.d.token("WBTC").address)
+    nonce = arb.w3.eth.get_transaction_count(rival.address)
+    approve = wbtc.functions.approve(arb.d.router, 2**256 - 1).build_transaction(
+        {"from": rival.address, "nonce": nonce, "gas": 100_000, "chainId": arb.w3.eth.chain_id})
+    arb.w3.eth.send_raw_transaction(rival.sign_transaction(approve).raw_transaction)
+    async with arb.client() as client:
+        arb.automine(False)
+        before = arb.balance("WBTC"), arb.balance("USDT")
+        ack = await client.submit(order("sell-b", "BTC/USDT", pb.SELL, "0.5"))
+        assert ack.state == pb.PENDING_NEW, ack
+        # the rival sells 3 WBTC first (a higher tip): the pool pays ~6% less than the edge's bound allows
+        dump = router.functions.swapExactTokensForTokens(
+            3 * 10**8, 0, [arb.d.token("WBTC").address, arb.d.token("USDT").address], rival.address, 2**40,
+        ).build_transaction({"from": rival.address, "nonce": nonce + 1, "gas": 300_000, "chainId": 42161,
+                             "maxFeePerGas": 500 * 10**9, "maxPriorityFeePerGas": 100 * 10**9})
+        arb.w3.eth.send_raw_transaction(rival.sign_transaction(dump).raw_transaction)
+        arb.mine()
+        arb.automine(True)
+        status = await final(client, "sell-b")
+        assert status.state == pb.REJECTED and "INSUFFICIENT_OUTPUT_AMOUNT" in status.reason, status
+        assert arb.w3.eth.get_transaction_receipt(ack.venue_order_id)["status"] == 0
+        assert (arb.balance("WBTC"), arb.balance("USDT")) == before
+        assert arb.swaps() == [("sell-b", "reverted", 1)]
+
+
+async def test_kill_9_after_journaling_ends_in_exactly_one_swap(arb: Chain) -> None:
+    """Killed with a signed swap journaled: once as if never broadcast (the node forgot it), once
+    mined while the edge was down. Each restart resolves it to exactly one swap."""
+    assert arb.edge is not None
+    for cid, mined_while_down in (("crash-1", False), ("crash-2", True)):
+        before = arb.balance("WBTC")
+        async with arb.client() as client:
+            arb.automine(False)
+            ack = await client.submit(order(cid, "BTC/USDT", pb.SELL, "0.25"))
+            assert ack.state == pb.PENDING_NEW
+        wait_until(lambda cid=cid: any(s[0] == cid for s in arb.swaps()), 10, what="the swap journaled")
+        arb.edge.kill()
+        assert arb.pending_hashes() == [ack.venue_order_id]
+        if mined_while_down:
+            arb.mine()
+        else:
+            rpc(arb.w3, "anvil_dropTransaction", ack.venue_order_id)  # as if never broadcast
+            assert arb.pending_hashes() == []
+        arb.automine(True)
+        arb.start_edge()
+        async with arb.client() as client:
+            if not mined_while_down:
+                wait_until(lambda b=before: arb.pending_hashes() != [] or arb.balance("WBTC") != b, 30,
+                           what="the journaled swap sent again")
+                arb.mine()
+            status = await final(client, cid)
+            assert status.state == pb.FILLED and len(status.fills) == 1, status
+            assert status.fills[0].fill_id.endswith(ack.venue_order_id)  # the same signed bytes
+            again = await client.submit(order(cid, "BTC/USDT", pb.SELL, "0.25"))
+            assert again.duplicate
+        assert before - arb.balance("WBTC") == 25_000_000
+    assert [(c, s) for c, s, _ in arb.swaps()] == [("crash-1", "confirmed"), ("crash-2", "confirmed")]
+
+
+async def test_a_reorg_within_the_confirmation_depth_books_the_swap_once(tmp_path: Path) -> None:
+    eth = Chain(tmp_path, "ethereum", "--confirmations", "3")
+    try:
+        eth.start_edge()
+        assert eth.edge is not None
+        async with eth.client() as client:
+            assert (await client.info()).chain == "ethereum"
+            snapshot = rpc(eth.w3, "evm_snapshot")
+            before = eth.balance("WBTC")
+            ack = await client.submit(order("reorg-1", "BTC/USDT", pb.SELL, "0.5"))
+            eth.mine()  # depth 2 of 3
+            wait_until(lambda: "depth 2 of 3" in eth.log(), 30, what="the edge seeing its swap 2 deep")
+            assert (await client.order("reorg-1")).state == pb.PENDING_NEW
+            assert rpc(eth.w3, "evm_revert", snapshot)  # the swap's block and the one on it are gone
+            wait_until(lambda: "left the chain" in eth.log(), 30, what="the edge noticing the reorg")
+            wait_until(lambda: eth.balance("WBTC") != before, 30, what="the swap mined again")
+            eth.mine(2)
+            status = await final(client, "reorg-1")
+            assert status.state == pb.FILLED and len(status.fills) == 1, status
+            assert status.fills[0].fill_id.endswith(ack.venue_order_id)
+        assert before - eth.balance("WBTC") == 50_000_000
+        assert eth.swaps() == [("reorg-1", "confirmed", 1)]
+    finally:
+        eth.stop()
+
+
+async def test_a_dropped_transaction_is_sent_again_then_replaced_and_fills_once(arb: Chain) -> None:
+    async with arb.client() as client:
+        before = arb.balance("WBTC")
+        arb.automine(False)
+        ack = await client.submit(order("drop-1", "BTC/USDT", pb.SELL, "0.5"))
+        first = ack.venue_order_id
+        resent = 0
+        replacement = ""
+        deadline = asyncio.get_running_loop().time() + 60
+        while not replacement:  # the node keeps dropping whatever the edge sends
+            assert asyncio.get_running_loop().time() < deadline, f"no replacement; edge log:\n{arb.log()[-3000:]}"
+            pending = arb.pending_hashes()
+            if not pending:
+                await asyncio.sleep(0.05)
+                continue
+            if pending != [first]:
+                replacement = pending[0]
+                break
+            resent += 1
+            rpc(arb.w3, "anvil_dropTransaction", first)
+            arb.mine()
+        assert resent >= 2  # the same bytes came back after being dropped
+        arb.automine(True)
+        arb.mine()
+        status = await final(client, "drop-1")
+        assert status.state == pb.FILLED and len(status.fills) == 1, status
+        assert status.fills[0].fill_id == f"dex-arbitrum:BTC/USDT:{replacement}"
+        assert status.venue_order_id == first  # the order keeps the id it was acknowledged with
+        tx = arb.w3.eth.get_transaction(replacement)
+        assert tx["nonce"] == arb.w3.eth.get_transaction(replacement)["nonce"]
+        assert before - arb.balance("WBTC") == 50_000_000
+        assert arb.swaps() == [("drop-1", "confirmed", 2)]
