@@ -231,3 +231,39 @@ async def test_kill_9_after_recording_a_transaction_that_never_lands_expires_it(
         assert (await env.tokens("BTC"), await env.tokens("USDT")) == (btc, usdt)
     finally:
         await env.close()
+
+
+async def test_a_cc_quotes_solana_in_its_nbbo_and_routes_an_order_to_it(env: Env) -> None:
+    from seqmesh.client.api import CCClient
+    from seqmesh.testing.mesh import start_cc
+    from seqmesh.testing.processes import wait_until
+
+    cc, api = start_cc(env.tmp, {"solana": env.addr})
+    try:
+        with CCClient(api) as c:
+            box: dict[str, Any] = {}
+
+            def quoted() -> bool:
+                box["nbbo"] = c.request("GET", "/v1/nbbo/BTC/USDT")
+                return bool(box["nbbo"].get("bid")) and bool(box["nbbo"].get("ask"))
+
+            await asyncio.to_thread(wait_until, quoted, 30, 0.1, "the CC's NBBO to quote solana")
+            nbbo = box["nbbo"]
+            assert nbbo["bid"]["venue"] == nbbo["ask"]["venue"] == "solana"
+            btc = await env.tokens("BTC")
+            placed = c.submit("BTC/USDT", "buy", "0.01")
+
+            def final() -> bool:
+                box["order"] = c.order(placed["order_id"])
+                return box["order"]["state"] in ("filled", "rejected", "expired", "canceled")
+
+            await asyncio.to_thread(wait_until, final, 60, 0.1, "the CC's order to end")
+        o = box["order"]
+        assert o["state"] == "filled", o
+        (fill,) = o["fills"]
+        assert fill["venue"] == "solana" and fill["fee_asset"] == "SOL"
+        assert fill["fill_id"] == f"solana:BTC/USDT:{o['children'][0]['venue_order_id']}"
+        assert Decimal(fill["price"]) == Decimal(nbbo["ask"]["price"])  # the still maker's best ask
+        assert await env.tokens("BTC") - btc == Decimal("0.01")
+    finally:
+        cc.stop()
