@@ -167,31 +167,40 @@ async def test_edge_book_is_the_venue_book(env: OkxEnv) -> None:
             return venue_book((await other.public_get_market_books({"instId": "BTC-USDT", "sz": "400"}))["data"][0])
 
         placed = False
-        async with env.client() as client:
-            async for item in client.market_data(["BTC/USDT"]):
-                kind = item.WhichOneof("item")
-                if kind == "snapshot":
-                    bids = {Decimal(lv.price): Decimal(lv.qty) for lv in item.snapshot.bids}
-                    asks = {Decimal(lv.price): Decimal(lv.qty) for lv in item.snapshot.asks}
-                    assert item.snapshot.venue_seq > 0, "OKX's seqId reaches the CC"
-                elif kind == "delta":
-                    for side, levels in ((bids, item.delta.bids), (asks, item.delta.asks)):
-                        for lv in levels:
-                            if Decimal(lv.qty):
-                                side[Decimal(lv.price)] = Decimal(lv.qty)
-                            else:
-                                side.pop(Decimal(lv.price), None)
-                else:
-                    continue
-                if not placed:
-                    assert (bids, asks) == await books()
-                    low = min(bids) - Decimal("0.5")  # a new level below every bid, a small size
-                    await other.private_post_trade_order({"instId": "BTC-USDT", "tdMode": "cash", "side": "buy",
-                                                          "ordType": "limit", "sz": "0.00012", "px": str(low)})
-                    placed = True
-                elif bids.get(low) == Decimal("0.00012"):
-                    assert (bids, asks) == await books()
-                    break
+        low = Decimal(0)
+
+        async def watch() -> None:
+            nonlocal bids, asks, placed, low
+            async with env.client() as client:
+                async for item in client.market_data(["BTC/USDT"]):
+                    kind = item.WhichOneof("item")
+                    if kind == "snapshot":
+                        bids = {Decimal(lv.price): Decimal(lv.qty) for lv in item.snapshot.bids}
+                        asks = {Decimal(lv.price): Decimal(lv.qty) for lv in item.snapshot.asks}
+                        assert item.snapshot.venue_seq > 0, "OKX's seqId reaches the CC"
+                    elif kind == "delta":
+                        for side, levels in ((bids, item.delta.bids), (asks, item.delta.asks)):
+                            for lv in levels:
+                                if Decimal(lv.qty):
+                                    side[Decimal(lv.price)] = Decimal(lv.qty)
+                                else:
+                                    side.pop(Decimal(lv.price), None)
+                    else:
+                        continue
+                    if not placed:
+                        assert (bids, asks) == await books()
+                        low = min(bids) - Decimal("0.5")  # a new level below every bid, nine lots (5 USDT at least)
+                        await other.private_post_trade_order({"instId": "BTC-USDT", "tdMode": "cash", "side": "buy",
+                                                              "ordType": "limit", "sz": "0.00009", "px": str(low)})
+                        placed = True
+                    elif bids.get(low) == Decimal("0.00009"):  # repr(9e-05) has an exponent: read exact
+                        assert (bids, asks) == await books()
+                        break
+
+        try:
+            await asyncio.wait_for(watch(), 60)
+        except TimeoutError:
+            raise AssertionError(f"the edge's book never showed the new level {low}: {sorted(bids)[:3]}") from None
     finally:
         await other.close()
 
