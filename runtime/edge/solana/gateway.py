@@ -204,14 +204,21 @@ class SolanaGateway(VenueGateway):
                     self.settlements.settle(s.signature, outcome)
                     return outcome
                 if time.monotonic() - sent >= self.settings.resend_interval_s:
-                    sent = time.monotonic()  # the same signed bytes: the chain takes it once
-                    await self._request(self.rpc.send_raw_transaction(s.tx, TxOpts(skip_preflight=True)))
+                    sent = time.monotonic()
+                    await self._resend(s)
             except NetworkError:
                 now = time.monotonic()
                 unreachable_since = unreachable_since or now
                 if now - unreachable_since > UNREACHABLE_FOR_S:
                     raise
             await asyncio.sleep(self.settings.poll_interval_s)
+
+    async def _resend(self, s: Settlement) -> None:
+        """The same signed bytes again (the chain takes them once); its status decides, not this answer."""
+        try:
+            await self._request(self.rpc.send_raw_transaction(s.tx, TxOpts(skip_preflight=True)))
+        except RPCException as exc:
+            log.warning("resend %s: %s", s.signature, exc)
 
     async def _filled(self, s: Settlement) -> VenueOrder:
         trade = await self._chain_trade(s)
@@ -256,7 +263,7 @@ class SolanaGateway(VenueGateway):
         if outcome == "pending":
             outcome = await self._outcome(s)
             if outcome == "pending":  # still in time: make sure it is out there
-                await self._request(self.rpc.send_raw_transaction(s.tx, TxOpts(skip_preflight=True)))
+                await self._resend(s)
                 return VenueOrder(s.signature, client_order_id, symbol, "open", Decimal(0), ())
             self.settlements.settle(s.signature, outcome)
         if outcome == "landed":
