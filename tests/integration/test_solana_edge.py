@@ -176,6 +176,10 @@ async def test_a_blockhash_that_expires_unlanded_is_quoted_again_and_settles_onc
         await env.close()
 
 
+#: the venue takes 2.5 s to process a sent transaction, and a quote lives 100 blocks (5 s): it lands
+SLOW_SEND = ("--send-latency-ms", "2500", "--max-age", "100", "--quote-ttl", "100")
+
+
 async def _kill_after_recording(env: Env, cid: str) -> str:
     """Submit, and kill -9 the edge once the signed transaction is on disk (the venue is slow to
     take it, so it is on its way); returns its signature."""
@@ -185,7 +189,7 @@ async def _kill_after_recording(env: Env, cid: str) -> str:
         while not env.settlements(cid):
             assert time.monotonic() < deadline, "the edge never recorded a signed transaction"
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)  # sent by now, and not yet processed (the venue holds it 1 s)
+        await asyncio.sleep(0.2)  # sent by now, and not yet processed (the venue holds it 2.5 s)
         assert env.edge is not None
         env.edge.kill()
         with pytest.raises(Exception):  # noqa: B017 - the call dies with the edge, however grpc words it
@@ -196,8 +200,7 @@ async def _kill_after_recording(env: Env, cid: str) -> str:
 
 
 async def test_kill_9_after_recording_resolves_by_the_signature(tmp_path: Path) -> None:
-    # The venue takes 1 s to process a sent transaction; the quote lives 40 blocks (2 s): it lands.
-    env = Env(tmp_path, "--send-latency-ms", "1000", "--quote-ttl", "40")
+    env = Env(tmp_path, *SLOW_SEND)
     try:
         btc = await env.tokens("BTC")
         signature = await _kill_after_recording(env, "crash-1")
@@ -219,7 +222,7 @@ async def test_kill_9_after_recording_resolves_by_the_signature(tmp_path: Path) 
 async def test_kill_9_after_recording_a_transaction_that_never_lands_expires_it(tmp_path: Path) -> None:
     """The restarted edge does not quote again for an order whose fate it learnt only by waiting:
     the transaction's blockhash expired unlanded, so nothing settled and the order expires."""
-    env = Env(tmp_path, "--send-latency-ms", "1000", "--quote-ttl", "40", "--drop-transactions", "1")
+    env = Env(tmp_path, *SLOW_SEND, "--drop-transactions", "1")
     try:
         btc, usdt = await env.tokens("BTC"), await env.tokens("USDT")
         signature = await _kill_after_recording(env, "crash-2")
