@@ -213,9 +213,11 @@ async def test_the_svm_refuses_what_the_taker_did_not_sign_or_the_venue_did_not(
 
 
 async def test_a_failing_leg_undoes_the_other(venue: Venue) -> None:
-    """The venue cannot deliver (its BTC was moved away): the taker's payment is undone with it."""
+    """The venue cannot deliver (its BTC was moved away): the taker's payment is undone with it.
+    The maker no longer quotes what it cannot deliver, so the venue's leg is signed here with its
+    (seeded) key, as a maker that lost its inventory after quoting would have signed it."""
     venue_key = seeded(SEED, "venue")
-    btc = venue.mint("BTC")
+    btc, usdt = venue.mint("BTC"), venue.mint("USDT")
     held = await venue.tokens(venue.venue, "BTC")
     drain = transfer_checked(TransferCheckedParams(
         program_id=TOKEN_PROGRAM_ID, source=get_associated_token_address(venue.venue, btc), mint=btc,
@@ -225,8 +227,15 @@ async def test_a_failing_leg_undoes_the_other(venue: Venue) -> None:
     sent = Transaction.new_signed_with_payer([drain], venue.venue, [venue_key], blockhash)
     sig = (await venue.rpc.send_raw_transaction(bytes(sent), TxOpts(preflight_commitment=PROCESSED))).value
     await venue.wait(lambda: _status(venue, sig), "the venue's BTC to move")
-    quote = await venue.quote("BTC/USDT", "buy", "0.5")  # 0.5 BTC: more than the venue still holds
-    tx = venue.signed(quote)
+    r = await venue.http.post("/rfq/quote", json={"symbol": "BTC/USDT", "side": "buy", "qty": "0.5",
+                                                  "taker": str(venue.taker.pubkey())})
+    assert r.status_code == 400 and "the maker holds 0.1 BTC" in r.json()["error"]
+    # 0.5 BTC for 32,500 USDT: more than the venue still holds.
+    blockhash = (await venue.rpc.get_latest_blockhash(PROCESSED)).value.blockhash
+    message = settlement_message(venue.taker.pubkey(), venue.venue, Leg(usdt, 6, 32_500 * 10**6),
+                                 Leg(btc, 8, 50_000_000), blockhash)
+    tx = Transaction.new_unsigned(message)
+    tx.partial_sign([venue_key, venue.taker], blockhash)
     with pytest.raises(RPCException, match="Error processing Instruction 1"):
         await venue.rpc.send_raw_transaction(bytes(tx))
     before = await venue.holdings()

@@ -94,6 +94,10 @@ class QuoteDesk:
             if self.bank.token_amount(g.token_account(taker, token)) is None:
                 raise QuoteRefused(f"taker {taker} has no {token} token account "
                                    f"(associated account of mint {g.mints[token]})")
+        held = self.bank.token_amount(g.token_account(venue, get))
+        if held is None or int(held.amount) < amounts[get]:  # a maker quotes only what it can deliver
+            raise QuoteRefused(f"the maker holds {held.ui_amount_string if held else 0} {get}, "
+                               f"less than the {qty} {market.base} asked for")
         legs = {token: Leg(g.mints[token], TOKEN_DECIMALS[token], amounts[token]) for token in (pay, get)}
         blockhash, last_valid = self.bank.blockhash_aged(self.ttl_blocks)
         tx = Transaction.new_unsigned(settlement_message(taker, venue, legs[pay], legs[get], blockhash))
