@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import signal
 import time
 from pathlib import Path
@@ -54,6 +55,7 @@ async def _up(args: Any) -> int:
     from seqmesh.runtime.venues.sim.config import native_dialect
 
     from seqmesh.common.certs_cli import dev_pki
+    from seqmesh.common.venues import venue_kind
 
     from .ready import CC_READY, EDGE_READY, SIM_READY, free_port
     from .supervisor import Supervisor
@@ -83,6 +85,10 @@ async def _up(args: Any) -> int:
         for r, venues in plan.items():
             edges: dict[str, str] = {}
             for venue in venues:
+                if venue_kind(venue) == "dex":  # a real chain with pools, not an order-book simulator
+                    edges[venue] = await _start_dex(sup, work, r, venue, seed, args.symbols)
+                    seed += 1
+                    continue
                 offset, maker, taker, latency = VENUE_PROFILES.get(venue, DEFAULT_PROFILE)
                 dialect = native_dialect(venue)  # each venue's own where the simulator speaks it
                 m = await sup.start(f"{r}-sim-{venue}", ["sim", "--venue", venue, "--dialect", dialect,
@@ -136,6 +142,36 @@ async def _up(args: Any) -> int:
         await sup.stop()
         if toxi is not None:
             toxi.stop()
+
+
+async def _start_dex(sup: Any, work: Path, region: str, venue: str, seed: int, symbols: str) -> str:
+    """An anvil for the venue's chain with the V2 market and its traders (`seqmesh chain`), and the
+    DEX edge on it, signing with a key of its own that the chain funds; returns the edge's address."""
+    from eth_account import Account
+    from seqmesh.runtime.dex.chains import chain
+    from web3 import Web3
+
+    from seqmesh.common.venues import dex_chain
+
+    from .ready import CHAIN_READY, EDGE_READY
+
+    spec = chain(dex_chain(venue))
+    # derived from names anyone knows: only ever funded on this loopback chain
+    key = Account.from_key(Web3.keccak(text=f"seqmesh up dex key/{region}/{venue}/{seed}"))
+    out = work / region / "chains" / f"{spec.name}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # The chain's own block time, capped so a block comes within 2 s (Ethereum's 12 s would stall a demo).
+    await sup.start(f"{region}-chain-{spec.name}", [
+        "chain", "--chain", spec.name, "--seed", str(seed), "--block-time", str(min(spec.block_time, 2.0)),
+        "--fund", key.address, "--out", str(out)], CHAIN_READY)
+    url = json.loads(out.read_text())[0]["url"]
+    m = await sup.start(f"{region}-edge-{venue}", [
+        "edge", "--venue", venue, "--region", region, "--chain-rpc", url, "--deployment", str(out),
+        "--symbols", symbols, "--dev-pki", str(work / region / "pki"), "--state-dir", str(work / region / "state")],
+        EDGE_READY, env={"SEQMESH_DEX_PRIVATE_KEY": key.key.to_0x_hex()})
+    address = f"127.0.0.1:{m.group(2)}"
+    print(f"  {region:<6} {venue:<12} anvil {url} (chain id {spec.chain_id})   edge grpc {address}", flush=True)
+    return address
 
 
 async def _wait_for_books(api: str, symbol: str, stop: asyncio.Event, timeout: float = 30.0) -> None:

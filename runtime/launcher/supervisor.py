@@ -30,13 +30,15 @@ class Supervisor:
         self.log_dir = log_dir
         self.children: list[Child] = []
 
-    async def start(self, name: str, args: list[str], ready: str, timeout: float = 60.0) -> re.Match[str]:
-        """Start `python -m seqmesh ARGS` and wait for the line matching `ready`."""
+    async def start(self, name: str, args: list[str], ready: str, timeout: float = 60.0,
+                    env: dict[str, str] | None = None) -> re.Match[str]:
+        """Start `python -m seqmesh ARGS` (with `env` added) and wait for the line matching `ready`."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         child = Child(name, args, ready, self.log_dir / f"{name}.log")
         child.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "seqmesh", *args, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             preexec_fn=die_with_parent(),  # no simulator, edge or CC outlives a killed `seqmesh up`
         )
         self.children.append(child)

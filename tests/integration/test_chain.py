@@ -64,7 +64,7 @@ def test_deployment_is_what_was_asked(arbitrum: tuple[Anvil, V2Deployment]) -> N
     node, d = arbitrum
     w3 = node.w3
     assert w3.eth.chain_id == 42161 == d.chain_id
-    for symbol, decimals in (("WETH", 18), ("USDC", 6), ("WBTC", 8)):
+    for symbol, decimals in (("WETH", 18), ("USDC", 6), ("WBTC", 8), ("USDT", 6)):
         assert at(w3, "Token", d.token(symbol).address).functions.decimals().call() == decimals
     router = at(w3, "UniswapV2Router02", d.router)
     assert router.functions.factory().call() == d.factory
@@ -73,7 +73,12 @@ def test_deployment_is_what_was_asked(arbitrum: tuple[Anvil, V2Deployment]) -> N
     pair = d.pair("WETH", "USDC")
     r = get_reserves(w3, pair).oriented(pair, d.weth)
     assert (r.reserve_in, r.reserve_out) == (1000 * ETHER, 3_000_000 * 10**6)
-    assert at(w3, "UniswapV2Factory", d.factory).functions.allPairsLength().call() == 3
+    # the USDT pools (the CEX symbols BTC/USDT, ETH/USDT) start at the CEX simulator's reference prices
+    for base, price, depth in (("WBTC", 65000, 100), ("WETH", 3500, 2000)):
+        pair = d.pair(base, "USDT")
+        r = get_reserves(w3, pair).oriented(pair, d.token(base).address)
+        assert (r.reserve_in, r.reserve_out) == (depth * 10 ** d.token(base).decimals, depth * price * 10**6)
+    assert at(w3, "UniswapV2Factory", d.factory).functions.allPairsLength().call() == 5
 
 
 def test_pool_math_equals_router_and_the_swap_paid(arbitrum: tuple[Anvil, V2Deployment]) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -71,7 +71,7 @@ class Chain:
 
     def start_edge(self) -> None:
         self.edge = Proc(
-            [os.sys.executable, "-m", "seqmesh", "edge", "--venue", self.venue, "--chain-rpc", self.node.url,  # type: ignore[attr-defined]
+            [sys.executable, "-m", "seqmesh", "edge", "--venue", self.venue, "--chain-rpc", self.node.url,
              "--deployment", str(self.deployment), "--symbols", "BTC/USDT,ETH/USDT", "--dev-pki",
              str(self.tmp / "pki"), "--state-dir", str(self.tmp / "state"), "--poll-interval", "0.05",
              *self.edge_args],
@@ -158,6 +158,10 @@ async def test_info_and_pool_state_follow_the_traders(arb: Chain) -> None:
         swaps = [s for s in flow.run(30) if s.pair[1] == "USDT"]
         assert swaps, "the seeded flow swapped no USDT pool"
         last = arb.w3.eth.block_number
+        # each pool's state is published when it changes: the last swap on it is what must arrive
+        moved = {"BTC/USDT": 0, "ETH/USDT": 0}
+        for s in swaps:
+            moved[f"{s.pair[0][1:]}/USDT"] = s.block
         seen: dict[str, pb.PoolState] = {}
         gas: list[pb.GasPrice] = []
 
@@ -167,7 +171,7 @@ async def test_info_and_pool_state_follow_the_traders(arb: Chain) -> None:
                     seen[item.pool.symbol] = item.pool
                 elif item.WhichOneof("item") == "gas":
                     gas.append(item.gas)
-                if all(p.block_number >= last for p in seen.values()) and len(seen) == 2 and gas:
+                if len(seen) == 2 and all(seen[k].block_number >= b for k, b in moved.items()) and gas:
                     return
 
         await asyncio.wait_for(follow(), 30)

@@ -62,7 +62,10 @@ class TxTracker:
             number = int(receipt["blockNumber"])
             if (await self.client.block(number))["hash"] != receipt["blockHash"]:
                 continue  # a receipt from a block the chain no longer has
-            self._mined_at[swap.client_order_id] = receipt["blockHash"]
+            if self._mined_at.get(swap.client_order_id) != receipt["blockHash"]:
+                self._mined_at[swap.client_order_id] = receipt["blockHash"]
+                log.info("swap %s mined in block %d as %s (depth %d of %d)", swap.client_order_id, number,
+                         attempt.tx_hash.to_0x_hex(), head - number + 1, self.confirmations)
             if head - number + 1 >= self.confirmations:
                 await self._finish(swap, attempt, receipt)
             return

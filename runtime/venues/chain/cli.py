@@ -73,6 +73,7 @@ def _run(args: Any) -> int:
             tmp = Path(args.out).with_suffix(".tmp")
             tmp.write_text(json.dumps(ready, indent=2))
             tmp.replace(args.out)
+        print(f"chains ready: {', '.join(c['chain'] for c in ready)}", flush=True)
         stop.wait()
     finally:
         for flow in flows:
