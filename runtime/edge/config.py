@@ -52,9 +52,11 @@ class EdgeSettings(BaseModel):
 
     @model_validator(mode="after")
     def _check_rfq(self) -> EdgeSettings:
-        if (venue_kind(self.venue) == "rfq") != (self.solana is not None):
-            raise ValueError(f"venue {self.venue!r}: the Solana settings (RPC URL, keypair) are for venue "
-                             f"'solana' only, and it needs them")
+        rfq = venue_kind(self.venue) == "rfq"
+        if rfq and self.solana is None:
+            raise ValueError(f"venue {self.venue!r} needs its Solana settings (--solana-rpc, --solana-keypair)")
+        if not rfq and self.solana is not None:
+            raise ValueError(f"venue {self.venue!r} is not the Solana venue: it takes no Solana settings")
         return self
 
     @model_validator(mode="after")

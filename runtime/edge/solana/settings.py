@@ -25,6 +25,8 @@ class SolanaSettings(BaseModel):
             url = getattr(self, name)
             if url is not None and not url.startswith(("http://", "https://")):
                 raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
+        if not self.keypair.is_file():
+            raise ValueError(f"keypair {str(self.keypair)!r} is not a file (solana-keygen's JSON keypair)")
         return self
 
     @property
