@@ -3,7 +3,7 @@
 At start the next nonce is the chain's pending count, or past every swap the journal holds if
 that is higher (a journaled transaction the node has not seen yet still owns its nonce). A
 nonce is taken and used under one lock, in order; one the node refused outright was never used
-and is handed out again, so no gap ever stalls the transactions after it.
+is handed out again (counted afresh), so no gap ever stalls the transactions after it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class NonceManager:
         self._next += 1
         return nonce
 
-    def give_back(self, nonce: int) -> None:
-        """`nonce` (the last taken) was never used: the node refused its transaction."""
-        if self._next == nonce + 1:
-            self._next = nonce
+    def give_back(self) -> None:
+        """The last nonce taken was not used: the node refused its transaction. The next is counted
+        afresh (the chain's and the journal's), so a nonce the node calls too low is not offered again."""
+        self._next = None

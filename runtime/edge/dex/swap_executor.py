@@ -101,7 +101,7 @@ class DexGateway(VenueGateway):
         self.gas = GasWatcher(self.client, self.spec, self.venue, self.hub, self.pools, self.confirmations,
                               self.spec.block_time, self.settings.priority_fee_wei)
         self.tracker = TxTracker(self.client, self.account, self.journal, self.market, self.gas,
-                                 self.confirmations, self.settings.resend_after_blocks)
+                                 self.confirmations, self.settings.resend_after_blocks, self.nonces.lock)
         self.heads.listeners = [self.pools.on_head, self.gas.on_head, self.tracker.on_head]
         await self.heads.poll()  # pools, gas and journaled swaps as of now, before any order
         await self._approve()
@@ -193,7 +193,9 @@ class DexGateway(VenueGateway):
             try:
                 await self.client.send_raw(attempt.raw)
             except Web3RPCError as exc:  # the node refused it outright: the nonce was not used
-                self.nonces.give_back(nonce)
+                if "already known" in str(exc).lower():  # it has it (sent before, as a resend)
+                    return VenueOrder(attempt.tx_hash.to_0x_hex(), client_order_id, symbol, "pending", Decimal(0), ())
+                self.nonces.give_back()
                 swap.state, swap.reason = "failed", f"the node refused the swap: {exc}"
                 self.journal.finish(swap)
                 raise InvalidOrder(swap.reason) from None

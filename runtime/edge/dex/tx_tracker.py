@@ -13,6 +13,7 @@ none of the swap's transactions was mined means another transaction took it: the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -34,8 +35,10 @@ NONCE_GONE_HEADS = 2
 
 class TxTracker:
     def __init__(self, client: ChainClient, account: LocalAccount, journal: TxJournal, market: DexMarket,
-                 gas: GasWatcher, confirmations: int, resend_after: int) -> None:
+                 gas: GasWatcher, confirmations: int, resend_after: int, send_lock: asyncio.Lock) -> None:
         self.client = client
+        #: the nonce manager's: a swap being signed and sent is not sent again meanwhile
+        self.send_lock = send_lock
         self.account = account
         self.journal = journal
         self.market = market
@@ -81,10 +84,11 @@ class TxTracker:
         self._nonce_gone.pop(swap.client_order_id, None)
         last = attempts[-1]
         waited = head - last.sent_block
-        if waited >= 2 * self.resend_after:
-            await self.replace(swap, last, head)
-        elif waited >= self.resend_after or await self.client.transaction(last.tx_hash) is None:
-            await self._resend(swap, last, head)
+        async with self.send_lock:  # after the submit that journaled it has sent it
+            if waited >= 2 * self.resend_after:
+                await self.replace(swap, last, head)
+            elif waited >= self.resend_after or await self.client.transaction(last.tx_hash) is None:
+                await self._resend(swap, last, head)
 
     async def _resend(self, swap: Swap, attempt: Attempt, head: int) -> None:
         """The same signed bytes again (the node dropped them, or never had them)."""
