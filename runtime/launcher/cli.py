@@ -89,6 +89,10 @@ async def _up(args: Any) -> int:
                     edges[venue] = await _start_dex(sup, work, r, venue, seed, args.symbols)
                     seed += 1
                     continue
+                if venue_kind(venue) == "rfq":  # the Solana RFQ venue on a real SVM
+                    edges[venue] = await _start_solana(sup, work, r, seed, args.symbols)
+                    seed += 1
+                    continue
                 offset, maker, taker, latency = VENUE_PROFILES.get(venue, DEFAULT_PROFILE)
                 dialect = native_dialect(venue)  # each venue's own where the simulator speaks it
                 m = await sup.start(f"{r}-sim-{venue}", ["sim", "--venue", venue, "--dialect", dialect,
@@ -171,6 +175,28 @@ async def _start_dex(sup: Any, work: Path, region: str, venue: str, seed: int, s
         EDGE_READY, env={"SEQMESH_DEX_PRIVATE_KEY": key.key.to_0x_hex()})
     address = f"127.0.0.1:{m.group(2)}"
     print(f"  {region:<6} {venue:<12} anvil {url} (chain id {spec.chain_id})   edge grpc {address}", flush=True)
+    return address
+
+
+async def _start_solana(sup: Any, work: Path, region: str, seed: int, symbols: str) -> str:
+    """The Solana RFQ venue (`seqmesh solana`), funding a taker key of the region's, and the edge
+    trading on it with that key; returns the edge's address."""
+    from seqmesh.runtime.venues.solana.cli import READY as SOLANA_READY
+    from seqmesh.runtime.venues.solana.markets import MARKETS
+
+    from .ready import EDGE_READY
+
+    keypair = work / region / "solana-taker.json"  # created from the seed by the venue, kept for restarts
+    m = await sup.start(f"{region}-solana", ["solana", "--seed", str(seed), "--taker-keypair", str(keypair)],
+                        SOLANA_READY)
+    url = f"http://127.0.0.1:{m.group(2)}"
+    quoted = ",".join(s for s in symbols.split(",") if s in MARKETS) or ",".join(MARKETS)
+    m = await sup.start(f"{region}-edge-solana", [
+        "edge", "--venue", "solana", "--region", region, "--solana-rpc", url, "--solana-keypair", str(keypair),
+        "--symbols", quoted, "--dev-pki", str(work / region / "pki"), "--state-dir", str(work / region / "state")],
+        EDGE_READY)
+    address = f"127.0.0.1:{m.group(2)}"
+    print(f"  {region:<6} {'solana':<12} SVM + RPC {url}   edge grpc {address}", flush=True)
     return address
 
 
