@@ -298,8 +298,8 @@ async def test_a_reorg_within_the_confirmation_depth_books_the_swap_once(tmp_pat
             snapshot = rpc(eth.w3, "evm_snapshot")
             before = eth.balance("WBTC")
             ack = await client.submit(order("reorg-1", "BTC/USDT", pb.SELL, "0.5"))
-            eth.mine()  # depth 2 of 3
-            wait_until(lambda: "depth 2 of 3" in eth.log(), 30, what="the edge seeing its swap 2 deep")
+            wait_until(lambda: "swap reorg-1 mined in block" in eth.log(), 30, what="the edge seeing its swap mined")
+            eth.mine()  # 2 of 3 deep
             assert (await client.order("reorg-1")).state == pb.PENDING_NEW
             assert rpc(eth.w3, "evm_revert", snapshot)  # the swap's block and the one on it are gone
             wait_until(lambda: "left the chain" in eth.log(), 30, what="the edge noticing the reorg")
