@@ -114,9 +114,6 @@ class VenueGateway:
     `clientOrderId` parameter, which each exchange class sends under its own name (Binance's
     newClientOrderId/origClientOrderId, OKX's clOrdId)."""
 
-    #: fetch_my_trades page size asked for (None: the venue's default page)
-    trades_page: int | None = None
-
     def __init__(self, exchange: Any, limiter: TokenBucket) -> None:
         self.exchange = exchange
         self.limiter = limiter
@@ -232,13 +229,27 @@ class VenueGateway:
         return [self._order(o, symbol, "") for o in await self._call(self.exchange.fetch_open_orders, symbol)]
 
     async def trades(self, symbol: str, since_ms: int | None, venue_order_id: str | None = None) -> list[VenueTrade]:
-        if venue_order_id and self.exchange.has.get("fetchOrderTrades"):
-            rows = await self._call(self.exchange.fetch_order_trades, venue_order_id, symbol, since_ms,
-                                    self.trades_page)
-        else:
-            rows = await self._call(self.exchange.fetch_my_trades, symbol, since_ms, self.trades_page)
-            rows = [t for t in rows if not venue_order_id or str(t.get("order")) == venue_order_id]
-        return [self._trade(t, symbol) for t in rows]
+        """Our trades since `since_ms` (of one order when given), oldest first. A venue that pages
+        newest first (OKX) answers a full page with only the newest: while a page is full, the
+        next asks for those up to its oldest millisecond (inclusive: the trades of that
+        millisecond not yet seen come too), until a page brings nothing new or reaches `since_ms`."""
+        page = self.exchange.features.get("spot", {}).get("fetchMyTrades", {}).get("limit")
+        by_order = bool(venue_order_id) and self.exchange.has.get("fetchOrderTrades")
+        seen: dict[str, VenueTrade] = {}
+        params: dict[str, Any] = {}
+        while True:
+            if by_order:
+                rows = await self._call(self.exchange.fetch_order_trades, venue_order_id, symbol, since_ms, page,
+                                        params)
+            else:
+                rows = await self._call(self.exchange.fetch_my_trades, symbol, since_ms, page, params)
+            new = [t for t in rows if str(t["id"]) not in seen]
+            seen.update((str(t["id"]), self._trade(t, symbol)) for t in new)
+            oldest = min((int(t.get("timestamp") or 0) for t in rows), default=0)
+            if not new or page is None or len(rows) < page or (since_ms is not None and oldest <= since_ms):
+                return sorted((t for t in seen.values() if not venue_order_id or t.venue_order_id == venue_order_id),
+                              key=lambda t: t.ts_ms)
+            params = {"until": oldest}
 
     async def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
         bal = await self._call(self.exchange.fetch_balance)
@@ -255,8 +266,6 @@ class BinanceGateway(VenueGateway):
     parsing the answer into floats that `exact()` then turns back into decimals (profiled:
     0.53 vs 0.31 ms per order in an idle process); it is the edge's hot path, so it is worth
     the dialect's few fields. Everything else stays on the unified calls."""
-
-    trades_page = 1000  # Binance's largest page of myTrades
 
     async def load_fees(self) -> tuple[Decimal, Decimal]:
         """The account's own rates, as the venue's decimal strings (its account endpoint)."""

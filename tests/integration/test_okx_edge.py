@@ -85,8 +85,8 @@ async def events_until(client: EdgeClient, after: int, done: Callable[[list[pb.O
     try:
         await asyncio.wait_for(run(), timeout)
     except TimeoutError:
-        states = [(e.client_order_id, pb.OrderState.Name(e.state)) for e in seen]
-        raise AssertionError(f"after {timeout}s the events were {states}") from None
+        states = [(e.client_order_id, pb.OrderState.Name(e.state), e.HasField("fill")) for e in seen]
+        raise AssertionError(f"after {timeout}s, {len(seen)} events, the last: {states[-8:]}") from None
     return seen
 
 
@@ -302,4 +302,34 @@ async def test_a_venue_rate_limit_refusal_is_asked_again_and_goes_through(tmp_pa
             assert time.monotonic() - began >= 0.25, "the second was refused once and asked again after a pause"
         assert any("venue rate limit" in line for line in env.edge_proc.lines)
     finally:
+        env.stop()
+
+
+async def test_more_fills_than_a_venue_page_while_the_edge_is_down_are_all_booked(tmp_path: Path) -> None:
+    """OKX answers fills newest first, 100 a page: 120 fills of one order made while the edge was
+    dead reach it page by page, each once."""
+    env = OkxEnv(tmp_path, "--rate-limit", "1000/2000")
+    other = env.venue(OTHER)
+    try:
+        await other.load_markets()
+        book = await other.fetch_order_book("BTC/USDT", 5)
+        price = str(Decimal(str(book["bids"][0][0])) + Decimal("0.01"))  # ours alone at the best bid
+        async with env.client() as client:
+            assert (await client.submit(order("many-1", pb.BUY, pb.LIMIT, "0.02", price))).state == pb.ACCEPTED
+        env.edge_proc.kill()
+        for _ in range(120):
+            await other.private_post_trade_order({"instId": "BTC-USDT", "tdMode": "cash", "side": "sell",
+                                                  "ordType": "ioc", "sz": "0.0001", "px": price})
+        env.start_edge()
+        async with env.client() as client:
+            def all_in(seen: list[pb.OrderEvent]) -> bool:
+                return sum(e.HasField("fill") for e in seen) >= 120
+
+            events = await events_until(client, 0, all_in, timeout=60)
+            status = await client.order("many-1")
+        fills = [e.fill.fill_id for e in events if e.HasField("fill")]
+        assert len(fills) == len(set(fills)) == 120
+        assert status.state == pb.PARTIALLY_FILLED and Decimal(status.filled_qty) == Decimal("0.012")
+    finally:
+        await other.close()
         env.stop()
