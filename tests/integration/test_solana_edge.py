@@ -8,7 +8,11 @@ killed -9 after recording a signed transaction resolves it by the signature's st
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
@@ -17,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from seqmesh.runtime.launcher.ready import free_port
 from seqmesh.runtime.links.edge_client import EdgeClient
 from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import edge_pb2 as pb
@@ -27,8 +32,9 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from spl.token.instructions import get_associated_token_address
 
-from seqmesh.testing.mesh import cc_tls_paths
-from seqmesh.testing.processes import Proc
+from seqmesh.client.api import CCClient
+from seqmesh.testing.mesh import cc_tls_paths, start_cc
+from seqmesh.testing.processes import Proc, wait_until
 from seqmesh.testing.solana import start_solana, start_solana_edge
 
 PROCESSED, CONFIRMED = Commitment.PROCESSED, Commitment.CONFIRMED
@@ -237,10 +243,6 @@ async def test_kill_9_after_recording_a_transaction_that_never_lands_expires_it(
 
 
 async def test_a_cc_quotes_solana_in_its_nbbo_and_routes_an_order_to_it(env: Env) -> None:
-    from seqmesh.client.api import CCClient
-    from seqmesh.testing.mesh import start_cc
-    from seqmesh.testing.processes import wait_until
-
     cc, api = start_cc(env.tmp, {"solana": env.addr})
     try:
         with CCClient(api) as c:
@@ -270,3 +272,20 @@ async def test_a_cc_quotes_solana_in_its_nbbo_and_routes_an_order_to_it(env: Env
         assert await env.tokens("BTC") - btc == Decimal("0.01")
     finally:
         cc.stop()
+
+
+def test_seqmesh_up_runs_the_solana_venue_and_its_edge(tmp_path: Path) -> None:
+    log, port = tmp_path / "up.out", free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "seqmesh", "up", "--regions", "na", "--venues", "solana",
+                             "--print-every", "0", "--api-port", str(port), "--work-dir", str(tmp_path / "up")],
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: proc.poll() is not None or "seqmesh up:" in log.read_text(), 90, what="seqmesh up")
+        assert proc.poll() is None, log.read_text()
+        assert "solana       SVM + RPC http://127.0.0.1:" in log.read_text()
+        with CCClient(f"http://127.0.0.1:{port}") as c:
+            wait_until(lambda: (c.request("GET", "/v1/nbbo/BTC/USDT").get("bid") or {}).get("venue") == "solana",
+                       30, what="the NA CC's NBBO to quote solana")
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(60) == 0, log.read_text()
