@@ -108,7 +108,8 @@ async def _up(args: Any) -> int:
                                                          str(work / r / "pki"), "--state-dir",
                                                          str(work / r / "state")], EDGE_READY)
                 edges[venue] = f"127.0.0.1:{m.group(2)}"
-                print(f"  {r:<6} {venue:<12} simulator {sim_url} ({dialect})   edge grpc {edges[venue]}", flush=True)
+                print(f"  {r:<6} {venue:<12} simulator {sim_url}   edge grpc {edges[venue]}   ({dialect} dialect)",
+                      flush=True)
             port = args.api_port + list(plan).index(r)
             cc_args = ["cc", "--region", r, "--listen", f"127.0.0.1:{port}", "--dev-pki", str(work / r / "pki"),
                        "--db", str(work / r / "cc" / "ledger.sqlite")]

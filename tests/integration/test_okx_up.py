@@ -28,7 +28,7 @@ def test_up_runs_okx_on_its_own_dialect_beside_binance(tmp_path: Path) -> None:
         text = out.read_text()
         assert proc.poll() is None, text
         lines = {line.split()[1]: line for line in text.splitlines() if "simulator http" in line}
-        assert "(okx)" in lines["okx"] and "(binance)" in lines["binance"], lines
+        assert "(okx dialect)" in lines["okx"] and "(binance dialect)" in lines["binance"], lines
         sim_logs = tmp_path / "up" / "logs"
         assert "/api/v5" in (sim_logs / "local-sim-okx.log").read_text()
         assert "/api/v3" in (sim_logs / "local-sim-binance.log").read_text()
