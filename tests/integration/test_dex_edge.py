@@ -206,6 +206,18 @@ async def test_sell_and_buy_fill_at_exactly_the_pool_math(arb: Chain) -> None:
         after = arb.balance("WBTC"), arb.balance("USDT"), arb.w3.eth.get_balance(arb.address)
         assert (before[0] - after[0], after[1] - before[1]) == (50_000_000, want_out)
         assert before[2] - after[2] == receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        # the CC's event stream carries the same one fill, and the order's events name the transaction
+        events: list[pb.OrderEvent] = []
+
+        async def until_filled() -> None:
+            async for event in client.order_events(0):
+                events.append(event)
+                if event.state == pb.FILLED:
+                    return
+
+        await asyncio.wait_for(until_filled(), 30)
+        assert [e.fill.fill_id for e in events if e.HasField("fill")] == [fill.fill_id]
+        assert events[-1].venue_order_id == ack.venue_order_id and Decimal(events[-1].filled_qty) == Decimal("0.5")
 
         base_r, quote_r = arb.reserves("WETH")
         want_in = get_amount_in(2 * ETHER, quote_r, base_r)  # exactly 2 WETH out
