@@ -1,4 +1,5 @@
-"""A simulated exchange: a real matching engine behind the Binance spot dialect.
+"""A simulated exchange: a real matching engine behind a real exchange dialect, Binance spot
+or OKX v5 (docs/venues.md).
 
 Edges and tests reach it only over that dialect (REST + WebSocket), exactly as they would a
 real venue.
