@@ -130,6 +130,13 @@ async def test_every_order_kind_and_cancel_through_the_generic_path(env: OkxEnv,
         assert ack.state == pb.ACCEPTED
         open_ids = {o["id"] for o in await demo.fetch_open_orders("BTC/USDT")}
         assert ack.venue_order_id in open_ids
+        # Balances through the edge are the venue's, the order's funds locked.
+        balances = {b.asset: b for b in (await client.balances()).balances}
+        venue_usdt = next(d for d in (await demo.private_get_account_balance())["data"][0]["details"]
+                          if d["ccy"] == "USDT")
+        assert Decimal(balances["USDT"].locked) == Decimal(venue_usdt["frozenBal"]) == Decimal(rest_price) * \
+            Decimal("0.01")
+        assert Decimal(balances["USDT"].free) == Decimal(venue_usdt["availBal"])
         cancelled = await client.cancel("gtc.1")
         assert cancelled.state == pb.CANCELED
         assert (await demo.fetch_order(ack.venue_order_id, "BTC/USDT"))["status"] == "canceled"
