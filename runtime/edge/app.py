@@ -91,6 +91,8 @@ class EdgeApp:
             self.stream = MarketStream(self._ws, self.feed, list(self.instruments), self.tapped)
         self.stream.start()
         await self.oms.reconcile()  # whatever happened at the venue while we were away
+        if isinstance(self.gateway, DexGateway):  # a settled swap is booked at once, not at the next poll
+            self.gateway.on_settled = self.oms.reconcile
         self._tasks.append(asyncio.create_task(self._poll_loop()))
         self.server = grpc.aio.server(options=[("grpc.keepalive_time_ms", 10_000),
                                                ("grpc.http2.max_pings_without_data", 0)])

@@ -15,9 +15,11 @@ unreachable node are raised as ccxt's exception classes, which it already tells 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from pathlib import Path
 
@@ -75,6 +77,9 @@ class DexGateway(VenueGateway):
         self.pools: PoolWatcher
         self.gas: GasWatcher
         self.tracker: TxTracker
+        #: called once a swap's outcome is recorded (the order manager books it without waiting for its poll)
+        self.on_settled: Callable[[], Coroutine[None, None, None]] | None = None
+        self._settling: set[asyncio.Task[None]] = set()
 
     async def close(self) -> None:
         await self.client.close()
@@ -102,10 +107,17 @@ class DexGateway(VenueGateway):
                               self.spec.block_time, self.settings.priority_fee_wei)
         self.tracker = TxTracker(self.client, self.account, self.journal, self.market, self.gas,
                                  self.confirmations, self.settings.resend_after_blocks, self.nonces.lock)
+        self.tracker.on_final.append(self._settled)
         self.heads.listeners = [self.pools.on_head, self.gas.on_head, self.tracker.on_head]
         await self.heads.poll()  # pools, gas and journaled swaps as of now, before any order
         await self._approve()
         return {s: p.instrument() for s, p in pools.items()}
+
+    def _settled(self, swap: Swap) -> None:
+        if self.on_settled is not None:
+            task = asyncio.create_task(self.on_settled())
+            self._settling.add(task)  # referenced until done
+            task.add_done_callback(self._settling.discard)
 
     async def _approve(self) -> None:
         """The router may take every token we trade (sent and mined before the first swap)."""
