@@ -53,8 +53,8 @@ def rpc(w3: Web3, method: str, *params: Any) -> Any:
 class Chain:
     """One anvil with the default market, the edge's account funded, and the edge process."""
 
-    def __init__(self, tmp: Path, name: str, *edge_args: str) -> None:
-        self.tmp, self.name, self.edge_args = tmp, name, edge_args
+    def __init__(self, tmp: Path, name: str, *edge_args: str, discover: bool = False) -> None:
+        self.tmp, self.name, self.edge_args, self.discover = tmp, name, edge_args, discover
         self.node = Anvil(chain(name), automine=True).start()
         self.w3 = self.node.w3
         self.d: V2Deployment = deploy_v2(self.w3, SEED)
@@ -72,7 +72,8 @@ class Chain:
     def start_edge(self) -> None:
         self.edge = Proc(
             [sys.executable, "-m", "seqmesh", "edge", "--venue", self.venue, "--chain-rpc", self.node.url,
-             "--deployment", str(self.deployment), "--symbols", "BTC/USDT,ETH/USDT", "--dev-pki",
+             *(("--router", self.d.router) if self.discover else ("--deployment", str(self.deployment))),
+             "--symbols", "BTC/USDT,ETH/USDT", "--dev-pki",
              str(self.tmp / "pki"), "--state-dir", str(self.tmp / "state"), "--poll-interval", "0.05",
              *self.edge_args],
             EDGE_READY, timeout=60, log_path=self.tmp / "edge.log", env={"SEQMESH_DEX_PRIVATE_KEY": EDGE_KEY})
@@ -251,6 +252,8 @@ async def test_a_pool_moved_past_the_bound_reverts_the_swap_and_nothing_trades(a
         before = arb.balance("WBTC"), arb.balance("USDT")
         ack = await client.submit(order("sell-b", "BTC/USDT", pb.SELL, "0.5"))
         assert ack.state == pb.PENDING_NEW, ack
+        cancel = await client.cancel("sell-b")  # broadcast: a transaction cannot be called back
+        assert cancel.state == pb.PENDING_NEW and "cannot be called back" in cancel.reason, cancel
         # the rival sells 3 WBTC first (a higher tip): the pool pays ~6% less than the edge's bound allows
         dump = router.functions.swapExactTokensForTokens(
             3 * 10**8, 0, [arb.d.token("WBTC").address, arb.d.token("USDT").address], rival.address, 2**40,
@@ -358,3 +361,21 @@ async def test_a_dropped_transaction_is_sent_again_then_replaced_and_fills_once(
         assert tx["nonce"] == arb.w3.eth.get_transaction(replacement)["nonce"]
         assert before - arb.balance("WBTC") == 50_000_000
         assert arb.swaps() == [("drop-1", "confirmed", 2)]
+
+
+async def test_pools_discovered_from_the_router_and_an_impossible_swap_refused_unsigned(tmp_path: Path) -> None:
+    """Without a deployment file the router's factory names the pools; a swap the pool math
+    cannot do (the whole reserve) is refused before anything is signed or journaled."""
+    c = Chain(tmp_path, "base", discover=True)
+    try:
+        c.start_edge()
+        async with c.client() as client:
+            info = await client.info()
+            assert {i.symbol for i in info.instruments} == {"BTC/USDT", "ETH/USDT"} and info.chain == "base"
+            await client.submit(order("disc-1", "ETH/USDT", pb.BUY, "0.1"))
+            assert (await final(client, "disc-1")).state == pb.FILLED
+            too_big = await client.submit(order("disc-2", "BTC/USDT", pb.BUY, "100"))  # the whole reserve
+            assert too_big.state == pb.REJECTED and "INSUFFICIENT_LIQUIDITY" in too_big.reason, too_big
+        assert c.swaps() == [("disc-1", "confirmed", 1)]
+    finally:
+        c.stop()
