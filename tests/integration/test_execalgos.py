@@ -230,21 +230,27 @@ def test_a_cc_killed_mid_twap_resumes_and_sends_no_slice_twice(tmp_path: Path) -
             wait_until(lambda: all(e["connected"] for e in c.edges()) and len(c.bbo(SYMBOL)) == 3, 30,
                        what="three live venues")
             o = c.submit(SYMBOL, "buy", "0.08", "twap", client_order_id="twap-kill",
-                         params={"duration_s": 8, "slices": 8})
-            wait_until(lambda: len(c.order(o["order_id"])["algo"]["slices"]) >= 3, 30, what="three slices")
+                         params={"duration_s": 20, "slices": 8})
+            try:  # (20 s: a loaded machine's CC restart takes seconds of it)
+                wait_until(lambda: len(c.order(o["order_id"])["algo"]["slices"]) >= 3, 60, what="three slices")
+            except TimeoutError:
+                log = (tmp_path / "cc.log").read_text(errors="replace").splitlines()[-60:]
+                raise AssertionError((c.order(o["order_id"]), "\n".join(log))) from None
         region.cc.kill()  # kill -9, between or during slices
         region.restart_cc()
         with CCClient(region.api) as c:
             wait_until(lambda: c.order(o["order_id"])["state"] in FINAL, 60, what="the TWAP to finish")
             done = c.order(o["order_id"])
             assert done["state"] == "filled" and Decimal(done["filled"]) == Decimal("0.08"), done
+            # the restarted CC waited for its venues' books rather than refusing the slice it resumed
+            assert done["algo"]["last_refusal"] is None, done["algo"]
             decisions = [d["n"] for d in done["algo"]["plan"]]
             assert decisions == sorted(set(decisions))  # each slice decided once
             slices = [c.order(sid) for sid in done["algo"]["slices"]]
             assert len({s["client_order_id"] for s in slices}) == len(slices)
             assert sum(Decimal(s["filled"]) for s in slices) == Decimal("0.08")  # nothing bought twice
             again = c.submit(SYMBOL, "buy", "0.08", "twap", client_order_id="twap-kill",
-                             params={"duration_s": 8, "slices": 8})
+                             params={"duration_s": 20, "slices": 8})
             assert again["order_id"] == o["order_id"]
     finally:
         region.stop()

@@ -38,6 +38,8 @@ from .vwap import Vwap
 
 log = logging.getLogger(__name__)
 PLAN_KEPT = 2000  # slices remembered for adherence and TCA (a longer algorithm keeps the latest)
+MARKET_POLL_S = 0.1  # how often an algorithm without a live book looks again
+MARKET_WAIT_S = 1.0  # and how long before it checks its expiry and cancels meanwhile
 MIDS_KEPT = 3600  # market mid samples kept for TCA's chart (one a second at most: an hour of them)
 
 
@@ -172,7 +174,7 @@ class AlgoScheduler:
         try:
             await self._adopt_slices(run)
             if run.progress["pending"] is not None:  # decided before a restart: send it (idempotent)
-                await self._send(run, None)
+                await self._resolve_pending(run)
             while p.state not in PARENT_TERMINAL:
                 if p.cancel_requested:
                     await self._wind_down(run, ParentState.CANCELED)
@@ -185,13 +187,18 @@ class AlgoScheduler:
                     await self._wind_down(run, ParentState.EXPIRED)
                     continue
                 if p.state is not ParentState.PAUSED:
+                    if not self._market_live(p.symbol):
+                        await self._await_market(run, MARKET_WAIT_S)  # then expiry and cancels again
+                        continue
                     due = run.policy.due(st)
                     if due is not None:
                         if run.policy.cancel_before_next and run.slices:
                             await self._cancel_slices(run)
                         await self._send(run, due)
                         continue
-                await self._sleep(run, run.policy.wake_at(self.state(run)))
+                # The same state `due` saw: a fresh one, a moment later, could be past the next
+                # slice's time and sleep to the end instead (the last slice of a TWAP went missing so).
+                await self._sleep(run, run.policy.wake_at(st))
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -199,6 +206,35 @@ class AlgoScheduler:
         finally:
             if p.state in PARENT_TERMINAL:
                 self._forget(run)
+
+    def _market_live(self, symbol: str) -> bool:
+        return bool(self.marketdata.venue_books(symbol, live_only=True))
+
+    async def _await_market(self, run: _Run, at_most_s: float | None) -> None:
+        """No decision without a live book (a CC just (re)started, every venue silent): waiting
+        (in real time: it is the venues we wait for) rather than refusing slices the plan skips."""
+        waited = 0.0
+        if not self._market_live(run.parent.symbol):
+            log.info("%s waits for a live %s book", run.parent.order_id, run.parent.symbol)
+        while not self._market_live(run.parent.symbol) and not run.parent.cancel_requested:
+            if at_most_s is not None and waited >= at_most_s:
+                return
+            await asyncio.sleep(MARKET_POLL_S)
+            waited += MARKET_POLL_S
+
+    async def _resolve_pending(self, run: _Run) -> None:
+        """A slice decided before a restart: adopted if the engine had accepted it, else sent once
+        the market is back (or dropped if the algorithm is being cancelled meanwhile)."""
+        p, prog = run.parent, run.progress
+        pending = prog["pending"]
+        if await self.cache.by_client_order_id(p.client, pending["client_order_id"]) is None:
+            await self._await_market(run, None)
+            if p.cancel_requested:
+                prog["pending"] = None
+                prog["n"] = int(pending["n"]) + 1
+                await self._save(p, "algo_slice_dropped")
+                return
+        await self._send(run, None)
 
     async def _sleep(self, run: _Run, until_ns: int | None) -> None:
         """Until `until_ns` on the clock or an event (a slice ended, a fill, a cancel). An event
