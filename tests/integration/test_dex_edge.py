@@ -379,3 +379,22 @@ async def test_pools_discovered_from_the_router_and_an_impossible_swap_refused_u
         assert c.swaps() == [("disc-1", "confirmed", 1)]
     finally:
         c.stop()
+
+
+async def test_swaps_sent_before_a_block_take_consecutive_nonces_and_each_its_own_quote(arb: Chain) -> None:
+    """Two sells of 1 BTC in one block: the second is quoted after the first (the pending state),
+    so its bound holds although the first moves the pool ~1.5%, twice the slippage allowed."""
+    async with arb.client() as client:
+        base_r, quote_r = arb.reserves("WBTC")
+        first_out = get_amount_out(10**8, base_r, quote_r)
+        second_out = get_amount_out(10**8, base_r + 10**8, quote_r - first_out)
+        arb.automine(False)
+        acks = [await client.submit(order(f"pair-{i}", "BTC/USDT", pb.SELL, "1")) for i in range(2)]
+        txs = [arb.w3.eth.get_transaction(a.venue_order_id) for a in acks]
+        assert txs[1]["nonce"] == txs[0]["nonce"] + 1
+        arb.mine()
+        arb.automine(True)
+        fills = [(await final(client, f"pair-{i}")).fills for i in range(2)]
+        assert [Decimal(f[0].price) for f in fills] == [Decimal(first_out) / 10**6, Decimal(second_out) / 10**6]
+        assert {arb.w3.eth.get_transaction_receipt(a.venue_order_id)["blockNumber"] for a in acks} == {
+            arb.w3.eth.get_transaction_receipt(acks[0].venue_order_id)["blockNumber"]}

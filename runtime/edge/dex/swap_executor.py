@@ -171,9 +171,10 @@ class DexGateway(VenueGateway):
         if self.journal.swap(client_order_id) is not None:  # signed before a crash: the tracker has it
             return await self.fetch(symbol, "", client_order_id)
         pool = self.market.pool(symbol)
-        # the pool as of now (the head may have moved since the watcher's last block)
+        # the pool as the next block will find it: after the head's swaps and those pending (ours
+        # among them, so a second order on the pool is quoted after the first)
         r0, r1, _ = await self.client.call(self.client.contract("UniswapV2Pair", pool.address)
-                                           .functions.getReserves().call())
+                                           .functions.getReserves().call(block_identifier="pending"))
         base_r, quote_r = (r0, r1) if pool.base_is_token0 else (r1, r0)
         try:
             swap_plan = plan(pool, Reserves(int(base_r), int(quote_r)), side == "sell", qty, price,
