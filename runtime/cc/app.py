@@ -91,7 +91,7 @@ class CCApp:
         self.algos = AlgoManager(settings.region, AlgoStore(settings.db_path.parent / "algos"), self.edges, md,
                                  settings.risk, bus, positions, self.mesh)
         self.booking = Booking(store, cursors, cache, positions, bus, clock, settings.router.max_reroutes,
-                               self.algos.order_owner)
+                               self.algos.order_owner, md.fee_rate)
         self.reservations = Reservations(cache.live_children, md.mid)
         self.home: RemoteHome | None = None
         if self.mesh is not None:

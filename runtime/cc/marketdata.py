@@ -19,6 +19,7 @@ from seqmesh.runtime.book.numbers import DecimalScale
 from seqmesh.runtime.proto import edge_pb2 as pb
 
 from .bus import BookChanged, Bus, TradePrinted
+from .pools import PoolStates
 
 ZERO = Decimal(0)
 
@@ -72,10 +73,13 @@ class MarketData:
         self._by_symbol: dict[str, list[VenueBook]] = {}
         #: BookChanged after each applied book update, TradePrinted for each trade
         self.bus = bus or Bus()
+        #: AMM pools and their chains' gas, for the router (a DEX venue's book is a picture of its curve)
+        self.pools = PoolStates(stale_after_s)
 
     # -- wiring ----------------------------------------------------------------------------
 
     def register(self, venue: str, region: str, remote: bool, instruments: list[pb.Instrument]) -> None:
+        self.pools.register(venue, region, remote)
         for inst in instruments:
             key = (venue, inst.symbol)
             if key not in self.books:
@@ -85,6 +89,7 @@ class MarketData:
                     (vb for (_, s), vb in self.books.items() if s == inst.symbol), key=lambda vb: vb.venue)
 
     def set_connected(self, venue: str, connected: bool) -> None:
+        self.pools.set_connected(venue, connected)
         for (v, _), vb in self.books.items():
             if v == venue:
                 vb.connected = connected
@@ -136,6 +141,16 @@ class MarketData:
             if self.bus.has_subscribers(TradePrinted):
                 self.bus.publish(TradePrinted(item.venue, t.symbol, Decimal(t.price), Decimal(t.qty),
                                               t.ts.exchange_ts or now))
+        elif kind == "pool":
+            self.pools.on_pool(item.venue, item.pool)
+            self.bus.publish(BookChanged(item.pool.symbol))
+        elif kind == "gas":
+            self.pools.on_gas(item.venue, item.gas)
+            # A block came: a DEX venue's book (its pools' curves) is current as of it, swaps or not.
+            mono = time.monotonic()
+            for (v, _), vb in self.books.items():
+                if v == item.venue:
+                    vb.last_update = mono
         # BBO items carry nothing the book does not already have here.
 
     @staticmethod
@@ -149,7 +164,12 @@ class MarketData:
     # -- views -----------------------------------------------------------------------------
 
     def is_stale(self, vb: VenueBook) -> bool:
-        return not (vb.connected and vb.synced) or time.monotonic() - vb.last_update > self.stale_after_s
+        if not (vb.connected and vb.synced):
+            return True
+        if time.monotonic() - vb.last_update <= self.stale_after_s:
+            return False
+        gas = self.pools.gas(vb.venue)  # a chain's blocks may come slower than the staleness limit
+        return gas is None or not self.pools.is_live(vb.venue)
 
     def symbols(self) -> list[str]:
         return sorted(self._by_symbol)
@@ -158,13 +178,24 @@ class MarketData:
         out = self._by_symbol.get(symbol, [])
         return [vb for vb in out if not self.is_stale(vb)] if live_only else list(out)
 
+    def fee_rate(self, asset: str, quote: str) -> Decimal | None:
+        """What one `asset` (a fee's, e.g. a chain's gas token) is worth in `quote` now: this
+        region's mid of asset/quote, else a DEX chain's own price of its native token."""
+        mid = self.mid(f"{asset}/{quote}")
+        if mid is not None:
+            return mid
+        for chain in self.pools.chains():
+            g = chain.gas
+            if g.native_symbol == asset and g.native_price and g.price_symbol.split("/")[-1] == quote:
+                return Decimal(g.native_price)
+        return None
+
     def best(self, symbol: str) -> tuple[Decimal | None, Decimal | None]:
         """Best bid and ask across live venues (the hot path's NBBO, without the report)."""
         bid: Decimal | None = None
         ask: Decimal | None = None
-        now = time.monotonic()
         for vb in self._by_symbol.get(symbol, ()):
-            if not (vb.connected and vb.synced) or now - vb.last_update > self.stale_after_s:
+            if self.is_stale(vb):
                 continue
             b = vb.book
             if b.best_bid_qty:

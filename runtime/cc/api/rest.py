@@ -4,6 +4,7 @@ refusal is a 4xx with `{"error": {"code", "message", ...}}` and leaves the ledge
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Annotated, Any
 
 import orjson
@@ -14,6 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..domain import OrderType, Parent, Side
 from ..errors import OrderError
+from ..marketdata import MarketData
+from ..pools import PoolView, swap_gas_native
 from .algos import algo_routes
 from .auth import Client
 from .deps import ApiDeps
@@ -34,6 +37,27 @@ class JSONResponse(Response):
 
 def _error(status: int, code: str, message: str, **detail: Any) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **detail}}, status_code=status)
+
+
+def pool_view(v: PoolView, md: MarketData) -> dict[str, Any]:
+    st, gas = v.state, md.pools.gas(v.venue)
+    base = Decimal(st.base_reserve).scaleb(-st.base_decimals)
+    quote = Decimal(st.quote_reserve).scaleb(-st.quote_decimals)
+    out: dict[str, Any] = {
+        "venue": v.venue, "region": v.region, "remote": v.remote, "symbol": st.symbol, "pool": st.pool,
+        "kind": st.kind, "fee": str(Decimal(st.fee_ppm) / 1_000_000), "base_reserve": str(base),
+        "quote_reserve": str(quote), "mid": str(quote / base) if base else None, "block": st.block_number,
+        "live": md.pools.is_live(v.venue),
+        "ts": {"exchange_ts": st.ts.exchange_ts, "edge_recv_ts": st.ts.edge_recv_ts, "cc_proc_ts": st.ts.cc_proc_ts}}
+    if gas is not None:
+        rate = md.fee_rate(gas.native_symbol, st.symbol.split("/")[1])
+        native = swap_gas_native(gas)
+        out["gas"] = {"chain": gas.chain, "block": gas.block_number, "base_fee_wei": gas.base_fee_wei,
+                      "priority_fee_wei": gas.priority_fee_wei, "swap_gas": gas.swap_gas,
+                      "swap_cost": f"{native} {gas.native_symbol}",
+                      "swap_cost_quote": None if rate is None else str(native * rate),
+                      "confirmation_s": gas.block_time_s * max(gas.confirmations, 1)}
+    return out
 
 
 def order_view(p: Parent, detail: bool = False) -> dict[str, Any]:
@@ -164,6 +188,12 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
     @app.get("/v1/book/{symbol:path}")
     async def book(symbol: str, client: Client, depth: Annotated[int, Query(ge=1, le=500)] = 20) -> dict[str, Any]:
         return md.unified(symbol_param(symbol), depth)
+
+    @app.get("/v1/pools")
+    async def pools(client: Client, symbol: str | None = None) -> list[dict[str, Any]]:
+        """The AMM pools the router quotes (each as of its block) and their chains' gas."""
+        views = md.pools.pools(symbol_param(symbol)) if symbol else md.pools.all()
+        return [pool_view(v, md) for v in sorted(views, key=lambda v: (v.state.symbol, v.venue))]
 
     @app.get("/v1/trades")
     async def trades(client: Client, symbol: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100,

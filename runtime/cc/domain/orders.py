@@ -52,8 +52,11 @@ class Fill:
     booked_ns: int
 
     def fee_in_quote(self, quote: str) -> Decimal:
-        """The fee valued in the quote currency (a base-asset fee at the fill's price)."""
-        return self.fee if self.fee_asset == quote else self.fee * self.price
+        """The fee valued in the quote currency (a base-asset fee at the fill's price; a third
+        asset the booking could not price counts as nothing rather than at the base's price)."""
+        if self.fee_asset == quote:
+            return self.fee
+        return self.fee * self.price if self.fee_asset == self.symbol.split("/")[0] else Decimal(0)
 
 
 @dataclass

@@ -202,6 +202,11 @@ class PeerMesh:
             snap.asks.extend(pb.Level(price=vb.prices.to_str(p), qty=vb.qtys.to_str(q))
                              for p, q in vb.book.levels(False))
             frames.append(ppb.PeerFrame(market_data=pb.MarketData(venue=vb.venue, snapshot=snap)))
+        pools = self.marketdata.pools  # and our DEX venues' pools and gas, as they stand
+        frames += [ppb.PeerFrame(market_data=pb.MarketData(venue=g.venue, gas=g.gas))
+                   for g in pools.chains() if g.venue in self.local_venues]
+        frames += [ppb.PeerFrame(market_data=pb.MarketData(venue=p.venue, pool=p.state))
+                   for p in pools.all() if not p.remote]
         return frames
 
     # -- outbound ---------------------------------------------------------------------------

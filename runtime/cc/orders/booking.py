@@ -59,7 +59,8 @@ def derive(p: Parent, max_reroutes: int) -> ParentState | None:
 
 class Booking:
     def __init__(self, store: LedgerStore, cursors: Cursors, cache: OrderCache, positions: Positions, bus: Bus,
-                 clock: Clock, max_reroutes: int, algo_owner: Callable[[str, str], tuple[str, str] | None]) -> None:
+                 clock: Clock, max_reroutes: int, algo_owner: Callable[[str, str], tuple[str, str] | None],
+                 fee_rate: Callable[[str, str], Decimal | None] = lambda asset, quote: None) -> None:
         self.ledger = store
         self.cursors = cursors
         self.cache = cache
@@ -69,6 +70,8 @@ class Booking:
         self.max_reroutes = max_reroutes
         #: (venue, client order id) -> (client, algo) for orders the region's WASM algos placed
         self.algo_owner = algo_owner
+        #: price of a fee asset in a quote currency (a chain's gas token), from market data
+        self.fee_rate = fee_rate
         self.relay: Relay | None = None
         self.fills_booked = 0
         self.duplicate_fills = 0
@@ -130,7 +133,7 @@ class Booking:
 
     def _book_fill(self, parent: Parent, child: Child, venue: str, f: pb.Fill, late: bool) -> bool:
         fill = Fill(f.fill_id, child.child_id, parent.order_id, venue, parent.symbol, parent.side,
-                    Decimal(f.price), Decimal(f.qty), Decimal(f.fee), f.fee_asset, f.maker, f.exchange_ts,
+                    Decimal(f.price), Decimal(f.qty), *self._fee(f, parent.symbol), f.maker, f.exchange_ts,
                     self.clock.now_ns())
         if not self.ledger.add_fill(fill):
             if not late:  # a late event's fill booked before is the normal case of a replay
@@ -146,6 +149,18 @@ class Booking:
         self.fills_booked += 1
         self.bus.publish(FillBooked(parent.client, fill, parent))
         return True
+
+    def _fee(self, f: pb.Fill, symbol: str) -> tuple[Decimal, str]:
+        """The fill's fee as the ledger keeps it: in the venue's asset when that is the pair's base
+        or quote; a third asset (a chain's gas token: ETH for a BTC/USDT swap, SOL) valued in the
+        quote at the market's price now, since positions and TCA count fees in the quote. The
+        venue's own figure stays in the edge's journal and on chain."""
+        fee = Decimal(f.fee)
+        base, quote = symbol.split("/")
+        if f.fee_asset in (base, quote) or not fee:
+            return fee, f.fee_asset
+        rate = self.fee_rate(f.fee_asset, quote)
+        return (fee, f.fee_asset) if rate is None else (fee * rate, quote)
 
     def settle(self, p: Parent, persist: bool = True) -> None:
         """Bring the parent's state up to date with its children's, and tell the bus."""
@@ -173,7 +188,7 @@ class Booking:
         client, algo = owner
         f = ev.fill
         fill = Fill(f.fill_id, ev.client_order_id, "", venue, ev.symbol, Side.BUY if ev.side == pb.BUY else Side.SELL,
-                    Decimal(f.price), Decimal(f.qty), Decimal(f.fee), f.fee_asset, f.maker, f.exchange_ts,
+                    Decimal(f.price), Decimal(f.qty), *self._fee(f, ev.symbol), f.maker, f.exchange_ts,
                     time.time_ns())
         if self.ledger.add_algo_fill(client, algo, fill):
             self.positions.apply(client, fill)

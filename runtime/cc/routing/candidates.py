@@ -1,9 +1,14 @@
 """The venues an order may route to, with what the router needs of each: depth, fees, round
 trip, lot and tick filters and the balance it may still use. Local venues come from their
-edge links; other regions' venues from the peer mesh, with the peer round trip added."""
+edge links; other regions' venues from the peer mesh, with the peer round trip added.
+
+A DEX venue's pool is a candidate on its curve (its book is only a picture of it), with its
+chain's gas for one swap priced in the order's quote currency and its confirmation time
+(block time x depth) as latency; a pool whose gas cannot be priced is left out."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from decimal import Decimal
@@ -15,10 +20,16 @@ from seqmesh.runtime.proto import peer_pb2 as ppb
 from ..domain import Side
 from ..edges import EdgeLink
 from ..marketdata import MarketData
+from ..pools import swap_gas_native
+from .amm import PoolCurve
 from .reservations import Reservations
 from .sor import VenueCandidate
 
 ZERO = Decimal(0)
+
+
+def _no_levels(i: int) -> tuple[Decimal, Decimal] | None:
+    return None  # a pool has a curve, not levels
 
 
 class RemoteVenues(Protocol):
@@ -47,8 +58,11 @@ class Candidates:
         for vb in self.marketdata.venue_books(symbol, live_only=True):
             if vb.venue in exclude:
                 continue
+            pooled = self.marketdata.pools.pool(vb.venue, symbol) is not None
             if vb.remote:
                 cand = self._remote(vb.venue, symbol, asset, functools.partial(vb.level_at, not buy))
+                if cand is not None and pooled:
+                    cand = self._as_pool(cand, symbol)
                 if cand is not None:
                     remote.append(cand)
                 continue
@@ -57,11 +71,14 @@ class Candidates:
             if link is None or not link.connected or inst is None:
                 continue
             cap = max(link.free(asset) - self.reservations.reserved(vb.venue, asset), ZERO)
-            out.append(VenueCandidate(
+            local = VenueCandidate(
                 vb.venue, functools.partial(vb.level_at, not buy), link.taker_fee, link.maker_fee, link.rtt_ms,
                 Decimal(inst.lot), Decimal(inst.min_qty), Decimal(inst.min_notional), Decimal(inst.tick),
                 balance_cap=cap, region=vb.region, remote=False,
-            ))
+            )
+            chosen = self._as_pool(local, symbol) if pooled else local
+            if chosen is not None:
+                out.append(chosen)
         return out + remote
 
     def _remote(self, venue: str, symbol: str, asset: str, level_at: functools.partial[tuple[Decimal, Decimal] | None]
@@ -83,6 +100,28 @@ class Candidates:
             balance_cap=max(free - self.reservations.reserved(venue, asset), ZERO),
             region=region, remote=True, extra_latency_ms=peer_rtt,
         )
+
+    def _as_pool(self, cand: VenueCandidate, symbol: str) -> VenueCandidate | None:
+        """The venue's candidate on its pool's curve instead of its (pictured) levels."""
+        view = self.marketdata.pools.pool(cand.venue, symbol)
+        gas = self.marketdata.pools.gas(cand.venue)
+        if view is None or gas is None or not self.marketdata.pools.is_live(cand.venue):
+            return None
+        gas_cost = self.gas_in(gas, symbol.split("/")[1])
+        if gas_cost is None:
+            return None
+        st = view.state
+        curve = PoolCurve(int(st.base_reserve), int(st.quote_reserve), st.base_decimals, st.quote_decimals,
+                          gas_cost, st.pool)
+        confirm_ms = gas.block_time_s * max(gas.confirmations, 1) * 1000
+        return dataclasses.replace(cand, level_at=_no_levels, taker_fee=ZERO, maker_fee=ZERO, min_notional=ZERO,
+                                   extra_latency_ms=cand.extra_latency_ms + confirm_ms, curve=curve)
+
+    def gas_in(self, gas: pb.GasPrice, quote: str) -> Decimal | None:
+        """One swap's gas in `quote` (None when the chain's native token has no price in it)."""
+        native = swap_gas_native(gas)
+        rate = Decimal(1) if quote == gas.native_symbol else self.marketdata.fee_rate(gas.native_symbol, quote)
+        return None if rate is None else native * rate
 
     def tick(self, venue: str, symbol: str) -> Decimal | None:
         link = self.edges.get(venue)

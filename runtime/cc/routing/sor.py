@@ -7,6 +7,12 @@ split by walking all venues' levels merged in order of that effective price, cap
 venue's available balance and rounded to each venue's lot. The same walk, per venue alone,
 gives the single-venue alternatives that TCA compares the routed result with.
 
+An AMM pool (amm.py) takes part in the same walk on its exact curve: when its marginal price
+is the best, it takes until that price reaches the next-best level elsewhere, so the split
+leaves the pool and the books at the same marginal cost. Its fee is inside the curve; its gas
+is a fixed cost per swap, so a pool whose share saves less than its gas is left out (the walk
+is redone without it, as for venue minimums), and its confirmation time counts as latency.
+
 Ranking uses floats (it only orders levels); quantities and costs are exact Decimals.
 """
 
@@ -19,6 +25,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from ..domain import Side
+from .amm import PoolCurve
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
@@ -41,7 +48,8 @@ class VenueCandidate:
     balance_cap: Decimal | None = None
     region: str = ""
     remote: bool = False
-    extra_latency_ms: float = 0.0  # peer-link round trip for a remote venue
+    extra_latency_ms: float = 0.0  # peer-link round trip for a remote venue; a pool's confirmation time
+    curve: PoolCurve | None = None  # an AMM pool: its curve, not levels (level_at is unused)
 
 
 @dataclass
@@ -53,6 +61,7 @@ class Allocation:
     latency_cost: Decimal
     resting: bool = False  # a limit remainder that rests at this venue
     price: Decimal | None = None  # limit price for the child
+    pool_mid: Decimal | None = None  # an AMM pool's price before the swap (fee is then gas)
 
     @property
     def expected_avg_price(self) -> Decimal | None:
@@ -86,7 +95,7 @@ class Route:
             "allocations": [{"venue": a.venue, "qty": str(a.qty), "expected_notional": str(a.notional),
                              "expected_fee": str(a.fee), "latency_cost": str(a.latency_cost),
                              "expected_avg_price": None if a.expected_avg_price is None else str(a.expected_avg_price),
-                             "resting": a.resting} for a in self.allocations],
+                             "resting": a.resting, **_pool_fields(a, self.side)} for a in self.allocations],
             "expected_routed_cost": str(routed_cost), "routed_qty": str(routed_qty),
             "single_venue": self.single_venue, "best_single_venue": self.best_single_venue,
             "venues": self.explanation,
@@ -94,6 +103,16 @@ class Route:
         if best and routed_qty == self.qty and "cost" in best:
             out["expected_saving_vs_best_single"] = str((Decimal(best["cost"]) - routed_cost) * self.side.sign)
         return out
+
+
+def _pool_fields(a: Allocation, side: Side) -> dict[str, Any]:
+    """A pool's allocation: its gas, and the price impact the curve charges over the pool's mid."""
+    if a.pool_mid is None:
+        return {}
+    avg = a.expected_avg_price
+    impact = None if avg is None or not a.pool_mid else (avg - a.pool_mid) / a.pool_mid * side.sign * BPS
+    return {"kind": "pool", "expected_gas": str(a.fee), "pool_mid": str(a.pool_mid),
+            "expected_price_impact_bps": None if impact is None else str(round(impact, 4))}
 
 
 def _floor(qty: Decimal, lot: Decimal) -> Decimal:
@@ -119,6 +138,8 @@ class Router:
             allocations, left = self._sweep(side, qty, live, limit)
             too_small = [a.venue for a in allocations if not self._meets_minimums(a, live)]
             if not too_small:
+                too_small = self._not_worth_gas(side, qty, live, limit, allocations, left)
+            if not too_small:
                 break
             excluded.update(too_small)  # those venues' share goes to the next-best levels elsewhere
         route = Route(side, qty, allocations, left, arrival_mid)
@@ -127,6 +148,25 @@ class Router:
         self._single_venue(route, qty, candidates, limit)
         route.explanation = [self._explain(c, side, c.venue in excluded) for c in candidates]
         return route
+
+    def _not_worth_gas(self, side: Side, qty: Decimal, live: list[VenueCandidate], limit: Decimal | None,
+                       allocations: list[Allocation], left: Decimal) -> list[str]:
+        """The pool (at most one per pass, the least useful) whose share would cost no more
+        elsewhere, gas included: the walk is redone without it."""
+        pools = {c.venue for c in live if c.curve is not None}
+        used = [a for a in allocations if a.venue in pools]
+        if not used:
+            return []
+        total = sum((a.net(side) for a in allocations), ZERO)
+        worst: tuple[Decimal, str] | None = None
+        for a in used:
+            others, rest = self._sweep(side, qty, [c for c in live if c.venue != a.venue], limit)
+            if rest > left:
+                continue  # without it less of the order fills: keep it
+            gain = (sum((o.net(side) for o in others), ZERO) - total) * side.sign  # >0: pool saves
+            if gain <= 0 and (worst is None or gain < worst[0]):
+                worst = (gain, a.venue)
+        return [] if worst is None else [worst[1]]
 
     def _meets_minimums(self, a: Allocation, live: list[VenueCandidate]) -> bool:
         c = next(c for c in live if c.venue == a.venue)
@@ -138,6 +178,9 @@ class Router:
         rates = [c.taker_fee + self._rates[c.venue] for c in cands]
         heap: list[tuple[float, int, int]] = []  # (ranking key, venue index, level index)
         for i, c in enumerate(cands):
+            if c.curve is not None:
+                heap.append((self._key(c.curve.marginal(buy, 0.0), rates[i], buy), i, 0))
+                continue
             lvl = c.level_at(0)
             if lvl is not None:
                 heap.append((self._key(lvl[0], rates[i], buy), i, 0))
@@ -149,6 +192,16 @@ class Router:
         while remaining > 0 and heap:
             _, i, li = heapq.heappop(heap)
             c = cands[i]
+            if c.curve is not None:
+                take = self._from_curve(c, c.curve, buy, taken[i], remaining, rates[i], limit,
+                                        heap[0][0] if heap else None)
+                if take > 0:
+                    taken[i] += take
+                    remaining -= take
+                    if remaining > 0:
+                        heapq.heappush(heap, (self._key(c.curve.marginal(buy, float(taken[i])), rates[i], buy),
+                                              i, li + 1))
+                continue
             lvl = c.level_at(li)
             assert lvl is not None
             price, avail = lvl
@@ -170,21 +223,69 @@ class Router:
                 if nxt is not None:
                     heapq.heappush(heap, (self._key(nxt[0], rates[i], buy), i, li + 1))
             # A partial take means the order (or this venue's cap or lot) is exhausted here.
-        allocations = [
-            Allocation(c.venue, taken[i], notional[i], notional[i] * c.taker_fee, notional[i] * self._rates[c.venue],
-                       price=limit)
-            for i, c in enumerate(cands) if taken[i] > 0
-        ]
+        allocations = []
+        for i, c in enumerate(cands):
+            if taken[i] <= 0:
+                continue
+            if c.curve is not None:
+                paid = c.curve.amount(buy, taken[i])
+                assert paid is not None  # _from_curve never takes past the reserve
+                allocations.append(Allocation(c.venue, taken[i], paid, c.curve.gas_cost, paid * self._rates[c.venue],
+                                              price=limit, pool_mid=c.curve.mid))
+                continue
+            allocations.append(Allocation(c.venue, taken[i], notional[i], notional[i] * c.taker_fee,
+                                          notional[i] * self._rates[c.venue], price=limit))
         return allocations, remaining
 
+    def _from_curve(self, c: VenueCandidate, curve: PoolCurve, buy: bool, taken: Decimal, remaining: Decimal,
+                    rate: Decimal, limit: Decimal | None, next_key: float | None) -> Decimal:
+        """How much more to take from a pool whose marginal price is now the best: up to where it
+        meets the next-best level elsewhere (at least a lot, to move on), the limit, the reserve
+        or the balance cap. 0 when the pool has nothing more to give at an acceptable price."""
+        r = float(rate)
+        upto = float(taken + remaining)
+        if next_key is not None:  # the next-best effective price, back to the pool's own price
+            upto = min(upto, curve.taken_at(buy, next_key / (1 + r) if buy else -next_key / (1 - r)))
+        if limit is not None:
+            at_limit = curve.taken_at(buy, float(limit))
+            if at_limit <= float(taken):
+                return ZERO
+            upto = min(upto, at_limit)
+        take = min(max(_floor(Decimal(repr(upto)) - taken, c.lot), c.lot), _floor(remaining, c.lot))
+        if buy:
+            take = min(take, _floor(curve.max_buy() - taken, c.lot))
+        if c.balance_cap is not None:
+            take = self._within_cap(c, curve, buy, taken, take)
+        return max(take, ZERO)
+
     @staticmethod
-    def _key(price: Decimal, rate: Decimal, buy: bool) -> float:
+    def _within_cap(c: VenueCandidate, curve: PoolCurve, buy: bool, taken: Decimal, take: Decimal) -> Decimal:
+        """The most of `take` (in lots) that keeps the whole swap within the venue's balance."""
+        assert c.balance_cap is not None
+
+        def fits(extra: Decimal) -> bool:
+            if not buy:
+                return taken + extra <= c.balance_cap  # type: ignore[operator]
+            paid = curve.amount(True, taken + extra)
+            return paid is not None and paid + curve.gas_cost <= c.balance_cap  # type: ignore[operator]
+
+        if fits(take):
+            return take
+        lo, hi = 0, int(take / c.lot)  # lots: fits(lo) holds, fits(hi) does not
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if fits(mid * c.lot) else (lo, mid)
+        return lo * c.lot
+
+    @staticmethod
+    def _key(price: Decimal | float, rate: Decimal, buy: bool) -> float:
         eff = float(price) * (1 + float(rate)) if buy else float(price) * (1 - float(rate))
         return eff if buy else -eff
 
     def _rest_remainder(self, route: Route, cands: list[VenueCandidate], limit: Decimal) -> None:
         """A limit order's unmarketable rest goes to the cheapest venue to wait at (maker fee)."""
-        usable = [c for c in cands if route.unallocated >= c.min_qty and _floor(route.unallocated, c.lot) > 0
+        usable = [c for c in cands if c.curve is None and route.unallocated >= c.min_qty
+                  and _floor(route.unallocated, c.lot) > 0
                   and limit * _floor(route.unallocated, c.lot) >= c.min_notional]
         if not usable:
             return
@@ -202,6 +303,11 @@ class Router:
         buy = route.side is Side.BUY
         best_net: Decimal | None = None
         for c in cands:
+            if c.curve is not None:
+                net = self._single_pool(route, qty, c, c.curve, limit)
+                if net is not None and (best_net is None or (net < best_net if buy else net > best_net)):
+                    best_net, route.best_single_venue = net, c.venue
+                continue
             got, notional, i = ZERO, ZERO, 0
             while got < qty:
                 lvl = c.level_at(i)
@@ -224,7 +330,25 @@ class Router:
             if best_net is None or (net < best_net if buy else net > best_net):
                 best_net, route.best_single_venue = net, c.venue
 
+    def _single_pool(self, route: Route, qty: Decimal, c: VenueCandidate, curve: PoolCurve,
+                     limit: Decimal | None) -> Decimal | None:
+        """The whole order as one swap in this pool (None when it cannot: too big, past the limit, cap)."""
+        buy = route.side is Side.BUY
+        paid = curve.amount(buy, qty)
+        if paid is None or paid <= 0 or (limit is not None and (paid > limit * qty if buy else paid < limit * qty)) \
+                or (c.balance_cap is not None and (paid + curve.gas_cost if buy else qty) > c.balance_cap):
+            route.single_venue[c.venue] = {"fillable": "0"}
+            return None
+        net = paid + route.side.sign * (curve.gas_cost + paid * self._rates[c.venue])
+        route.single_venue[c.venue] = {"fillable": str(qty), "cost": str(net),
+                                       "cost_ex_latency": str(paid + route.side.sign * curve.gas_cost),
+                                       "avg_price": str(paid / qty), "fee": str(curve.gas_cost), "fee_rate": "0",
+                                       "kind": "pool"}
+        return net
+
     def _explain(self, c: VenueCandidate, side: Side, excluded: bool) -> dict[str, Any]:
+        if c.curve is not None:
+            return self._explain_pool(c, c.curve, side, excluded)
         top = c.level_at(0)
         latency = self._rates[c.venue]
         rate = c.taker_fee + latency
@@ -236,3 +360,14 @@ class Router:
                 "effective_top_price": None if eff is None else str(eff),
                 "balance_cap": None if c.balance_cap is None else str(c.balance_cap),
                 "excluded": "below venue minimums" if excluded else None}
+
+    def _explain_pool(self, c: VenueCandidate, curve: PoolCurve, side: Side, excluded: bool) -> dict[str, Any]:
+        latency = self._rates[c.venue]
+        top = Decimal(repr(curve.marginal(side is Side.BUY, 0.0)))
+        eff = top * (1 + latency) if side is Side.BUY else top * (1 - latency)
+        return {"venue": c.venue, "region": c.region, "remote": c.remote, "kind": "pool", "pool": curve.pool,
+                "top_price": str(top), "top_qty": None, "pool_mid": str(curve.mid), "gas_cost": str(curve.gas_cost),
+                "taker_fee": "0.003", "rtt_ms": round(c.rtt_ms + c.extra_latency_ms, 3),
+                "latency_cost_bps": str(latency * BPS), "effective_top_price": str(eff),
+                "balance_cap": None if c.balance_cap is None else str(c.balance_cap),
+                "excluded": "its share saves less than its gas" if excluded else None}

@@ -205,6 +205,21 @@ def per_venue(d: int, fills: Sequence[Fill], mids: Sequence[Decimal | None], quo
     return out
 
 
+def pool_costs(venues: dict[str, dict[str, Any]], route: dict[str, Any], d: int) -> None:
+    """An AMM pool's row gains what a pool charges beyond its fee: the gas (its fees here) and
+    the price impact, the average paid against the pool's own price when the order was routed."""
+    for a in route.get("allocations", []):
+        row = venues.get(a["venue"])
+        if a.get("kind") != "pool" or row is None or not a.get("pool_mid"):
+            continue
+        mid = Decimal(a["pool_mid"])
+        row["kind"] = "pool"
+        row["gas"] = row["fees"]
+        row["pool_mid"] = a["pool_mid"]
+        row["price_impact_bps"] = bps((Decimal(row["avg_price"]) - mid) / mid * d)
+        row["expected_price_impact_bps"] = a.get("expected_price_impact_bps")
+
+
 def single_venue_cost(route: dict[str, Any], d: int, filled: Decimal) -> tuple[str, Decimal, Decimal] | None:
     """(venue, average price, C_single) of the route's best single venue for `filled`."""
     best = route.get("best_single_venue")
@@ -317,6 +332,7 @@ def report(p: Parent, slices: Sequence[Parent] = (), current_mid: Decimal | None
         "schedule": schedule_adherence(p, fills),
     }
     if not p.type.is_algo:
+        pool_costs(out["venues"], route, d)
         out["expected"] = {"routed_cost": route.get("expected_routed_cost"),
                            "saving_vs_best_single": route.get("expected_saving_vs_best_single"),
                            "allocations": route.get("allocations", [])}

@@ -1,0 +1,109 @@
+"""A real anvil with the default Uniswap V2 market, an account funded for a DEX edge, and that
+edge as a process (for tests of the DEX edge and of a CC routing to pools)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from web3 import Web3
+from web3.types import RPCEndpoint
+
+from seqmesh.runtime.dex.chains import chain
+from seqmesh.runtime.links.edge_client import EdgeClient
+from seqmesh.runtime.links.tls import TlsFiles
+from seqmesh.runtime.venues.chain.anvil import Anvil
+from seqmesh.runtime.venues.chain.cli import describe
+from seqmesh.runtime.venues.chain.contracts import at
+from seqmesh.runtime.venues.chain.deploy import V2Deployment, deploy_v2
+from seqmesh.runtime.venues.chain.funding import fund_account
+from seqmesh.runtime.venues.chain.pools import get_reserves
+
+from .mesh import cc_tls_paths
+from .processes import Proc
+
+SEED = 21
+EDGE_KEY = "0x" + Web3.keccak(text="seqmesh dex edge test key").hex().removeprefix("0x")
+EDGE_READY = r"edge (\S+) ready: grpc 127\.0\.0\.1:(\d+)"
+
+
+def rpc(w3: Web3, method: str, *params: Any) -> Any:
+    response = w3.provider.make_request(RPCEndpoint(method), list(params))
+    assert "error" not in response, f"{method}: {response['error']}"
+    return response.get("result")
+
+
+class Chain:
+    """One anvil with the default market, the edge's account funded, and the edge process."""
+
+    def __init__(self, tmp: Path, name: str, *edge_args: str, discover: bool = False) -> None:
+        self.tmp, self.name, self.edge_args, self.discover = tmp, name, edge_args, discover
+        self.node = Anvil(chain(name), automine=True).start()
+        self.w3 = self.node.w3
+        self.d: V2Deployment = deploy_v2(self.w3, SEED)
+        self.address = Account.from_key(EDGE_KEY).address
+        fund_account(self.w3, self.d, self.address)
+        self.deployment = tmp / "chains.json"
+        self.deployment.write_text(json.dumps([describe(name, self.node.url, self.d)]))
+        self.edge: Proc | None = None
+        self.addr = ""
+
+    @property
+    def venue(self) -> str:
+        return f"dex-{self.name}"
+
+    def start_edge(self) -> None:
+        self.edge = Proc(
+            [sys.executable, "-m", "seqmesh", "edge", "--venue", self.venue, "--chain-rpc", self.node.url,
+             *(("--router", self.d.router) if self.discover else ("--deployment", str(self.deployment))),
+             "--symbols", "BTC/USDT,ETH/USDT", "--dev-pki",
+             str(self.tmp / "pki"), "--state-dir", str(self.tmp / "state"), "--poll-interval", "0.05",
+             *self.edge_args],
+            EDGE_READY, timeout=60, log_path=self.tmp / "edge.log", env={"SEQMESH_DEX_PRIVATE_KEY": EDGE_KEY})
+        assert self.edge.match is not None
+        self.addr = f"127.0.0.1:{self.edge.match.group(2)}"
+
+    def client(self) -> EdgeClient:
+        return EdgeClient(self.addr, TlsFiles(*cc_tls_paths(self.tmp)))
+
+    def balance(self, symbol: str, who: str | None = None) -> int:
+        return int(at(self.w3, "Token", self.d.token(symbol).address).functions.balanceOf(who or self.address).call())
+
+    def reserves(self, base: str) -> tuple[int, int]:
+        pair = self.d.pair(base, "USDT")
+        r = get_reserves(self.w3, pair).oriented(pair, self.d.token(base).address)
+        return r.reserve_in, r.reserve_out
+
+    def swaps(self) -> list[tuple[str, str, int]]:
+        """(client order id, state, attempts) of every swap in the edge's journal."""
+        with sqlite3.connect(self.tmp / "state" / f"{self.venue}-txs.sqlite") as db:
+            return [(c, s, n) for c, s, n in db.execute(
+                "SELECT s.client_order_id, s.state, COUNT(a.tx_hash) FROM swaps s LEFT JOIN attempts a"
+                " ON a.client_order_id = s.client_order_id GROUP BY s.client_order_id ORDER BY s.nonce")]
+
+    def pending_hashes(self) -> list[str]:
+        pool = rpc(self.w3, "txpool_content")
+        mine = {k.lower(): v for k, v in pool["pending"].items()}.get(self.address.lower(), {})
+        return [tx["hash"] for tx in mine.values()]
+
+    def automine(self, on: bool) -> None:
+        rpc(self.w3, "evm_setAutomine", on)
+
+    def mine(self, blocks: int = 1) -> None:
+        for _ in range(blocks):
+            rpc(self.w3, "evm_mine")
+
+    def log(self) -> str:
+        assert self.edge is not None
+        return "\n".join(self.edge.lines)
+
+    def stop(self) -> None:
+        if self.edge is not None:
+            self.edge.stop()
+        self.node.stop()
+
+
