@@ -29,6 +29,7 @@ from .amm import PoolCurve
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
+CURVE_STEPS = 256  # a pool's smallest step in the walk: this share of the order
 #: level i of one side, best first, or None past the last level.
 LevelAt = Callable[[int], tuple[Decimal, Decimal] | None]
 
@@ -194,7 +195,7 @@ class Router:
             c = cands[i]
             if c.curve is not None:
                 take = self._from_curve(c, c.curve, buy, taken[i], remaining, rates[i], limit,
-                                        heap[0][0] if heap else None)
+                                        heap[0][0] if heap else None, qty / CURVE_STEPS)
                 if take > 0:
                     taken[i] += take
                     remaining -= take
@@ -238,10 +239,11 @@ class Router:
         return allocations, remaining
 
     def _from_curve(self, c: VenueCandidate, curve: PoolCurve, buy: bool, taken: Decimal, remaining: Decimal,
-                    rate: Decimal, limit: Decimal | None, next_key: float | None) -> Decimal:
+                    rate: Decimal, limit: Decimal | None, next_key: float | None, min_step: Decimal) -> Decimal:
         """How much more to take from a pool whose marginal price is now the best: up to where it
-        meets the next-best level elsewhere (at least a lot, to move on), the limit, the reserve
-        or the balance cap. 0 when the pool has nothing more to give at an acceptable price."""
+        meets the next-best level elsewhere (at least `min_step`, so that two pools at the same
+        price do not trade places a raw unit at a time), the limit, the reserve or the balance
+        cap. 0 when the pool has nothing more to give at an acceptable price."""
         r = float(rate)
         upto = float(taken + remaining)
         if next_key is not None:  # the next-best effective price, back to the pool's own price
@@ -251,7 +253,8 @@ class Router:
             if at_limit <= float(taken):
                 return ZERO
             upto = min(upto, at_limit)
-        take = min(max(_floor(Decimal(repr(upto)) - taken, c.lot), c.lot), _floor(remaining, c.lot))
+        step = max(_floor(min_step, c.lot), c.lot)
+        take = min(max(_floor(Decimal(repr(upto)) - taken, c.lot), step), _floor(remaining, c.lot))
         if buy:
             take = min(take, _floor(curve.max_buy() - taken, c.lot))
         if c.balance_cap is not None:
