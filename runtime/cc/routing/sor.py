@@ -194,8 +194,10 @@ class Router:
             _, i, li = heapq.heappop(heap)
             c = cands[i]
             if c.curve is not None:
+                # against another pool at about the same price, steps of a share of the order
+                rival_pool = bool(heap) and cands[heap[0][1]].curve is not None
                 take = self._from_curve(c, c.curve, buy, taken[i], remaining, rates[i], limit,
-                                        heap[0][0] if heap else None, qty / CURVE_STEPS)
+                                        heap[0][0] if heap else None, qty / CURVE_STEPS if rival_pool else c.lot)
                 if take > 0:
                     taken[i] += take
                     remaining -= take
@@ -248,13 +250,10 @@ class Router:
         upto = float(taken + remaining)
         if next_key is not None:  # the next-best effective price, back to the pool's own price
             upto = min(upto, curve.taken_at(buy, next_key / (1 + r) if buy else -next_key / (1 - r)))
-        if limit is not None:
-            at_limit = curve.taken_at(buy, float(limit))
-            if at_limit <= float(taken):
-                return ZERO
-            upto = min(upto, at_limit)
         step = max(_floor(min_step, c.lot), c.lot)
         take = min(max(_floor(Decimal(repr(upto)) - taken, c.lot), step), _floor(remaining, c.lot))
+        if limit is not None:  # a hard stop, whatever the step
+            take = min(take, _floor(Decimal(repr(curve.taken_at(buy, float(limit)))) - taken, c.lot))
         if buy:
             take = min(take, _floor(curve.max_buy() - taken, c.lot))
         if c.balance_cap is not None:

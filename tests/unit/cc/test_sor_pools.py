@@ -109,3 +109,12 @@ def test_the_balance_cap_bounds_the_swap_gas_included(side: Side) -> None:
 def test_a_pool_never_gives_more_than_its_reserve() -> None:
     r = router().route(Side.BUY, Decimal("100"), [pool(gas="0")])
     assert r.allocations[0].qty < Decimal(50) and r.unallocated > Decimal(50)
+
+
+def test_two_pools_at_one_price_share_a_large_order_in_a_bounded_walk() -> None:
+    """At equal marginal prices the walk alternates between pools in steps of a share of the
+    order (not a raw unit each: this decision used to run for minutes)."""
+    r = router().route(Side.BUY, Decimal("40"), [pool("dex-base", gas="0"), pool("dex-optimism", gas="0")])
+    got = {a.venue: a.qty for a in r.allocations}
+    assert r.unallocated == 0 and set(got) == {"dex-base", "dex-optimism"}
+    assert abs(got["dex-base"] - got["dex-optimism"]) <= Decimal("40") / 256 * 2
