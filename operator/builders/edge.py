@@ -10,6 +10,7 @@ from seqmesh.common.crds.models import EdgeSpec, RegionSpec
 from . import names, workloads
 
 TLS_DIR = "/etc/seqmesh/tls"
+KEYPAIR_DIR = "/etc/seqmesh/solana"  # the Solana taker's keypair, from the credentials Secret
 #: Pod template annotation: the edge reads its certificate at start, so a renewal rolls it.
 CERT_HASH = "seqmesh.io/certificate-sha256"
 
@@ -26,20 +27,39 @@ def objects(spec: EdgeSpec, namespace: str, owner: dict[str, Any], region: Regio
     if spec.exchangeId:
         args += ["--exchange", spec.exchangeId]
     if spec.simulatorUrl:
-        args += ["--sim-url", spec.simulatorUrl]
+        args += ["--sim-url", spec.simulatorUrl, "--sim-dialect", spec.simulatorDialect]
+    mounts = [("tls", TLS_DIR), (workloads.STATE_VOLUME, workloads.STATE_DIR)]
+    volumes = [workloads.secret_volume("tls", names.edge_tls(r, v))]
+    if spec.chain is not None:
+        args += ["--chain-rpc", spec.chain.rpcUrl, "--router", spec.chain.router, "--slippage", spec.chain.slippage]
+        if spec.chain.confirmations is not None:
+            args += ["--confirmations", str(spec.chain.confirmations)]
+    if spec.solana is not None:
+        args += ["--solana-rpc", spec.solana.rpcUrl, "--solana-commitment", spec.solana.commitment]
+        if spec.solana.rfqUrl:
+            args += ["--solana-rfq", spec.solana.rfqUrl]
+        if spec.credentialsSecret:
+            args += ["--solana-keypair", f"{KEYPAIR_DIR}/keypair"]
+            mounts.append(("solana-keypair", KEYPAIR_DIR))
+            keypair = {"key": "keypair", "path": "keypair"}
+            volumes.append({"name": "solana-keypair", "secret": {"secretName": spec.credentialsSecret,
+                                                                 "defaultMode": 0o440, "items": [keypair]}})
     env = []
-    if spec.credentialsSecret:
-        env = [{"name": var, "valueFrom": {"secretKeyRef": {"name": spec.credentialsSecret, "key": key}}}
-               for var, key in (("SEQMESH_API_KEY", "apiKey"), ("SEQMESH_API_SECRET", "secret"))]
+    if spec.credentialsSecret and spec.solana is None:
+        keys = ((("SEQMESH_DEX_PRIVATE_KEY", "privateKey", False),) if spec.chain is not None else
+                (("SEQMESH_API_KEY", "apiKey", False), ("SEQMESH_API_SECRET", "secret", False),
+                 ("SEQMESH_API_PASSPHRASE", "passphrase", True)))  # a passphrase only where the venue has one
+        env = [{"name": var, "valueFrom": {"secretKeyRef": {"name": spec.credentialsSecret, "key": key,
+                                                            **({"optional": True} if optional else {})}}}
+               for var, key, optional in keys]
     # The gRPC port opens only once the venue's markets are loaded and its orders reconciled.
     container = workloads.container("edge", region.image, args, [("grpc", names.EDGE_GRPC_PORT)],
-                                    [("tls", TLS_DIR), (workloads.STATE_VOLUME, workloads.STATE_DIR)], env=env,
+                                    mounts, env=env,
                                     probe=workloads.tcp_probe(names.EDGE_GRPC_PORT), resources=region.resources.edge)
     name = names.edge(r, v)
     annotations = {CERT_HASH: hashlib.sha256(cert_pem).hexdigest()}
     return [
-        workloads.statefulset(name, namespace, labels, owner, container,
-                              [workloads.secret_volume("tls", names.edge_tls(r, v))], region.storage,
+        workloads.statefulset(name, namespace, labels, owner, container, volumes, region.storage,
                               region.storage.edgeSize, name, annotations),
         workloads.service(name, namespace, labels, owner, name, [("grpc", names.EDGE_GRPC_PORT)]),
     ]

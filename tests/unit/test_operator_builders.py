@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from pydantic import ValidationError
 from seqmesh.operator import certs, conditions
 from seqmesh.operator.builders import edge, region
 
@@ -100,3 +102,38 @@ def test_conditions_progressing_is_neither_ready_nor_degraded() -> None:
     assert all(c["observedGeneration"] == 3 for c in conds)
     conds = conditions.ready(conds, False, "CrashLoopBackOff", "exited 1", 3)
     assert {c["type"]: c["status"] for c in conds} == {"Ready": "False", "Degraded": "True"}
+
+
+def _edge_pod(e: EdgeSpec) -> tuple[list[str], dict[str, dict], dict]:  # type: ignore[type-arg]
+    pod = _by_kind(edge.objects(e, "ns", OWNER, RegionSpec(region="na"), b"c"), "StatefulSet")["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    env = {v["name"]: v["valueFrom"]["secretKeyRef"] for v in container.get("env", [])}
+    return container["args"], env, pod
+
+
+def test_each_venue_kind_gets_its_own_settings_and_credentials() -> None:
+    args, env, _ = _edge_pod(EdgeSpec(region="na", venue="okx", symbols=["BTC/USDT"], credentialsSecret="okx-keys",
+                                      simulatorUrl="http://sim:8100", simulatorDialect="okx"))
+    assert args[args.index("--sim-dialect") + 1] == "okx"
+    assert env["SEQMESH_API_PASSPHRASE"] == {"name": "okx-keys", "key": "passphrase", "optional": True}
+    router = "0x" + "ab" * 20
+    args, env, _ = _edge_pod(EdgeSpec(region="na", venue="dex-base", symbols=["ETH/USDT"], credentialsSecret="k",
+                                      chain={"rpcUrl": "http://anvil:8545", "router": router, "confirmations": 2}))
+    assert args[args.index("--chain-rpc") + 1] == "http://anvil:8545" and args[args.index("--router") + 1] == router
+    assert args[args.index("--confirmations") + 1] == "2"
+    assert set(env) == {"SEQMESH_DEX_PRIVATE_KEY"} and env["SEQMESH_DEX_PRIVATE_KEY"]["key"] == "privateKey"
+    args, env, pod = _edge_pod(EdgeSpec(region="na", venue="solana", symbols=["BTC/USDT"], credentialsSecret="kp",
+                                        solana={"rpcUrl": "http://solana:8899"}))
+    assert args[args.index("--solana-keypair") + 1] == f"{edge.KEYPAIR_DIR}/keypair" and not env
+    vol = next(v for v in pod["spec"]["volumes"] if v["name"] == "solana-keypair")
+    assert vol["secret"]["secretName"] == "kp" and vol["secret"]["items"] == [{"key": "keypair", "path": "keypair"}]
+
+
+def test_a_venue_without_the_settings_its_kind_needs_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"needs spec\.chain"):
+        EdgeSpec(region="na", venue="dex-ethereum", symbols=["ETH/USDT"])
+    with pytest.raises(ValidationError, match=r"needs spec\.solana"):
+        EdgeSpec(region="na", venue="solana", symbols=["BTC/USDT"])
+    with pytest.raises(ValidationError, match=r"spec\.chain is for"):
+        EdgeSpec(region="na", venue="binance", symbols=["BTC/USDT"],
+                 chain={"rpcUrl": "http://x:1", "router": "0x" + "00" * 20})

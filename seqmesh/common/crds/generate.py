@@ -14,7 +14,7 @@ import yaml
 
 from seqmesh.common.venues import VENUE_IDS
 
-from .models import CPU, DNS_LABEL, GROUP, HOST, HOSTPORT, KINDS, QUANTITY, SYMBOL, VERSION, Kind
+from .models import CPU, DECIMAL, DNS_LABEL, GROUP, HOST, HOSTPORT, KINDS, QUANTITY, SYMBOL, VERSION, Kind
 
 
 def _structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +139,17 @@ def helm_values_schema() -> dict[str, Any]:
                 "symbols": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": SYMBOL}},
                 "credentialsSecret": {"type": "string", "pattern": DNS_LABEL},
                 "exchangeId": {"type": "string"}, "simulatorUrl": {"type": "string", "pattern": "^https?://"},
-                "rateLimitPerSecond": {"type": "number", "exclusiveMinimum": 0}}}},
+                "simulatorDialect": {"enum": ["binance", "okx"]},
+                "rateLimitPerSecond": {"type": "number", "exclusiveMinimum": 0},
+                "chain": {**obj, "required": ["rpcUrl", "router"], "additionalProperties": False, "properties": {
+                    "rpcUrl": {"type": "string", "pattern": "^(https?|wss?)://"},
+                    "router": {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$"},
+                    "confirmations": {"type": "integer", "minimum": 1, "maximum": 64},
+                    "slippage": {"type": "string", "pattern": DECIMAL}}},
+                "solana": {**obj, "required": ["rpcUrl"], "additionalProperties": False, "properties": {
+                    "rpcUrl": {"type": "string", "pattern": "^https?://"},
+                    "rfqUrl": {"type": "string", "pattern": "^https?://"},
+                    "commitment": {"enum": ["processed", "confirmed", "finalized"]}}}}}},
             "peerLinks": {"type": "array", "items": {**obj, "required": ["remoteRegion", "endpoint", "caBundle"],
                                                      "additionalProperties": False, "properties": {
                 "remoteRegion": {"type": "string", "pattern": DNS_LABEL},

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from seqmesh.common.venues import VENUE_IDS
+from seqmesh.common.venues import VENUE_IDS, venue_kind
 
 GROUP = "seqmesh.io"
 VERSION = "v1alpha1"
@@ -129,8 +129,41 @@ class RegionStatus(_Status):
     edges: int = Field(0, ge=0)
 
 
+class ChainEdgeSpec(_Model):
+    """A DEX venue's chain: the node the edge reads and sends through, and how it swaps."""
+
+    rpcUrl: str = Field(pattern=r"^(https?|wss?)://[^\s]+$", description="the chain's JSON-RPC endpoint")
+    router: str = Field(pattern=r"^0x[0-9a-fA-F]{40}$", description="a Uniswap V2 router; its factory's pools trade")
+    confirmations: int | None = Field(None, ge=1, le=64, description="blocks deep before a swap counts as filled "
+                                      "(default: the chain's)")
+    slippage: str = Field("0.005", pattern=DECIMAL, description="a market swap's bound off the pool's quote")
+
+
+class SolanaEdgeSpec(_Model):
+    """The Solana RFQ venue: its JSON-RPC endpoint and maker API."""
+
+    rpcUrl: str = Field(pattern=r"^https?://[^\s]+$")
+    rfqUrl: str | None = Field(None, pattern=r"^https?://[^\s]+$", description="default: the RPC URL")
+    commitment: Literal["processed", "confirmed", "finalized"] = "confirmed"
+
+
 class EdgeSpec(_Model):
     """The edge server of one venue, in a region."""
+
+    # A CEX trades through ccxt (credentials: apiKey, secret and, where the venue has one,
+    # passphrase); a dex-<chain> venue needs `chain` (its signing key: privateKey); solana needs
+    # `solana` (its keypair: keypair, solana-keygen JSON).
+
+    # The API server refuses what the edge would refuse at start (CEL, as the validator below).
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "!self.venue.startsWith('dex-') || has(self.chain)",
+         "message": "a dex-<chain> venue needs spec.chain (rpcUrl, router)"},
+        {"rule": "self.venue.startsWith('dex-') || !has(self.chain)",
+         "message": "spec.chain is for dex-<chain> venues"},
+        {"rule": "self.venue != 'solana' || has(self.solana)",
+         "message": "the solana venue needs spec.solana (rpcUrl)"},
+        {"rule": "self.venue == 'solana' || !has(self.solana)", "message": "spec.solana is for the solana venue"},
+    ]})
 
     region: str = Field(pattern=DNS_LABEL, description="name of the Region resource")
     venue: VenueId
@@ -138,9 +171,26 @@ class EdgeSpec(_Model):
     symbols: list[str] = Field(min_length=1, max_length=500,
                                json_schema_extra={"items": {"type": "string", "pattern": SYMBOL}})
     credentialsSecret: str | None = Field(None, pattern=DNS_LABEL,
-                                          description="Secret with apiKey and secret for the venue")
+                                          description="Secret with the venue's credentials (apiKey, secret, "
+                                                      "passphrase; privateKey for a DEX; keypair for Solana)")
     simulatorUrl: str | None = Field(None, pattern=r"^https?://[^\s]+$", description="trade a simulator instead")
+    simulatorDialect: Literal["binance", "okx"] = Field("binance", description="the dialect the simulator speaks")
     rateLimitPerSecond: float = Field(20, gt=0, le=10_000)
+    chain: ChainEdgeSpec | None = Field(None, description="dex-<chain> venues: the chain")
+    solana: SolanaEdgeSpec | None = Field(None, description="the solana venue: its RPC and RFQ endpoints")
+
+    @model_validator(mode="after")
+    def _venue_settings(self) -> EdgeSpec:
+        kind = venue_kind(self.venue)
+        if kind == "dex" and self.chain is None:
+            raise ValueError(f"{self.venue} is a DEX venue: it needs spec.chain (rpcUrl, router)")
+        if kind == "rfq" and self.solana is None:
+            raise ValueError("the solana venue needs spec.solana (rpcUrl)")
+        if kind != "dex" and self.chain is not None:
+            raise ValueError(f"spec.chain is for dex-<chain> venues, not {self.venue}")
+        if kind != "rfq" and self.solana is not None:
+            raise ValueError(f"spec.solana is for the solana venue, not {self.venue}")
+        return self
 
 
 class EdgeStatus(_Status):
