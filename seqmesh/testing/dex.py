@@ -3,9 +3,11 @@ edge as a process (for tests of the DEX edge and of a CC routing to pools)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from seqmesh.runtime.venues.chain.deploy import V2Deployment, deploy_v2
 from seqmesh.runtime.venues.chain.funding import fund_account
 from seqmesh.runtime.venues.chain.pools import get_reserves
 
-from .mesh import cc_tls_paths
+from .mesh import Region, cc_tls_paths, start_cc
 from .processes import Proc
 
 SEED = 21
@@ -107,3 +109,23 @@ class Chain:
         self.node.stop()
 
 
+
+
+@contextlib.contextmanager
+def book_and_pool_region(tmp: Path, *sim_args: str) -> Iterator[tuple[str, Chain, Region]]:
+    """binance (the simulator and its edge) and dex-arbitrum (a Chain and its edge) under one CC,
+    all processes; yields the CC's API URL, the chain and the CEX side, and stops them all."""
+    region = Region(tmp, venues={"binance": ("0", "0.0008", "0.001")}, start=False, sim_args=sim_args)
+    arb: Chain | None = None
+    cc: Proc | None = None
+    try:
+        arb = Chain(tmp, "arbitrum")
+        arb.start_edge()
+        cc, api = start_cc(tmp, {v: a for v, (_, a) in region.edges.items()} | {arb.venue: arb.addr})
+        yield api, arb, region
+    finally:
+        if cc is not None:
+            cc.stop()
+        if arb is not None:
+            arb.stop()
+        region.stop()

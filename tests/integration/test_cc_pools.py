@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from seqmesh.client.api import CCClient
-from seqmesh.testing.dex import Chain
-from seqmesh.testing.mesh import Region, start_cc
-from seqmesh.testing.processes import Proc, wait_until
+from seqmesh.testing.dex import Chain, book_and_pool_region
+from seqmesh.testing.mesh import Region
+from seqmesh.testing.processes import wait_until
 
 SYMBOL = "BTC/USDT"
 FINAL = ("filled", "canceled", "expired", "rejected")
@@ -26,27 +26,13 @@ FINAL = ("filled", "canceled", "expired", "rejected")
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Chain, Region]]:
-    tmp = tmp_path_factory.mktemp("pools")
-    region = Region(tmp, venues={"binance": ("0", "0.0008", "0.001")}, start=False,
-                    sim_args=("--volatility-bps", "0", "--taker-probability", "0"))
-    arb: Chain | None = None
-    cc: Proc | None = None
-    try:
-        arb = Chain(tmp, "arbitrum")
-        arb.start_edge()
-        edges = {v: a for v, (_, a) in region.edges.items()} | {arb.venue: arb.addr}
-        cc, api = start_cc(tmp, edges)
+    with book_and_pool_region(tmp_path_factory.mktemp("pools"), "--volatility-bps", "0",
+                              "--taker-probability", "0") as (api, arb, region):
         with CCClient(api) as c:
-            wait_until(lambda: all(e["connected"] for e in c.edges()) and len(c.request("GET", "/v1/pools")) == 2
+            wait_until(lambda: all(e["connected"] for e in c.edges())
                        and any(p["live"] and p["symbol"] == SYMBOL for p in c.request("GET", "/v1/pools")), 60,
                        what="both edges connected and the pools live at the CC")
         yield api, arb, region
-    finally:
-        if cc is not None:
-            cc.stop()
-        if arb is not None:
-            arb.stop()
-        region.stop()
 
 
 def _pool(c: CCClient) -> dict[str, Any]:
