@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-packages=(@foundry-rs/anvil@1.7.1 @uniswap/v2-core@1.0.1 @uniswap/v2-periphery@1.1.0-beta.0 solc@0.8.37)
+packages=(@foundry-rs/anvil@1.7.1 @uniswap/v2-core@1.0.1 @uniswap/v2-periphery@1.1.0-beta.0 @uniswap/v3-core@1.0.1 @uniswap/v3-periphery@1.4.4 solc@0.8.37)
 source_sol=$root/runtime/venues/chain/contracts/Token.sol
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/seqmesh"
 dir=$cache/npm-chains

@@ -24,6 +24,13 @@ _ARTIFACTS = {
     "UniswapV2Router02": "node_modules/@uniswap/v2-periphery/build/UniswapV2Router02.json",
     "WETH9": "node_modules/@uniswap/v2-periphery/build/WETH9.json",
     "Token": "artifacts/Token.json",
+    "UniswapV3Factory": "node_modules/@uniswap/v3-core/artifacts/contracts/UniswapV3Factory.sol/UniswapV3Factory.json",
+    "UniswapV3Pool": "node_modules/@uniswap/v3-core/artifacts/contracts/UniswapV3Pool.sol/UniswapV3Pool.json",
+    "SwapRouter": "node_modules/@uniswap/v3-periphery/artifacts/contracts/SwapRouter.sol/SwapRouter.json",
+    "NonfungiblePositionManager": (
+        "node_modules/@uniswap/v3-periphery/artifacts/contracts/NonfungiblePositionManager.sol/"
+        "NonfungiblePositionManager.json"),
+    "QuoterV2": "node_modules/@uniswap/v3-periphery/artifacts/contracts/lens/QuoterV2.sol/QuoterV2.json",
 }
 
 
@@ -47,7 +54,7 @@ def tools_dir() -> Path:
 
 
 def load(name: str, directory: Path | None = None) -> Artifact:
-    """The compiled contract `name` (one of UniswapV2Factory, UniswapV2Pair, UniswapV2Router02, WETH9, Token)."""
+    """The compiled contract `name` (one of the keys of _ARTIFACTS: the V2 and V3 contracts, WETH9, Token)."""
     if name not in _ARTIFACTS:
         raise ValueError(f"unknown artifact {name!r} (known: {', '.join(_ARTIFACTS)})")
     path = (directory or tools_dir()) / _ARTIFACTS[name]
