@@ -149,15 +149,19 @@ async def _sell_down_to(url: str, price: Decimal) -> None:
 def test_limit_order_rests_then_fills_when_the_market_crosses(api: CCClient, region: Region) -> None:
     box: dict[str, Any] = {}
 
-    def quiet_top() -> bool:
-        # Sit one tick above kraken's bid (kraken has the lowest maker fee, so the rest goes
-        # there) while still below every venue's ask: not marketable anywhere, first in line.
+    def price_it() -> bool:
+        # One tick above kraken's bid (kraken has the lowest maker fee, so the rest goes there),
+        # or, when another venue's ask is lower than that (the venues' books drift apart), a tick
+        # under the lowest ask: not marketable anywhere either way, whatever the market does.
         rows = {r["venue"]: r for r in api.bbo("BTC/USDT")}
-        box["price"] = Decimal(rows["kraken"]["bid"]) + Decimal("0.01")
-        return bool(box["price"] < min(Decimal(r["ask"]) for r in rows.values()) - Decimal("0.01"))
+        if any(r["bid"] is None or r["ask"] is None for r in rows.values()):
+            return False
+        lowest_ask = min(Decimal(r["ask"]) for r in rows.values())
+        box["price"] = min(Decimal(rows["kraken"]["bid"]) + Decimal("0.01"), lowest_ask - Decimal("0.01"))
+        return True
 
     for _attempt in range(3):
-        wait_until(quiet_top, 20, what="a quiet top of book")
+        wait_until(price_it, 20, what="both sides of every venue's book")
         o = api.submit("BTC/USDT", "buy", "0.002", type="limit", price=str(box["price"]))
         if o["state"] == "working":
             break
