@@ -273,15 +273,7 @@ class OrderManager:
                 return pb.CancelAck(client_order_id=cid, state=order.state, reason=refusal)  # type: ignore[arg-type]
             self._transition(order, pb.PENDING_CANCEL)
             await self.journal.durable()
-            try:
-                venue_order = await self.gateway.cancel(order.symbol, order.venue_order_id, cid)
-            except NotFound:
-                # Not cancellable: it filled or expired first (or never arrived). Ask what happened.
-                await self._refresh(order)
-            except (*Unreachable, *Refused) as exc:
-                log.warning("cancel %s failed (%s); will reconcile", cid, exc)
-            else:
-                self._apply_venue_order(order, venue_order)
+            await self._send_cancel(order)
             await self.journal.durable()
             return pb.CancelAck(client_order_id=cid, state=order.state, reason=order.reason)  # type: ignore[arg-type]
 
@@ -383,8 +375,25 @@ class OrderManager:
                 if order.venue_order_id in resting and order.state in (pb.ACCEPTED, pb.PARTIALLY_FILLED):
                     continue
                 async with self._lock(order.client_order_id):
-                    await self._refresh(order)
+                    if order.state == pb.PENDING_CANCEL and order.venue_order_id in resting:
+                        # A cancel the venue refused or never got (its rate limit, the network):
+                        # sent again while the order still rests there.
+                        await self._send_cancel(order)
+                        await self.journal.durable()
+                    else:
+                        await self._refresh(order)
         return booked
+
+    async def _send_cancel(self, order: OrderRecord) -> None:
+        try:
+            venue_order = await self.gateway.cancel(order.symbol, order.venue_order_id, order.client_order_id)
+        except NotFound:
+            # Not cancellable: it filled or expired first (or never arrived). Ask what happened.
+            await self._refresh(order)
+        except (*Unreachable, *Refused) as exc:
+            log.warning("cancel %s failed (%s); the poll sends it again", order.client_order_id, exc)
+        else:
+            self._apply_venue_order(order, venue_order)
 
     def _ack(self, order: OrderRecord, duplicate: bool = False,
              events: list[pb.OrderEvent] | None = None) -> pb.OrderAck:

@@ -8,6 +8,7 @@ compared with what the venue says, exactly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -15,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import ccxt.async_support as ccxt
 import grpc
 import pytest
 from seqmesh.runtime.edge.exchange import make_exchange
@@ -339,4 +341,30 @@ async def test_more_fills_than_a_venue_page_while_the_edge_is_down_are_all_booke
         assert status.state == pb.PARTIALLY_FILLED and Decimal(status.filled_qty) == Decimal("0.012")
     finally:
         await other.close()
+        env.stop()
+
+
+async def test_a_cancel_the_venue_refused_is_sent_again_until_it_takes(tmp_path: Path) -> None:
+    """One cancel per 3 s per key: the test spends it, the edge's cancel (and its retries within
+    the second and a half after) is refused, and the order stays PENDING_CANCEL; the poll sends
+    the cancel again while the order rests at the venue, and it ends CANCELED, nothing open."""
+    env = OkxEnv(tmp_path, "--rate-limit", "1/3000")
+    venue = env.venue()
+    try:
+        await venue.load_markets()
+        async with env.client() as client:
+            ack = await client.submit(order("cx-1", pb.BUY, pb.LIMIT, "0.01", "50000"))
+            assert ack.state == pb.ACCEPTED
+            with contextlib.suppress(ccxt.BaseError):  # the same key's one cancel of these 3 s
+                await venue.cancel_order("nope", "BTC/USDT")
+            first = await client.cancel("cx-1")
+            assert first.state == pb.PENDING_CANCEL, first
+            wait_s = 30.0
+            began = time.monotonic()
+            while (await client.order("cx-1")).state != pb.CANCELED:
+                assert time.monotonic() - began < wait_s, "the refused cancel was never sent again"
+                await asyncio.sleep(0.2)
+        assert not await venue.fetch_open_orders("BTC/USDT")
+    finally:
+        await venue.close()
         env.stop()
