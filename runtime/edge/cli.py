@@ -71,7 +71,7 @@ def _dex(args: Any) -> Any:
         raise SystemExit("seqmesh edge: --chain-rpc needs the signing key in SEQMESH_DEX_PRIVATE_KEY (hex)")
     return DexSettings(rpc_url=args.chain_rpc, private_key=key,
                        deployment=Path(args.deployment) if args.deployment else None, router=args.router,
-                       confirmations=args.confirmations, slippage=args.slippage)
+                       confirmations=args.confirmations, slippage=args.slippage, uniswap=args.uniswap)
 
 
 def _run(args: Any) -> int:
@@ -142,6 +142,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--deployment", metavar="FILE", help="venue dex-<chain>: the pools' addresses "
                                                          "(seqmesh chain --out)")
     p.add_argument("--router", metavar="ADDRESS", help="venue dex-<chain>: a V2 router; its factory's pools are used")
+    p.add_argument("--uniswap", choices=("v2", "v3"), default="v2",
+                   help="venue dex-<chain>: v3 trades the deployment's V3 pools where a symbol has one")
     p.add_argument("--confirmations", type=int, help="venue dex-<chain>: blocks deep before a swap is filled "
                                                      "(default: the chain's)")
     p.add_argument("--slippage", default="0.005", help="venue dex-<chain>: a market swap's bound off the pool's "

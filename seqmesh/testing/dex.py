@@ -3,6 +3,7 @@ edge as a process (for tests of the DEX edge and of a CC routing to pools)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sqlite3
@@ -18,10 +19,12 @@ from web3.types import RPCEndpoint
 from seqmesh.runtime.dex.chains import chain
 from seqmesh.runtime.links.edge_client import EdgeClient
 from seqmesh.runtime.links.tls import TlsFiles
+from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.venues.chain.anvil import Anvil
 from seqmesh.runtime.venues.chain.cli import describe
 from seqmesh.runtime.venues.chain.contracts import at
 from seqmesh.runtime.venues.chain.deploy import V2Deployment, deploy_v2
+from seqmesh.runtime.venues.chain.deploy_v3 import V3Deployment, deploy_v3
 from seqmesh.runtime.venues.chain.funding import fund_account
 from seqmesh.runtime.venues.chain.pools import get_reserves
 
@@ -42,15 +45,18 @@ def rpc(w3: Web3, method: str, *params: Any) -> Any:
 class Chain:
     """One anvil with the default market, the edge's account funded, and the edge process."""
 
-    def __init__(self, tmp: Path, name: str, *edge_args: str, discover: bool = False) -> None:
-        self.tmp, self.name, self.edge_args, self.discover = tmp, name, edge_args, discover
+    def __init__(self, tmp: Path, name: str, *edge_args: str, discover: bool = False, v3: bool = False) -> None:
+        """`v3`: Uniswap V3 deployed too, and the edge trading its pools (`--uniswap v3`)."""
+        self.tmp, self.name, self.discover = tmp, name, discover
+        self.edge_args = (*edge_args, "--uniswap", "v3") if v3 else edge_args
         self.node = Anvil(chain(name), automine=True).start()
         self.w3 = self.node.w3
         self.d: V2Deployment = deploy_v2(self.w3, SEED)
+        self.v3: V3Deployment | None = deploy_v3(self.w3, self.d) if v3 else None
         self.address = Account.from_key(EDGE_KEY).address
         fund_account(self.w3, self.d, self.address)
         self.deployment = tmp / "chains.json"
-        self.deployment.write_text(json.dumps([describe(name, self.node.url, self.d)]))
+        self.deployment.write_text(json.dumps([describe(name, self.node.url, self.d, self.v3)]))
         self.edge: Proc | None = None
         self.addr = ""
 
@@ -109,6 +115,22 @@ class Chain:
         self.node.stop()
 
 
+
+
+def order(cid: str, symbol: str, side: pb.Side.ValueType, qty: str, price: str = "") -> pb.SubmitOrder:
+    return pb.SubmitOrder(client_order_id=cid, symbol=symbol, side=side, type=pb.LIMIT if price else pb.MARKET,
+                          quantity=qty, price=price)
+
+
+async def final(client: EdgeClient, cid: str, timeout: float = 60) -> pb.OrderStatus:
+    """The order once it is final (filled or rejected)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    status = await client.order(cid)
+    while status.state not in (pb.FILLED, pb.REJECTED, pb.CANCELED):
+        assert asyncio.get_running_loop().time() < deadline, f"{cid} still {pb.OrderState.Name(status.state)}"
+        await asyncio.sleep(0.05)
+        status = await client.order(cid)
+    return status
 
 
 @contextlib.contextmanager

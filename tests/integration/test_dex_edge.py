@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 from seqmesh.runtime.dex.v2math import get_amount_in, get_amount_out
-from seqmesh.runtime.links.edge_client import EdgeClient
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.venues.chain.accounts import derive
 from seqmesh.runtime.venues.chain.contracts import at
@@ -25,7 +24,7 @@ from seqmesh.runtime.venues.chain.flow import SwapFlow
 from seqmesh.runtime.venues.chain.funding import fund_account
 from seqmesh.runtime.venues.chain.pools import get_reserves
 
-from seqmesh.testing.dex import SEED, Chain, rpc
+from seqmesh.testing.dex import SEED, Chain, final, order, rpc
 from seqmesh.testing.processes import wait_until
 
 
@@ -37,22 +36,6 @@ def arb(tmp_path: Path) -> Iterator[Chain]:
         yield c
     finally:
         c.stop()
-
-
-def order(cid: str, symbol: str, side: int, qty: str, price: str = "") -> pb.SubmitOrder:
-    return pb.SubmitOrder(client_order_id=cid, symbol=symbol, side=side, type=pb.LIMIT if price else pb.MARKET,
-                          quantity=qty, price=price)
-
-
-async def final(client: EdgeClient, cid: str, timeout: float = 60) -> pb.OrderStatus:
-    """The order once it is final (filled or rejected)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    status = await client.order(cid)
-    while status.state not in (pb.FILLED, pb.REJECTED, pb.CANCELED):
-        assert asyncio.get_running_loop().time() < deadline, f"{cid} still {pb.OrderState.Name(status.state)}"
-        await asyncio.sleep(0.05)
-        status = await client.order(cid)
-    return status
 
 
 async def test_info_and_pool_state_follow_the_traders(arb: Chain) -> None:

@@ -64,10 +64,9 @@ class GasWatcher:
         """The native token's mid price in a stable quote, from our own pools ("" when none trades it)."""
         for quote in PRICE_QUOTES:
             symbol = f"{self.spec.native}/{quote}"
-            r = self.pools.reserves.get(symbol)
-            if r is not None and r.base:
-                pool = self.pools.market.pools[symbol]
-                return str(pool.quote.from_raw(r.quote) / pool.base.from_raw(r.base)), symbol
+            mid = self.pools.mid(symbol)
+            if mid is not None:
+                return str(mid), symbol
         return "", ""
 
     def snapshots(self) -> list[pb.MarketData]:

@@ -8,7 +8,7 @@ limit price the order manager accepts is a whole number of token units.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from .chain_client import ChainClient
 
 #: Uniswap V2's fee, in millionths (997/1000 in the pair's math)
 V2_FEE_PPM = 3000
+V2, V3 = "uniswap-v2", "uniswap-v3"  # a pool's kind, as PoolState says it
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,8 @@ class Pool:
     quote: Token
     token0: ChecksumAddress  # the pair orders its reserves by token address
     fee_ppm: int = V2_FEE_PPM
+    kind: str = V2
+    tick_spacing: int = 0  # V3 only
 
     @property
     def base_is_token0(self) -> bool:
@@ -67,6 +70,18 @@ class DexMarket:
     chain_id: int
     router: ChecksumAddress
     pools: dict[str, Pool]  # by unified symbol
+    v3_router: ChecksumAddress | None = None  # SwapRouter, when a pool is V3
+
+    def router_of(self, pool: Pool) -> ChecksumAddress:
+        """The router that swaps `pool`: Router02 for a V2 pair, SwapRouter for a V3 pool."""
+        if pool.kind == V3:
+            if self.v3_router is None:
+                raise ValueError(f"{pool.symbol} is a V3 pool but no SwapRouter is known")
+            return self.v3_router
+        return self.router
+
+    def routers(self) -> list[ChecksumAddress]:
+        return sorted({self.router_of(p) for p in self.pools.values()})
 
     def pool(self, symbol: str) -> Pool:
         try:
@@ -78,7 +93,7 @@ class DexMarket:
         return {t.symbol: t for p in self.pools.values() for t in (p.base, p.quote)}
 
 
-def _add(pools: dict[str, Pool], address: str, a: Token, b: Token, token0: str) -> None:
+def _add(pools: dict[str, Pool], address: str, a: Token, b: Token, token0: str) -> str:
     symbol, a_is_base = pool_symbol(a.symbol, b.symbol)
     if symbol in pools:
         raise ValueError(f"two pools trade {symbol} ({pools[symbol].address} and {address}): say which in the "
@@ -86,10 +101,14 @@ def _add(pools: dict[str, Pool], address: str, a: Token, b: Token, token0: str) 
     base, quote = (a, b) if a_is_base else (b, a)
     pools[symbol] = Pool(symbol, AsyncWeb3.to_checksum_address(address), base, quote,
                          AsyncWeb3.to_checksum_address(token0))
+    return symbol
 
 
-def from_deployment(path: Path, chain: str) -> DexMarket:
-    """The market of `chain` in a file as `seqmesh chain --out` writes (a list of chains, or one)."""
+def from_deployment(path: Path, chain: str, uniswap: str = "v2") -> DexMarket:
+    """The market of `chain` in a file as `seqmesh chain --out` writes (a list of chains, or one).
+
+    With `uniswap` "v3", the V3 pools of the file's "v3" section trade their symbols instead of
+    the V2 pairs (a symbol with no V3 pool keeps its pair); one pool per symbol either way."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -105,7 +124,18 @@ def from_deployment(path: Path, chain: str) -> DexMarket:
         pools: dict[str, Pool] = {}
         for pair in entry["pairs"].values():
             _add(pools, pair["address"], tokens[pair["base"]], tokens[pair["quote"]], pair["token0"])
-        return DexMarket(int(entry["chain_id"]), AsyncWeb3.to_checksum_address(entry["router"]), pools)
+        router = AsyncWeb3.to_checksum_address(entry["router"])
+        if uniswap == "v2":
+            return DexMarket(int(entry["chain_id"]), router, pools)
+        if "v3" not in entry:
+            raise ValueError(f"the deployment file {path}, chain {chain}: no V3 deployment (`seqmesh chain --v3`)")
+        v3_pools: dict[str, Pool] = {}
+        for p in entry["v3"]["pools"].values():
+            symbol = _add(v3_pools, p["address"], tokens[p["base"]], tokens[p["quote"]], p["token0"])
+            v3_pools[symbol] = replace(v3_pools[symbol], fee_ppm=int(p["fee"]), kind=V3,
+                                       tick_spacing=int(p["tick_spacing"]))
+        return DexMarket(int(entry["chain_id"]), router, pools | v3_pools,
+                         AsyncWeb3.to_checksum_address(entry["v3"]["swap_router"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"the deployment file {path}, chain {chain}: malformed entry ({exc!r})") from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from web3 import Web3
@@ -14,6 +15,8 @@ class DexSettings(BaseModel):
     private_key: SecretStr = Field(description="the key that signs the edge's swaps (hex)")
     deployment: Path | None = Field(None, description="the market's addresses, as `seqmesh chain --out` writes them")
     router: str | None = Field(None, description="a Uniswap V2 Router02 address: its factory's pairs are discovered")
+    uniswap: Literal["v2", "v3"] = Field("v2", description=(
+        "which pools trade a symbol: v3 takes the deployment file's V3 pools where there is one"))
     confirmations: int | None = Field(None, ge=1, le=64, description="blocks deep a swap must be before it is "
                                                                       "filled (default: the chain's)")
     slippage: Decimal = Field(Decimal("0.005"), ge=0, lt=1, description="a market swap's bound: min out = quote x "
@@ -31,6 +34,8 @@ class DexSettings(BaseModel):
             raise ValueError(f"rpc_url must be an http(s) URL, got {self.rpc_url!r}")
         if (self.deployment is None) == (self.router is None):
             raise ValueError("give the market as either a deployment file or a router address (not both)")
+        if self.uniswap == "v3" and self.deployment is None:
+            raise ValueError("V3 pools are read from a deployment file (`seqmesh chain --v3 --out`), not discovered")
         if self.router is not None and not Web3.is_address(self.router):
             raise ValueError(f"router must be an address (0x and 40 hex digits), got {self.router!r}")
         key = self.private_key.get_secret_value().removeprefix("0x")

@@ -1,4 +1,5 @@
-"""The DEX venue under the edge's order manager: an order is one swap through the V2 router.
+"""The DEX venue under the edge's order manager: an order is one swap through the pool's router
+(V2 Router02, or V3 SwapRouter for a V3 pool).
 
 `create` reads the pool's reserves, plans the swap with the exact pool math (swap_plan.py),
 estimates its gas (a swap that would revert now is refused here, without spending any), takes
@@ -38,16 +39,16 @@ from ..feed import BookFeed
 from ..gateway import InstrumentSpec, VenueGateway, VenueOrder, VenueTrade
 from ..hub import MarketDataHub
 from ..ratelimit import TokenBucket
-from . import derived_book
+from . import v3_state
 from .chain_client import ChainClient
 from .gas_watcher import GasWatcher
 from .heads import HeadWatcher
-from .markets import DexMarket, discover, from_deployment
+from .markets import V3, DexMarket, Token, discover, from_deployment
 from .nonces import NonceManager
 from .pool_watcher import PoolWatcher
 from .settings import DexSettings
 from .stream import DexStream
-from .swap_plan import plan
+from .swap_plan import plan, plan_v3
 from .tx_journal import UNFINISHED, Swap, TxJournal
 from .tx_tracker import TxTracker, sign
 
@@ -93,7 +94,7 @@ class DexGateway(VenueGateway):
             raise ValueError(f"{self.settings.rpc_url} is chain {chain_id}, "
                              f"not {self.spec.name} ({self.spec.chain_id})")
         if self.settings.deployment is not None:
-            market = from_deployment(self.settings.deployment, self.spec.name)
+            market = from_deployment(self.settings.deployment, self.spec.name, self.settings.uniswap)
         else:
             assert self.settings.router is not None
             market = await discover(self.client, self.settings.router)
@@ -101,7 +102,7 @@ class DexGateway(VenueGateway):
         if missing:
             raise ValueError(f"venue does not list {missing} (its pools trade {', '.join(market.pools)})")
         pools = {s: p for s, p in market.pools.items() if not symbols or s in symbols}
-        self.market = DexMarket(market.chain_id, market.router, pools)
+        self.market = DexMarket(market.chain_id, market.router, pools, market.v3_router)
         self.pools = PoolWatcher(self.client, self.market, self.venue, self.hub)
         self.gas = GasWatcher(self.client, self.spec, self.venue, self.hub, self.pools, self.confirmations,
                               self.spec.block_time, self.settings.priority_fee_wei)
@@ -120,24 +121,25 @@ class DexGateway(VenueGateway):
             task.add_done_callback(self._settling.discard)
 
     async def _approve(self) -> None:
-        """The router may take every token we trade (sent and mined before the first swap)."""
-        for token in self.market.tokens().values():
-            erc20 = self.client.contract("Token", token.address)
-            allowance = await self.client.call(erc20.functions.allowance(self.account.address,
-                                                                         self.market.router).call())
-            if int(allowance) >= MAX_ALLOWANCE // 2:
-                continue
+        """The routers may take every token we trade (sent and mined before the first swap)."""
+        for router in self.market.routers():
+            for token in self.market.tokens().values():
+                await self._approve_one(router, token)
+
+    async def _approve_one(self, router: str, token: Token) -> None:
+        erc20 = self.client.contract("Token", token.address)
+        allowance = await self.client.call(erc20.functions.allowance(self.account.address, router).call())
+        if int(allowance) < MAX_ALLOWANCE // 2:
             async with self.nonces.lock:
                 nonce = await self.nonces.take()
                 params: TxParams = {"from": self.account.address, "nonce": Nonce(nonce), "chainId": self.spec.chain_id}
-                tx = await self.client.call(erc20.functions.approve(self.market.router, MAX_ALLOWANCE)
-                                            .build_transaction(params))
+                tx = await self.client.call(erc20.functions.approve(router, MAX_ALLOWANCE).build_transaction(params))
                 signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
                 tx_hash = await self.client.send_raw(signed.raw_transaction)
             receipt = await self.client.call(self.client.w3.eth.wait_for_transaction_receipt(tx_hash, 120))
             if receipt["status"] != 1:
-                raise RuntimeError(f"approving the router for {token.symbol} reverted ({tx_hash.to_0x_hex()})")
-            log.info("router approved for %s", token.symbol)
+                raise RuntimeError(f"approving the router {router} for {token.symbol} reverted ({tx_hash.to_0x_hex()})")
+            log.info("router %s approved for %s", router, token.symbol)
 
     async def load_fees(self) -> tuple[Decimal, Decimal]:
         """A pool's fee is paid by the taker; there are no makers (the liquidity providers earn it)."""
@@ -149,9 +151,11 @@ class DexGateway(VenueGateway):
         """Pool states and gas follow the head; the derived levels go into the book feed."""
         self.pools.feed = feed
         feed.extra_snapshots += [self.pools.snapshots, self.gas.snapshots]
-        for symbol, r in self.pools.reserves.items():
-            bids, asks = derived_book.levels(self.market.pools[symbol], r.base, r.quote)
-            feed.on_snapshot(symbol, bids, asks, r.block_ts_ns // 1_000_000, venue_seq=r.block)
+        read = [(s, r.block_ts_ns, r.block) for s, r in self.pools.reserves.items()]
+        read += [(s, v.block_ts_ns, v.block) for s, v in self.pools.v3.items()]
+        for symbol, ts_ns, block in read:
+            bids, asks = self.pools.levels(symbol)
+            feed.on_snapshot(symbol, bids, asks, ts_ns // 1_000_000, venue_seq=block)
         return DexStream(self.heads, symbols)
 
     async def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
@@ -173,17 +177,23 @@ class DexGateway(VenueGateway):
         pool = self.market.pool(symbol)
         # the pool as the next block will find it: after the head's swaps and those pending (ours
         # among them, so a second order on the pool is quoted after the first)
-        r0, r1, _ = await self.client.call(self.client.contract("UniswapV2Pair", pool.address)
-                                           .functions.getReserves().call(block_identifier="pending"))
-        base_r, quote_r = (r0, r1) if pool.base_is_token0 else (r1, r0)
         try:
-            swap_plan = plan(pool, Reserves(int(base_r), int(quote_r)), side == "sell", qty, price,
-                             self.settings.slippage)
+            if pool.kind == V3:
+                state = await v3_state.read(self.client, pool, "pending")
+                swap_plan = plan_v3(pool, state, side == "sell", qty, price, self.settings.slippage)
+            else:
+                r0, r1, _ = await self.client.call(self.client.contract("UniswapV2Pair", pool.address)
+                                                   .functions.getReserves().call(block_identifier="pending"))
+                base_r, quote_r = (r0, r1) if pool.base_is_token0 else (r1, r0)
+                swap_plan = plan(pool, Reserves(int(base_r), int(quote_r)), side == "sell", qty, price,
+                                 self.settings.slippage)
         except ValueError as exc:
             raise InvalidOrder(f"cannot swap {qty} {symbol}: {exc}") from None
         deadline = int(time.time()) + self.settings.deadline_s
         function, args = swap_plan.args(pool, self.account.address, deadline)
-        call = self.client.contract("UniswapV2Router02", self.market.router).get_function_by_name(function)(*args)
+        router = self.client.contract("SwapRouter" if pool.kind == V3 else "UniswapV2Router02",
+                                      self.market.router_of(pool))
+        call = router.get_function_by_name(function)(*args)
         params: TxParams = {"from": self.account.address, "chainId": self.spec.chain_id}
         try:
             gas = await self.client.call(call.estimate_gas(params)) * GAS_HEADROOM_PCT // 100

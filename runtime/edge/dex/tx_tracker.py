@@ -23,10 +23,12 @@ from hexbytes import HexBytes
 from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import BlockData, TxParams, TxReceipt
 
+from . import v3_state
 from .chain_client import ChainClient
 from .gas_watcher import GasWatcher
-from .markets import DexMarket
+from .markets import V3, DexMarket, Pool
 from .tx_journal import UNFINISHED, Attempt, Swap, TxJournal
+from .v3_state import V3_SWAP_TOPIC
 
 log = logging.getLogger(__name__)
 #: heads a used nonce with none of the swap's transactions mined is looked at before it counts
@@ -127,17 +129,13 @@ class TxTracker:
         swap.gas_used, swap.gas_price = int(receipt["gasUsed"]), int(receipt["effectiveGasPrice"])
         if receipt["status"] == 1:
             pool = self.market.pool(swap.symbol)
+            topic = V3_SWAP_TOPIC if pool.kind == V3 else SWAP_TOPIC
             moved = [entry for entry in receipt["logs"] if entry["address"] == pool.address and
-                     entry["topics"] and entry["topics"][0] == SWAP_TOPIC]
+                     entry["topics"] and entry["topics"][0] == topic]
             if len(moved) != 1:
                 swap.state, swap.reason = "failed", f"mined without one Swap event of {pool.address} ({len(moved)})"
             else:
-                data = bytes(moved[0]["data"])
-                in0, in1, out0, out1 = (int.from_bytes(data[i:i + 32]) for i in range(0, 128, 32))
-                base_in, quote_in = (in0, in1) if pool.base_is_token0 else (in1, in0)
-                base_out, quote_out = (out0, out1) if pool.base_is_token0 else (out1, out0)
-                sell = swap.side == "sell"
-                swap.base_raw, swap.quote_raw = (base_in, quote_out) if sell else (base_out, quote_in)
+                swap.base_raw, swap.quote_raw = _traded(pool, bytes(moved[0]["data"]), swap.side == "sell")
                 swap.state = "confirmed"
                 self.gas.observed(swap.gas_used)
         else:
@@ -164,6 +162,17 @@ class TxTracker:
 
 
 SWAP_TOPIC = HexBytes(ChainClient.topic("Swap(address,uint256,uint256,uint256,uint256,address)"))
+
+
+def _traded(pool: Pool, data: bytes, sell: bool) -> tuple[int, int]:
+    """(base, quote) raw amounts the pool's Swap event moved: a V3 pool's signed deltas, or a V2
+    pair's (in0, in1, out0, out1) of which a sell paid base in and took quote out."""
+    if pool.kind == V3:
+        return v3_state.swapped(pool, data)
+    in0, in1, out0, out1 = (int.from_bytes(data[i:i + 32]) for i in range(0, 128, 32))
+    base_in, quote_in = (in0, in1) if pool.base_is_token0 else (in1, in0)
+    base_out, quote_out = (out0, out1) if pool.base_is_token0 else (out1, out0)
+    return (base_in, quote_out) if sell else (base_out, quote_in)
 
 
 def sign(account: LocalAccount, tx_json: str, max_fee: int, tip: int, head: int) -> Attempt:

@@ -19,12 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the handler imports web3 only when it runs: `seqmesh --help` stays fast
     from .deploy import V2Deployment
+    from .deploy_v3 import V3Deployment
 
 
-def describe(name: str, url: str, deployment: V2Deployment) -> dict[str, Any]:
-    """The JSON a client needs to find a chain's market: its node and contract addresses."""
+def describe(name: str, url: str, deployment: V2Deployment, v3: V3Deployment | None = None) -> dict[str, Any]:
+    """The JSON a client needs to find a chain's market: its node and contract addresses (and,
+    when deployed, the V3 contracts and pools under "v3", pools keyed "BASE/QUOTE@fee")."""
     data = asdict(deployment)
     data["pairs"] = {f"{base}/{quote}": pair for (base, quote), pair in data["pairs"].items()}
+    if v3 is not None:
+        v3_data = asdict(v3)
+        v3_data["pools"] = {f"{base}/{quote}@{fee}": pool for (base, quote, fee), pool in v3_data["pools"].items()}
+        data["v3"] = v3_data
     return {"chain": name, "url": url, **data}
 
 
@@ -34,6 +40,7 @@ def _run(args: Any) -> int:
 
     from .anvil import Anvil
     from .deploy import deploy_v2
+    from .deploy_v3 import deploy_v3
     from .flow import FlowSettings, SwapFlow
     from .funding import fund_account
 
@@ -59,6 +66,7 @@ def _run(args: Any) -> int:
             node = Anvil(spec, automine=args.automine, block_time=args.block_time).start()
             nodes.append(node)
             deployment = deploy_v2(node.w3, args.seed)
+            v3 = deploy_v3(node.w3, deployment) if args.v3 else None
             for address in args.fund or ():
                 fund_account(node.w3, deployment, address)
             if not args.no_flow:
@@ -66,7 +74,7 @@ def _run(args: Any) -> int:
                 flow = SwapFlow(node.w3, deployment, args.seed, FlowSettings(interval=interval))
                 flow.start()
                 flows.append(flow)
-            line = describe(spec.name, node.url, deployment)
+            line = describe(spec.name, node.url, deployment, v3)
             ready.append(line)
             print(json.dumps(line), flush=True)
         if args.out:
@@ -95,5 +103,7 @@ def register(subparsers: Any) -> None:
                    help="give this account gas money and a float of every token (a DEX edge's); repeatable")
     p.add_argument("--flow-interval", type=float, default=None, help="seconds between swaps (default: block time)")
     p.add_argument("--no-flow", action="store_true", help="deploy only; no synthetic traders")
+    p.add_argument("--v3", action="store_true",
+                   help="also deploy Uniswap V3 (factory, SwapRouter, QuoterV2, pools with concentrated liquidity)")
     p.add_argument("--out", default=None, help="also write the ready chains as a JSON list to this file")
     p.set_defaults(handler=_run)

@@ -59,8 +59,8 @@ def _ladder(depth: Decimal) -> tuple[V3PositionSpec, ...]:
 
 # The CEX symbols (BTC/USDT, ETH/USDT) at the simulator's reference prices, as the V2 USDT pools.
 DEFAULT_V3_POOLS = (
-    V3PoolSpec("WBTC", "USDT", 500, Decimal(65000), _ladder(Decimal(100))),
-    V3PoolSpec("WETH", "USDT", 3000, Decimal(3500), _ladder(Decimal(2000))),
+    V3PoolSpec("WBTC", "USDT", 500, Decimal(65000), _ladder(Decimal(1000))),
+    V3PoolSpec("WETH", "USDT", 3000, Decimal(3500), _ladder(Decimal(20000))),
 )
 
 
