@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+
+# Tests start child processes (fork, then exec) while gRPC's threads run: its fork handlers have
+# nothing to do there and once aborted a child ("epoll_wait error: Bad file descriptor"). Read by
+# gRPC when it starts, so set before anything imports it.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
 
 import pytest
 
