@@ -17,8 +17,32 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
+from typing import Protocol
 
 from seqmesh.runtime.dex.v2math import FEE_DENOMINATOR, FEE_NUMERATOR, V2MathError, get_amount_in, get_amount_out
+
+
+class Curve(Protocol):
+    """What the router asks of a pool: V2's curve here, V3's across its ticks (amm_v3.py)."""
+
+    @property
+    def gas_cost(self) -> Decimal: ...
+
+    @property
+    def pool(self) -> str: ...
+
+    @property
+    def mid(self) -> Decimal: ...
+
+    def max_buy(self) -> Decimal: ...
+
+    def max_sell(self) -> Decimal | None: ...
+
+    def amount(self, buy: bool, qty: Decimal) -> Decimal | None: ...
+
+    def marginal(self, buy: bool, taken: float) -> float: ...
+
+    def taken_at(self, buy: bool, price: float) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +71,10 @@ class PoolCurve:
     def max_buy(self) -> Decimal:
         """Most base a buy can take (all but one raw unit of the reserve)."""
         return Decimal(self.base_reserve - 1).scaleb(-self.base_decimals)
+
+    def max_sell(self) -> Decimal | None:
+        """A V2 pair takes any amount in (None: no bound)."""
+        return None
 
     def amount(self, buy: bool, qty: Decimal) -> Decimal | None:
         """Quote paid to buy `qty` base, or brought by selling it; None past what the pool holds."""

@@ -2,14 +2,16 @@
 trip, lot and tick filters and the balance it may still use. Local venues come from their
 edge links; other regions' venues from the peer mesh, with the peer round trip added.
 
-A DEX venue's pool is a candidate on its curve (its book is only a picture of it), with its
-chain's gas for one swap priced in the order's quote currency and its confirmation time
-(block time x depth) as latency; a pool whose gas cannot be priced is left out."""
+A DEX venue's pool is a candidate on its curve (V2's, or V3's across its ticks, by the pool's
+kind; its book is only a picture of it), with its chain's gas for one swap priced in the
+order's quote currency and its confirmation time (block time x depth) as latency; a pool whose
+gas cannot be priced is left out."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Protocol
@@ -21,11 +23,13 @@ from ..domain import Side
 from ..edges import EdgeLink
 from ..marketdata import MarketData
 from ..pools import swap_gas_native
-from .amm import PoolCurve
+from .amm import Curve, PoolCurve
+from .amm_v3 import V3_KIND, v3_curve
 from .reservations import Reservations
 from .sor import VenueCandidate
 
 ZERO = Decimal(0)
+log = logging.getLogger(__name__)
 
 
 def _no_levels(i: int) -> tuple[Decimal, Decimal] | None:
@@ -111,8 +115,16 @@ class Candidates:
         if gas_cost is None:
             return None
         st = view.state
-        curve = PoolCurve(int(st.base_reserve), int(st.quote_reserve), st.base_decimals, st.quote_decimals,
-                          gas_cost, st.pool)
+        curve: Curve
+        if st.kind == V3_KIND:
+            try:
+                curve = v3_curve(st, gas_cost)
+            except ValueError as exc:  # a state the pool math refuses: not routable
+                log.warning("pool %s of %s: %s", st.pool, cand.venue, exc)
+                return None
+        else:
+            curve = PoolCurve(int(st.base_reserve), int(st.quote_reserve), st.base_decimals, st.quote_decimals,
+                              gas_cost, st.pool)
         confirm_ms = gas.block_time_s * max(gas.confirmations, 1) * 1000
         return dataclasses.replace(cand, level_at=_no_levels, taker_fee=ZERO, maker_fee=ZERO, min_notional=ZERO,
                                    extra_latency_ms=cand.extra_latency_ms + confirm_ms, curve=curve)

@@ -25,7 +25,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from ..domain import Side
-from .amm import PoolCurve
+from .amm import Curve
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
@@ -50,7 +50,7 @@ class VenueCandidate:
     region: str = ""
     remote: bool = False
     extra_latency_ms: float = 0.0  # peer-link round trip for a remote venue; a pool's confirmation time
-    curve: PoolCurve | None = None  # an AMM pool: its curve, not levels (level_at is unused)
+    curve: Curve | None = None  # an AMM pool: its curve, not levels (level_at is unused)
 
 
 @dataclass
@@ -240,7 +240,7 @@ class Router:
                                           notional[i] * self._rates[c.venue], price=limit))
         return allocations, remaining
 
-    def _from_curve(self, c: VenueCandidate, curve: PoolCurve, buy: bool, taken: Decimal, remaining: Decimal,
+    def _from_curve(self, c: VenueCandidate, curve: Curve, buy: bool, taken: Decimal, remaining: Decimal,
                     rate: Decimal, limit: Decimal | None, next_key: float | None, min_step: Decimal) -> Decimal:
         """How much more to take from a pool whose marginal price is now the best: up to where it
         meets the next-best level elsewhere (at least `min_step`, so that two pools at the same
@@ -254,14 +254,15 @@ class Router:
         take = min(max(_floor(Decimal(repr(upto)) - taken, c.lot), step), _floor(remaining, c.lot))
         if limit is not None:  # a hard stop, whatever the step
             take = min(take, _floor(Decimal(repr(curve.taken_at(buy, float(limit)))) - taken, c.lot))
-        if buy:
-            take = min(take, _floor(curve.max_buy() - taken, c.lot))
+        most = curve.max_buy() if buy else curve.max_sell()
+        if most is not None:
+            take = min(take, _floor(most - taken, c.lot))
         if c.balance_cap is not None:
             take = self._within_cap(c, curve, buy, taken, take)
         return max(take, ZERO)
 
     @staticmethod
-    def _within_cap(c: VenueCandidate, curve: PoolCurve, buy: bool, taken: Decimal, take: Decimal) -> Decimal:
+    def _within_cap(c: VenueCandidate, curve: Curve, buy: bool, taken: Decimal, take: Decimal) -> Decimal:
         """The most of `take` (in lots) that keeps the whole swap within the venue's balance."""
         assert c.balance_cap is not None
 
@@ -332,7 +333,7 @@ class Router:
             if best_net is None or (net < best_net if buy else net > best_net):
                 best_net, route.best_single_venue = net, c.venue
 
-    def _single_pool(self, route: Route, qty: Decimal, c: VenueCandidate, curve: PoolCurve,
+    def _single_pool(self, route: Route, qty: Decimal, c: VenueCandidate, curve: Curve,
                      limit: Decimal | None) -> Decimal | None:
         """The whole order as one swap in this pool (None when it cannot: too big, past the limit, cap)."""
         buy = route.side is Side.BUY
@@ -363,7 +364,7 @@ class Router:
                 "balance_cap": None if c.balance_cap is None else str(c.balance_cap),
                 "excluded": "below venue minimums" if excluded else None}
 
-    def _explain_pool(self, c: VenueCandidate, curve: PoolCurve, side: Side, excluded: bool) -> dict[str, Any]:
+    def _explain_pool(self, c: VenueCandidate, curve: Curve, side: Side, excluded: bool) -> dict[str, Any]:
         latency = self._rates[c.venue]
         top = Decimal(repr(curve.marginal(side is Side.BUY, 0.0)))
         eff = top * (1 + latency) if side is Side.BUY else top * (1 - latency)
