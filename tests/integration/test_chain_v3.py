@@ -17,6 +17,8 @@ from seqmesh.runtime.venues.chain.anvil import Anvil
 from seqmesh.runtime.venues.chain.contracts import at
 from seqmesh.runtime.venues.chain.deploy import ETHER, NO_DEADLINE, V2Deployment, deploy_v2
 from seqmesh.runtime.venues.chain.deploy_v3 import DeployedV3Pool, V3Deployment, deploy_v3
+from seqmesh.runtime.venues.chain.flow import FlowSettings
+from seqmesh.runtime.venues.chain.flow_v3 import V3SwapFlow
 from seqmesh.runtime.venues.chain.pools_v3 import read_v3_pool
 from seqmesh.runtime.venues.chain.transactions import Signer
 from web3 import Web3
@@ -173,3 +175,15 @@ def test_a_min_out_one_unit_above_the_quote_reverts(market: Market) -> None:
         _swap(w3, v2, v3, taker, pool, sell_weth, amount, True, paid_out + 1)
     event = _swap(w3, v2, v3, taker, pool, sell_weth, amount, True, paid_out)
     assert (event["amount0"], event["amount1"]) == (expected.amount0, expected.amount1)
+
+
+def test_the_seeded_v3_flow_moves_the_pools_at_exactly_the_math(market: Market) -> None:
+    node, v2, v3 = market
+    flow = V3SwapFlow(node.w3, v2, v3, seed=5, settings=FlowSettings(traders=2, arb_probability=0.5))
+    before = {k: read_v3_pool(node.w3, p)[0].sqrt_price_x96 for k, p in v3.pools.items()}
+    records = flow.run(16)
+    assert len(records) >= 8 and {r.kind for r in records} == {"arb", "noise"}
+    for r in records:
+        assert r.amount_out == r.quoted_out > 0 and r.amount_in > 0  # each swap paid what the math said
+    after = {k: read_v3_pool(node.w3, p)[0].sqrt_price_x96 for k, p in v3.pools.items()}
+    assert all(after[k] != before[k] for k in {r.pool for r in records})

@@ -42,7 +42,9 @@ def _run(args: Any) -> int:
     from .deploy import deploy_v2
     from .deploy_v3 import deploy_v3
     from .flow import FlowSettings, SwapFlow
+    from .flow_v3 import V3SwapFlow
     from .funding import fund_account
+    from .stepping import TimedFlow
 
     names = args.chain or list(CHAINS)
     try:
@@ -59,7 +61,7 @@ def _run(args: Any) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     nodes: list[Anvil] = []
-    flows: list[SwapFlow] = []
+    flows: list[TimedFlow] = []
     ready = []
     try:
         for spec in specs:
@@ -74,6 +76,10 @@ def _run(args: Any) -> int:
                 flow = SwapFlow(node.w3, deployment, args.seed, FlowSettings(interval=interval))
                 flow.start()
                 flows.append(flow)
+                if v3 is not None:
+                    v3_flow = V3SwapFlow(node.w3, deployment, v3, args.seed, FlowSettings(interval=interval))
+                    v3_flow.start()
+                    flows.append(v3_flow)
             line = describe(spec.name, node.url, deployment, v3)
             ready.append(line)
             print(json.dumps(line), flush=True)
@@ -84,8 +90,8 @@ def _run(args: Any) -> int:
         print(f"chains ready: {', '.join(c['chain'] for c in ready)}", flush=True)
         stop.wait()
     finally:
-        for flow in flows:
-            flow.stop()
+        for running in flows:
+            running.stop()
         for node in nodes:
             node.stop()
     return 0

@@ -13,10 +13,8 @@ mined before the next is chosen (always the case here: a step waits for its rece
 
 from __future__ import annotations
 
-import logging
 import math
 import random
-import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,9 +28,8 @@ from .accounts import derive, fund_native
 from .contracts import at
 from .deploy import ETHER, DeployedPair, V2Deployment
 from .pools import get_reserves, swaps_in
+from .stepping import TimedFlow
 from .transactions import Signer, TransactionFailed, wait_all
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +68,10 @@ class SwapRecord:
     tx_hash: HexBytes
 
 
-class SwapFlow:
+class SwapFlow(TimedFlow):
     def __init__(self, w3: Web3, deployment: V2Deployment, seed: int,
                  settings: FlowSettings | None = None) -> None:
+        super().__init__((settings or FlowSettings()).interval, "swap-flow")
         self.w3 = w3
         self.deployment = deployment
         self.settings = settings or FlowSettings()
@@ -82,11 +80,7 @@ class SwapFlow:
         self.pairs: list[DeployedPair] = [deployment.pairs[k] for k in sorted(deployment.pairs)]
         self.fair: dict[tuple[str, str], float] = {}
         self.router = at(w3, "UniswapV2Router02", deployment.router)
-        self.steps = 0
-        self.failures = 0
         self._funded = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def fund(self) -> None:
         """Gives every trader gas money and a share of each pool's tokens, and approves the router."""
@@ -166,28 +160,4 @@ class SwapFlow:
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
         return [r for r in (self.step() for _ in range(steps)) if r is not None]
-
-    def start(self) -> None:
-        """Steps every `interval` seconds in a thread until `stop()`; a failed step is logged and counted."""
-        if self._thread is not None:
-            raise RuntimeError("the flow is already running")
-        self.fund()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="swap-flow", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.step()
-            except Exception as e:  # a peer node gone or a revert: the flow goes on, as the CEX flow does
-                self.failures += 1
-                log.warning("swap flow step %d failed: %s", self.steps, e)
-            self._stop.wait(self.settings.interval)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            self._stop.set()
-            thread.join(timeout)
 
