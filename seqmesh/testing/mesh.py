@@ -107,9 +107,12 @@ class Mesh:
 
     def __init__(self, tmp: Path, regions: dict[str, dict[str, tuple[str, str, str]]], probe_s: float = 1.0,
                  cc_args: tuple[str, ...] = (), route: Callable[[str, str, str], str] | None = None,
-                 sim_args: tuple[str, ...] = ()) -> None:
+                 sim_args: tuple[str, ...] = (), before_cc: Callable[[Region], None] | None = None) -> None:
         self.regions = {r: Region(tmp / r, venues, region=r, start=False, cc_args=cc_args, sim_args=sim_args)
                         for r, venues in regions.items()}
+        for reg in self.regions.values():
+            if before_cc is not None:
+                before_cc(reg)  # e.g. more edges of its own (a DEX chain's) in reg.edges
         self.peer_ports = {r: free_port() for r in regions}
         self.probe_s = probe_s
         # (from region, to region, direct endpoint) -> the endpoint to dial (e.g. through a proxy)
