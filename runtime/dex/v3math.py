@@ -17,6 +17,7 @@ TickBitmap and the pool's swap loop); they are pure and take the state the calle
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
@@ -30,6 +31,7 @@ UINT160_MAX = 2**160 - 1
 UINT256_MAX = 2**256 - 1
 FEE_UNITS = 1_000_000  # fees are in hundredths of a basis point (pips): 3000 = 0.3%
 WORD_BITS = 256  # ticks per bitmap word, in units of the tick spacing
+_LOG_TICK = math.log(1.0001)
 
 
 class V3MathError(ValueError):
@@ -68,19 +70,19 @@ def sqrt_ratio_at_tick(tick: int) -> int:
 def tick_at_sqrt_ratio(sqrt_price_x96: int) -> int:
     """TickMath.getTickAtSqrtRatio: the greatest tick whose sqrt ratio is <= the price.
 
-    Found by bisection on `sqrt_ratio_at_tick`, which is monotonic; that is the contract's
-    definition of the result (it gets there by a fixed-point log instead).
+    That is the contract's definition of the result (it gets there by a fixed-point log); here a
+    float log lands within a tick of it and `sqrt_ratio_at_tick`, which is exact and monotonic,
+    settles it.
     """
     if not MIN_SQRT_RATIO <= sqrt_price_x96 < MAX_SQRT_RATIO:
         raise V3MathError(f"R: sqrt price {sqrt_price_x96} outside [MIN_SQRT_RATIO, MAX_SQRT_RATIO)")
-    low, high = MIN_TICK, MAX_TICK  # invariant: ratio(low) <= price < ratio(high)
-    while high - low > 1:
-        middle = (low + high) // 2
-        if sqrt_ratio_at_tick(middle) <= sqrt_price_x96:
-            low = middle
-        else:
-            high = middle
-    return low
+    tick = math.floor(2 * math.log(sqrt_price_x96 / Q96) / _LOG_TICK)
+    tick = max(MIN_TICK, min(MAX_TICK - 1, tick))
+    while tick > MIN_TICK and sqrt_ratio_at_tick(tick) > sqrt_price_x96:
+        tick -= 1
+    while sqrt_ratio_at_tick(tick + 1) <= sqrt_price_x96:
+        tick += 1
+    return tick
 
 
 def _mul_div(a: int, b: int, d: int) -> int:
