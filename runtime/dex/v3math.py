@@ -378,3 +378,12 @@ def price_of(sqrt_price_x96: int) -> Decimal:
     with localcontext() as ctx:
         ctx.prec = 60
         return (Decimal(sqrt_price_x96) / Q96) ** 2
+
+
+def mid_of(sqrt_price_x96: int, base_is_token0: bool, base_decimals: int, quote_decimals: int) -> Decimal:
+    """Quote per whole base token at a pool's sqrt price (which is token1 per token0, raw)."""
+    with localcontext() as ctx:
+        ctx.prec = 40
+        raw = price_of(sqrt_price_x96)
+        per_base = raw if base_is_token0 else 1 / raw
+        return +per_base.scaleb(base_decimals - quote_decimals)

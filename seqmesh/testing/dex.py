@@ -134,14 +134,15 @@ async def final(client: EdgeClient, cid: str, timeout: float = 60) -> pb.OrderSt
 
 
 @contextlib.contextmanager
-def book_and_pool_region(tmp: Path, *sim_args: str) -> Iterator[tuple[str, Chain, Region]]:
-    """binance (the simulator and its edge) and dex-arbitrum (a Chain and its edge) under one CC,
-    all processes; yields the CC's API URL, the chain and the CEX side, and stops them all."""
+def book_and_pool_region(tmp: Path, *sim_args: str, v3: bool = False) -> Iterator[tuple[str, Chain, Region]]:
+    """binance (the simulator and its edge) and dex-arbitrum (a Chain and its edge; `v3`: trading
+    its Uniswap V3 pools) under one CC, all processes; yields the CC's API URL, the chain and the
+    CEX side, and stops them all."""
     region = Region(tmp, venues={"binance": ("0", "0.0008", "0.001")}, start=False, sim_args=sim_args)
     arb: Chain | None = None
     cc: Proc | None = None
     try:
-        arb = Chain(tmp, "arbitrum")
+        arb = Chain(tmp, "arbitrum", v3=v3)
         arb.start_edge()
         cc, api = start_cc(tmp, {v: a for v, (_, a) in region.edges.items()} | {arb.venue: arb.addr})
         yield api, arb, region

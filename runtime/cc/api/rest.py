@@ -12,11 +12,13 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from seqmesh.runtime.dex.v3math import mid_of
 
 from ..domain import OrderType, Parent, Side
 from ..errors import OrderError
 from ..marketdata import MarketData
 from ..pools import PoolView, swap_gas_native
+from ..routing.amm_v3 import V3_KIND, base_is_token0
 from .algos import algo_routes
 from .auth import Client
 from .deps import ApiDeps
@@ -41,12 +43,17 @@ def _error(status: int, code: str, message: str, **detail: Any) -> JSONResponse:
 
 def pool_view(v: PoolView, md: MarketData) -> dict[str, Any]:
     st, gas = v.state, md.pools.gas(v.venue)
-    base = Decimal(st.base_reserve).scaleb(-st.base_decimals)
-    quote = Decimal(st.quote_reserve).scaleb(-st.quote_decimals)
+    if st.kind == V3_KIND:  # no reserves: liquidity at a price, and the ticks around it
+        depth: dict[str, Any] = {"liquidity": st.liquidity, "tick": st.tick, "initialized_ticks": len(st.ticks),
+                                 "mid": str(mid_of(int(st.sqrt_price_x96), base_is_token0(st), st.base_decimals,
+                                                   st.quote_decimals))}
+    else:
+        base = Decimal(st.base_reserve).scaleb(-st.base_decimals)
+        quote = Decimal(st.quote_reserve).scaleb(-st.quote_decimals)
+        depth = {"base_reserve": str(base), "quote_reserve": str(quote), "mid": str(quote / base) if base else None}
     out: dict[str, Any] = {
         "venue": v.venue, "region": v.region, "remote": v.remote, "symbol": st.symbol, "pool": st.pool,
-        "kind": st.kind, "fee": str(Decimal(st.fee_ppm) / 1_000_000), "base_reserve": str(base),
-        "quote_reserve": str(quote), "mid": str(quote / base) if base else None, "block": st.block_number,
+        "kind": st.kind, "fee": str(Decimal(st.fee_ppm) / 1_000_000), **depth, "block": st.block_number,
         "live": md.pools.is_live(v.venue),
         "ts": {"exchange_ts": st.ts.exchange_ts, "edge_recv_ts": st.ts.edge_recv_ts, "cc_proc_ts": st.ts.cc_proc_ts}}
     if gas is not None:

@@ -92,9 +92,7 @@ class V3Curve:
 
     @property
     def mid(self) -> Decimal:
-        raw = v3math.price_of(self.state.sqrt_price_x96)
-        per_base = raw if self.base_is_token0 else 1 / raw
-        return per_base.scaleb(self.base_decimals - self.quote_decimals)
+        return v3math.mid_of(self.state.sqrt_price_x96, self.base_is_token0, self.base_decimals, self.quote_decimals)
 
     # -- the piecewise curve, in floats --------------------------------------------------------
 
@@ -182,5 +180,9 @@ def v3_curve(st: pb.PoolState, gas_cost: Decimal) -> V3Curve:
     """The curve of a V3 pool's published state (its ticks, spacing and the span they cover)."""
     state = v3math.V3PoolState(int(st.sqrt_price_x96), st.tick, int(st.liquidity), st.fee_ppm, st.tick_spacing,
                                {t.tick: int(t.liquidity_net) for t in st.ticks}, (st.ticks_low, st.ticks_high))
-    base_is_token0 = int(st.base_token, 16) < int(st.quote_token, 16)  # a pool orders its tokens by address
-    return V3Curve(state, base_is_token0, st.base_decimals, st.quote_decimals, gas_cost, st.pool)
+    return V3Curve(state, base_is_token0(st), st.base_decimals, st.quote_decimals, gas_cost, st.pool)
+
+
+def base_is_token0(st: pb.PoolState) -> bool:
+    """A pool orders its tokens by address: the lower is token0."""
+    return int(st.base_token, 16) < int(st.quote_token, 16)

@@ -6,7 +6,7 @@ ticks, so the pool is read again."""
 from __future__ import annotations
 
 import asyncio
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
 from hexbytes import HexBytes
 from seqmesh.runtime.dex import v3math, v3ticks
@@ -58,12 +58,8 @@ def swapped(pool: Pool, data: bytes) -> tuple[int, int]:
 
 
 def mid(pool: Pool, sqrt_price_x96: int) -> Decimal:
-    """Quote per base, in whole tokens, at the pool's price (token1 per token0 in raw units)."""
-    with localcontext() as ctx:
-        ctx.prec = 40
-        raw = v3math.price_of(sqrt_price_x96)
-        per_base = raw if pool.base_is_token0 else 1 / raw
-        return per_base.scaleb(pool.base.decimals - pool.quote.decimals)
+    """Quote per base, in whole tokens, at the pool's price."""
+    return v3math.mid_of(sqrt_price_x96, pool.base_is_token0, pool.base.decimals, pool.quote.decimals)
 
 
 def virtual_base(pool: Pool, state: v3math.V3PoolState) -> int:
