@@ -2,7 +2,8 @@
 real anvil with V2 and V3 deployed: the PoolState stream carries each V3 pool's price, tick,
 liquidity and initialized ticks as the pool has them at that block (after others' swaps and a
 new position minted); a sell and a buy fill at exactly v3math's amounts across initialized ticks;
-a limit the pool cannot meet is refused without spending gas."""
+a limit the pool cannot meet is refused without spending gas; a reorg under a V3 swap books it
+once, from the same bytes, and the pool state follows the chain back."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from seqmesh.runtime.venues.chain.deploy_v3 import DeployedV3Pool, V3Deployment
 from seqmesh.runtime.venues.chain.pools_v3 import read_v3_pool
 from seqmesh.runtime.venues.chain.transactions import Signer
 
-from seqmesh.testing.dex import Chain, final, order
+from seqmesh.testing.dex import Chain, final, order, rpc
+from seqmesh.testing.processes import wait_until
 
 
 @pytest.fixture
@@ -146,3 +148,30 @@ async def test_a_limit_the_pool_cannot_meet_is_refused_without_gas(arb: Chain) -
         ack = await client.submit(order("v3-limit", "BTC/USDT", pb.SELL, "1", str(limit)))
         assert ack.state == pb.REJECTED and "Too little received" in ack.reason, ack
         assert arb.w3.eth.get_balance(arb.address) == gas_before
+
+
+async def test_a_reorg_under_a_v3_swap_books_it_once_and_the_pool_state_follows(tmp_path: Path) -> None:
+    eth = Chain(tmp_path, "ethereum", "--confirmations", "3", v3=True)
+    try:
+        eth.start_edge()
+        pool = _v3(eth).pool("WBTC", "USDT")
+        async with eth.client() as client:
+            snapshot = rpc(eth.w3, "evm_snapshot")
+            state, _ = read_v3_pool(eth.w3, pool)
+            want_out = v3math.quote_exact_input(state, pool.token0 == eth.d.token("WBTC").address, 10**8)
+            before = eth.balance("USDT")
+            ack = await client.submit(order("v3-reorg", "BTC/USDT", pb.SELL, "1"))
+            wait_until(lambda: "swap v3-reorg mined in block" in eth.log(), 30, what="the edge seeing its swap mined")
+            eth.mine()  # 2 of 3 deep
+            assert rpc(eth.w3, "evm_revert", snapshot)  # the swap's block and the one on it are gone
+            wait_until(lambda: "left the chain" in eth.log(), 30, what="the edge noticing the reorg")
+            wait_until(lambda: eth.balance("USDT") != before, 30, what="the swap mined again")
+            eth.mine(2)
+            status = await final(client, "v3-reorg")
+            assert status.state == pb.FILLED and len(status.fills) == 1, status
+            assert status.fills[0].fill_id.endswith(ack.venue_order_id)  # the same signed bytes
+            assert eth.balance("USDT") - before == want_out  # on the pool as it was: the same quote
+            _assert_is_pool(eth, await _pool_state(client, "BTC/USDT", eth.w3.eth.block_number), pool)
+        assert eth.swaps() == [("v3-reorg", "confirmed", 1)]
+    finally:
+        eth.stop()
