@@ -9,6 +9,7 @@ TCA shows the pool's gas and price impact; a small order stays off the pool (its
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -49,6 +50,12 @@ def test_the_cc_holds_the_pools_and_their_gas_as_the_chain_has_them(market: tupl
         assert Decimal(p["quote_reserve"]) == Decimal(quote_r).scaleb(-6)
         assert p["gas"]["chain"] == "arbitrum" and Decimal(p["gas"]["swap_cost_quote"]) > 0
         assert p["ts"]["exchange_ts"] > 0 and p["ts"]["cc_proc_ts"] >= p["ts"]["edge_recv_ts"] > 0
+        # nobody swaps, so this automine chain makes no block: its edge still says, every second,
+        # that the last block is the latest, and the pool stays live past the CC's 3 s limit
+        block = p["block"]
+        time.sleep(4)
+        again = _pool(c)
+        assert again["live"] and again["block"] == block, again
 
 
 def test_a_large_buy_splits_between_the_book_and_the_pool_and_the_pool_settles_as_expected(

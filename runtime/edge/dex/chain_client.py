@@ -13,7 +13,7 @@ import aiohttp
 from ccxt.base.errors import NetworkError
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
-from seqmesh.runtime.dex.artifacts import abi
+from seqmesh.runtime.dex.interfaces import abi
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
 from web3.exceptions import TransactionNotFound
@@ -36,7 +36,7 @@ class ChainClient:
             raise NetworkError(f"{self.url}: {type(exc).__name__}: {exc}") from exc
 
     def contract(self, name: str, address: str) -> AsyncContract:
-        """The contract `name` (an artifact: UniswapV2Pair, UniswapV2Router02, UniswapV2Factory, Token) at `address`."""
+        """The contract `name` (an interface of runtime/dex/interfaces.py: Token, UniswapV2Pair, ...) at `address`."""
         key = (name, address)
         found = self._contracts.get(key)
         if found is None:

@@ -22,6 +22,9 @@ from .pool_watcher import PoolWatcher
 SWAP_GAS_DEFAULT = 130_000
 #: quotes the native token's price is read in, first found
 PRICE_QUOTES = ("USDT", "USDC")
+#: a chain with no new block (an idle automine node, a halted chain) still tells the CC, this
+#: often, that its last block is the latest: the pools' state is current, only unchanged
+HEARTBEAT_S = 1.0
 
 
 class GasWatcher:
@@ -68,6 +71,17 @@ class GasWatcher:
             if mid is not None:
                 return str(mid), symbol
         return "", ""
+
+    def still_latest(self) -> None:
+        """The head was asked for and is unchanged: the last GasPrice again, stamped now."""
+        now = time.time_ns()
+        if self.last is None or now - self.last.ts.edge_recv_ts < HEARTBEAT_S * 1e9:
+            return
+        beat = pb.GasPrice()
+        beat.CopyFrom(self.last)  # the one sent before may still wait in a subscriber's queue
+        beat.ts.edge_recv_ts = now
+        self.last = beat
+        self.hub.publish("", pb.MarketData(venue=self.venue, gas=beat))
 
     def snapshots(self) -> list[pb.MarketData]:
         return [] if self.last is None else [pb.MarketData(venue=self.venue, gas=self.last)]

@@ -26,6 +26,8 @@ class HeadWatcher:
         self.client = client
         self.poll_s = poll_s
         self.listeners: list[Listener] = []
+        #: told each time the head is asked for and found unchanged (what we know is still current)
+        self.unchanged: list[Callable[[], None]] = []
         self.head: BlockData | None = None
         self.connected = False
         self.reorgs = 0
@@ -39,6 +41,8 @@ class HeadWatcher:
         block = await self.client.block("latest")
         last = self.head
         if last is not None and block["hash"] == last["hash"]:
+            for still in self.unchanged:
+                still()
             return False
         reorged = last is not None and (block["number"] <= last["number"] or (
             block["parentHash"] != last["hash"] and block["number"] == last["number"] + 1) or (

@@ -110,6 +110,7 @@ class DexGateway(VenueGateway):
                                  self.confirmations, self.settings.resend_after_blocks, self.nonces.lock)
         self.tracker.on_final.append(self._settled)
         self.heads.listeners = [self.pools.on_head, self.gas.on_head, self.tracker.on_head]
+        self.heads.unchanged = [self.gas.still_latest]
         await self.heads.poll()  # pools, gas and journaled swaps as of now, before any order
         await self._approve()
         return {s: p.instrument() for s, p in pools.items()}
