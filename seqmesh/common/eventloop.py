@@ -22,3 +22,14 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     except ImportError:  # pragma: no cover - uvloop is a dependency; stay runnable without it
         return asyncio.run(main)
     return uvloop.run(main)
+
+
+async def until_stopped() -> None:
+    """Until the process gets SIGINT or SIGTERM (a server's main coroutine waits here)."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()

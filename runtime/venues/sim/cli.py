@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 from decimal import Decimal
 from typing import Any
 
@@ -60,12 +58,9 @@ def _run(args: Any) -> int:
         await venue.start(args.host, args.port)
         rest, ws = venue.urls(args.host)
         print(f"venue {settings.venue} ready: {rest}  {ws} ({settings.dialect} dialect)", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await eventloop.until_stopped()
         await venue.stop()
+
 
     from seqmesh.common import eventloop
 

@@ -8,9 +8,7 @@ from the seed if it does not exist, in `solana-keygen`'s format); runs until SIG
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
-import signal
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -44,12 +42,9 @@ def _run(args: Any) -> int:
         port = await venue.start(args.host, args.port)
         print(f"solana venue ready: http://{args.host}:{port} (JSON-RPC at /, RFQ at /rfq) venue "
               f"{venue.genesis.venue.pubkey()} takers {' '.join(str(t) for t in takers) or '-'}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await eventloop.until_stopped()
         await venue.stop()
+
 
     from seqmesh.common import eventloop
 
