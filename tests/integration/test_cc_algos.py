@@ -4,8 +4,11 @@ NBBO, the region's limits on actions, and a CC or edge restart that loses nothin
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -180,3 +183,43 @@ def test_a_restarted_edge_cancels_the_old_instances_quotes_and_delete_cancels_th
         assert len(asyncio.run(_open_orders(url, "quoter."))) <= 2
         c.delete_algo("quoter")
         wait_until(lambda: not asyncio.run(_open_orders(url, "quoter.")), 30, what="quotes cancelled on delete")
+
+
+DASHBOARD = Path(__file__).resolve().parents[2] / "charts" / "seqmesh" / "dashboards" / "seqmesh.json"
+# The samples a family exports, by its type (prometheus text exposition: a counter's TYPE line
+# already names its _total sample).
+SAMPLES = {"counter": ("",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",),
+           "summary": ("", "_count", "_sum")}
+
+
+def _exported(text: str) -> set[str]:
+    names = set()
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, family, kind = line.split()
+            names.update(family + suffix for suffix in SAMPLES[kind])
+    return names
+
+
+def test_every_metric_the_grafana_dashboard_queries_is_exported(region: Region) -> None:
+    from prometheus_client import REGISTRY, generate_latest
+    from seqmesh.operator import metrics as operator_metrics  # registers the operator's metrics
+
+    dashboard = json.loads(DASHBOARD.read_text())
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"\bseqmesh_[a-z_]+", target["expr"])}
+    assert len(queried) >= 15, queried
+    with CCClient(region.api) as c:
+        c.deploy_algo("metered", PINGER, "BTC/USDT", ["binance"], {}, start=True)
+        wait_until(lambda: edge_states(c, "metered")["binance"]["calls"] > 0, 30, what="metered running")
+        text = c.http.get("/metrics").text
+        c.delete_algo("metered")
+    assert operator_metrics.RECONCILES is not None
+    missing = queried - _exported(text) - _exported(generate_latest(REGISTRY).decode())
+    assert not missing, f"the dashboard queries metrics nobody exports: {sorted(missing)}"
+    # The series that come and go with the region are there, with values.
+    calls = re.search(r'^seqmesh_cc_algo_calls_total\{algo="metered",edge="binance"\} (\S+)$', text, re.M)
+    assert calls is not None and float(calls.group(1)) > 0, text
+    ages = dict(re.findall(r'^seqmesh_cc_venue_book_age_seconds\{venue="(\w+)",symbol="BTC/USDT".*\} (\S+)$',
+                           text, re.M))
+    assert set(ages) == set(VENUES) and all(float(a) >= 0 for a in ages.values()), ages

@@ -275,7 +275,7 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
 
     @app.get("/metrics")
     async def prometheus() -> PlainTextResponse:
-        metrics.refresh(deps.booking, md, deps.risk, deps.edges, deps.home)
+        await metrics.refresh(deps)
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
