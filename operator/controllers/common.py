@@ -13,7 +13,7 @@ from seqmesh.common.certs import Identity
 from seqmesh.common.crds.models import GROUP, VERSION, EdgeSpec, PeerLinkSpec, RegionSpec
 
 from .. import certs, conditions, kube, status, workload
-from ..builders import names
+from ..builders import names, netpol
 from ..builders import region as region_builder
 from ..metrics import APPLIED, reconciling
 from ..settings import SETTINGS
@@ -93,9 +93,9 @@ def sync_region(body: dict[str, Any]) -> dict[str, Any]:
         leaf = certs.ensure_leaf(names.cc_tls(spec.region), namespace, owner, ca, Identity(spec.region, "cc", "main"),
                                  cc_hosts(spec, namespace), spec.certificateLifetimeSeconds, labels)
         edges = specs("Edge", EdgeSpec, namespace, spec.region)
-        objects = region_builder.objects(spec, namespace, owner, edges, trusted_peers(namespace, spec.region),
-                                         leaf.cert_pem)
-        apply_all(objects)
+        peers = trusted_peers(namespace, spec.region)
+        objects = region_builder.objects(spec, namespace, owner, edges, peers, leaf.cert_pem)
+        apply_all([*objects, netpol.cc(spec, namespace, owner, peers)])
         # The CC ran as a Deployment (on emptyDir) before it had a claim: one CC per region.
         kube.delete_owned("apps/v1", "Deployment", names.cc(spec.region), namespace, meta["uid"])
         config_hash = next(o for o in objects if o["kind"] == "StatefulSet")[

@@ -12,7 +12,7 @@ from seqmesh.common.crds.models import GROUP, VERSION, EdgeSpec, RegionSpec
 
 from .. import certs, conditions, kube, status, workload
 from ..builders import edge as edge_builder
-from ..builders import names
+from ..builders import names, netpol
 from .common import apply_all, find_region, level_based, sync_region
 
 
@@ -47,7 +47,8 @@ def sync_edge(body: dict[str, Any]) -> None:
                              Identity(spec.region, "edge", spec.venue),
                              ("localhost", *names.service_dns(service, namespace)),
                              region.certificateLifetimeSeconds, labels)
-    apply_all(edge_builder.objects(spec, namespace, owner, region, leaf.cert_pem))
+    apply_all([*edge_builder.objects(spec, namespace, owner, region, leaf.cert_pem),
+               netpol.edge(spec, namespace, owner)])
     kube.delete_owned("apps/v1", "Deployment", service, namespace, meta["uid"])  # before it had a claim
     sync_region(region_body)
     pod = workload.of_statefulset(namespace, service)

@@ -7,6 +7,7 @@ parses specs with them too.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,6 +21,7 @@ DNS_LABEL = r"^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$"
 SYMBOL = r"^[A-Z0-9]{2,10}/[A-Z0-9]{2,10}$"
 DECIMAL = r"^[0-9]{1,20}(\.[0-9]{1,20})?$"
 HOSTPORT = r"^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$"
+CIDR = r"^[0-9A-Fa-f.:]{2,39}/[0-9]{1,3}$"  # an IPv4 or IPv6 network, e.g. 203.0.113.0/24
 HOST = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"  # a DNS name or an IPv4 address
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
 CPU = r"^[0-9]+(\.[0-9]+)?m?$"  # cores, or millicores with m
@@ -245,6 +247,23 @@ class PeerLinkSpec(_Model):
     caBundle: str = Field(pattern=r"-----BEGIN CERTIFICATE-----", max_length=65536,
                           description="the remote region's CA certificate(s), PEM")
     rttProbeSeconds: int = Field(5, ge=1, le=3600)
+    sourceCIDRs: list[str] = Field(
+        default_factory=list, max_length=32, json_schema_extra={"items": {"type": "string", "pattern": CIDR}},
+        description="where the remote CC's connections come from as this cluster sees them (e.g. the other "
+                    "cluster's egress addresses): the CC's NetworkPolicy admits them on the peer port, besides "
+                    "the remote region's CC pod in this cluster")
+
+    @model_validator(mode="after")
+    def _cidrs(self) -> PeerLinkSpec:
+        for cidr in self.sourceCIDRs:
+            try:
+                if "/" not in cidr:
+                    raise ValueError("no /prefix")
+                ipaddress.ip_network(cidr)
+            except ValueError as exc:
+                raise ValueError(f"sourceCIDRs: {cidr!r} is not a network address with its prefix "
+                                 f"(e.g. 203.0.113.0/24): {exc}") from None
+        return self
 
 
 class PeerLinkStatus(_Status):
