@@ -24,5 +24,6 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
 fi
 echo "== ruff" && .venv/bin/ruff check .
 bash hack/typecheck.sh
-echo "== pytest" && .venv/bin/pytest "$@"
+# The slowest tests, for whoever keeps the suite inside its time budget.
+echo "== pytest" && .venv/bin/pytest --durations=25 "$@"
 echo "== test command took $(( $(date +%s) - start )) s"
