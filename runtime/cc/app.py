@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 import uvicorn
-from seqmesh.runtime.links.tls import TlsFiles
+from seqmesh.runtime.links.tls import TlsFiles, server_credentials
 from seqmesh.runtime.proto import peer_pb2_grpc as ppbg
 
 from .algos.configmaps import ConfigMapAlgos
@@ -119,16 +119,15 @@ class CCApp:
         self.api = build_app(ApiDeps(settings=settings, engine=self.engine, cache=cache, marketdata=md,
                                      positions=positions, risk=self.risk, edges=self.edges, mesh=self.mesh,
                                      home=self.home, algos=self.algos, booking=self.booking,
-                                     scheduler=self.scheduler),
+                                     scheduler=self.scheduler, clients=self.clients),
                              self.metrics)
 
     async def start(self) -> int:
         await self._open()
         if self.mesh is not None and self.settings.listen_peer is not None:
-            # Peers authenticate with certificates from their own regions' CAs: trust exactly those.
-            roots = b"".join(self.mesh.peer_cas()) or self.tls.ca.read_bytes()
-            creds = grpc.ssl_server_credentials([(self.tls.key.read_bytes(), self.tls.cert.read_bytes())],
-                                                root_certificates=roots, require_client_auth=True)
+            # Peers authenticate with certificates from their own regions' CAs: trust exactly those
+            # (re-read with rotated files at the next handshake).
+            creds = server_credentials(self.tls, roots=self.mesh.trusted_roots)
             self.peer_server = grpc.aio.server()
             ppbg.add_PeerServicer_to_server(PeerService(self.mesh), self.peer_server)
             self.peer_port = self.peer_server.add_secure_port(self.settings.listen_peer, creds)

@@ -1,28 +1,64 @@
-"""A typed asyncio client of the Edge service, over mTLS (used by the CC and the CLI)."""
+"""A typed asyncio client of the Edge service, over mTLS (used by the CC and the CLI).
+
+It talks only to an edge of its own region (the server's certificate must name the role `edge`
+of the region in the client's certificate) and follows its rotated TLS files: once they change
+it dials again with them and closes the old channel, so its streams end and the caller resumes
+them (submits are idempotent on the client order id, events resume from a cursor)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import grpc
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import edge_pb2_grpc as pbg
 
-from .tls import TlsFiles, channel_credentials
+from .tls import TlsFiles, channel_credentials, expecting, files_digest, until_rotated
+
+log = logging.getLogger(__name__)
 
 
 class EdgeClient:
-    def __init__(self, target: str, tls: TlsFiles) -> None:
+    def __init__(self, target: str, tls: TlsFiles, region: str | None = None) -> None:
+        """`region`: the edge's region (default: the one in `tls`'s certificate)."""
         self.target = target
-        self.channel = grpc.aio.secure_channel(
-            target, channel_credentials(tls),
-            options=[("grpc.keepalive_time_ms", 10_000), ("grpc.max_receive_message_length", 64 << 20)],
-        )
-        self.stub = pbg.EdgeStub(self.channel)
+        self.tls = tls
+        self.region = region or tls.region()
+        self.channel, self._stub = self._dial()
+        self._rotation: asyncio.Task[None] | None = None
         self._submits: _SubmitStream | None = None
 
+    def _dial(self) -> tuple[grpc.aio.Channel, pbg.EdgeAsyncStub]:
+        self._digest = files_digest(self.tls.paths)
+        channel = grpc.aio.secure_channel(
+            self.target, channel_credentials(self.tls),
+            options=[("grpc.keepalive_time_ms", 10_000), ("grpc.max_receive_message_length", 64 << 20),
+                     *expecting(self.region, "edge")],
+        )
+        return channel, pbg.EdgeStub(channel)
+
+    @property
+    def stub(self) -> pbg.EdgeAsyncStub:
+        if self._rotation is None:  # the first call: from here on a loop runs to follow rotations
+            self._rotation = asyncio.get_running_loop().create_task(self._follow_rotation())
+        return self._stub
+
+    async def _follow_rotation(self) -> None:
+        while True:
+            await until_rotated(self.tls.paths, self._digest)
+            old = self.channel
+            self.channel, self._stub = self._dial()
+            log.info("edge %s: TLS files rotated; dialling again with them", self.target)
+            await old.close(grace=None)
+
     async def close(self) -> None:
+        if self._rotation is not None:
+            self._rotation.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rotation
         await self.channel.close(grace=None)
 
     async def __aenter__(self) -> EdgeClient:

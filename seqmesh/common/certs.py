@@ -1,23 +1,31 @@
 """Certificates for mTLS between seqmesh processes.
 
 One CA per region (ECDSA P-256), leaf certificates whose SANs carry the identity: DNS names and
-IPs for the endpoint, plus a URI `seqmesh://<region>/<role>/<name>` that peers check to tell a
-CC from an edge. Used by `seqmesh certs` for local development and by the operator.
+IPs for the endpoint, a URI `seqmesh://<region>/<role>/<name>` that servers read to tell a CC
+from an edge, and the DNS name `<role>.<region>.seqmesh.invalid` that clients verify as the
+server's name (gRPC's own hostname check then refuses a server of another role or region).
+Used by `seqmesh certs` for local development and by the operator.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 URI_SCHEME = "seqmesh"
+#: Identity DNS names end here: `.invalid` never resolves (RFC 2606), so they name, never locate.
+IDENTITY_DOMAIN = "seqmesh.invalid"
+ROLES = ("cc", "edge", "operator", "client")
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 DEFAULT_LIFETIME = dt.timedelta(days=90)
 #: cert-manager's rule: renew once two thirds of the lifetime have passed.
 RENEW_FRACTION = 2 / 3
@@ -28,12 +36,24 @@ class Identity:
     """Who a leaf certificate speaks for."""
 
     region: str
-    role: str  # "cc", "edge", "operator", "client"
+    role: str  # one of ROLES
     name: str
+
+    def __post_init__(self) -> None:
+        for what, value in (("region", self.region), ("role", self.role), ("name", self.name)):
+            if not _LABEL.match(value):
+                raise ValueError(f"identity {what} must be a DNS label (a-z, 0-9, '-'), got {value!r}")
+        if self.role not in ROLES:
+            raise ValueError(f"identity role must be one of {', '.join(ROLES)}, got {self.role!r}")
 
     @property
     def uri(self) -> str:
         return f"{URI_SCHEME}://{self.region}/{self.role}/{self.name}"
+
+    @property
+    def dns_name(self) -> str:
+        """The name a client expects of this server: its role and region (any instance)."""
+        return role_dns_name(self.region, self.role)
 
     @classmethod
     def from_uri(cls, uri: str) -> Identity:
@@ -44,6 +64,11 @@ class Identity:
         if len(parts) != 3 or not all(parts):
             raise ValueError(f"identity URI must be {prefix}<region>/<role>/<name>: {uri!r}")
         return cls(region=parts[0], role=parts[1], name=parts[2])
+
+
+def role_dns_name(region: str, role: str) -> str:
+    """The identity DNS name of every `role` of `region` (a client dials with it as the expected name)."""
+    return f"{role}.{region}.{IDENTITY_DOMAIN}"
 
 
 @dataclass(frozen=True)
@@ -146,6 +171,8 @@ def issue_leaf(
     cn = common_name or (f"{identity.role}.{identity.name}.{identity.region}" if identity else "seqmesh")
     subject_attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org) for org in organizations]
     subject_attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, cn))
+    if identity is not None and identity.dns_name not in dns_names:
+        dns_names = (*dns_names, identity.dns_name)
     sans: list[x509.GeneralName] = [x509.DNSName(d) for d in dns_names]
     sans += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
     if identity is not None:
@@ -193,6 +220,26 @@ def identity_of(cert: x509.Certificate) -> Identity | None:
         if uri.startswith(f"{URI_SCHEME}://"):
             return Identity.from_uri(uri)
     return None
+
+
+def issued_by_any(cert: x509.Certificate, bundle_pem: bytes) -> bool:
+    """Whether `cert` is signed by one of the CA certificates in `bundle_pem` (a region's bundle
+    may hold its old and new CA while it rotates)."""
+    for ca in x509.load_pem_x509_certificates(bundle_pem):
+        try:
+            cert.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return True
+    return False
+
+
+def key_matches(pair: KeyPair) -> bool:
+    """Whether the private key is the certificate's (a rotation caught between its two writes is not)."""
+    try:
+        return pair.private_key().public_key() == pair.cert.public_key()
+    except (ValueError, TypeError):
+        return False
 
 
 def renewal_due(cert: x509.Certificate, now: dt.datetime | None = None) -> dt.datetime:

@@ -4,7 +4,7 @@ Outbound (`PeerLink`, one per configured peer): dials the peer over mTLS trustin
 peer's CA bundle, says Hello, announces this region's venues, sends a snapshot of every
 local book and then mirrors every market-data item of the local edges, with pings every probe
 interval for the round-trip time. Inbound (`PeerService`): accepts a peer whose certificate
-names a configured region and role `cc`, registers its venues as remote (`region`,
+names a configured region and role `cc` and is signed by that region's CA, registers its venues as remote (`region`,
 `remote: true`) and feeds its items to the aggregator, stamping `peer_recv_ts`. A link that
 drops makes the peer's venues stale until it is back; reconnects back off and resend
 snapshots, so nothing depends on what was in flight.
@@ -21,10 +21,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
-from seqmesh.runtime.links.tls import TlsFiles, peer_identity
+from seqmesh.runtime.links.tls import (
+    TlsFiles,
+    channel_credentials,
+    expecting,
+    files_digest,
+    peer_certificate,
+    peer_identity,
+    until_rotated,
+)
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import peer_pb2 as ppb
 from seqmesh.runtime.proto import peer_pb2_grpc as ppbg
+
+from seqmesh.common.certs import issued_by_any
 
 from ..marketdata import MarketData
 
@@ -91,6 +101,21 @@ class PeerMesh:
                 peer.last_error = f"CA bundle unreadable: {exc}"
                 log.error("peer %s: %s; it stays down", peer.region, peer.last_error)
         return out
+
+    def trusted_roots(self) -> bytes:
+        """What the peer listener trusts, read at each handshake that looks for rotated files: the
+        peers' CAs (its own CA when none can be read, so that nothing else passes: the call
+        still has to name a configured peer region signed by that region's CA)."""
+        return b"".join(self.peer_cas()) or self.tls.ca.read_bytes()
+
+    def issued_by_its_region(self, region: str, context: grpc.aio.ServicerContext[Any, Any]) -> bool:
+        """Whether the caller's certificate is signed by the CA the configuration names for
+        `region` (the listener trusts every peer's CA: any of them could sign any region's name)."""
+        cert = peer_certificate(context)
+        try:
+            return cert is not None and issued_by_any(cert, self.peers[region].ca_bundle.read_bytes())
+        except (OSError, ValueError):
+            return False
 
     def attach(self, handler: PeerHandler) -> None:
         """The region's side of the mesh (built after the mesh, which it uses to answer)."""
@@ -217,6 +242,7 @@ class PeerMesh:
     async def _dial(self, peer: PeerState) -> None:
         backoff = 0.2
         own = self.tls
+        watched = (*own.paths, peer.ca_bundle)
         while True:
             try:
                 ca = peer.ca_bundle.read_bytes()
@@ -224,29 +250,32 @@ class PeerMesh:
                 peer.last_error = f"CA bundle unreadable: {exc}"
                 await asyncio.sleep(5.0)
                 continue
-            creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=own.key.read_bytes(),
-                                                 certificate_chain=own.cert.read_bytes())
-            channel = grpc.aio.secure_channel(peer.endpoint, creds, options=[("grpc.keepalive_time_ms", 10_000)])
+            digest = files_digest(watched)
+            # Only that region's CA, and only its CC: the name its certificate must carry.
+            channel = grpc.aio.secure_channel(peer.endpoint, channel_credentials(own, ca=ca),
+                                              options=[("grpc.keepalive_time_ms", 10_000),
+                                                       *expecting(peer.region, "cc")])
             box: asyncio.Queue[ppb.PeerFrame | None] = asyncio.Queue()
             try:
                 call = ppbg.PeerStub(channel).Link(self._outgoing(peer, box))
-                async for frame in call:
-                    if frame.HasField("allocate_ack"):
-                        ack = frame.allocate_ack.ack
-                        fut = self._acks.get(ack.client_order_id)
-                        if fut is not None and not fut.done():
-                            fut.set_result(ack)
-                    elif frame.HasField("pong"):
-                        peer.rtt_ms = (time.perf_counter_ns() - frame.pong.t0) / 1e6
-                        peer.last_pong = time.monotonic()
-                        if not peer.connected_out:
-                            peer.connected_out, peer.last_error = True, ""
-                            backoff = 0.2
+                link = asyncio.ensure_future(self._read_link(peer, call))
+                rotated = asyncio.ensure_future(until_rotated(watched, digest))
+                try:
+                    await asyncio.wait({link, rotated}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    rotated.cancel()
+                    if not link.done():  # our files or the peer's CA rotated: dial again with them
+                        link.cancel()
+                        peer.last_error = "TLS files rotated"
+                if not link.cancelled():
+                    link.result()
             except asyncio.CancelledError:
                 raise
             except grpc.aio.AioRpcError as exc:
                 peer.last_error = f"{exc.code().name}: {exc.details()}"
             finally:
+                if peer.connected_out:  # it was up: back off from the start again
+                    backoff = 0.2
                 self._outboxes.pop(peer.region, None)
                 self._linked.setdefault(peer.region, asyncio.Event()).clear()
                 peer.connected_out = False
@@ -256,6 +285,20 @@ class PeerMesh:
                         backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
+
+    async def _read_link(self, peer: PeerState, call: grpc.aio.StreamStreamCall[ppb.PeerFrame, ppb.PeerFrame]
+                         ) -> None:
+        async for frame in call:
+            if frame.HasField("allocate_ack"):
+                ack = frame.allocate_ack.ack
+                fut = self._acks.get(ack.client_order_id)
+                if fut is not None and not fut.done():
+                    fut.set_result(ack)
+            elif frame.HasField("pong"):
+                peer.rtt_ms = (time.perf_counter_ns() - frame.pong.t0) / 1e6
+                peer.last_pong = time.monotonic()
+                if not peer.connected_out:
+                    peer.connected_out, peer.last_error = True, ""
 
     async def _outgoing(self, peer: PeerState, box: asyncio.Queue[ppb.PeerFrame | None]
                         ) -> AsyncIterator[ppb.PeerFrame]:
@@ -301,6 +344,11 @@ class PeerService(ppbg.PeerServicer):
         if ident is None or ident.role != "cc" or ident.region not in mesh.peers:
             who = ident.uri if ident else "a client without a seqmesh identity"
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{who} is not a configured peer CC")
+            return
+        if not mesh.issued_by_its_region(ident.region, context):
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED,
+                                f"{ident.uri}: the certificate is not issued by the CA configured for region "
+                                f"{ident.region!r}")
             return
         region = ident.region
         replies: asyncio.Queue[ppb.PeerFrame | BaseException | None] = asyncio.Queue()
