@@ -24,6 +24,7 @@ from .api.deps import ApiDeps
 from .api.metrics import Metrics
 from .api.rest import build_app
 from .bus import Bus
+from .clients import ClientRegistry
 from .clock import Clock, SystemClock
 from .config import CCSettings
 from .edges import EdgeLink
@@ -38,7 +39,7 @@ from .orders.engine import OrderEngine
 from .orders.ids import OrderIds
 from .orders.reroute import Rerouter
 from .positions import Positions
-from .risk import RiskEngine
+from .risk import RiskEngine, kill_switch_flag
 from .routing.candidates import Candidates
 from .routing.reservations import Reservations
 from .routing.sor import Router
@@ -82,6 +83,10 @@ class CCApp:
         self.risk = RiskEngine(settings.risk, positions, md.mid, kill_switch=got.kill_switch, clock=clock,
                                day=got.risk_day, save_day=save_day)
         self.risk.roll_day()
+        self.clients = await ClientRegistry.load(store, settings.clients)
+        for client in self.clients.by_id:  # clients whose own kill switch was on
+            if await store.flag(kill_switch_flag(client)) == "on":
+                self.risk.set_client_kill_switch(client, True)
         self.cache = cache = OrderCache(store, got.live, settings.final_orders_in_memory)
         self.edges: dict[str, EdgeLink] = {}
         self.mesh: PeerMesh | None = None

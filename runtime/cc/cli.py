@@ -64,42 +64,61 @@ def _run(args: Any) -> int:
                               stale_after_s=args.stale_after, listen_peer=args.listen_peer,
                               peers=[PeerEndpoint(**p) for p in peers], peer_probe_s=args.peer_probe,
                               watch_algos_namespace=args.watch_algos, durability=args.durability,
-                              final_orders_in_memory=args.final_orders_in_memory)
+                              final_orders_in_memory=args.final_orders_in_memory,
+                              **({"clients": [_client_seed(s) for s in args.client]} if args.client else {}),
+                              **({"requests_per_s": args.requests_per_s} if args.requests_per_s else {}))
     except ValidationError as exc:
         raise SystemExit(f"seqmesh cc: invalid settings: {exc}") from None
     return _serve(settings)
 
 
-def _api_keys_from_dir(directory: str) -> dict[str, str]:
-    """A mounted Secret of client API keys: one file per client, named by client id, holding its key."""
-    keys = {}
+def _clients_from_dir(directory: str) -> list[Any]:
+    """A mounted Secret of client API keys: one file per client, named by client id (`ID.admin`
+    for an admin), holding its key (or `sha256:` and its digest); only the digest is kept."""
+    from .config import ClientSeed
+    from .domain import key_digest
+
+    seeds = []
     for path in sorted(Path(directory).iterdir()):
         if path.is_file() and not path.name.startswith("."):
             key = path.read_text().strip()
             if key:
-                keys[key] = path.name
-    return keys
+                name, admin = path.name.removesuffix(".admin"), path.name.endswith(".admin")
+                digest = key.removeprefix("sha256:") if key.startswith("sha256:") else key_digest(key)
+                seeds.append(ClientSeed(id=name, role="admin" if admin else "trader", key_sha256=digest))
+    return seeds
 
 
-DEV_API_KEY = "seqmesh-dev-key"
+def _client_seed(spec: str) -> dict[str, str]:
+    """--client ID:ROLE:SHA256 (the key's SHA-256 in hex, never the key)."""
+    parts = spec.split(":")
+    if len(parts) != 3 or not all(parts):
+        raise SystemExit(f"seqmesh cc: --client must be ID:ROLE:SHA256, got {spec!r}")
+    return {"id": parts[0], "role": parts[1], "key_sha256": parts[2]}
 
 
 def _serve(settings: Any) -> int:
     import os
 
+    from pydantic import ValidationError
+
     from .app import CCApp
+    from .config import DEV_KEY_SHA256
 
     keys_dir = os.environ.get("SEQMESH_API_KEYS_DIR")
     if keys_dir:
-        settings.api_keys = _api_keys_from_dir(keys_dir)
-        if not settings.api_keys:
+        try:
+            settings.clients = _clients_from_dir(keys_dir)
+        except ValidationError as exc:
+            raise SystemExit(f"seqmesh cc: SEQMESH_API_KEYS_DIR={keys_dir}: {exc}") from None
+        if not settings.clients:
             raise SystemExit(f"seqmesh cc: SEQMESH_API_KEYS_DIR={keys_dir} holds no API keys")
     elif settings.require_api_keys:
         raise SystemExit("seqmesh cc: require_api_keys is set but no client API keys were given "
                          "(SEQMESH_API_KEYS_DIR unset): name a Secret of client id -> key in the Region's "
                          "spec.apiKeysSecret (Helm value region.apiKeysSecret); the development key is not accepted")
-    if settings.require_api_keys and DEV_API_KEY in settings.api_keys:
-        raise SystemExit(f"seqmesh cc: the well-known development key {DEV_API_KEY!r} is among the API keys; "
+    if settings.require_api_keys and any(c.key_sha256.lower() == DEV_KEY_SHA256 for c in settings.clients):
+        raise SystemExit("seqmesh cc: the well-known development key 'seqmesh-dev-key' is among the API keys; "
                          "require_api_keys refuses it: give each client a key of its own")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -155,6 +174,10 @@ def register(subparsers: Any) -> None:
                    help="final orders kept in memory (older ones are read from the ledger)")
     p.add_argument("--watch-algos", metavar="NAMESPACE",
                    help="deploy the Algo ConfigMaps of this Kubernetes namespace (in-cluster or $KUBECONFIG)")
+    p.add_argument("--client", action="append", default=[], metavar="ID:ROLE:SHA256",
+                   help="a client (role trader or admin) by the SHA-256 of its key (repeatable; replaces the "
+                   "development client dev, key seqmesh-dev-key)")
+    p.add_argument("--requests-per-s", type=float, help="API requests per second per client (429 beyond)")
     risk = p.add_argument_group("risk limits")
     risk.add_argument("--max-position", action="append", default=[], metavar="SYMBOL=QTY")
     risk.add_argument("--max-order-notional", metavar="QUOTE")

@@ -28,6 +28,19 @@ class PeerEndpoint(BaseModel):
     ca: Path  # the peer region's CA bundle (PEM): the only thing that makes us trust it
 
 
+#: sha256("seqmesh-dev-key"): the development client's key, refused where require_api_keys is set
+DEV_KEY_SHA256 = "a23cb9c5d8da385c3582a43e328e4fa1dfe453b1b5b924e9c33a7390cc180443"
+
+
+class ClientSeed(BaseModel):
+    """A client the settings name: its id, role and the SHA-256 (hex) of its key, never the key."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    role: Literal["trader", "admin"] = "trader"
+    key_sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    requests_per_s: float | None = Field(None, gt=0)
+
+
 class RiskLimits(BaseModel):
     max_position: dict[str, Decimal] = Field(default_factory=lambda: {"BTC/USDT": Decimal(50),
                                                                      "ETH/USDT": Decimal(1000)},
@@ -61,8 +74,14 @@ class CCSettings(BaseModel):
     ledger_url: str | None = Field(
         None, description="sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB (None: the SQLite file db_path);"
         " the environment variable SEQMESH_LEDGER_URL overrides it (runtime/cc/store)")
-    #: client API keys -> client id (one client never sees another's orders or positions).
-    api_keys: dict[str, str] = Field(default_factory=lambda: {"seqmesh-dev-key": "dev"})
+    #: clients seeded by the settings, by the digest of their key (more are made through the admin
+    #: API). The default: the development client `dev` (admin) with the well-known key seqmesh-dev-key.
+    clients: list[ClientSeed] = Field(default_factory=lambda: [ClientSeed(id="dev", role="admin",
+                                                                          key_sha256=DEV_KEY_SHA256)])
+    requests_per_s: float = Field(1000.0, gt=0, description="API requests per second per client (429 beyond)")
+    request_burst_s: float = Field(2.0, gt=0, description="a client may send this many seconds' worth of "
+                                   "requests at once (at least one)")
+    max_body_bytes: int = Field(65_536, ge=1024, description="largest request body (a WASM upload: 1 MiB)")
     #: Keys must come from SEQMESH_API_KEYS_DIR (the operator always sets this): without them the
     #: CC refuses to start instead of accepting the well-known development key.
     require_api_keys: bool = False

@@ -18,6 +18,11 @@ from .domain import Side
 from .positions import Positions
 
 
+def kill_switch_flag(client: str | None) -> str:
+    """The ledger flag of a kill switch: the region's, or one client's own."""
+    return "kill_switch" if client is None else f"kill_switch:{client}"
+
+
 class RiskDenied(Exception):
     def __init__(self, code: str, message: str, limit: str, value: str) -> None:
         super().__init__(message)
@@ -31,7 +36,8 @@ class RiskEngine:
         self.limits = limits
         self.positions = positions
         self.mark = mark
-        self.kill_switch = kill_switch
+        self.kill_switch = kill_switch  # the region's: every client's orders
+        self.killed_clients: set[str] = set()  # clients whose own kill switch is on
         self.clock = clock or SystemClock()
         self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, when counted)
         self.denials: dict[str, int] = {}
@@ -89,7 +95,9 @@ class RiskEngine:
         """Raise RiskDenied, or return having charged the order-rate throttle."""
         lim = self.limits
         if self.kill_switch:
-            raise self._deny("KILL_SWITCH", "the kill switch is on: no new orders", "on", "on")
+            raise self._deny("KILL_SWITCH", "the region's kill switch is on: no new orders", "on", "on")
+        if client in self.killed_clients:
+            raise self._deny("KILL_SWITCH", f"the kill switch of client {client!r} is on: no new orders", "on", "on")
         if ref_price is not None:
             notional = qty * ref_price
             if notional > lim.max_order_notional:
@@ -116,6 +124,12 @@ class RiskEngine:
                              lim.max_orders_per_s, "exceeded")
         self._buckets[client] = (tokens - 1, self.clock.monotonic())
 
+    def set_client_kill_switch(self, client: str, on: bool) -> None:
+        if on:
+            self.killed_clients.add(client)
+        else:
+            self.killed_clients.discard(client)
+
     def _tokens(self, client: str) -> float:
         """The client's bucket, refilled for the time since it was last counted."""
         lim = self.limits
@@ -128,7 +142,8 @@ class RiskEngine:
         per_symbol = {s: {"position": str(p.qty), "limit": str(lim.max_position.get(s, lim.default_max_position))}
                       for s, p in self.positions.by_client.get(client, {}).items()}
         return {
-            "kill_switch": self.kill_switch,
+            "kill_switch": self.kill_switch or client in self.killed_clients,  # on for this client's orders
+            "kill_switches": {"region": self.kill_switch, "client": client in self.killed_clients},
             "limits": {"max_position": {k: str(v) for k, v in lim.max_position.items()},
                        "default_max_position": str(lim.default_max_position),
                        "max_order_notional": str(lim.max_order_notional),

@@ -88,11 +88,33 @@ class CCClient:
     def edges(self) -> Any:
         return self.request("GET", "/v1/edges")
 
-    def risk(self) -> Any:
-        return self.request("GET", "/v1/risk")
+    def risk(self, client_id: str | None = None) -> Any:
+        return self.request("GET", "/v1/risk", params={"client_id": client_id} if client_id else {})
 
-    def kill_switch(self, enabled: bool) -> Any:
-        return self.request("POST", "/v1/risk/kill-switch", json={"enabled": enabled})
+    def kill_switch(self, enabled: bool, scope: str = "client", client_id: str | None = None) -> Any:
+        """Your own kill switch; scope "region" (admin): every client's; client_id (admin): another's."""
+        body: dict[str, Any] = {"enabled": enabled, "scope": scope}
+        if client_id:
+            body["client_id"] = client_id
+        return self.request("POST", "/v1/risk/kill-switch", json=body)
+
+    # -- clients (admin) -----------------------------------------------------------------------
+
+    def create_client(self, client_id: str, role: str = "trader", requests_per_s: float | None = None) -> Any:
+        """The new client with its key (shown in this answer only)."""
+        body: dict[str, Any] = {"client_id": client_id, "role": role}
+        if requests_per_s is not None:
+            body["requests_per_s"] = requests_per_s
+        return self.request("POST", "/v1/clients", json=body)
+
+    def clients(self) -> Any:
+        return self.request("GET", "/v1/clients")
+
+    def whoami(self) -> Any:
+        return self.request("GET", "/v1/clients/me")
+
+    def revoke_client(self, client_id: str) -> Any:
+        return self.request("DELETE", f"/v1/clients/{client_id}")
 
     # -- algos ---------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -138,9 +138,29 @@ class AlgoManager:
         self._retarget()
         return self.view(record, list(results), state="Deleted")
 
-    async def halt_all(self) -> int:
-        """The kill switch: every algo stops (and stays stopped until a client starts it again)."""
-        return await self._halt([r for r in self.store.records.values() if r.running], "the kill switch is on")
+    async def halt_all(self, client: str | None = None) -> int:
+        """A kill switch turned on: the algos it covers stop (the region's: every algo; a client's:
+        that client's) until it is turned off (`lift`) or their client starts them again."""
+        return await self._halt([r for r in self.store.records.values()
+                                 if r.running and (client is None or r.owner == client)], _kill_reason(client))
+
+    async def lift(self, client: str | None, region_on: bool, killed_clients: Collection[str]) -> int:
+        """A kill switch turned off: the algos it stopped run again, but for those another switch
+        still covers (the region's, or their client's own), which now say that one stopped them."""
+        lifted = [r for r in self.store.records.values() if r.halted == _kill_reason(client)
+                  and (client is None or r.owner == client)]
+        resumed = []
+        for record in lifted:
+            still = _kill_reason(None) if region_on else (
+                _kill_reason(record.owner) if record.owner in killed_clients else "")
+            record.running, record.halted = not still, still
+            self.store.put(record)
+            if not still:
+                resumed.append(record)
+                log.info("algo %s of %s runs again: %s", record.name, record.owner, "its kill switch is off")
+        self._retarget()
+        await asyncio.gather(*(self._control(r, v) for r in resumed for v in r.edges))
+        return len(resumed)
 
     async def halt_breach(self, client: str, symbol: str, why: str) -> int:
         """The client's position is beyond its limit through its algos' fills (each instance keeps
@@ -333,6 +353,11 @@ class AlgoManager:
             box = self.down.get(venue)
             if box is not None:
                 box.put_nowait(item)
+
+
+def _kill_reason(client: str | None) -> str:
+    """What an algo stopped by a kill switch says (and how `lift` finds it)."""
+    return "the region's kill switch is on" if client is None else f"the kill switch of client {client!r} is on"
 
 
 def _s(d: Decimal | None) -> str:

@@ -1,21 +1,38 @@
-"""Who is calling: the client behind the request's API key (a FastAPI dependency)."""
+"""Who is calling: the client the API gate (`middleware.ApiGate`) found behind the request's key.
+
+Endpoints take `Client` (the caller's id: whatever it sees or changes is that client's),
+`Caller` (its record: id and role) or `Admin` (the record, refused with 403 unless the role
+is admin)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
+from ..domain import ClientRecord
 from ..errors import OrderError
 
 
-async def client_of(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+async def caller_of(request: Request) -> ClientRecord:
     # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request
-    token = (authorization or "").removeprefix("Bearer ").strip()
-    client: str | None = request.app.state.api_keys.get(token)
-    if client is None:
+    client: ClientRecord | None = request.scope.get("state", {}).get("client")
+    if client is None:  # a path the gate lets through without a key (PUBLIC_PATHS) asked for one
         raise OrderError("UNAUTHORIZED", "send 'Authorization: Bearer <api key>'", 401)
     return client
 
 
+async def client_of(caller: Annotated[ClientRecord, Depends(caller_of)]) -> str:
+    return caller.client_id
+
+
+async def admin_of(caller: Annotated[ClientRecord, Depends(caller_of)]) -> ClientRecord:
+    if not caller.is_admin:
+        raise OrderError("FORBIDDEN", f"client {caller.client_id!r} is a {caller.role.value}: this needs the admin "
+                         "role", 403)
+    return caller
+
+
 Client = Annotated[str, Depends(client_of)]
+Caller = Annotated[ClientRecord, Depends(caller_of)]
+Admin = Annotated[ClientRecord, Depends(admin_of)]

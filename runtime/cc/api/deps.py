@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..algos.manager import AlgoManager
+from ..clients import ClientRegistry
 from ..config import CCSettings
 from ..edges import EdgeLink
 from ..execalgos.scheduler import AlgoScheduler
@@ -31,6 +32,7 @@ class ApiDeps:
     edges: Mapping[str, EdgeLink]
     booking: Booking
     scheduler: AlgoScheduler
+    clients: ClientRegistry
     mesh: PeerMesh | None = None
     home: RemoteHome | None = None
     algos: AlgoManager | None = None

@@ -20,10 +20,14 @@ from ..marketdata import MarketData
 from ..pools import PoolView, swap_gas_native
 from ..routing.amm_v3 import V3_KIND, base_is_token0
 from .algos import algo_routes
-from .auth import Client
+from .auth import Caller, Client
+from .clients import client_routes
 from .deps import ApiDeps
 from .metrics import Metrics
-from .schemas import KillSwitchRequest, OrderRequest, normalise_symbol
+from .middleware import ApiGate
+from .ratelimit import RequestLimiter
+from .risk import KillSwitchRequest, RiskControls
+from .schemas import OrderRequest, normalise_symbol
 from .tca import order_report, tca_routes
 
 
@@ -102,7 +106,9 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
     engine, mesh, algos, region = deps.engine, deps.mesh, deps.algos, deps.settings.region
     app = FastAPI(title="seqmesh Central Coordinator", version="0.1.0", default_response_class=JSONResponse,
                   description=f"Client API of the {region} region's CC.")
-    app.state.api_keys = dict(deps.settings.api_keys)
+    app.add_middleware(ApiGate, clients=deps.clients, limiter=RequestLimiter(time.monotonic),
+                       settings=deps.settings, on_refusal=lambda code: metrics.rejections.labels(code).inc())
+    controls = RiskControls(deps, deps.clients)
     md = deps.marketdata
 
     @app.exception_handler(OrderError)
@@ -255,14 +261,14 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
                 for s in md.symbols()]
 
     @app.post("/v1/risk/kill-switch")
-    async def kill_switch(req: KillSwitchRequest, client: Client) -> dict[str, Any]:
-        cancelled = await engine.set_kill_switch(req.enabled)
-        halted = await algos.halt_all() if algos is not None and req.enabled else 0
-        return {"kill_switch": req.enabled, "orders_cancelled": cancelled, "algos_stopped": halted}
+    async def kill_switch(req: KillSwitchRequest, caller: Caller) -> dict[str, Any]:
+        """Your own kill switch (scope client), another client's or the region's (admin)."""
+        return await controls.kill_switch(req, caller)
 
     @app.get("/v1/risk")
-    async def risk(client: Client) -> dict[str, Any]:
-        return deps.risk.view(client)
+    async def risk(caller: Caller, client_id: str | None = None) -> dict[str, Any]:
+        """Your limits and usage; an admin may name another client."""
+        return controls.view(caller, client_id)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, Any]:
@@ -272,6 +278,7 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
 
     if algos is not None:
         app.include_router(algo_routes(algos))
+    app.include_router(client_routes(deps.clients))
 
     @app.get("/metrics")
     async def prometheus() -> PlainTextResponse:

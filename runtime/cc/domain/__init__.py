@@ -1,6 +1,7 @@
 """The CC's domain: orders, fills and their state machines. Plain data and rules; it imports
 nothing of the CC's infrastructure (no protobuf, no store, no event loop)."""
 
+from .clients import ClientRecord, Role, key_digest
 from .orders import Child, Fill, OrderType, Parent, Side
 from .states import (
     CHILD_TERMINAL,
@@ -13,4 +14,5 @@ from .states import (
 )
 
 __all__ = ["CHILD_TERMINAL", "CHILD_TRANSITIONS", "PARENT_TERMINAL", "PARENT_TRANSITIONS", "Child", "ChildState",
-           "Fill", "IllegalTransition", "OrderType", "Parent", "ParentState", "Side"]
+           "ClientRecord", "Fill", "IllegalTransition", "OrderType", "Parent", "ParentState", "Role", "Side",
+           "key_digest"]

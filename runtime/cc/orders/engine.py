@@ -17,7 +17,7 @@ from ..clock import Clock
 from ..domain import PARENT_TERMINAL, OrderType, Parent, ParentState, Side
 from ..errors import OrderError
 from ..marketdata import MarketData
-from ..risk import RiskDenied, RiskEngine
+from ..risk import RiskDenied, RiskEngine, kill_switch_flag
 from ..routing.candidates import Candidates
 from ..routing.sor import Router
 from ..startup import Cursors
@@ -153,14 +153,18 @@ class OrderEngine:
         self.booking.settle(parent)
         return parent
 
-    async def set_kill_switch(self, on: bool) -> int:
-        """Turn the kill switch on (cancelling every resting order) or off; returns orders cancelled."""
-        self.risk.kill_switch = on
-        self.ledger.set_flag("kill_switch", "on" if on else "off")
+    async def set_kill_switch(self, on: bool, client: str | None = None) -> int:
+        """Turn a kill switch on (cancelling the working orders it covers) or off; returns orders
+        cancelled. `client`: that client's own switch (its orders only); None: the region's."""
+        if client is None:
+            self.risk.kill_switch = on
+        else:
+            self.risk.set_client_kill_switch(client, on)
+        self.ledger.set_flag(kill_switch_flag(client), "on" if on else "off")
         await self.ledger.durable()
         if not on:
             return 0
-        live = self.cache.live_parents()
+        live = [p for p in self.cache.live_parents() if client is None or p.client == client]
         for p in live:
             if p.state not in PARENT_TERMINAL:
                 await self.cancel(p)

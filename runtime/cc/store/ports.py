@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from seqmesh.runtime.cc.domain import Child, Fill, Parent, ParentState
+from seqmesh.runtime.cc.domain import Child, ClientRecord, Fill, Parent, ParentState
 
 #: seconds after a unit's first write by which the store commits it if no writer asked (SQLite: twice that)
 IDLE_COMMIT_S = 0.05
@@ -124,6 +124,10 @@ class LedgerStore(Protocol):
 
     def set_flag(self, name: str, value: str) -> None: ...
 
+    def save_client(self, c: ClientRecord) -> None:
+        """Insert or update a client made through the API (its key's digest, never the key)."""
+        ...
+
     def add_market_samples(self, samples: Collection[MarketSample]) -> None:
         """Append market trades/mids for TCA."""
         ...
@@ -182,6 +186,10 @@ class LedgerStore(Protocol):
     async def cursor(self, venue: str) -> int: ...
 
     async def flag(self, name: str) -> str | None: ...
+
+    async def clients(self) -> list[ClientRecord]:
+        """The clients made through the API, revoked ones too."""
+        ...
 
     async def has_fill(self, fill_id: str) -> bool: ...
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import orjson
-from seqmesh.runtime.cc.domain import Child, Fill, Parent, ParentState
+from seqmesh.runtime.cc.domain import Child, ClientRecord, Fill, Parent, ParentState
 from seqmesh.runtime.store.timer import EarliestCall
 
 from . import rows
@@ -89,7 +89,7 @@ def _unavailable(exc: BaseException) -> bool:
 
 # -- ops: one write each; a unit's ops become one statement per table --------------------------
 
-PARENT, CHILD, FILL, ALGO_FILL, REMOTE, REMOTE_FINAL, CURSOR, FLAG, SAMPLE, EVENT = range(10)
+PARENT, CHILD, FILL, ALGO_FILL, REMOTE, REMOTE_FINAL, CURSOR, FLAG, CLIENT, SAMPLE, EVENT = range(11)
 
 _UPSERT_PARENT = (
     f"INSERT INTO parents ({rows.PARENT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
@@ -116,6 +116,9 @@ _FINISH_REMOTE = "UPDATE remote_children SET final_ns = $2 WHERE child_id = $1 A
 _UPSERT_CURSOR = ("INSERT INTO edge_cursors (venue, last_seq) VALUES ($1, $2) ON CONFLICT (venue)"
                   " DO UPDATE SET last_seq = GREATEST(edge_cursors.last_seq, excluded.last_seq)")
 _UPSERT_FLAG = "INSERT INTO flags (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+_UPSERT_CLIENT = (f"INSERT INTO clients ({rows.CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT"
+                  " (client_id) DO UPDATE SET role = excluded.role, requests_per_s = excluded.requests_per_s,"
+                  " revoked_ns = excluded.revoked_ns")
 _INSERT_SAMPLE = f"INSERT INTO market_samples ({rows.SAMPLE_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6)"
 _INSERT_EVENT = "INSERT INTO events (ts, kind, ref, body) VALUES ($1, $2, $3, $4)"
 
@@ -323,7 +326,7 @@ class PostgresLedgerStore:
                     by_key[op][key] = args  # the last save of a row wins
         for op, sql in ((PARENT, _UPSERT_PARENT), (CHILD, _UPSERT_CHILD), (REMOTE, _INSERT_REMOTE),
                         (REMOTE_FINAL, _FINISH_REMOTE),
-                        (CURSOR, _UPSERT_CURSOR), (FLAG, _UPSERT_FLAG)):
+                        (CURSOR, _UPSERT_CURSOR), (FLAG, _UPSERT_FLAG), (CLIENT, _UPSERT_CLIENT)):
             if by_key[op]:
                 await conn.executemany(sql, list(by_key[op].values()))
         duplicates: set[str] = set()
@@ -396,6 +399,11 @@ class PostgresLedgerStore:
         with self.atomic():
             self._op(FLAG, name, (name, value))
             self._event("flag", name, {"value": value})
+
+    def save_client(self, c: ClientRecord) -> None:
+        with self.atomic():
+            self._op(CLIENT, c.client_id, rows.client_row(c))
+            self._event("client", c.client_id, {"role": c.role.value, "revoked_ns": c.revoked_ns})
 
     def add_market_samples(self, samples: Collection[MarketSample]) -> None:
         with self.atomic():
@@ -510,6 +518,10 @@ class PostgresLedgerStore:
     async def flag(self, name: str) -> str | None:
         value = await self._fetchval("SELECT value FROM flags WHERE name = $1", name)
         return None if value is None else str(value)
+
+    async def clients(self) -> list[ClientRecord]:
+        return [rows.client(r) for r in await self._fetch(f"SELECT {rows.CLIENT_COLUMNS} FROM clients"
+                                                          " ORDER BY client_id")]
 
     async def has_fill(self, fill_id: str) -> bool:
         return await self._fetchval("SELECT 1 FROM fills WHERE fill_id = $1", fill_id) is not None

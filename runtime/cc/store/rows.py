@@ -9,7 +9,17 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Protocol
 
-from seqmesh.runtime.cc.domain import Child, ChildState, Fill, OrderType, Parent, ParentState, Side
+from seqmesh.runtime.cc.domain import (
+    Child,
+    ChildState,
+    ClientRecord,
+    Fill,
+    OrderType,
+    Parent,
+    ParentState,
+    Role,
+    Side,
+)
 
 from .ports import MarketSample
 
@@ -29,6 +39,7 @@ FILL_COLUMNS = ("fill_id, child_id, parent_id, venue, symbol, side, price, qty, 
 ALGO_FILL_COLUMNS = ("client, fill_id, order_id, algo, venue, symbol, side, price, qty, fee, fee_asset, maker,"
                      " exchange_ts, booked_ns")
 SAMPLE_COLUMNS = "ts_ns, venue, symbol, kind, price, qty"
+CLIENT_COLUMNS = "client_id, role, key_sha256, requests_per_s, created_ns, revoked_ns"
 
 
 def _dec(v: Any) -> Decimal | None:
@@ -63,6 +74,15 @@ def event(r: Row) -> dict[str, Any]:
 
 def sample(r: Row) -> MarketSample:
     return MarketSample(r[0], r[1], r[2], r[3], Decimal(r[4]), Decimal(r[5]))
+
+
+def client(r: Row) -> ClientRecord:
+    return ClientRecord(r[0], Role(r[1]), r[2], int(r[4]), None if r[5] is None else int(r[5]),
+                        requests_per_s=None if r[3] is None else float(r[3]))
+
+
+def client_row(c: ClientRecord) -> tuple[Any, ...]:
+    return (c.client_id, c.role.value, c.key_sha256, c.requests_per_s, c.created_ns, c.revoked_ns)
 
 
 def assemble(parents: Sequence[Row], children: Sequence[Row], fills: Sequence[Row]) -> dict[str, Parent]:
