@@ -25,8 +25,10 @@ from .api.metrics import Metrics
 from .api.rest import build_app
 from .bus import Bus
 from .clients import ClientRegistry
+from .clients import ClientRegistry
 from .clock import Clock, SystemClock
 from .config import CCSettings
+from .credentials.vault import CredentialVault
 from .edges import EdgeLink
 from .execalgos.scheduler import AlgoScheduler
 from .marketdata import MarketData
@@ -87,6 +89,10 @@ class CCApp:
         for client in self.clients.by_id:  # clients whose own kill switch was on
             if await store.flag(kill_switch_flag(client)) == "on":
                 self.risk.set_client_kill_switch(client, True)
+        self.clients = await ClientRegistry.load(store, settings.clients)
+        for client in self.clients.by_id:  # clients whose own kill switch was on
+            if await store.flag(kill_switch_flag(client)) == "on":
+                self.risk.set_client_kill_switch(client, True)
         self.cache = cache = OrderCache(store, got.live, settings.final_orders_in_memory)
         self.edges: dict[str, EdgeLink] = {}
         self.mesh: PeerMesh | None = None
@@ -108,9 +114,15 @@ class CCApp:
             self.edges[e.venue] = EdgeLink(e.venue, e.address, self.tls, settings.region, md,
                                            self.booking.on_edge_events, cursors.get, settings.balance_refresh_s,
                                            mirror=self.mesh, algo_task=self.algos.run_link)
+        self.credentials = CredentialVault(store, self.edges, lambda client, venue: any(
+            p.client == client and c.venue == venue and not c.done for p, c in cache.live_children()))
+        await self.credentials.load()
+        for link in self.edges.values():
+            link.on_info.append(self.credentials.sync)
         self.candidates = Candidates(md, self.edges, self.reservations, self.mesh)
         router = Router(settings.router.drift_bps_per_ms)
-        self.dispatcher = Dispatcher(self.edges, self.mesh, store, self.booking, cache, clock)
+        self.dispatcher = Dispatcher(self.edges, self.mesh, store, self.booking, cache, clock,
+                                     self.credentials.account)
         self.rerouter = Rerouter(bus, store, md, self.candidates, router, self.booking, self.dispatcher,
                                  settings.router.max_reroutes)
         ids = OrderIds(settings.region, clock)
@@ -124,6 +136,7 @@ class CCApp:
         self.api = build_app(ApiDeps(settings=settings, engine=self.engine, cache=cache, marketdata=md,
                                      positions=positions, risk=self.risk, edges=self.edges, mesh=self.mesh,
                                      home=self.home, algos=self.algos, booking=self.booking,
+                                     credentials=self.credentials,
                                      scheduler=self.scheduler, clients=self.clients),
                              self.metrics)
 

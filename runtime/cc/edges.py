@@ -62,6 +62,9 @@ class EdgeLink:
         self.mesh = mirror  # a region with peers mirrors its local data to them
         #: the algo manager's per-edge task (deployment sync, then the algo link), run while connected
         self.algo_task = algo_task
+        #: run after each Info (the first of a connection before the venue is routed to): clients'
+        #: credentials are brought up to date with the edge's wrapping key
+        self.on_info: list[Callable[[EdgeLink], Awaitable[None]]] = []
 
     @property
     def taker_fee(self) -> Decimal:
@@ -85,6 +88,8 @@ class EdgeLink:
                 self.rtt_ms = (time.perf_counter() - t0) * 1000
                 self.marketdata.register(self.venue, self.region, False, list(self.info.instruments))
                 await self._refresh_balances()
+                for hook in self.on_info:
+                    await hook(self)
                 self._set_connected(True)
                 backoff = 0.2
                 async with asyncio.TaskGroup() as tg:
@@ -163,6 +168,8 @@ class EdgeLink:
             self.info = await self.client.info(timeout=5)
             self.rtt_ms = (time.perf_counter() - t0) * 1000
             await self._refresh_balances()
+            for hook in self.on_info:
+                await hook(self)
             self._announce()
 
     async def _refresh_balances(self) -> None:

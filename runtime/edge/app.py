@@ -17,6 +17,7 @@ from seqmesh.common.venues import dex_chain, venue_kind
 from .algos import AlgoManager
 from .config import EdgeSettings
 from .dex.stream import DexStream
+from .credentials import ClientAccounts, WrappingKeyring
 from .dex.swap_executor import DexGateway
 from .exchange import make_exchange
 from .feed import BookFeed
@@ -58,6 +59,15 @@ class EdgeApp:
         self.instruments: dict[str, InstrumentSpec] = {}
         self.feed: BookFeed
         self.oms: OrderManager
+        #: clients' own venue accounts (ccxt venues; the DEX and Solana edges trade their one key)
+        self.accounts: ClientAccounts | None = None
+        if settings.solana is None and settings.dex is None:
+            keyring = WrappingKeyring(settings.wrapping_keys or settings.state_dir / "wrapping-keys",
+                                      create=settings.wrapping_keys is None)
+            self.accounts = ClientAccounts(settings.state_dir, keyring, settings.client_id,
+                                           lambda c: connect(api_key=c.api_key, secret=c.secret,
+                                                             password=c.passphrase or None),
+                                           self._account_gateway)
         self.stream: MarketStream | LevelsStream | DexStream
         self.algos: AlgoManager
         self.server: grpc.aio.Server | None = None
@@ -68,6 +78,17 @@ class EdgeApp:
         delay = 0.2
         while True:  # the venue may come up after us: keep trying, loudly
             try:
+    def _account_gateway(self, exchange: object) -> VenueGateway:
+        """A client account's gateway: the shared one's markets and fees, its own rate limit."""
+        gateway = type(self.gateway)(exchange, TokenBucket(self.settings.rate_limit_per_s,
+                                                           self.settings.rate_limit_burst))
+        shared = self.gateway.exchange
+        if shared.markets:
+            gateway.exchange.set_markets(shared.markets, shared.currencies)
+        gateway.symbols = self.gateway.symbols
+        gateway.maker_fee, gateway.taker_fee = self.gateway.maker_fee, self.gateway.taker_fee
+        return gateway
+
                 self.instruments = await self.gateway.instruments(self.settings.symbols or None)
                 await self.gateway.load_fees()
                 return
@@ -81,7 +102,7 @@ class EdgeApp:
         self.feed = BookFeed(self.settings.venue, self.instruments, self.hub)
         journal = Journal(self.settings.journal_path, self.settings.durability)
         self.oms = OrderManager(self.settings.venue, journal, self.gateway, self.instruments,
-                                self.settings.commit_delay_ms / 1000)
+                                self.settings.commit_delay_ms / 1000, self.accounts)
         self.algos = AlgoManager(self.settings.state_dir / "wasm-cache", self.oms, self.feed,
                                  self.settings.region, self.settings.venue)
         self.feed.algo_hook = self.algos.on_book
@@ -135,7 +156,14 @@ class EdgeApp:
             kind=venue_kind(self.settings.venue),
             chain=dex_chain(self.settings.venue) if venue_kind(self.settings.venue) == "dex" else "",
             connected=all(self.stream.connected.values()) if self.instruments else False,
+        if self.accounts is not None:
+            await self.accounts.close()
             maker_fee=str(maker), taker_fee=str(taker), last_event_seq=self.oms.last_seq,
             instruments=[pb.Instrument(symbol=s.symbol, tick=str(s.tick), lot=str(s.lot), min_qty=str(s.min_qty),
                                        min_notional=str(s.min_notional)) for s in self.instruments.values()],
         )
+        wrapping_key = None
+        if self.accounts is not None:
+            self.accounts.keyring.refresh()  # a key added to the directory is announced at once
+            wrapping_key = self.accounts.keyring.public()
+            wrapping_key=wrapping_key,

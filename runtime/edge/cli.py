@@ -37,7 +37,7 @@ def _settings(args: Any) -> Any:
             region=args.region, passphrase=passphrase,
             symbols=[s.strip() for s in args.symbols.split(",") if s.strip()],
             api_key=api_key, secret=secret, listen=args.listen, ca=ca, cert=cert, key=key,
-            state_dir=Path(args.state_dir),
+            state_dir=Path(args.state_dir), wrapping_keys=Path(args.wrapping_keys) if args.wrapping_keys else None,
             # A simulator has no venue-side limit worth protecting; real venues get a conservative one.
             rate_limit_per_s=args.rate_limit or (2000.0 if args.sim_url else 20.0),
             rate_limit_burst=args.burst or (4000.0 if args.sim_url else 40.0),
@@ -125,6 +125,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--key")
     p.add_argument("--dev-pki", metavar="DIR", help="create/reuse a development CA and leaf in DIR")
     p.add_argument("--state-dir", default=".cache/edge")
+    p.add_argument("--wrapping-keys", metavar="DIR",
+                   help="the X25519 keys (*.pem; current: last by name) clients' credentials are wrapped for "
+                        "(default: STATE_DIR/wrapping-keys, created with a first key); add one to rotate")
     p.add_argument("--rate-limit", type=float, help="venue requests per second (default 20; 2000 for a simulator)")
     p.add_argument("--burst", type=float, help="token bucket size (default 40; 4000 for a simulator)")
     p.add_argument("--poll-interval", type=float, default=0.25, help="seconds between trade polls")

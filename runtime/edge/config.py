@@ -26,6 +26,9 @@ class EdgeSettings(BaseModel):
                                                             "one (OKX); ccxt's `password`")
     solana: SolanaSettings | None = Field(None, description="venue solana: its JSON-RPC, RFQ maker and keypair")
     dex: DexSettings | None = Field(None, description="venue dex-<chain>: its chain's RPC, signing key and pools")
+    wrapping_keys: Path | None = Field(None, description=(
+        "directory of the X25519 keys clients' credentials are wrapped for (*.pem, the current one last by "
+        "name); default: <state_dir>/wrapping-keys, created with a first key"))
     listen: str = "127.0.0.1:0"
     ca: Path
     cert: Path

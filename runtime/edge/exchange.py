@@ -28,6 +28,7 @@ def _point_binance_at(exchange: Any, base_url: str) -> None:
     api = exchange.urls["api"]
     for key in ("public", "private", "v1", "v3"):
         api[key] = rest
+    api["sapi"] = base_url + "/sapi/v1"  # the wallet endpoints (a key's API restrictions)
     if isinstance(api.get("ws"), dict):
         api["ws"]["spot"] = base_url.replace("http", "ws", 1) + "/stream"
 

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS orders (
     qty TEXT NOT NULL, price TEXT NOT NULL,
     state INTEGER NOT NULL, venue_order_id TEXT NOT NULL DEFAULT '',
     filled TEXT NOT NULL DEFAULT '0', cum_quote TEXT NOT NULL DEFAULT '0',
-    reason TEXT NOT NULL DEFAULT '', created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL
+    reason TEXT NOT NULL DEFAULT '', created_ns INTEGER NOT NULL, updated_ns INTEGER NOT NULL,
+    account TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS fills (
     fill_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, body BLOB NOT NULL
@@ -52,6 +53,7 @@ class OrderRecord:
     cum_quote: Decimal = Decimal(0)
     reason: str = ""
     fills: list[Fill] = field(default_factory=list)
+    account: str = ""  # a client's own venue account (its credential id); "" = the edge's shared one
 
     @property
     def avg_price(self) -> Decimal | None:
@@ -65,6 +67,8 @@ SEQ_GAP = 1_000_000
 class Journal(SqliteStore):
     def __init__(self, path: Path, durability: str = "power-loss") -> None:
         super().__init__(path, SCHEMA, durability)
+        if "account" not in {r[1] for r in self.db.execute("PRAGMA table_info(orders)")}:
+            self.db.execute("ALTER TABLE orders ADD COLUMN account TEXT NOT NULL DEFAULT ''")  # journals before it
         # An ack carries its events' seqs before their COMMIT; if the process died before it,
         # those seqs were never written and must not name other events now: start past them.
         with self:
@@ -75,7 +79,7 @@ class Journal(SqliteStore):
     # -- reads -----------------------------------------------------------------------------
 
     _ORDER_COLUMNS = ("client_order_id, symbol, side, type, tif, qty, price, state, created_ns, updated_ns,"
-                      " venue_order_id, filled, cum_quote, reason")
+                      " venue_order_id, filled, cum_quote, reason, account")
 
     def load_orders(self, states: Collection[int]) -> dict[str, OrderRecord]:
         """The orders in any of `states`, with their fills (the edge keeps only its live ones)."""
@@ -137,13 +141,15 @@ class Journal(SqliteStore):
                     return None
             cur.execute(
                 "INSERT INTO orders (client_order_id, symbol, side, type, tif, qty, price, state, created_ns,"
-                " updated_ns, venue_order_id, filled, cum_quote, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " updated_ns, venue_order_id, filled, cum_quote, reason, account)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(client_order_id) DO UPDATE SET state=excluded.state, updated_ns=excluded.updated_ns,"
                 " venue_order_id=excluded.venue_order_id, filled=excluded.filled, cum_quote=excluded.cum_quote,"
                 " reason=excluded.reason",
                 (order.client_order_id, order.symbol, order.side, order.type, order.tif, str(order.qty),
                  "" if order.price is None else str(order.price), order.state, order.created_ns,
-                 order.updated_ns, order.venue_order_id, str(order.filled), str(order.cum_quote), order.reason),
+                 order.updated_ns, order.venue_order_id, str(order.filled), str(order.cum_quote), order.reason,
+                 order.account),
             )
             cur.execute("INSERT INTO events (body) VALUES (?)", (event.SerializeToString(),))
             seq = cur.lastrowid
@@ -158,4 +164,4 @@ class Journal(SqliteStore):
 def _order(row: Any) -> OrderRecord:
     """An `orders` row (columns as in Journal._ORDER_COLUMNS), without its fills."""
     return OrderRecord(row[0], row[1], row[2], row[3], row[4], Decimal(row[5]), Decimal(row[6]) if row[6] else None,
-                       row[7], row[8], row[9], row[10], Decimal(row[11]), Decimal(row[12]), row[13])
+                       row[7], row[8], row[9], row[10], Decimal(row[11]), Decimal(row[12]), row[13], account=row[14])

@@ -21,6 +21,7 @@ from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.store.recent import RecentFinal
 
 from . import order_state as st
+from .credentials import ClientAccounts, UnknownAccount
 from .gateway import InstrumentSpec, NotFound, Refused, Unreachable, VenueGateway, VenueOrder, VenueTrade
 from .journal import Journal, OrderRecord
 
@@ -38,10 +39,13 @@ COMMIT_DELAY_S = 0.002
 
 class OrderManager:
     def __init__(self, venue: str, journal: Journal, gateway: VenueGateway,
-                 instruments: dict[str, InstrumentSpec], commit_delay_s: float = COMMIT_DELAY_S) -> None:
+                 instruments: dict[str, InstrumentSpec], commit_delay_s: float = COMMIT_DELAY_S,
+                 accounts: ClientAccounts | None = None) -> None:
         self.venue = venue
         self.journal = journal
         self.gateway = gateway
+        #: clients' own venue accounts (an order's `account`); "" is the shared one, `gateway`
+        self.accounts = accounts
         self.instruments = instruments
         self.commit_delay_s = commit_delay_s
         #: orders not yet final: what the trade poll and reconciliation look after
@@ -164,6 +168,14 @@ class OrderManager:
             if not users[0]:
                 del self._locks[cid]
 
+    def _gateway(self, account: str) -> VenueGateway:
+        """The gateway of the venue account an order trades on."""
+        if not account:
+            return self.gateway
+        if self.accounts is None:
+            raise UnknownAccount(f"{self.venue} takes no per-client accounts")
+        return self.accounts.gateway(account)
+
     # -- commands --------------------------------------------------------------------------
 
     async def submit(self, req: pb.SubmitOrder) -> pb.OrderAck:
@@ -173,7 +185,7 @@ class OrderManager:
         problem, qty, price = self._validate(req)
         now = time.time_ns()
         order = OrderRecord(req.client_order_id or "-", req.symbol, req.side, req.type, req.time_in_force,
-                            qty, price, pb.PENDING_NEW, now, now)
+                            qty, price, pb.PENDING_NEW, now, now, account=req.account)
         if problem is not None:
             if not CLIENT_ID.match(req.client_order_id):
                 # Without a usable id there is nothing to make idempotent: refuse without a record.
@@ -233,6 +245,8 @@ class OrderManager:
             return "a market order takes no price", qty, None
         if req.type == pb.LIMIT and not req.price:
             return "a limit order needs a price", qty, None
+        if req.account and (self.accounts is None or not self.accounts.knows(req.account)):
+            return f"account {req.account!r}: no such client credential at this edge", qty, price
         return spec.check(qty, price), qty, price
 
     async def _send_new(self, order: OrderRecord) -> None:
@@ -248,10 +262,13 @@ class OrderManager:
         side = "buy" if order.side == pb.BUY else "sell"
         otype = "limit" if order.type == pb.LIMIT else "market"
         try:
-            venue_order = await self.gateway.create(order.symbol, side, otype, order.qty, order.price,
+            venue_order = await self._gateway(order.account).create(order.symbol, side, otype, order.qty, order.price,
                                                     _TIF[order.tif], order.client_order_id)
         except Refused as exc:
             self._transition(order, pb.REJECTED, f"venue refused: {exc}")
+            return
+        except UnknownAccount as exc:  # its credential was removed meanwhile
+            self._transition(order, pb.REJECTED, str(exc))
             return
         except Unreachable as exc:  # outcome unknown: reconciliation will find the order by its id
             log.warning("submit %s: venue unreachable (%s); will reconcile", order.client_order_id, exc)
@@ -268,7 +285,7 @@ class OrderManager:
             if order.state in st.TERMINAL:
                 return pb.CancelAck(client_order_id=cid, state=order.state,  # type: ignore[arg-type]
                                     reason=f"order already {st.name(order.state)}")
-            refusal = self.gateway.cancel_refusal(cid)
+            refusal = self._gateway(order.account).cancel_refusal(cid)
             if refusal is not None:
                 return pb.CancelAck(client_order_id=cid, state=order.state, reason=refusal)  # type: ignore[arg-type]
             self._transition(order, pb.PENDING_CANCEL)
@@ -325,7 +342,10 @@ class OrderManager:
     async def _refresh(self, order: OrderRecord) -> None:
         """Bring one order up to date with the venue (its status, then its trades)."""
         try:
-            vo = await self.gateway.fetch(order.symbol, order.venue_order_id, order.client_order_id)
+            vo = await self._gateway(order.account).fetch(order.symbol, order.venue_order_id, order.client_order_id)
+        except UnknownAccount as exc:
+            log.warning("order %s not refreshed: %s", order.client_order_id, exc)
+            return
         except NotFound:
             if order.state == pb.PENDING_NEW and time.time_ns() - order.created_ns > LOST_AFTER_NS:
                 self._transition(order, pb.REJECTED, "never reached the venue")
@@ -334,7 +354,7 @@ class OrderManager:
             return
         self._adopt(order, vo)  # before its trades: their events name the venue order
         if vo.filled > order.filled:
-            for trade in await self.gateway.trades(order.symbol, None, vo.venue_order_id):
+            for trade in await self._gateway(order.account).trades(order.symbol, None, vo.venue_order_id):
                 self.apply_trade(order, trade)
         self._apply_venue_order(order, vo)
 
@@ -349,17 +369,29 @@ class OrderManager:
                     return
 
     async def poll_trades(self) -> int:
-        """Book new trades of our open orders; returns how many fills were booked."""
+        """Book new trades of our open orders, per venue account; returns how many fills were booked."""
         booked = 0
-        symbols = {o.symbol for o in self.live.values() if o.venue_order_id}
-        for symbol in sorted(symbols):
-            cursor_name = f"trades:{symbol}"
+        for account in sorted({o.account for o in self.live.values()}):
+            try:
+                gateway = self._gateway(account)
+            except UnknownAccount as exc:  # its credential is gone: nothing can be asked for its orders
+                log.warning("orders on account %s not polled: %s", account, exc)
+                continue
+            booked += await self._poll_account(account, gateway)
+        return booked
+
+    async def _poll_account(self, account: str, gateway: VenueGateway) -> int:
+        booked = 0
+        live = [o for o in self.live.values() if o.account == account]
+        for symbol in sorted({o.symbol for o in live if o.venue_order_id}):
+            # The shared account's cursors keep their names from before per-client accounts.
+            cursor_name = f"trades:{account}:{symbol}" if account else f"trades:{symbol}"
             since = self.journal.cursor(cursor_name)
-            trades = await self.gateway.trades(symbol, int(since) if since else None)
+            trades = await gateway.trades(symbol, int(since) if since else None)
             newest = int(since) if since else 0
             for trade in trades:
                 order = self.by_venue_id.get(trade.venue_order_id)
-                if order is not None:
+                if order is not None and order.account == account:
                     async with self._lock(order.client_order_id):
                         if self.apply_trade(order, trade):
                             booked += 1
@@ -369,9 +401,9 @@ class OrderManager:
                 self.journal.set_cursor(cursor_name, str(max(newest - 1, 0)))
         # Final states the trade feed cannot show (cancelled or expired by the venue, or an
         # order whose outcome we missed): anything not resting at the venue gets refreshed.
-        for symbol in sorted({o.symbol for o in self.live.values()}):
-            resting = {vo.venue_order_id for vo in await self.gateway.open_orders(symbol)}
-            for order in [o for o in self.live.values() if o.symbol == symbol]:
+        for symbol in sorted({o.symbol for o in live}):
+            resting = {vo.venue_order_id for vo in await gateway.open_orders(symbol)}
+            for order in [o for o in self.live.values() if o.symbol == symbol and o.account == account]:
                 if order.venue_order_id in resting and order.state in (pb.ACCEPTED, pb.PARTIALLY_FILLED):
                     continue
                 async with self._lock(order.client_order_id):
@@ -386,7 +418,11 @@ class OrderManager:
 
     async def _send_cancel(self, order: OrderRecord) -> None:
         try:
-            venue_order = await self.gateway.cancel(order.symbol, order.venue_order_id, order.client_order_id)
+            venue_order = await self._gateway(order.account).cancel(order.symbol, order.venue_order_id,
+                                                                    order.client_order_id)
+        except UnknownAccount as exc:
+            log.warning("cancel %s not sent: %s", order.client_order_id, exc)
+            return
         except NotFound:
             # Not cancellable: it filled or expired first (or never arrived). Ask what happened.
             await self._refresh(order)

@@ -14,6 +14,8 @@ from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import edge_pb2_grpc as pbg
 from seqmesh.runtime.wasm.host import AbiViolation
 
+from .credentials import ClientAccounts, CredentialRefused
+
 if TYPE_CHECKING:
     from .app import EdgeApp
 
@@ -201,3 +203,43 @@ class EdgeService(pbg.EdgeServicer):
         balances = await self.app.gateway.balances()
         return pb.Balances(ts=time.time_ns(), balances=[
             pb.Balance(asset=a, free=str(f), locked=str(lk)) for a, (f, lk) in sorted(balances.items())])
+
+    # -- clients' own venue accounts (edge/credentials.py) --------------------------------
+
+    async def InstallCredential(self, request: pb.CredentialInstall,
+                                context: Ctx) -> pb.CredentialInstalled:  # type: ignore[type-arg]
+        await self._authorise(context)
+        accounts = self._accounts()
+        if accounts is None:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                                f"venue {self.app.settings.venue} takes no per-client credentials yet")
+        assert accounts is not None
+        try:
+            return await accounts.install(request.credential, request.check)
+        except CredentialRefused as exc:
+            code = grpc.StatusCode.FAILED_PRECONDITION if exc.withdraw else grpc.StatusCode.INVALID_ARGUMENT
+            await context.abort(code, str(exc))
+            raise
+
+    async def RemoveCredential(self, request: pb.CredentialRef,
+                               context: Ctx) -> pb.CredentialRef:  # type: ignore[type-arg]
+        await self._authorise(context)
+        accounts = self._accounts()
+        if accounts is not None:
+            await accounts.remove(request.credential_id)
+        return request
+
+    async def RewrapCredentials(self, request: pb.RewrapRequest,
+                                context: Ctx) -> pb.RewrapReply:  # type: ignore[type-arg]
+        await self._authorise(context)
+        accounts = self._accounts()
+        if accounts is None:
+            return pb.RewrapReply()
+        try:
+            return pb.RewrapReply(credentials=accounts.rewrap(list(request.credentials)))
+        except CredentialRefused as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            raise
+
+    def _accounts(self) -> ClientAccounts | None:
+        return self.app.accounts

@@ -9,7 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .api import DEFAULT_KEY, DEFAULT_URL, ApiError, CCClient
+from seqmesh.runtime.backtest.cli import add_backtest
+
+from . import algo_project
+from .api import DEFAULT_URL, ApiError, CCClient, default_key
 from .tables import table
 
 SETTLED = ("Running", "Stopped", "Failed", "Refused")
@@ -140,11 +143,13 @@ def _manifest(args: Any) -> int:
 def register(subparsers: Any) -> None:
     top = subparsers.add_parser("algo", help="deploy and run WebAssembly algos on the region's edges")
     sub = top.add_subparsers(dest="algo_command", required=True)
+    algo_project.register(sub)  # init, build: local, no CC
 
     def add(name: str, help_text: str, handler: Any) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
         p.add_argument("--api", default=os.environ.get("SEQMESH_API", DEFAULT_URL), help="CC URL (or SEQMESH_API)")
-        p.add_argument("--key", default=os.environ.get("SEQMESH_KEY", DEFAULT_KEY), help="API key (or SEQMESH_KEY)")
+        p.add_argument("--key", default=default_key(),
+                       help="API key (default: $SEQMESH_KEY, else the file $SEQMESH_KEY_FILE or .cache/up/client.key)")
         p.set_defaults(handler=handler, command_name=name)
         return p
 
@@ -171,3 +176,4 @@ def register(subparsers: Any) -> None:
     p = add("logs", "an algo's log lines from each edge", _logs)
     p.add_argument("name")
     p.add_argument("--tail", type=int, default=50)
+    add_backtest(sub)

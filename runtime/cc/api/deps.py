@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from ..algos.manager import AlgoManager
 from ..clients import ClientRegistry
+from ..clients import ClientRegistry
 from ..config import CCSettings
+from ..credentials.vault import CredentialVault
 from ..edges import EdgeLink
 from ..execalgos.scheduler import AlgoScheduler
 from ..marketdata import MarketData
@@ -33,6 +35,8 @@ class ApiDeps:
     booking: Booking
     scheduler: AlgoScheduler
     clients: ClientRegistry
+    clients: ClientRegistry
     mesh: PeerMesh | None = None
     home: RemoteHome | None = None
     algos: AlgoManager | None = None
+    credentials: CredentialVault | None = None

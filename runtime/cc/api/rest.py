@@ -22,6 +22,7 @@ from ..routing.amm_v3 import V3_KIND, base_is_token0
 from .algos import algo_routes
 from .auth import Caller, Client
 from .clients import client_routes
+from .credentials import credential_routes
 from .deps import ApiDeps
 from .metrics import Metrics
 from .middleware import ApiGate
@@ -184,6 +185,8 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
         return await order_report(deps, await owned(order_id, client))
 
     app.include_router(tca_routes(deps, owned))
+    if deps.credentials is not None:
+        app.include_router(credential_routes(deps.credentials))
 
     @app.get("/v1/positions")
     async def positions(client: Client) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import grpc
 from seqmesh.runtime.proto import edge_pb2 as pb
@@ -25,8 +25,10 @@ BOOKING_COMMIT_DELAY_S = 0.002
 
 class Dispatcher:
     def __init__(self, edges: Mapping[str, EdgeLink], mesh: PeerMesh | None, ledger: LedgerStore, booking: Booking,
-                 cache: OrderCache, clock: Clock) -> None:
+                 cache: OrderCache, clock: Clock, account: Callable[[str, str], str] = lambda _c, _v: "") -> None:
         self.edges = edges
+        #: (client, venue) -> the client's own venue account there (its credential id), "" for the shared one
+        self.account = account
         self.mesh = mesh
         self.ledger = ledger
         self.booking = booking
@@ -77,6 +79,7 @@ class Dispatcher:
             if link is not None:
                 if not link.connected:
                     return  # the resend sweep retries once the edge is back
+                req.account = self.account(parent.client, child.venue)
                 ack = await link.client.submit_streamed(req, timeout=15)
             elif self.mesh is not None and self.mesh.home_of(child.venue) is not None:
                 ack = await self.mesh.allocate(child.venue, req)  # AllocateRemote to the venue's home CC

@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from .ports import LedgerStore, MarketSample, StoreConflict, StoreUnavailable
+from .ports import LedgerStore, MarketSample, StoreConflict, StoredCredential, StoreUnavailable
 
 ENV_URL = "SEQMESH_LEDGER_URL"
 
@@ -87,5 +87,5 @@ async def open_store(url: str, durability: str = "power-loss") -> LedgerStore:
     raise ValueError(f"ledger URL must start with sqlite:/// or postgresql://, got {redacted(url)!r}")
 
 
-__all__ = ["ENV_URL", "LedgerStore", "MarketSample", "StoreConflict", "StoreUnavailable",
+__all__ = ["ENV_URL", "LedgerStore", "MarketSample", "StoreConflict", "StoreUnavailable", "StoredCredential",
            "ledger_url", "open_store", "redacted", "sqlite_path"]

@@ -61,6 +61,22 @@ class StoreUnavailable(Exception):
 
 
 @dataclass(frozen=True)
+class StoredCredential:
+    """A client's venue credential as the CC keeps it: sealed, its data key wrapped for the venue's
+    edges (base64 text), with what may be shown (fingerprint, the venue's permissions)."""
+
+    credential_id: str
+    client: str
+    venue: str
+    key_fingerprint: str
+    permissions: tuple[str, ...]
+    created_ns: int
+    wrap_key_id: str
+    wrapped_key: str
+    sealed: str
+
+
+@dataclass(frozen=True)
 class MarketSample:
     """A market trade or mid the CC saw, kept for TCA benchmarks (interval VWAP, arrival mid).
 
@@ -123,6 +139,10 @@ class LedgerStore(Protocol):
         ...
 
     def set_flag(self, name: str, value: str) -> None: ...
+
+    def save_client(self, c: ClientRecord) -> None:
+        """Insert or update a client made through the API (its key's digest, never the key)."""
+        ...
 
     def save_client(self, c: ClientRecord) -> None:
         """Insert or update a client made through the API (its key's digest, never the key)."""
@@ -191,6 +211,10 @@ class LedgerStore(Protocol):
         """The clients made through the API, revoked ones too."""
         ...
 
+    async def clients(self) -> list[ClientRecord]:
+        """The clients made through the API, revoked ones too."""
+        ...
+
     async def has_fill(self, fill_id: str) -> bool: ...
 
     async def events(self, ref: str | None = None) -> list[dict[str, Any]]: ...
@@ -203,6 +227,16 @@ class LedgerStore(Protocol):
     async def schema_version(self) -> int:
         """The last migration applied."""
         ...
+
+    # -- sealed credentials: written and committed at once, off the order path ----------------
+
+    async def put_credential(self, c: StoredCredential) -> None:
+        """Insert, or update by id (a rewrap); StoreConflict if the client has another for that venue."""
+        ...
+
+    async def delete_credential(self, credential_id: str) -> None: ...
+
+    async def credentials(self) -> list[StoredCredential]: ...
 
     async def close(self) -> None:
         """Commit what is open and close."""

@@ -37,7 +37,7 @@ from seqmesh.runtime.store.timer import EarliestCall
 
 from . import rows
 from .fillids import FillIds
-from .ports import ALGO_FILL_WINDOW, IDLE_COMMIT_S, MarketSample, StoreConflict, StoreUnavailable
+from .ports import ALGO_FILL_WINDOW, IDLE_COMMIT_S, MarketSample, StoreConflict, StoredCredential, StoreUnavailable
 from .schema import VERSION_TABLE, Migration, migrations
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,9 @@ _FINISH_REMOTE = "UPDATE remote_children SET final_ns = $2 WHERE child_id = $1 A
 _UPSERT_CURSOR = ("INSERT INTO edge_cursors (venue, last_seq) VALUES ($1, $2) ON CONFLICT (venue)"
                   " DO UPDATE SET last_seq = GREATEST(edge_cursors.last_seq, excluded.last_seq)")
 _UPSERT_FLAG = "INSERT INTO flags (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+_UPSERT_CLIENT = (f"INSERT INTO clients ({rows.CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT"
+                  " (client_id) DO UPDATE SET role = excluded.role, requests_per_s = excluded.requests_per_s,"
+                  " revoked_ns = excluded.revoked_ns")
 _UPSERT_CLIENT = (f"INSERT INTO clients ({rows.CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT"
                   " (client_id) DO UPDATE SET role = excluded.role, requests_per_s = excluded.requests_per_s,"
                   " revoked_ns = excluded.revoked_ns")
@@ -405,6 +408,11 @@ class PostgresLedgerStore:
             self._op(CLIENT, c.client_id, rows.client_row(c))
             self._event("client", c.client_id, {"role": c.role.value, "revoked_ns": c.revoked_ns})
 
+    def save_client(self, c: ClientRecord) -> None:
+        with self.atomic():
+            self._op(CLIENT, c.client_id, rows.client_row(c))
+            self._event("client", c.client_id, {"role": c.role.value, "revoked_ns": c.revoked_ns})
+
     def add_market_samples(self, samples: Collection[MarketSample]) -> None:
         with self.atomic():
             for m in samples:
@@ -523,6 +531,10 @@ class PostgresLedgerStore:
         return [rows.client(r) for r in await self._fetch(f"SELECT {rows.CLIENT_COLUMNS} FROM clients"
                                                           " ORDER BY client_id")]
 
+    async def clients(self) -> list[ClientRecord]:
+        return [rows.client(r) for r in await self._fetch(f"SELECT {rows.CLIENT_COLUMNS} FROM clients"
+                                                          " ORDER BY client_id")]
+
     async def has_fill(self, fill_id: str) -> bool:
         return await self._fetchval("SELECT 1 FROM fills WHERE fill_id = $1", fill_id) is not None
 
@@ -535,6 +547,33 @@ class PostgresLedgerStore:
         q = (f"SELECT {rows.SAMPLE_COLUMNS} FROM market_samples WHERE symbol = $1 AND ts_ns BETWEEN $2 AND $3"
              + (" AND kind = $4" if kind else "") + " ORDER BY ts_ns")
         return [rows.sample(r) for r in await self._fetch(q, symbol, start_ns, end_ns, *((kind,) if kind else ()))]
+
+    async def put_credential(self, c: StoredCredential) -> None:
+        async def put(conn: Pooled) -> None:
+            async with conn.transaction():
+                await conn.execute(
+                    f"INSERT INTO credentials ({rows.CREDENTIAL_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)"
+                    " ON CONFLICT (credential_id) DO UPDATE SET permissions = excluded.permissions,"
+                    " wrap_key_id = excluded.wrap_key_id, wrapped_key = excluded.wrapped_key", *rows.credential_row(c))
+                await conn.execute(_INSERT_EVENT, time.time_ns(), "credential", c.credential_id, _json(
+                    {"client": c.client, "venue": c.venue, "wrap_key_id": c.wrap_key_id}))
+
+        try:
+            await self._read(put)
+        except asyncpg.UniqueViolationError as exc:
+            raise StoreConflict(f"credential {c.credential_id}: {exc}") from exc
+
+    async def delete_credential(self, credential_id: str) -> None:
+        async def delete(conn: Pooled) -> None:
+            async with conn.transaction():
+                await conn.execute("DELETE FROM credentials WHERE credential_id = $1", credential_id)
+                await conn.execute(_INSERT_EVENT, time.time_ns(), "credential_deleted", credential_id, "{}")
+
+        await self._read(delete)
+
+    async def credentials(self) -> list[StoredCredential]:
+        return [rows.credential(r) for r in await self._fetch(
+            f"SELECT {rows.CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_ns, credential_id")]
 
     async def schema_version(self) -> int:
         return int(await self._fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))

@@ -21,7 +21,7 @@ from seqmesh.runtime.cc.domain import (
     Side,
 )
 
-from .ports import MarketSample
+from .ports import MarketSample, StoredCredential
 
 
 class Row(Protocol):
@@ -40,6 +40,9 @@ ALGO_FILL_COLUMNS = ("client, fill_id, order_id, algo, venue, symbol, side, pric
                      " exchange_ts, booked_ns")
 SAMPLE_COLUMNS = "ts_ns, venue, symbol, kind, price, qty"
 CLIENT_COLUMNS = "client_id, role, key_sha256, requests_per_s, created_ns, revoked_ns"
+CLIENT_COLUMNS = "client_id, role, key_sha256, requests_per_s, created_ns, revoked_ns"
+CREDENTIAL_COLUMNS = ("credential_id, client, venue, key_fingerprint, permissions, created_ns, wrap_key_id,"
+                      " wrapped_key, sealed")
 
 
 def _dec(v: Any) -> Decimal | None:
@@ -74,6 +77,24 @@ def event(r: Row) -> dict[str, Any]:
 
 def sample(r: Row) -> MarketSample:
     return MarketSample(r[0], r[1], r[2], r[3], Decimal(r[4]), Decimal(r[5]))
+
+
+def credential(r: Row) -> StoredCredential:
+    return StoredCredential(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), int(r[5]), r[6], r[7], r[8])
+
+
+def credential_row(c: StoredCredential) -> tuple[Any, ...]:
+    return (c.credential_id, c.client, c.venue, c.key_fingerprint, json.dumps(list(c.permissions)), c.created_ns,
+            c.wrap_key_id, c.wrapped_key, c.sealed)
+
+
+def client(r: Row) -> ClientRecord:
+    return ClientRecord(r[0], Role(r[1]), r[2], int(r[4]), None if r[5] is None else int(r[5]),
+                        requests_per_s=None if r[3] is None else float(r[3]))
+
+
+def client_row(c: ClientRecord) -> tuple[Any, ...]:
+    return (c.client_id, c.role.value, c.key_sha256, c.requests_per_s, c.created_ns, c.revoked_ns)
 
 
 def client(r: Row) -> ClientRecord:

@@ -19,7 +19,7 @@ from seqmesh.runtime.store.sqlite import SqliteStore
 
 from . import rows
 from .fillids import FillIds
-from .ports import ALGO_FILL_WINDOW, IDLE_COMMIT_S, MarketSample, StoreConflict, StoreUnavailable
+from .ports import ALGO_FILL_WINDOW, IDLE_COMMIT_S, MarketSample, StoreConflict, StoredCredential, StoreUnavailable
 from .schema import VERSION_TABLE, Migration, migrations
 
 # The order path's statements, built once.
@@ -231,6 +231,14 @@ class SqliteLedgerStore:
                             " revoked_ns = excluded.revoked_ns", rows.client_row(c))
             self._event("client", c.client_id, {"role": c.role.value, "revoked_ns": c.revoked_ns})
 
+    def save_client(self, c: ClientRecord) -> None:
+        self._begin()
+        with self._s:
+            self.db.execute(f"INSERT INTO clients ({rows.CLIENT_COLUMNS}) VALUES (?,?,?,?,?,?) ON CONFLICT(client_id)"
+                            " DO UPDATE SET role = excluded.role, requests_per_s = excluded.requests_per_s,"
+                            " revoked_ns = excluded.revoked_ns", rows.client_row(c))
+            self._event("client", c.client_id, {"role": c.role.value, "revoked_ns": c.revoked_ns})
+
     def add_market_samples(self, samples: Collection[MarketSample]) -> None:
         self._begin()
         self.db.executemany(f"INSERT INTO market_samples ({rows.SAMPLE_COLUMNS}) VALUES (?,?,?,?,?,?)",
@@ -322,6 +330,10 @@ class SqliteLedgerStore:
         return [rows.client(r) for r in self.db.execute(f"SELECT {rows.CLIENT_COLUMNS} FROM clients"
                                                         " ORDER BY client_id")]
 
+    async def clients(self) -> list[ClientRecord]:
+        return [rows.client(r) for r in self.db.execute(f"SELECT {rows.CLIENT_COLUMNS} FROM clients"
+                                                        " ORDER BY client_id")]
+
     async def has_fill(self, fill_id: str) -> bool:
         return self.db.execute("SELECT 1 FROM fills WHERE fill_id = ?", (fill_id,)).fetchone() is not None
 
@@ -335,6 +347,31 @@ class SqliteLedgerStore:
              + (" AND kind = ?" if kind else "") + " ORDER BY ts_ns, rowid")
         args = (symbol, start_ns, end_ns, kind) if kind else (symbol, start_ns, end_ns)
         return [rows.sample(r) for r in self.db.execute(q, args)]
+
+    async def put_credential(self, c: StoredCredential) -> None:
+        self._begin()
+        try:
+            with self._s:
+                self.db.execute(
+                    f"INSERT INTO credentials ({rows.CREDENTIAL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT(credential_id) DO UPDATE SET permissions = excluded.permissions,"
+                    " wrap_key_id = excluded.wrap_key_id, wrapped_key = excluded.wrapped_key", rows.credential_row(c))
+                self._event("credential", c.credential_id, {"client": c.client, "venue": c.venue,
+                                                            "wrap_key_id": c.wrap_key_id})
+        except sqlite3.IntegrityError as exc:
+            raise StoreConflict(f"credential {c.credential_id}: {exc}") from exc
+        await self.durable()
+
+    async def delete_credential(self, credential_id: str) -> None:
+        self._begin()
+        with self._s:
+            self.db.execute("DELETE FROM credentials WHERE credential_id = ?", (credential_id,))
+            self._event("credential_deleted", credential_id, {})
+        await self.durable()
+
+    async def credentials(self) -> list[StoredCredential]:
+        return [rows.credential(r) for r in self.db.execute(
+            f"SELECT {rows.CREDENTIAL_COLUMNS} FROM credentials ORDER BY created_ns, credential_id")]
 
     async def schema_version(self) -> int:
         return int(self.db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])

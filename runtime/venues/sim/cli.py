@@ -36,9 +36,15 @@ def _run(args: Any) -> int:
         if not sep or not asset:
             raise SystemExit(f"seqmesh sim: --balance must be ASSET=AMOUNT, got {spec!r}")
         balances[asset.upper()] = Decimal(amount)
+    permissions: dict[str, Any] = {}  # checked by VenueSettings
+    for spec in args.key_permissions:
+        key, sep, perms = spec.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"seqmesh sim: --key-permissions must be KEY=PERM[,PERM...], got {spec!r}")
+        permissions[key] = [p.strip() for p in perms.split(",") if p.strip()]
     try:
         settings = VenueSettings(
-            api_keys=keys, passphrases=passphrases, starting_balances=balances,
+            api_keys=keys, permissions=permissions, passphrases=passphrases, starting_balances=balances,
             venue=args.venue, dialect=args.dialect, rate_limit=int(limit), rate_limit_window_ms=int(window),
             symbols=[s.strip() for s in args.symbols.split(",") if s.strip()],
             seed=args.seed,
@@ -94,4 +100,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--api-key", action="append", default=[], metavar="KEY:SECRET[:PASSPHRASE]",
                    help="an extra funded account (repeatable; the okx dialect needs the passphrase); "
                         "seqmesh-demo:seqmesh-demo-secret(:seqmesh-demo-passphrase) always exists")
+    p.add_argument("--key-permissions", action="append", default=[], metavar="KEY=PERM[,PERM...]",
+                   help="what an API key may do: read, trade, withdraw (repeatable; default read,trade), as "
+                        "Binance's /sapi/v1/account/apiRestrictions or OKX's /api/v5/account/config report it")
     p.set_defaults(handler=_run)

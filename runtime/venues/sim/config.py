@@ -9,6 +9,10 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 #: The exchange dialects the simulator speaks (REST + WebSocket), one per server.
 Dialect = Literal["binance", "okx"]
+#: What an API key may do at the venue.
+KeyPermission = Literal["read", "trade", "withdraw"]
+#: A key's permissions when the settings do not name them.
+DEFAULT_PERMISSIONS: tuple[KeyPermission, ...] = ("read", "trade")
 
 
 def native_dialect(venue: str) -> Dialect:
@@ -48,6 +52,9 @@ class VenueSettings(BaseModel):
     api_keys: dict[str, str] = Field(default_factory=lambda: {"seqmesh-demo": "seqmesh-demo-secret"})
     #: api key -> passphrase, for dialects that sign with one too (OKX); every key needs one there.
     passphrases: dict[str, str] = Field(default_factory=lambda: {"seqmesh-demo": "seqmesh-demo-passphrase"})
+    #: api key -> what it may do ("read", "trade", "withdraw"), reported the way the dialect does
+    #: (Binance's apiRestrictions, OKX's account config `perm`); a key not named reads and trades.
+    permissions: dict[str, list[KeyPermission]] = Field(default_factory=dict)
     #: OKX dialect: each API key may call each private endpoint this often per window, as OKX
     #: limits "60 requests per 2 seconds" per endpoint; more is refused with code 50011 (HTTP 429).
     rate_limit: int = Field(60, ge=1, le=1_000_000, description="requests per window, per API key and endpoint")
@@ -66,6 +73,9 @@ class VenueSettings(BaseModel):
         if not symbols:
             raise ValueError("at least one symbol")
         return symbols
+
+    def key_permissions(self, api_key: str) -> tuple[KeyPermission, ...]:
+        return tuple(self.permissions.get(api_key, DEFAULT_PERMISSIONS))
 
     @model_validator(mode="after")
     def _passphrases(self) -> VenueSettings:

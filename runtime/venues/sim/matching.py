@@ -282,6 +282,25 @@ class MatchingEngine:
         self._closed(order)
         return order
 
+    def reduce(self, account: str, symbol: str, order_id: int, by: Decimal) -> Order:
+        """Take `by` off a resting order's open quantity, keeping its place in the queue (an
+        amend down); the whole of what is open cancels it."""
+        order = self.find_order(account, symbol, order_id)
+        if not order.status.is_open or not 0 < by <= order.remaining:
+            raise Rejected(RejectReason.CANCEL_REJECTED, f"cannot reduce an order with {order.remaining} open by {by}")
+        if by == order.remaining:
+            return self.cancel(account, symbol, order_id)
+        assert order.price is not None
+        book = self.books[symbol]
+        book.side(order.side).reduce(order.price, by)
+        order.qty -= by
+        freed = by * order.price if order.side is Side.BUY else by
+        self.accounts.unlock(account, book.instrument.quote if order.side is Side.BUY else book.instrument.base, freed)
+        order.locked -= freed
+        order.update_ms = self.clock_ms()
+        self._level_changed(book, order.side, order.price)
+        return order
+
     # -- internals -------------------------------------------------------------------------
 
     def _validate(self, account: str, inst: Instrument, type: OrderType, qty: Decimal,

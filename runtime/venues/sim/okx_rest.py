@@ -87,6 +87,7 @@ class OkxRest(DialectRest):
         super().__init__(engine, settings.extra_latency_ms)
         self.secrets = settings.api_keys
         self.passphrases = settings.passphrases
+        self.permissions = settings.key_permissions
         self.limiter = EndpointLimiter(settings.rate_limit, settings.rate_limit_window_ms)
         self.by_inst_id = {fmt.inst_id(i): i for i in engine.instruments.values()}
 
@@ -101,6 +102,7 @@ class OkxRest(DialectRest):
             web.get(f"{p}/asset/currencies", self.currencies),
             web.get(f"{p}/account/balance", self.balance),
             web.get(f"{p}/account/trade-fee", self.trade_fee),
+            web.get(f"{p}/account/config", self.account_config),
             web.post(f"{p}/trade/order", self.place_order),
             web.post(f"{p}/trade/batch-orders", self.place_batch),
             web.post(f"{p}/trade/cancel-order", self.cancel_order),
@@ -241,6 +243,15 @@ class OkxRest(DialectRest):
             raise _param_error("instType")
         self._instrument(args, required=False)
         return web.json_response(fmt.ok([fmt.trade_fee(self.engine.fees, self.engine.clock_ms())]))
+
+    async def account_config(self, request: web.Request) -> web.Response:
+        """The key's account configuration; `perm` is what the API key may do, as OKX names it."""
+        account, _ = await self._private(request)
+        names = {"read": "read_only", "trade": "trade", "withdraw": "withdraw"}
+        perm = ",".join(names[p] for p in self.permissions(account))
+        return web.json_response(fmt.ok([{"uid": str(abs(hash(account)) % 10**9), "mainUid": "", "acctLv": "1",
+                                          "posMode": "net_mode", "autoLoan": False, "level": "Lv1",
+                                          "label": account, "perm": perm, "ip": "", "roleType": "0"}]))
 
     def _place(self, account: str, body: Any) -> dict[str, Any]:
         """Place one order; its entry in the answer, refused or not (the engine is unchanged if refused)."""

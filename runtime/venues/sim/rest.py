@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -86,9 +87,11 @@ class Params:
 
 
 class BinanceRest(DialectRest):
-    def __init__(self, engine: MatchingEngine, api_keys: dict[str, str], latency_ms: float) -> None:
+    def __init__(self, engine: MatchingEngine, api_keys: dict[str, str], latency_ms: float,
+                 permissions: Callable[[str], tuple[str, ...]] = lambda _key: ("read", "trade")) -> None:
         super().__init__(engine, latency_ms)
         self.api_keys = api_keys
+        self.permissions = permissions
 
     def routes(self) -> list[web.RouteDef]:
         p = "/api/v3"
@@ -107,6 +110,7 @@ class BinanceRest(DialectRest):
             web.delete(f"{p}/openOrders", self.cancel_all),
             web.get(f"{p}/allOrders", self.all_orders),
             web.get(f"{p}/myTrades", self.my_trades),
+            web.get("/sapi/v1/account/apiRestrictions", self.api_restrictions),
         ]
 
     async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -210,13 +214,25 @@ class BinanceRest(DialectRest):
             "makerCommission": int(fees.maker * 10_000), "takerCommission": int(fees.taker * 10_000),
             "buyerCommission": 0, "sellerCommission": 0,
             "commissionRates": fmt.commission_rates(fees),
-            "canTrade": True, "canWithdraw": False, "canDeposit": False, "brokered": False,
+            "canTrade": True, "canWithdraw": "withdraw" in self.permissions(account), "canDeposit": False,
+            "brokered": False,
             "requireSelfTradePrevention": False, "preventSor": False,
             "updateTime": self.engine.clock_ms(), "accountType": "SPOT",
             "balances": [{"asset": a, "free": fmt.num(f), "locked": fmt.num(lk)}
                          for a, (f, lk) in self.engine.accounts.balances(account).items()],
             "permissions": ["SPOT"], "uid": abs(hash(account)) % 10**9,
         })
+
+    async def api_restrictions(self, request: web.Request) -> web.Response:
+        """What the calling API key may do (Binance's wallet endpoint)."""
+        account, _ = await self._signed(request)
+        perms = self.permissions(account)
+        return web.json_response({
+            "ipRestrict": False, "createTime": 0, "enableReading": "read" in perms,
+            "enableSpotAndMarginTrading": "trade" in perms, "enableWithdrawals": "withdraw" in perms,
+            "enableInternalTransfer": False, "enableMargin": False, "enableFutures": False,
+            "permitsUniversalTransfer": False, "enableVanillaOptions": False,
+            "enablePortfolioMarginTrading": False})
 
     async def new_order(self, request: web.Request) -> web.Response:
         account, params = await self._signed(request)

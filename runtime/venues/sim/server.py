@@ -35,7 +35,7 @@ class SimVenue:
             self.rest = OkxRest(self.engine, settings)
             self.hub = OkxStreamHub(self.engine, settings.depth_interval_ms, settings.extra_latency_ms)
         else:
-            self.rest = BinanceRest(self.engine, settings.api_keys, settings.extra_latency_ms)
+            self.rest = BinanceRest(self.engine, settings.api_keys, settings.extra_latency_ms, settings.key_permissions)
             self.hub = StreamHub(self.engine, settings.depth_interval_ms, settings.extra_latency_ms)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
