@@ -25,7 +25,6 @@ from .api.metrics import Metrics
 from .api.rest import build_app
 from .bus import Bus
 from .clients import ClientRegistry
-from .clients import ClientRegistry
 from .clock import Clock, SystemClock
 from .config import CCSettings
 from .credentials.vault import CredentialVault
@@ -85,10 +84,6 @@ class CCApp:
         self.risk = RiskEngine(settings.risk, positions, md.mid, kill_switch=got.kill_switch, clock=clock,
                                day=got.risk_day, save_day=save_day)
         self.risk.roll_day()
-        self.clients = await ClientRegistry.load(store, settings.clients)
-        for client in self.clients.by_id:  # clients whose own kill switch was on
-            if await store.flag(kill_switch_flag(client)) == "on":
-                self.risk.set_client_kill_switch(client, True)
         self.clients = await ClientRegistry.load(store, settings.clients)
         for client in self.clients.by_id:  # clients whose own kill switch was on
             if await store.flag(kill_switch_flag(client)) == "on":

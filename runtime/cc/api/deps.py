@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from ..algos.manager import AlgoManager
 from ..clients import ClientRegistry
-from ..clients import ClientRegistry
 from ..config import CCSettings
 from ..credentials.vault import CredentialVault
 from ..edges import EdgeLink
@@ -34,7 +33,6 @@ class ApiDeps:
     edges: Mapping[str, EdgeLink]
     booking: Booking
     scheduler: AlgoScheduler
-    clients: ClientRegistry
     clients: ClientRegistry
     mesh: PeerMesh | None = None
     home: RemoteHome | None = None

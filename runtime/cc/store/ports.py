@@ -144,10 +144,6 @@ class LedgerStore(Protocol):
         """Insert or update a client made through the API (its key's digest, never the key)."""
         ...
 
-    def save_client(self, c: ClientRecord) -> None:
-        """Insert or update a client made through the API (its key's digest, never the key)."""
-        ...
-
     def add_market_samples(self, samples: Collection[MarketSample]) -> None:
         """Append market trades/mids for TCA."""
         ...
@@ -206,10 +202,6 @@ class LedgerStore(Protocol):
     async def cursor(self, venue: str) -> int: ...
 
     async def flag(self, name: str) -> str | None: ...
-
-    async def clients(self) -> list[ClientRecord]:
-        """The clients made through the API, revoked ones too."""
-        ...
 
     async def clients(self) -> list[ClientRecord]:
         """The clients made through the API, revoked ones too."""

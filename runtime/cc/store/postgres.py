@@ -119,9 +119,6 @@ _UPSERT_FLAG = "INSERT INTO flags (name, value) VALUES ($1, $2) ON CONFLICT (nam
 _UPSERT_CLIENT = (f"INSERT INTO clients ({rows.CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT"
                   " (client_id) DO UPDATE SET role = excluded.role, requests_per_s = excluded.requests_per_s,"
                   " revoked_ns = excluded.revoked_ns")
-_UPSERT_CLIENT = (f"INSERT INTO clients ({rows.CLIENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT"
-                  " (client_id) DO UPDATE SET role = excluded.role, requests_per_s = excluded.requests_per_s,"
-                  " revoked_ns = excluded.revoked_ns")
 _INSERT_SAMPLE = f"INSERT INTO market_samples ({rows.SAMPLE_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6)"
 _INSERT_EVENT = "INSERT INTO events (ts, kind, ref, body) VALUES ($1, $2, $3, $4)"
 
@@ -408,11 +405,6 @@ class PostgresLedgerStore:
             self._op(CLIENT, c.client_id, rows.client_row(c))
             self._event("client", c.client_id, {"role": c.role.value, "revoked_ns": c.revoked_ns})
 
-    def save_client(self, c: ClientRecord) -> None:
-        with self.atomic():
-            self._op(CLIENT, c.client_id, rows.client_row(c))
-            self._event("client", c.client_id, {"role": c.role.value, "revoked_ns": c.revoked_ns})
-
     def add_market_samples(self, samples: Collection[MarketSample]) -> None:
         with self.atomic():
             for m in samples:
@@ -526,10 +518,6 @@ class PostgresLedgerStore:
     async def flag(self, name: str) -> str | None:
         value = await self._fetchval("SELECT value FROM flags WHERE name = $1", name)
         return None if value is None else str(value)
-
-    async def clients(self) -> list[ClientRecord]:
-        return [rows.client(r) for r in await self._fetch(f"SELECT {rows.CLIENT_COLUMNS} FROM clients"
-                                                          " ORDER BY client_id")]
 
     async def clients(self) -> list[ClientRecord]:
         return [rows.client(r) for r in await self._fetch(f"SELECT {rows.CLIENT_COLUMNS} FROM clients"

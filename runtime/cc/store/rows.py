@@ -39,10 +39,9 @@ FILL_COLUMNS = ("fill_id, child_id, parent_id, venue, symbol, side, price, qty, 
 ALGO_FILL_COLUMNS = ("client, fill_id, order_id, algo, venue, symbol, side, price, qty, fee, fee_asset, maker,"
                      " exchange_ts, booked_ns")
 SAMPLE_COLUMNS = "ts_ns, venue, symbol, kind, price, qty"
-CLIENT_COLUMNS = "client_id, role, key_sha256, requests_per_s, created_ns, revoked_ns"
-CLIENT_COLUMNS = "client_id, role, key_sha256, requests_per_s, created_ns, revoked_ns"
 CREDENTIAL_COLUMNS = ("credential_id, client, venue, key_fingerprint, permissions, created_ns, wrap_key_id,"
                       " wrapped_key, sealed")
+CLIENT_COLUMNS = "client_id, role, key_sha256, requests_per_s, created_ns, revoked_ns"
 
 
 def _dec(v: Any) -> Decimal | None:
@@ -86,15 +85,6 @@ def credential(r: Row) -> StoredCredential:
 def credential_row(c: StoredCredential) -> tuple[Any, ...]:
     return (c.credential_id, c.client, c.venue, c.key_fingerprint, json.dumps(list(c.permissions)), c.created_ns,
             c.wrap_key_id, c.wrapped_key, c.sealed)
-
-
-def client(r: Row) -> ClientRecord:
-    return ClientRecord(r[0], Role(r[1]), r[2], int(r[4]), None if r[5] is None else int(r[5]),
-                        requests_per_s=None if r[3] is None else float(r[3]))
-
-
-def client_row(c: ClientRecord) -> tuple[Any, ...]:
-    return (c.client_id, c.role.value, c.key_sha256, c.requests_per_s, c.created_ns, c.revoked_ns)
 
 
 def client(r: Row) -> ClientRecord:

@@ -231,14 +231,6 @@ class SqliteLedgerStore:
                             " revoked_ns = excluded.revoked_ns", rows.client_row(c))
             self._event("client", c.client_id, {"role": c.role.value, "revoked_ns": c.revoked_ns})
 
-    def save_client(self, c: ClientRecord) -> None:
-        self._begin()
-        with self._s:
-            self.db.execute(f"INSERT INTO clients ({rows.CLIENT_COLUMNS}) VALUES (?,?,?,?,?,?) ON CONFLICT(client_id)"
-                            " DO UPDATE SET role = excluded.role, requests_per_s = excluded.requests_per_s,"
-                            " revoked_ns = excluded.revoked_ns", rows.client_row(c))
-            self._event("client", c.client_id, {"role": c.role.value, "revoked_ns": c.revoked_ns})
-
     def add_market_samples(self, samples: Collection[MarketSample]) -> None:
         self._begin()
         self.db.executemany(f"INSERT INTO market_samples ({rows.SAMPLE_COLUMNS}) VALUES (?,?,?,?,?,?)",
@@ -325,10 +317,6 @@ class SqliteLedgerStore:
     async def flag(self, name: str) -> str | None:
         row = self.db.execute("SELECT value FROM flags WHERE name = ?", (name,)).fetchone()
         return None if row is None else str(row[0])
-
-    async def clients(self) -> list[ClientRecord]:
-        return [rows.client(r) for r in self.db.execute(f"SELECT {rows.CLIENT_COLUMNS} FROM clients"
-                                                        " ORDER BY client_id")]
 
     async def clients(self) -> list[ClientRecord]:
         return [rows.client(r) for r in self.db.execute(f"SELECT {rows.CLIENT_COLUMNS} FROM clients"
