@@ -17,6 +17,7 @@ import uvicorn
 from seqmesh.runtime.links.tls import TlsFiles, server_credentials
 from seqmesh.runtime.proto import peer_pb2_grpc as ppbg
 
+from . import https
 from .algos.configmaps import ConfigMapAlgos
 from .algos.manager import AlgoManager
 from .algos.store import AlgoStore
@@ -155,7 +156,7 @@ class CCApp:
         await self.scheduler.resume_all()
         host, _, port = self.settings.listen_http.rpartition(":")
         config = uvicorn.Config(self.api, host=host, port=int(port), log_level="warning", lifespan="off",
-                                http="httptools", access_log=False)
+                                http="httptools", access_log=False, **https.uvicorn_options(self.settings.api_tls))
         self.server = uvicorn.Server(config)
         self._tasks.append(asyncio.create_task(self.server.serve()))
         while not self.server.started:
@@ -163,6 +164,8 @@ class CCApp:
             if self._tasks[-1].done():
                 self._tasks[-1].result()  # surfaces a bind error
         self.port = self.server.servers[0].sockets[0].getsockname()[1]
+        if self.settings.api_tls is not None:
+            self._tasks.append(asyncio.create_task(https.follow_rotation(self.server, self.settings.api_tls)))
         return self.port
 
     async def _day_loop(self) -> None:

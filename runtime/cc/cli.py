@@ -69,7 +69,19 @@ def _run(args: Any) -> int:
                               **({"requests_per_s": args.requests_per_s} if args.requests_per_s else {}))
     except ValidationError as exc:
         raise SystemExit(f"seqmesh cc: invalid settings: {exc}") from None
+    settings.api_tls = _api_tls(args, cert, key)
     return _serve(settings)
+
+
+def _api_tls(args: Any, cert: Path, key: Path) -> Any:
+    """--https: the REST API over HTTPS with the CC's own certificate, or --https-cert/--https-key's."""
+    from .config import ApiTls
+
+    if bool(args.https_cert) != bool(args.https_key):
+        raise SystemExit("seqmesh cc: --https-cert and --https-key go together")
+    if args.https_cert:
+        return ApiTls(cert=Path(args.https_cert), key=Path(args.https_key))
+    return ApiTls(cert=cert, key=key) if args.https else None
 
 
 def _clients_from_dir(directory: str) -> list[Any]:
@@ -137,7 +149,8 @@ def _serve(settings: Any) -> int:
         on_signals()  # again: uvicorn swaps in its own handlers while it starts
         host = settings.listen_http.rpartition(":")[0]
         peer = f", peer port {app.peer_port}" if app.peer_port else ""
-        print(f"cc {settings.region} ready: http://{host}:{port} ({len(settings.edges)} edges{peer})", flush=True)
+        scheme = "https" if settings.api_tls else "http"
+        print(f"cc {settings.region} ready: {scheme}://{host}:{port} ({len(settings.edges)} edges{peer})", flush=True)
         await stop.wait()
         await app.stop()
 
@@ -162,6 +175,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--dev-pki", metavar="DIR")
+    p.add_argument("--https", action="store_true", help="serve the REST API over HTTPS with the CC's certificate")
+    p.add_argument("--https-cert", metavar="FILE", help="serve the REST API over HTTPS with this certificate")
+    p.add_argument("--https-key", metavar="FILE", help="the key of --https-cert")
     p.add_argument("--config", metavar="FILE", help="settings as JSON (what the operator mounts); other flags ignored")
     p.add_argument("--stale-after", type=float, default=3.0, help="seconds of silence before a venue is stale")
     p.add_argument("--listen-peer", metavar="HOST:PORT", help="accept other regions' CCs here (the peer mesh)")

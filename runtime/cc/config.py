@@ -60,6 +60,13 @@ class RouterSettings(BaseModel):
     max_reroutes: int = Field(3, ge=0, le=10, description="re-route an unfilled market remainder")
 
 
+class ApiTls(BaseModel):
+    """HTTPS for the client REST API: a certificate and its key (PEM files, reloaded when they rotate)."""
+
+    cert: Path
+    key: Path
+
+
 class CCSettings(BaseModel):
     region: str = "local"
     listen_http: str = "127.0.0.1:8000"
@@ -70,6 +77,8 @@ class CCSettings(BaseModel):
     ca: Path
     cert: Path
     key: Path
+    api_tls: ApiTls | None = Field(None, description="serve the REST API over HTTPS with this certificate "
+                                                     "(None: plain HTTP, for loopback only)")
     db_path: Path = Path(".cache/cc/ledger.sqlite")
     ledger_url: str | None = Field(
         None, description="sqlite:///PATH or postgresql://USER:PASSWORD@HOST/DB (None: the SQLite file db_path);"

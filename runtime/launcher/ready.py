@@ -6,7 +6,7 @@ import socket
 
 SIM_READY = r"venue (\S+) ready: http://127\.0\.0\.1:(\d+)/api/v\d"
 EDGE_READY = r"edge (\S+) ready: grpc 127\.0\.0\.1:(\d+)"
-CC_READY = r"cc (\S+) ready: (http://\S+) "
+CC_READY = r"cc (\S+) ready: (https?://\S+) "
 CHAIN_READY = r"chains ready: (\S+)"
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
 
 import grpc
 from seqmesh.runtime.proto import edge_pb2 as pb
@@ -19,6 +20,7 @@ from seqmesh.runtime.proto import edge_pb2_grpc as pbg
 from .tls import TlsFiles, channel_credentials, expecting, files_digest, until_rotated
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class EdgeClient:
@@ -61,6 +63,24 @@ class EdgeClient:
                 await self._rotation
         await self.channel.close(grace=None)
 
+    @contextlib.asynccontextmanager
+    async def _rotation_ends_call(self) -> AsyncIterator[None]:
+        """A call whose channel was closed for rotated files fails with ConnectionError (gRPC
+        raises CancelledError for a call closed locally, which would read as the caller's own
+        cancellation); the caller calls again, on the new channel."""
+        channel = self.channel
+        try:
+            yield
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if channel is self.channel or (task is not None and task.cancelling()):
+                raise
+            raise ConnectionError(f"edge {self.target}: channel closed for rotated TLS files; call again") from None
+
+    async def _unary(self, call: Awaitable[T]) -> T:
+        async with self._rotation_ends_call():
+            return await call
+
     async def __aenter__(self) -> EdgeClient:
         return self
 
@@ -68,10 +88,10 @@ class EdgeClient:
         await self.close()
 
     async def info(self, timeout: float = 10.0) -> pb.VenueInfo:
-        return await self.stub.Info(pb.InfoRequest(), timeout=timeout)
+        return await self._unary(self.stub.Info(pb.InfoRequest(), timeout=timeout))
 
     async def submit(self, order: pb.SubmitOrder, timeout: float = 30.0) -> pb.OrderAck:
-        return await self.stub.Submit(order, timeout=timeout)
+        return await self._unary(self.stub.Submit(order, timeout=timeout))
 
     async def submit_streamed(self, order: pb.SubmitOrder, timeout: float = 30.0) -> pb.OrderAck:
         """`submit` over the long-lived SubmitStream (opened on first use, again after it breaks).
@@ -82,13 +102,13 @@ class EdgeClient:
         return await self._submits.submit(order, timeout)
 
     async def cancel(self, client_order_id: str, timeout: float = 30.0) -> pb.CancelAck:
-        return await self.stub.Cancel(pb.CancelOrder(client_order_id=client_order_id), timeout=timeout)
+        return await self._unary(self.stub.Cancel(pb.CancelOrder(client_order_id=client_order_id), timeout=timeout))
 
     async def order(self, client_order_id: str, timeout: float = 10.0) -> pb.OrderStatus:
-        return await self.stub.GetOrder(pb.OrderQuery(client_order_id=client_order_id), timeout=timeout)
+        return await self._unary(self.stub.GetOrder(pb.OrderQuery(client_order_id=client_order_id), timeout=timeout))
 
     async def balances(self, timeout: float = 10.0) -> pb.Balances:
-        return await self.stub.GetBalances(pb.BalancesRequest(), timeout=timeout)
+        return await self._unary(self.stub.GetBalances(pb.BalancesRequest(), timeout=timeout))
 
     async def deploy_algo(self, name: str, wasm: bytes, symbol: str, *, params: dict[str, str] | None = None,
                           limits: pb.AlgoLimits | None = None, running: bool = False, owner: str = "",
@@ -96,31 +116,34 @@ class EdgeClient:
         req = pb.AlgoDeploy(name=name, wasm=wasm, symbol=symbol, params=params or {}, running=running, owner=owner)
         if limits is not None:
             req.limits.CopyFrom(limits)
-        return await self.stub.DeployAlgo(req, timeout=timeout)
+        return await self._unary(self.stub.DeployAlgo(req, timeout=timeout))
 
     async def control_algo(self, name: str, running: bool, remove: bool = False,
                            timeout: float = 10.0) -> pb.AlgoStatus:
-        return await self.stub.ControlAlgo(pb.AlgoControl(name=name, running=running, remove=remove), timeout=timeout)
+        control = pb.AlgoControl(name=name, running=running, remove=remove)
+        return await self._unary(self.stub.ControlAlgo(control, timeout=timeout))
 
     async def algos(self, name: str = "", timeout: float = 10.0) -> list[pb.AlgoStatus]:
-        return list((await self.stub.ListAlgos(pb.AlgoRequest(name=name), timeout=timeout)).algos)
+        return list((await self._unary(self.stub.ListAlgos(pb.AlgoRequest(name=name), timeout=timeout))).algos)
 
     async def algo_logs(self, name: str, timeout: float = 10.0) -> list[str]:
-        return list((await self.stub.GetAlgoLogs(pb.AlgoRequest(name=name), timeout=timeout)).lines)
+        return list((await self._unary(self.stub.GetAlgoLogs(pb.AlgoRequest(name=name), timeout=timeout))).lines)
 
     def algo_link(self, outgoing: AsyncIterator[pb.AlgoDown]) -> grpc.aio.StreamStreamCall[pb.AlgoDown, pb.AlgoUp]:
         """The bidirectional algo link: messages and NBBO down, the instances' messages up."""
         return self.stub.AlgoLink(outgoing)
 
     async def market_data(self, symbols: list[str] | None = None) -> AsyncIterator[pb.MarketData]:
-        async for batch in self.stub.StreamMarketData(pb.MarketDataRequest(symbols=symbols or [])):
-            for item in batch.items:
-                yield item
+        async with self._rotation_ends_call():
+            async for batch in self.stub.StreamMarketData(pb.MarketDataRequest(symbols=symbols or [])):
+                for item in batch.items:
+                    yield item
 
     async def order_event_batches(self, after_seq: int = 0) -> AsyncIterator[list[pb.OrderEvent]]:
         """Every order event with seq > after_seq, then live, as the edge batched them."""
-        async for batch in self.stub.StreamOrderEvents(pb.OrderEventsRequest(after_seq=after_seq)):
-            yield list(batch.events)
+        async with self._rotation_ends_call():
+            async for batch in self.stub.StreamOrderEvents(pb.OrderEventsRequest(after_seq=after_seq)):
+                yield list(batch.events)
 
     async def order_events(self, after_seq: int = 0) -> AsyncIterator[pb.OrderEvent]:
         async for batch in self.order_event_batches(after_seq):

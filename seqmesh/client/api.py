@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import ssl
 from typing import Any
 
 import httpx
@@ -18,8 +20,14 @@ class ApiError(Exception):
 
 
 class CCClient:
-    def __init__(self, url: str = DEFAULT_URL, key: str = DEFAULT_KEY, timeout: float = 30.0) -> None:
-        self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout)
+    def __init__(self, url: str = DEFAULT_URL, key: str = DEFAULT_KEY, timeout: float = 30.0,
+                 ca: str | None = None) -> None:
+        """`ca`: the region CA (PEM file) an https URL's certificate must chain to (default
+        $SEQMESH_CA, else the system's trust store)."""
+        ca = ca or os.environ.get("SEQMESH_CA")
+        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca) if ca else True
+        self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout,
+                                 verify=verify)
 
     def close(self) -> None:
         self.http.close()
