@@ -89,3 +89,9 @@ def rester(qty_lots: int = 100, below_pct: int = 10, every: int = 1) -> bytes:
       (i64.div_u (i64.mul (i64.load offset=24 (local.get $book)) (i64.const {100 - below_pct})) (i64.const 100)))
     (i64.store offset=48 (i32.const 2048) (i64.const {qty_lots}))
     (i32.const 2)))"""))
+
+
+def trapping_at_start() -> bytes:
+    """Valid for the CC's upload check (exports, signatures, imports), but its start function
+    traps as the edge instantiates it: an algo its edge refuses."""
+    return bytes(wasmtime.wat2wasm(f"(module {_EXPORTS} (func $boom unreachable) (start $boom))"))

@@ -57,6 +57,8 @@ class AlgoManager:
         self._retarget()
         self.positions = positions
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: (algo, venue) -> (binary, why) its edge refused: shown until another binary is pushed there
+        self._refused: dict[tuple[str, str], tuple[str, str]] = {}
         bus.subscribe(BookChanged, lambda ev: self.on_book_change(ev.symbol))
         bus.subscribe(FillBooked, self._on_fill)
 
@@ -135,6 +137,8 @@ class AlgoManager:
         record = self.owned(name, owner)
         results = await asyncio.gather(*(self._remove_from(name, v) for v in record.edges))
         self.store.delete(name)
+        for v in record.edges:
+            self._refused.pop((name, v), None)
         self._retarget()
         return self.view(record, list(results), state="Deleted")
 
@@ -197,8 +201,15 @@ class AlgoManager:
                    if (viewer is None or r.owner in (viewer, SHARED_OWNER)) and (not name or n == name)]
         live = await asyncio.gather(*(self._edge_statuses(v) for v in self.edges))
         by_edge = dict(zip(self.edges, live, strict=True))
-        return [self.view(r, [(by_edge[v] or {}).get(r.name) or _pending(v, by_edge[v] is not None)
+        return [self.view(r, [(by_edge[v] or {}).get(r.name) or self._absent(r, v, by_edge[v] is not None)
                               for v in r.edges]) for r in records]
+
+    def _absent(self, record: AlgoRecord, venue: str, reachable: bool) -> dict[str, Any]:
+        """An algo its edge does not run: refused (this binary, for good) or not there yet."""
+        sha, why = self._refused.get((record.name, venue), ("", ""))
+        if sha == record.sha256:
+            return {"edge": venue, "state": "Refused", "reason": why}
+        return _pending(venue, reachable)
 
     async def logs(self, name: str, viewer: str) -> dict[str, list[str]]:
         record = self.visible(name, viewer)
@@ -215,7 +226,8 @@ class AlgoManager:
     def view(self, record: AlgoRecord, edges: list[dict[str, Any]], state: str | None = None) -> dict[str, Any]:
         states = {e.get("state") for e in edges}
         want = "Running" if record.running else "Stopped"
-        overall = want if states == {want} else "Degraded" if states & {"Failed", "Refused"} else "Progressing"
+        overall = (want if states == {want} else "Refused" if states == {"Refused"}
+                   else "Degraded" if states & {"Failed", "Refused"} else "Progressing")
         return {"name": record.name, "symbol": record.symbol, "sha256": record.sha256, "size": record.size,
                 "owner": record.owner, "params": record.params, "source": record.source,
                 "desired": want, "halted": record.halted or None, "state": state or overall,
@@ -237,9 +249,11 @@ class AlgoManager:
                 record.name, self.store.binary(record.sha256), record.symbol, params=record.params,
                 limits=self._edge_limits(record.symbol), running=record.running, owner=record.owner, timeout=30)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                return {"edge": venue, "state": "Refused", "reason": exc.details()}
+            if exc.code() not in _EDGE_AWAY:  # the edge answered: it will not run this binary
+                self._refused[(record.name, venue)] = (record.sha256, exc.details() or exc.code().name)
+                return self._absent(record, venue, True)
             return _pending(venue, False, f"{exc.code().name}: {exc.details()}")
+        self._refused.pop((record.name, venue), None)
         return _status_view(venue, status)
 
     async def _control(self, record: AlgoRecord, venue: str) -> dict[str, Any]:
@@ -362,6 +376,10 @@ def _kill_reason(client: str | None) -> str:
 
 def _s(d: Decimal | None) -> str:
     return "" if d is None else str(d)
+
+
+#: a deploy that failed on the way, not on the edge's judgement: sent again when the edge is back
+_EDGE_AWAY = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED})
 
 
 def _pending(venue: str, reachable: bool, reason: str = "") -> dict[str, Any]:

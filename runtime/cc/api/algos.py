@@ -13,7 +13,8 @@ from fastapi import APIRouter, Query, Request
 from ..algos.manager import AlgoManager
 from ..errors import OrderError
 from .auth import Client
-from .schemas import normalise_symbol
+from .parsing import BadInput, parse_symbol
+from .schemas import Algo, answers
 
 MAX_UPLOAD = (1 << 20) + 1
 
@@ -21,7 +22,9 @@ MAX_UPLOAD = (1 << 20) + 1
 def algo_routes(algos: AlgoManager) -> APIRouter:
     r = APIRouter(prefix="/v1/algos", tags=["algos"])
 
-    @r.post("", status_code=201)
+    @r.post("", status_code=201, openapi_extra={"requestBody": {"required": True, "content": {
+        "application/wasm": {"schema": {"type": "string", "format": "binary"}}}}},
+        **answers(Algo, 404, 409, 413, 415, status=201, described="stored and pushed: each edge's state"))
     async def deploy(request: Request, client: Client, name: str, symbol: str,
                      edges: Annotated[str, Query(description="comma-separated venues")],
                      param: Annotated[list[str] | None, Query(description="key=value, repeatable")] = None,
@@ -42,35 +45,35 @@ def algo_routes(algos: AlgoManager) -> APIRouter:
                 raise OrderError("INVALID_PARAMS", f"param {item!r} must be key=value")
             params[key] = value
         try:
-            sym = normalise_symbol(symbol)
-        except ValueError as exc:
-            raise OrderError("INVALID_SYMBOL", str(exc)) from None
+            sym = parse_symbol(symbol)
+        except BadInput as exc:
+            raise OrderError(exc.code, str(exc)) from None
         return await algos.deploy(name=name, wasm=bytes(body), symbol=sym,
                                   edges=[e.strip() for e in edges.split(",") if e.strip()], params=params,
                                   running=start, owner=client)
 
-    @r.get("")
+    @r.get("", **answers(list[Algo]))
     async def list_algos(client: Client) -> list[dict[str, Any]]:
         return await algos.statuses(client)
 
-    @r.get("/{name}")
+    @r.get("/{name}", **answers(Algo, 404))
     async def get_algo(name: str, client: Client) -> dict[str, Any]:
         algos.visible(name, client)
         return (await algos.statuses(client, name))[0]
 
-    @r.post("/{name}/start")
+    @r.post("/{name}/start", **answers(Algo, 404, 409))
     async def start_algo(name: str, client: Client) -> dict[str, Any]:
         return await algos.set_running(name, True, client)
 
-    @r.post("/{name}/stop")
+    @r.post("/{name}/stop", **answers(Algo, 404, 409))
     async def stop_algo(name: str, client: Client) -> dict[str, Any]:
         return await algos.set_running(name, False, client)
 
-    @r.delete("/{name}")
+    @r.delete("/{name}", **answers(Algo, 404, 409))
     async def delete_algo(name: str, client: Client) -> dict[str, Any]:
         return await algos.delete(name, client)
 
-    @r.get("/{name}/logs")
+    @r.get("/{name}/logs", **answers(dict[str, list[str]], 404, described="per edge: its log lines"))
     async def algo_logs(name: str, client: Client) -> dict[str, list[str]]:
         return await algos.logs(name, client)
 

@@ -10,11 +10,13 @@ from typing import Annotated, Any
 import orjson
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse as StarletteJSONResponse
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from seqmesh.runtime.dex.v3math import mid_of
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..domain import OrderType, Parent, Side
+from ..domain import OrderType, Parent, ParentState, Side
 from ..errors import OrderError
 from ..marketdata import MarketData
 from ..pools import PoolView, swap_gas_native
@@ -26,20 +28,46 @@ from .credentials import credential_routes
 from .deps import ApiDeps
 from .metrics import Metrics
 from .middleware import ApiGate
+from .openapi import without_unsent_422
+from .parsing import BadInput, parse_symbol
 from .ratelimit import RequestLimiter
 from .risk import KillSwitchRequest, RiskControls
-from .schemas import OrderRequest, normalise_symbol
+from .schemas import (
+    Bbo,
+    Book,
+    Edge,
+    Health,
+    KillSwitch,
+    Nbbo,
+    Order,
+    OrderRequest,
+    Pair,
+    Peer,
+    Pool,
+    Position,
+    RemoteOrder,
+    Risk,
+    Tca,
+    Trade,
+    answers,
+)
 from .tca import order_report, tca_routes
 
 
-class JSONResponse(Response):
+class JSONResponse(StarletteJSONResponse):
     """JSON rendered by orjson: every response of this API. (FastAPI's own ORJSONResponse, the
-    same few lines, is deprecated since 0.165.)"""
+    same few lines, is deprecated since 0.165.) A JSONResponse, so the spec shows each route's
+    declared document."""
 
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+
+
+#: FastAPI's and Starlette's own refusals, by status: their code in this API's errors
+HTTP_CODES = {400: "INVALID_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "BODY_TOO_LARGE",
+              415: "UNSUPPORTED_MEDIA_TYPE"}
 
 
 def _error(status: int, code: str, message: str, **detail: Any) -> JSONResponse:
@@ -117,11 +145,26 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
         metrics.rejections.labels(exc.code).inc()
         return _error(exc.status, exc.code, exc.message, **exc.detail)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """FastAPI's own refusals (a body that is not JSON, an unknown path) in this API's form."""
+        code = HTTP_CODES.get(exc.status_code, f"HTTP_{exc.status_code}")
+        message = exc.detail if isinstance(exc.detail, str) else code
+        metrics.rejections.labels(code).inc()
+        answer = _error(exc.status_code, code, message)
+        answer.headers.update(exc.headers or {})
+        return answer
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
         problems = [{"field": ".".join(str(x) for x in e["loc"] if x != "body"), "problem": e["msg"]}
-                    for e in exc.errors()]
+                    for e in errors]
         first = problems[0] if problems else {"field": "?", "problem": "invalid"}
+        refused = errors[0].get("ctx", {}).get("error") if errors else None
+        if isinstance(refused, BadInput):  # the parsers' own code and message, which name the field
+            metrics.rejections.labels(refused.code).inc()
+            return _error(400, refused.code, str(refused), problems=problems)
         metrics.rejections.labels("INVALID_REQUEST").inc()
         return _error(400, "INVALID_REQUEST", f"{first['field']}: {first['problem']}", problems=problems)
 
@@ -131,16 +174,21 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
             raise OrderError("ORDER_NOT_FOUND", f"no order {order_id!r}", 404)
         return p
 
-    def symbol_param(symbol: str) -> str:
+    def parsed_symbol(symbol: str) -> str:
         try:
-            s = normalise_symbol(symbol)
-        except ValueError as exc:
-            raise OrderError("INVALID_SYMBOL", str(exc), 400) from None
+            return parse_symbol(symbol)
+        except BadInput as exc:
+            raise OrderError(exc.code, str(exc), 400) from None
+
+    def symbol_param(symbol: str) -> str:
+        s = parsed_symbol(symbol)
         if s not in md.symbols():
             raise OrderError("UNKNOWN_SYMBOL", f"no venue lists {s}; see GET /v1/pairs", 404)
         return s
 
-    @app.post("/v1/orders", status_code=201)
+    @app.post("/v1/orders", status_code=201, **answers(
+        Order, 403, 409, 413, status=201, described="accepted: the order, its children, fills and routing",
+        also={200: (Order, "a known client_order_id with the same order: that order")}))
     async def submit(req: OrderRequest, client: Client) -> JSONResponse:
         t0 = time.perf_counter()
         kind = OrderType(req.type)
@@ -157,30 +205,31 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
             metrics.orders.labels(req.symbol, req.side, req.type).inc()
         return JSONResponse(order_view(parent, detail=True), status_code=201 if created else 200)
 
-    @app.get("/v1/orders")
-    async def list_orders(client: Client, symbol: str | None = None, state: str | None = None,
+    @app.get("/v1/orders", **answers(list[Order]))
+    async def list_orders(client: Client, symbol: str | None = None, state: ParentState | None = None,
                           limit: Annotated[int, Query(ge=1, le=1_000_000)] = 500) -> list[dict[str, Any]]:
-        orders = await deps.cache.client_orders(client, normalise_symbol(symbol) if symbol else None, state, limit)
+        orders = await deps.cache.client_orders(client, parsed_symbol(symbol) if symbol else None,
+                                                state.value if state else None, limit)
         return [order_view(p) for p in orders]
 
-    @app.get("/v1/orders/{order_id}")
+    @app.get("/v1/orders/{order_id}", **answers(Order, 404))
     async def get_order(order_id: str, client: Client) -> dict[str, Any]:
         return order_view(await owned(order_id, client), detail=True)
 
-    @app.delete("/v1/orders/{order_id}")
+    @app.delete("/v1/orders/{order_id}", **answers(Order, 404, 409))
     async def cancel(order_id: str, client: Client) -> dict[str, Any]:
         return order_view(await engine.cancel(await owned(order_id, client)), detail=True)
 
-    @app.post("/v1/orders/{order_id}/pause")
+    @app.post("/v1/orders/{order_id}/pause", **answers(Order, 404, 409))
     async def pause(order_id: str, client: Client) -> dict[str, Any]:
         """Hold an execution algorithm: no new slices (working ones keep working) until resumed."""
         return order_view(await deps.scheduler.pause(await owned(order_id, client)), detail=True)
 
-    @app.post("/v1/orders/{order_id}/resume")
+    @app.post("/v1/orders/{order_id}/resume", **answers(Order, 404, 409))
     async def resume(order_id: str, client: Client) -> dict[str, Any]:
         return order_view(await deps.scheduler.resume(await owned(order_id, client)), detail=True)
 
-    @app.get("/v1/orders/{order_id}/tca")
+    @app.get("/v1/orders/{order_id}/tca", **answers(Tca, 404))
     async def order_tca(order_id: str, client: Client) -> dict[str, Any]:
         return await order_report(deps, await owned(order_id, client))
 
@@ -188,35 +237,35 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
     if deps.credentials is not None:
         app.include_router(credential_routes(deps.credentials))
 
-    @app.get("/v1/positions")
+    @app.get("/v1/positions", **answers(list[Position]))
     async def positions(client: Client) -> list[dict[str, Any]]:
         return [p.view(md.mid(s)) for s, p in sorted(deps.positions.by_client.get(client, {}).items())]
 
-    @app.get("/v1/bbo")
+    @app.get("/v1/bbo", **answers(list[Bbo], 404))
     async def bbo(client: Client, symbol: str | None = None) -> list[dict[str, Any]]:
         symbols = [symbol_param(symbol)] if symbol else md.symbols()
         return [row for s in symbols for row in md.bbo(s)]
 
-    @app.get("/v1/nbbo/{symbol:path}")
+    @app.get("/v1/nbbo/{symbol:path}", **answers(Nbbo, 404))
     async def nbbo(symbol: str, client: Client) -> dict[str, Any]:
         return md.nbbo(symbol_param(symbol))
 
-    @app.get("/v1/book/{symbol:path}")
+    @app.get("/v1/book/{symbol:path}", **answers(Book, 404))
     async def book(symbol: str, client: Client, depth: Annotated[int, Query(ge=1, le=500)] = 20) -> dict[str, Any]:
         return md.unified(symbol_param(symbol), depth)
 
-    @app.get("/v1/pools")
+    @app.get("/v1/pools", **answers(list[Pool], 404))
     async def pools(client: Client, symbol: str | None = None) -> list[dict[str, Any]]:
         """The AMM pools the router quotes (each as of its block) and their chains' gas."""
         views = md.pools.pools(symbol_param(symbol)) if symbol else md.pools.all()
         return [pool_view(v, md) for v in sorted(views, key=lambda v: (v.state.symbol, v.venue))]
 
-    @app.get("/v1/trades")
+    @app.get("/v1/trades", **answers(list[Trade], 404))
     async def trades(client: Client, symbol: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                      ) -> list[dict[str, Any]]:
         return list(md.trades.get(symbol_param(symbol), []))[-limit:]
 
-    @app.get("/v1/edges")
+    @app.get("/v1/edges", **answers(list[Edge]))
     async def edges(client: Client) -> list[dict[str, Any]]:
         rows = [{"venue": link.venue, "region": link.region, "remote": False, "address": link.address,
                  "connected": link.connected, "latency_ms": round(link.rtt_ms, 3), "reconnects": link.reconnects,
@@ -235,7 +284,7 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
                              "symbols": [i.symbol for i in v.info.instruments]})
         return rows
 
-    @app.get("/v1/remote-orders")
+    @app.get("/v1/remote-orders", **answers(list[RemoteOrder]))
     async def remote_orders(client: Client) -> list[dict[str, Any]]:
         """What this region's edges did for other regions' orders (the home CC's own record): the
         recent ones, and every one not yet final."""
@@ -247,7 +296,7 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
         records.update(home.view)
         return [records[cid] for cid in sorted(records)]
 
-    @app.get("/v1/peers")
+    @app.get("/v1/peers", **answers(list[Peer]))
     async def peers(client: Client) -> list[dict[str, Any]]:
         return [{"region": p.region, "endpoint": p.endpoint, "connected": mesh.alive(p) if mesh else False,
                  "outbound": p.connected_out, "inbound": p.connected_in,
@@ -256,24 +305,24 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
                  "last_error": p.last_error or None}
                 for p in (mesh.peers.values() if mesh else ())]
 
-    @app.get("/v1/pairs")
+    @app.get("/v1/pairs", **answers(list[Pair]))
     async def pairs(client: Client) -> list[dict[str, Any]]:
         return [{"symbol": s, "venues": [{"venue": vb.venue, "region": vb.region, "remote": vb.remote,
                                           "tick": str(vb.prices.step), "lot": str(vb.qtys.step),
                                           "stale": md.is_stale(vb)} for vb in md.venue_books(s)]}
                 for s in md.symbols()]
 
-    @app.post("/v1/risk/kill-switch")
+    @app.post("/v1/risk/kill-switch", **answers(KillSwitch, 403, 404, 413))
     async def kill_switch(req: KillSwitchRequest, caller: Caller) -> dict[str, Any]:
         """Your own kill switch (scope client), another client's or the region's (admin)."""
         return await controls.kill_switch(req, caller)
 
-    @app.get("/v1/risk")
+    @app.get("/v1/risk", **answers(Risk, 403, 404))
     async def risk(caller: Caller, client_id: str | None = None) -> dict[str, Any]:
         """Your limits and usage; an admin may name another client."""
         return controls.view(caller, client_id)
 
-    @app.get("/healthz")
+    @app.get("/healthz", **answers(Health, public=True))
     async def healthz() -> dict[str, Any]:
         links = deps.edges.values()
         return {"status": "ok", "region": region, "edges_connected": sum(link.connected for link in links),
@@ -283,9 +332,10 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
         app.include_router(algo_routes(algos))
     app.include_router(client_routes(deps.clients))
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> PlainTextResponse:
         await metrics.refresh(deps)
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    without_unsent_422(app)
     return app

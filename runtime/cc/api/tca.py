@@ -19,6 +19,7 @@ from ..domain import Parent
 from ..tca import chart, report
 from .auth import Client
 from .deps import ApiDeps
+from .schemas import answers
 
 
 async def slices_of(deps: ApiDeps, p: Parent) -> list[Parent]:
@@ -44,7 +45,8 @@ def tca_routes(deps: ApiDeps, owned: Callable[[str, str], Awaitable[Parent]]) ->
     drawing = asyncio.Lock()
 
     @r.get("/v1/orders/{order_id}/tca.svg", response_class=Response,
-           responses={200: {"content": {"image/svg+xml": {}}}})
+           responses={**answers(None, 404)["responses"],
+                      200: {"description": "the chart", "content": {"image/svg+xml": {"schema": {"type": "string"}}}}})
     async def order_tca_chart(order_id: str, client: Client) -> Response:
         """The execution drawn: fills per venue over time against the mid, and the schedule."""
         p = await owned(order_id, client)

@@ -26,6 +26,7 @@ from ..errors import OrderError
 from ..marketdata import MarketData
 from ..orders.cache import OrderCache
 from ..orders.engine import OrderEngine
+from ..orders.idempotency import same_order
 from ..orders.ids import OrderIds
 from ..orders.validate import validate
 from ..risk import RiskDenied, RiskEngine
@@ -96,7 +97,7 @@ class AlgoScheduler:
         if client_order_id:
             known = await self.cache.by_client_order_id(client, client_order_id)
             if known is not None:
-                return known, False
+                return same_order(known, symbol, side, qty, type, price, params), False
         checked = parse(type, params)
         if type is OrderType.ICEBERG and price is None:
             raise OrderError("LIMIT_WITHOUT_PRICE", "an iceberg order needs a limit price", 400)

@@ -25,9 +25,10 @@ from ..store import LedgerStore, StoreConflict
 from .booking import Booking
 from .cache import OrderCache
 from .dispatch import Dispatcher
+from .idempotency import same_order
 from .ids import OrderIds
 from .routes import children_of
-from .validate import validate
+from .validate import untakeable, validate
 
 ZERO = Decimal(0)
 
@@ -70,7 +71,7 @@ class OrderEngine:
         if client_order_id:
             known = await self.cache.by_client_order_id(client, client_order_id)
             if known is not None:
-                return known, False
+                return same_order(known, symbol, side, qty, type, price), False
         books = self.marketdata.venue_books(symbol)
         validate(symbol, qty, type, price, books)
         candidates = self.candidates(symbol, side)
@@ -88,8 +89,8 @@ class OrderEngine:
             raise OrderError(d.code, d.message, 403, limit=d.limit, value=d.value) from None
         mid = (best_bid + best_ask) / 2 if best_bid is not None and best_ask is not None else None
         route = self.router.route(side, qty, candidates, price, mid)
-        if type is OrderType.MARKET and not route.allocations:
-            raise OrderError("NO_LIQUIDITY", f"no live venue can fill any of {qty} {symbol} now", 409)
+        if not route.allocations:  # nothing placed: refused, never a parent left `new` without children
+            raise untakeable(symbol, qty, price, ref, candidates)
         now = self.clock.now_ns()
         decision: dict[str, Any] = {"route": route.summary(), "decided_ns": now}
         if algo_parent is not None:
