@@ -81,6 +81,25 @@ def wrap(data_key: bytes, recipient_public_raw: bytes, aad: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
+class SealedCredential:
+    """A credential as the CC sends and keeps it."""
+
+    wrap_key_id: str
+    wrapped_key: bytes
+    sealed: bytes
+
+
+def seal_credential(plaintext: bytes, client: str, venue: str, credential_id: str,
+                    recipient_public_raw: bytes) -> SealedCredential:
+    """`plaintext` sealed under a fresh data key, that key wrapped for the recipient; the data key
+    goes out of scope here: nobody who holds only the result can open it without the private key."""
+    data_key = new_data_key()
+    return SealedCredential(key_id(recipient_public_raw),
+                            wrap(data_key, recipient_public_raw, data_key_aad(client, venue, credential_id)),
+                            seal(plaintext, data_key, credential_aad(client, venue, credential_id)))
+
+
+@dataclass(frozen=True)
 class WrappingKey:
     """An edge's X25519 wrapping key pair (the private half never leaves the edge)."""
 

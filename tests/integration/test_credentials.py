@@ -25,7 +25,7 @@ from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import edge_pb2 as pb
 
 from seqmesh.client.api import ApiError, CCClient
-from seqmesh.common.sealing import WrappingKey, credential_aad, data_key_aad, new_data_key, seal, wrap
+from seqmesh.common.sealing import WrappingKey, seal_credential
 from seqmesh.testing.mesh import TEST_VENUES, Region, cc_tls_paths
 from seqmesh.testing.processes import wait_until
 
@@ -166,11 +166,9 @@ def _sealed_for_edge(region: Region, client: str, cid: str, body: bytes) -> pb.S
         async with EdgeClient(region.edges["binance"][1], TlsFiles(ca, cert, key)) as edge:
             return (await edge.info()).wrapping_key
 
-    pub = asyncio.run(public())
-    dk = new_data_key()
-    return pb.SealedCredential(credential_id=cid, client=client, venue="binance", wrap_key_id=pub.key_id,
-                               wrapped_key=wrap(dk, pub.public_key, data_key_aad(client, "binance", cid)),
-                               sealed=seal(body, dk, credential_aad(client, "binance", cid)))
+    parts = seal_credential(body, client, "binance", cid, asyncio.run(public()).public_key)
+    return pb.SealedCredential(credential_id=cid, client=client, venue="binance", wrap_key_id=parts.wrap_key_id,
+                               wrapped_key=parts.wrapped_key, sealed=parts.sealed)
 
 
 def test_tampered_credential_refused(region: Region) -> None:

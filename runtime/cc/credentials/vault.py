@@ -26,7 +26,7 @@ import grpc
 import orjson
 from seqmesh.runtime.proto import edge_pb2 as pb
 
-from seqmesh.common.sealing import credential_aad, data_key_aad, new_data_key, seal, wrap
+from seqmesh.common.sealing import seal_credential
 
 from ..edges import EdgeLink
 from ..errors import OrderError
@@ -98,13 +98,13 @@ class CredentialVault:
                              f"({self._accounts[(client, venue)]}): delete it first", 409)
         link, public = self._link(venue)
         cid = "cred-" + secrets.token_hex(8)
-        data_key = new_data_key()
-        body = orjson.dumps({"key": api_key, "secret": secret, "passphrase": passphrase, "wallet_key": wallet_key})
-        sealed = pb.SealedCredential(
-            credential_id=cid, client=client, venue=venue, wrap_key_id=public.key_id,
-            wrapped_key=wrap(data_key, public.public_key, data_key_aad(client, venue, cid)),
-            sealed=seal(body, data_key, credential_aad(client, venue, cid)))
-        del data_key, body
+        sealed_parts = seal_credential(orjson.dumps({"key": api_key, "secret": secret, "passphrase": passphrase,
+                                                     "wallet_key": wallet_key}), client, venue, cid, public.public_key)
+        if sealed_parts.wrap_key_id != public.key_id:
+            raise OrderError("VENUE_UNAVAILABLE", f"the edge of {venue} announced a malformed wrapping key", 503)
+        sealed = pb.SealedCredential(credential_id=cid, client=client, venue=venue,
+                                     wrap_key_id=sealed_parts.wrap_key_id, wrapped_key=sealed_parts.wrapped_key,
+                                     sealed=sealed_parts.sealed)
         try:
             installed = await link.client.stub.InstallCredential(pb.CredentialInstall(credential=sealed, check=True),
                                                                  timeout=INSTALL_TIMEOUT_S)
