@@ -189,6 +189,12 @@ class LedgerStore(Protocol):
         """Algo fills with the deploying client (a Fill whose parent_id is "algo:NAME")."""
         ...
 
+    async def client_fill_page(self, client: str, after: int, limit: int, symbol: str | None = None,
+                               order_id: str | None = None) -> list[tuple[int, Fill]]:
+        """The client's order fills booked after position `after` (0: from the first), at most
+        `limit`, in booking order, each with its position (the next page's `after`)."""
+        ...
+
     async def remote_children(self) -> dict[str, tuple[str, str]]:
         """child id -> (origin region, venue), of the hosted children not yet final."""
         ...

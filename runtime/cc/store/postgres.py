@@ -500,6 +500,19 @@ class PostgresLedgerStore:
         return [rows.algo_fill(r) for r in
                 await self._fetch(f"SELECT {rows.ALGO_FILL_COLUMNS} FROM algo_fills ORDER BY seq")]
 
+    async def client_fill_page(self, client: str, after: int, limit: int, symbol: str | None = None,
+                               order_id: str | None = None) -> list[tuple[int, Fill]]:
+        where, args = ["p.client = $1", "f.seq > $2"], [client, after]
+        for column, value in (("f.symbol", symbol), ("f.parent_id", order_id)):
+            if value:
+                args.append(value)
+                where.append(f"{column} = ${len(args)}")
+        found = await self._fetch(
+            f"SELECT f.seq, {', '.join('f.' + c.strip() for c in rows.FILL_COLUMNS.split(','))} FROM fills f"
+            f" JOIN parents p ON p.order_id = f.parent_id WHERE {' AND '.join(where)} ORDER BY f.seq"
+            f" LIMIT ${len(args) + 1}", *args, limit)
+        return [(r[0], rows.fill(r[1:])) for r in found]
+
     async def remote_children(self) -> dict[str, tuple[str, str]]:
         found = await self._fetch("SELECT child_id, origin, venue FROM remote_children WHERE final_ns IS NULL")
         return {r[0]: (r[1], r[2]) for r in found}

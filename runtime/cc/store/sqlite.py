@@ -299,6 +299,19 @@ class SqliteLedgerStore:
         return [rows.algo_fill(r) for r in
                 self.db.execute(f"SELECT {rows.ALGO_FILL_COLUMNS} FROM algo_fills ORDER BY rowid")]
 
+    async def client_fill_page(self, client: str, after: int, limit: int, symbol: str | None = None,
+                               order_id: str | None = None) -> list[tuple[int, Fill]]:
+        where, args = ["p.client = ?", "f.rowid > ?"], [client, after]
+        for column, value in (("f.symbol", symbol), ("f.parent_id", order_id)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        cur = self.db.execute(
+            f"SELECT f.rowid, {', '.join('f.' + c.strip() for c in rows.FILL_COLUMNS.split(','))} FROM fills f"
+            f" JOIN parents p ON p.order_id = f.parent_id WHERE {' AND '.join(where)} ORDER BY f.rowid LIMIT ?",
+            (*args, limit))
+        return [(r[0], rows.fill(r[1:])) for r in cur]
+
     async def remote_children(self) -> dict[str, tuple[str, str]]:
         return {r[0]: (r[1], r[2]) for r in self.db.execute(
             "SELECT child_id, origin, venue FROM remote_children WHERE final_ns IS NULL")}
