@@ -5,10 +5,11 @@
 #   crane          crane (packs OCI images without Docker)
 #   node           kubelet, kube-scheduler, kube-proxy, containerd (+ctr, shim), runc, CNI plugins
 #                  (cni/), CoreDNS, and images/ (the pause image, a busybox image for tests)
+#   netpol         kube-router (its network policy controller enforces NetworkPolicies on the node)
 # Each group is cached under ${XDG_CACHE_HOME:-~/.cache}/seqmesh in a directory named by its
 # versions, and every complete group is linked into .cache/bin; a second run takes a second.
-# The node's apt packages (iptables at run time; libseccomp-dev, busybox-static to build) are
-# installed only when missing. Prints how long it took.
+# The node's apt packages (iptables, ipset at run time; libseccomp-dev, busybox-static to build)
+# are installed only when missing. Prints how long it took.
 # Usage: bash hack/build-k8s.sh [GROUP...]   (default: all groups; `control-plane crane` for
 # tests that need no node)
 set -euo pipefail
@@ -22,6 +23,9 @@ CONTAINERD_VERSION=${CONTAINERD_VERSION:-v2.4.2}
 RUNC_VERSION=${RUNC_VERSION:-v1.3.7}
 CNI_VERSION=${CNI_VERSION:-v1.10.0}
 COREDNS_VERSION=${COREDNS_VERSION:-v1.15.0}
+# The only version the module proxy serves here; its reported flaws are in IPv6 policies (the
+# development node is IPv4 only), see docs/dev-cluster.md.
+KUBE_ROUTER_VERSION=${KUBE_ROUTER_VERSION:-v2.1.0}
 STAGING_VERSION="v0.${K8S_VERSION#v1.}"
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/seqmesh"
 start=$(date +%s)
@@ -39,7 +43,9 @@ bins[crane]="crane"
 store[node]="$cache/node-k8s-${K8S_VERSION}_containerd-${CONTAINERD_VERSION}_runc-${RUNC_VERSION}_cni-${CNI_VERSION}_coredns-${COREDNS_VERSION}"
 bins[node]="kubelet kube-scheduler kube-proxy containerd ctr containerd-shim-runc-v2 runc coredns
   cni/bridge cni/host-local cni/loopback cni/portmap images/pause.tar images/busybox.tar"
-groups=(control-plane crane node)
+store[netpol]="$cache/netpol-kube-router-${KUBE_ROUTER_VERSION}"
+bins[netpol]="kube-router"
+groups=(control-plane crane node netpol)
 want=("$@"); [ ${#want[@]} -gt 0 ] || want=("${groups[@]}")
 for g in "${want[@]}"; do
   [ -n "${store[$g]:-}" ] || { echo "build-k8s: unknown group '$g' (groups: ${groups[*]})" >&2; exit 2; }
@@ -178,12 +184,21 @@ build_node() {
   fi
 }
 
+build_netpol() {
+  local m=github.com/cloudnativelabs/kube-router/v2
+  GOBIN="${store[netpol]}" go install -ldflags "-X $m/pkg/version.Version=$KUBE_ROUTER_VERSION" \
+    "$m/cmd/kube-router@$KUBE_ROUTER_VERSION"
+}
+
 build_crane() { GOBIN="${store[crane]}" go install "github.com/google/go-containerregistry/cmd/crane@$CRANE_VERSION"; }
 
 complete() { local b; for b in ${bins[$1]}; do [ -s "${store[$1]}/$b" ] || return 1; done; }
 
 # The node runs kube-proxy and the kubelet, which need iptables at run time, not only to build.
 [[ " ${want[*]} " == *" node "* ]] && apt_need iptables
+# The node runs kube-router's policy controller, which programs iptables and ipset.
+[[ " ${want[*]} " == *" node "* && " ${want[*]} " != *" netpol "* ]] && want+=(netpol)
+[[ " ${want[*]} " == *" netpol "* ]] && apt_need iptables ipset
 # The node's images are packed with crane.
 [[ " ${want[*]} " == *" node "* && " ${want[*]} " != *" crane "* ]] && want=(crane "${want[@]}")
 for g in "${want[@]}"; do

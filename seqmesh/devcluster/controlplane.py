@@ -31,7 +31,7 @@ from seqmesh.common.children import die_with_parent
 
 from .binaries import REPO, binary
 from .net import free_port, http_ok
-from .node import NODE_IP, Node
+from .node import NODE_IP, SERVICE_CIDR, Node
 
 __all__ = ["REPO", "ControlPlane", "binary", "free_port"]
 
@@ -168,7 +168,7 @@ class ControlPlane:
             f"--bind-address={self.address}", f"--advertise-address={self.address}",
             f"--cert-dir={self.workdir / 'certs'}",
             f"--tls-cert-file={p / 'apiserver.crt'}", f"--tls-private-key-file={p / 'apiserver.key'}",
-            f"--client-ca-file={p / 'ca.crt'}", "--service-cluster-ip-range=10.0.0.0/24",
+            f"--client-ca-file={p / 'ca.crt'}", f"--service-cluster-ip-range={SERVICE_CIDR}",
             "--allow-privileged=true", f"--service-account-issuer={self.server}/",
             f"--service-account-key-file={p / 'sa.pub'}", f"--service-account-signing-key-file={p / 'sa.key'}",
             "--enable-priority-and-fairness=false", "--v=1",

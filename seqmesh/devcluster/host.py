@@ -2,9 +2,10 @@
 
 A kubelet, containerd and the CNI plugins write to fixed paths (`/var/lib/kubelet/device-plugins`,
 `/run/containerd/{s,fifo}`, `/run/netns/cni-*`, `/var/lib/cni`, `/var/log/containers`), create
-`kubepods` cgroups, iptables chains (KUBE-*, CNI-*) and sysctls, and leave mounts and shim
-processes behind. One node runs per machine (`NodeLock`); `clean` removes all of it, both when a
-node stops and before one starts (a node that was killed leaves everything behind).
+`kubepods` cgroups, iptables chains (KUBE-*, CNI-*), kube-router's ipsets (KUBE-*) and sysctls,
+and leave mounts and shim processes behind. One node runs per machine (`NodeLock`); `clean`
+removes all of it, both when a node stops and before one starts (a node that was killed leaves
+everything behind).
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 FIXED_DIRS = (Path("/run/containerd"), Path("/var/lib/kubelet"), Path("/var/lib/cni"))
 NETNS_DIR = Path("/run/netns")
 CONTAINER_LOG_LINKS = Path("/var/log/containers")
-# Sysctls the kubelet (vm.*, kernel.*) and the node's routing (ip_forward) change; restored on stop.
-SYSCTLS = ("net/ipv4/ip_forward", "vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic",
-           "kernel/panic_on_oops", "kernel/keys/root_maxkeys", "kernel/keys/root_maxbytes")
+# Sysctls the kubelet (vm.*, kernel.*), the node's routing (ip_forward) and its policy enforcement
+# (bridged traffic through iptables) change; restored on stop.
+SYSCTLS = ("net/ipv4/ip_forward", "net/bridge/bridge-nf-call-iptables", "vm/overcommit_memory",
+           "vm/panic_on_oom", "kernel/panic", "kernel/panic_on_oops", "kernel/keys/root_maxkeys",
+           "kernel/keys/root_maxbytes")
 
 
 class NodeBusy(RuntimeError):
@@ -103,6 +106,7 @@ def clean(workdir: Path, binaries: Path) -> list[str]:
             shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
     problems += _remove_cgroups()
     problems += _remove_chains()
+    problems += _remove_ipsets()  # once no rule refers to them
     for d in FIXED_DIRS:
         shutil.rmtree(d, ignore_errors=True)
         if d.exists():
@@ -216,4 +220,17 @@ def _remove_chains() -> list[str]:
             for chain in ours:
                 if subprocess.run([tool, "-w", "-t", table, "-X", chain], capture_output=True).returncode != 0:
                     left.append(f"{tool} -t {table} chain {chain} not removed")
+    return left
+
+
+def _remove_ipsets() -> list[str]:
+    """kube-router's sets of pod addresses (KUBE-SRC-*, KUBE-DST-*; `inet6:` for IPv6)."""
+    if shutil.which("ipset") is None:
+        return []
+    listing = subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True)
+    ours = [name for name in listing.stdout.split() if name.removeprefix("inet6:").startswith("KUBE-")]
+    left = []
+    for name in ours:
+        if subprocess.run(["ipset", "destroy", name], capture_output=True).returncode != 0:
+            left.append(f"ipset {name} not removed")
     return left

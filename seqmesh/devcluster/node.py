@@ -1,6 +1,7 @@
 """A real node for the development control plane: containerd and runc, the kubelet, the
-scheduler, kube-proxy (iptables), CoreDNS and a local-volume provisioner, all host processes
-built by hack/build-k8s.sh (the `node` group).
+scheduler, kube-proxy (iptables), CoreDNS, a local-volume provisioner and kube-router's network
+policy controller (NetworkPolicies enforced: `netpolicy.py`), all host processes built by
+hack/build-k8s.sh (the `node` group).
 
 Configured for this machine kind (cgroup v1, cgroupfs driver; no CAP_SYS_RESOURCE, so containerd
 clamps negative OOM scores: `restrict_oom_score_adj`). Pods attach to the bridge `seqmesh0`
@@ -25,7 +26,7 @@ import yaml
 
 from seqmesh.common.certs import issue_leaf
 
-from . import host
+from . import host, netpolicy
 from .binaries import binary
 from .images import image_names, load_image
 from .net import free_port, http_ok
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 NODE_NAME = "seqmesh-node"
 NODE_IP = "10.244.0.1"
 POD_CIDR = "10.244.0.0/24"
+SERVICE_CIDR = "10.0.0.0/24"  # the API server's --service-cluster-ip-range
 CLUSTER_DOMAIN = "cluster.local"
 BUSYBOX_IMAGE = "seqmesh.dev/busybox:1"  # built by hack/build-k8s.sh for tests (Debian's busybox-static)
 SOCKET = host.RUN_DIR / "containerd.sock"  # short: unix socket paths are limited to 108 bytes
@@ -59,7 +61,7 @@ class Node:
     def prepare(self) -> None:
         """Before the API server starts (it listens on the bridge): take the machine's node lock,
         remove what a killed node left, route between pods and the host."""
-        for name in ("kubelet", "containerd", "runc", "kube-proxy", "coredns", "cni"):
+        for name in ("kubelet", "containerd", "runc", "kube-proxy", "coredns", "cni", netpolicy.AGENT):
             self.binary(name)  # a clear error now rather than a half-started node
         self.lock = host.NodeLock(self.wait)
         host.clean(self.dir, self._shim_dir())
@@ -93,6 +95,8 @@ class Node:
         self._start_storage()
         self.cp.kubectl("apply", "-f", "-", input=json.dumps(storage_class_manifest()))
         self.cp.wait_for("kubelet", self._ready, timeout)
+        # After the node is registered: the controller reads its address from the Node at start.
+        netpolicy.start(self.cp, NODE_NAME, SERVICE_CIDR, str(self.binary(netpolicy.AGENT)), timeout)
 
     def _ready(self) -> bool:
         jsonpath = '{.status.conditions[?(@.type=="Ready")].status}'

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from seqmesh.devcluster.controlplane import REPO, ControlPlane
+from seqmesh.devcluster.node import BUSYBOX_IMAGE
 from seqmesh.testing.processes import wait_until
 
 NS = "default"
@@ -77,6 +78,15 @@ def scratch_namespace(cp: ControlPlane, name: str, timeout: float = 60) -> Itera
 def apply(cp: ControlPlane, ns: str, *objects: dict[str, Any]) -> None:
     cp.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
                                                                 "items": list(objects)}))
+
+
+def busybox_pod(name: str, script: str, **spec: Any) -> dict[str, Any]:
+    """A pod of the node's test image running `script`; `labels` and `container` (fields merged
+    into the container) are taken from `spec`, the rest is the pod's spec."""
+    container = {"name": "main", "image": BUSYBOX_IMAGE, "imagePullPolicy": "Never",
+                 "command": ["sh", "-c", script], **spec.pop("container", {})}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": spec.pop("labels", {})},
+            "spec": {"containers": [container], "terminationGracePeriodSeconds": 1, **spec}}
 
 
 def wait_pods(cp: ControlPlane, ns: str, target: str, condition: str = "Ready", timeout: float = 90) -> None:

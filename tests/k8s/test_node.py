@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from seqmesh.devcluster.controlplane import ControlPlane
-from seqmesh.devcluster.node import BUSYBOX_IMAGE, NODE_IP, NODE_NAME, POD_CIDR
+from seqmesh.devcluster.node import NODE_IP, NODE_NAME, POD_CIDR
 from seqmesh.testing.kube import (
     SEQMESH_IMAGE,
     apply,
+    busybox_pod,
     dns_lookup,
     load_seqmesh_image,
     pod_exec,
@@ -23,13 +24,6 @@ from seqmesh.testing.kube import (
 from seqmesh.testing.processes import wait_until
 
 pytestmark = pytest.mark.k8s
-
-
-def busybox_pod(name: str, script: str, **spec: Any) -> dict[str, Any]:
-    container = {"name": "main", "image": BUSYBOX_IMAGE, "imagePullPolicy": "Never",
-                 "command": ["sh", "-c", script], **spec.pop("container", {})}
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": spec.pop("labels", {})},
-            "spec": {"containers": [container], "terminationGracePeriodSeconds": 1, **spec}}
 
 
 def get(cp: ControlPlane, ns: str, kind: str, name: str) -> dict[str, Any]:
