@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 
 import grpc
 from seqmesh.runtime.links.tls import TlsFiles, server_credentials
@@ -26,6 +27,8 @@ from .hub import MarketDataHub
 from .journal import Journal
 from .oms import OrderManager
 from .ratelimit import TokenBucket
+from .recorder import Recorder
+from .recording import Header
 from .service import EdgeService
 from .solana.gateway import SolanaGateway
 from .solana.levels import LevelsStream
@@ -70,6 +73,7 @@ class EdgeApp:
                                            self._account_gateway)
         self.stream: MarketStream | LevelsStream | DexStream
         self.algos: AlgoManager
+        self.recorder: Recorder | None = None
         self.server: grpc.aio.Server | None = None
         self.port = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -111,6 +115,9 @@ class EdgeApp:
         else:
             self.stream = MarketStream(self._ws, self.feed, list(self.instruments), self.tapped)
         self.stream.start()
+        if self.settings.record is not None:
+            self.recorder = Recorder(self.settings.record, Header(time.time_ns(), self.info()))
+            self.recorder.start(self.hub, self.feed.snapshots)
         await self.oms.reconcile()  # whatever happened at the venue while we were away
         if isinstance(self.gateway, DexGateway):  # a settled swap is booked at once, not at the next poll
             self.gateway.on_settled = self.oms.reconcile
@@ -145,6 +152,8 @@ class EdgeApp:
                 await task
         if hasattr(self, "stream"):
             await self.stream.stop()
+        if self.recorder is not None:
+            self.recorder.close()
         await self.gateway.close()
         if hasattr(self, "oms"):
             self.oms.journal.close()

@@ -42,7 +42,7 @@ def _settings(args: Any) -> Any:
             rate_limit_per_s=args.rate_limit or (2000.0 if args.sim_url else 20.0),
             rate_limit_burst=args.burst or (4000.0 if args.sim_url else 40.0),
             poll_interval_s=args.poll_interval, durability=args.durability, commit_delay_ms=args.commit_delay_ms,
-            solana=_solana(args), dex=_dex(args),
+            solana=_solana(args), dex=_dex(args), record=Path(args.record) if args.record else None,
         )
     except ValidationError as exc:
         raise SystemExit(f"seqmesh edge: invalid settings: {exc}") from None
@@ -128,6 +128,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--wrapping-keys", metavar="DIR",
                    help="the X25519 keys (*.pem; current: last by name) clients' credentials are wrapped for "
                         "(default: STATE_DIR/wrapping-keys, created with a first key); add one to rotate")
+    p.add_argument("--record", metavar="FILE", help="write the market data to a recording for backtests "
+                                                     "(docs/backtest.md)")
     p.add_argument("--rate-limit", type=float, help="venue requests per second (default 20; 2000 for a simulator)")
     p.add_argument("--burst", type=float, help="token bucket size (default 40; 4000 for a simulator)")
     p.add_argument("--poll-interval", type=float, default=0.25, help="seconds between trade polls")

@@ -29,6 +29,7 @@ class EdgeSettings(BaseModel):
     wrapping_keys: Path | None = Field(None, description=(
         "directory of the X25519 keys clients' credentials are wrapped for (*.pem, the current one last by "
         "name); default: <state_dir>/wrapping-keys, created with a first key"))
+    record: Path | None = Field(None, description="write the market data to this recording (docs/backtest.md)")
     listen: str = "127.0.0.1:0"
     ca: Path
     cert: Path

@@ -132,9 +132,9 @@ class WrappingKey:
         if len(wrapped) < _PUBLIC + _NONCE + 16:
             raise SealBroken("the wrapped data key is truncated")
         eph_raw, nonce, body = wrapped[:_PUBLIC], wrapped[_PUBLIC:_PUBLIC + _NONCE], wrapped[_PUBLIC + _NONCE:]
-        kek = _kek(self.private.exchange(X25519PublicKey.from_public_bytes(eph_raw)), eph_raw, self.public_raw)
         try:
+            kek = _kek(self.private.exchange(X25519PublicKey.from_public_bytes(eph_raw)), eph_raw, self.public_raw)
             return AESGCM(kek).decrypt(nonce, body, aad)
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # ValueError: an ephemeral key of low order (a forged one)
             raise SealBroken("the wrapped data key failed authentication (tampered with, or wrapped for another "
                              "key, client or venue)") from None
