@@ -113,7 +113,7 @@ class Backtest:
         self.prices, self.qtys = DecimalScale(spec.tick), DecimalScale(spec.lot)
         fees = settings.fees or Fees(Decimal(header.info.maker_fee or "0"), Decimal(header.info.taker_fee or "0"))
         self.now = header.start_ns
-        self.market = ReplayMarket(spec, fees, lambda: self.now // 1_000_000)
+        self.market = ReplayMarket(spec, fees, lambda: self.now)
         self.rng = random.Random(settings.seed)
         self.due: list[tuple[int, int, Callable[[], None]]] = []  # (time, seq, what)
         self._seq = itertools.count()

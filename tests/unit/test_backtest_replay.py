@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 import wasmtime
 from seqmesh.runtime.backtest import report
 from seqmesh.runtime.backtest.replay import Backtest, Result, Settings
@@ -40,14 +41,20 @@ def sell(at: int, price: str, qty: str) -> pb.MarketData:
                                         ts=pb.Timestamps(edge_recv_ts=T0 + at * MS)))
 
 
-def backtest(tmp: Path, items: list[pb.MarketData], wasm: bytes, **settings: object) -> Result:
+def run(tmp: Path, items: list[pb.MarketData], wasm: bytes, **settings: object) -> Backtest:
     path = tmp / "r.rec"
     writer = RecordingWriter(path, Header(T0, INFO))
     for item in items:
         writer.write_item(item)
     writer.close()
     with Recording(path) as rec:
-        return Backtest(wasm, rec, Settings(**settings)).run()  # type: ignore[arg-type]
+        bt = Backtest(wasm, rec, Settings(**settings))  # type: ignore[arg-type]
+        bt.run()
+        return bt
+
+
+def backtest(tmp: Path, items: list[pb.MarketData], wasm: bytes, **settings: object) -> Result:
+    return run(tmp, items, wasm, **settings).result
 
 
 # Bids 1 BTC (1000 lots) at the best bid, once.
@@ -81,6 +88,22 @@ def test_an_order_fills_only_after_the_queue_ahead_traded(tmp_path: Path) -> Non
     # bought 0.4 at 100 and paid 0.0004 BTC (0.04 USDT): marked at 100.045 that is 0.018 - 0.04
     assert out["pnl"]["unrealised"] == "0.018" and out["pnl"]["fees"] == "0.04" and out["pnl"]["total"] == "-0.022"
     assert Decimal(out["pnl"]["cash"]) + Decimal("0.4") * Decimal("100.045") == Decimal(out["pnl"]["total"])
+
+
+@pytest.mark.parametrize("behind", ["0", "4"])  # external liquidity queued behind the algo's bid
+@pytest.mark.parametrize("delta_first", [False, True])
+def test_a_trade_recorded_after_its_depth_update_moves_the_queue_the_same(tmp_path: Path, behind: str,
+                                                                          delta_first: bool) -> None:
+    joined = Decimal(5) + Decimal(behind)
+    trade, update = sell(10, "100.00", "3"), delta(10, bids=[lv("100.00", str(joined - 3))])
+    tail = [delta(1, bids=[lv("100.00", str(joined))]), *([update, trade] if delta_first else [trade, update])]
+    bt = run(tmp_path, [BOOK, *tail, sell(20, "100.00", "2.5")], ONE_AT_BEST_BID)  # 2 ahead, then 0.5 of the algo's
+    r = bt.result
+    assert [f.fill.qty for f, _, _ in r.fills] == [Decimal("0.5")]
+    assert [o.state for o in r.orders] == ["partially_filled"]
+    # what rests at 100.00 besides the algo's 0.5 is the recorded size after the trades, all behind it
+    queue = list(bt.market.book.bids.queues[Decimal("100.00")])
+    assert queue[0].account == "algo" and sum(o.remaining for o in queue[1:]) == joined - 3 - 2
 
 
 def test_a_trade_below_the_bid_fills_it_first(tmp_path: Path) -> None:

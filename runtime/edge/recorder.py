@@ -1,0 +1,86 @@
+"""`seqmesh edge --record FILE`: the edge's market data written to a recording as it is published.
+
+The recorder is one more subscriber of the edge's hub, but its queue hands items to a writer
+thread: the feed path pays one queue put per item, and serialising, compressing and writing
+happen off the event loop. BBO items are left out (a replay derives them from the book).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from seqmesh.runtime.proto import edge_pb2 as pb
+
+from .hub import MarketDataHub, Subscription
+from .recording import Header, RecordingWriter
+
+log = logging.getLogger(__name__)
+FLUSH_S = 0.5  # a killed edge loses at most this much of its recording
+
+
+class _Tap(Subscription):
+    """A hub subscription feeding a thread: never full, never dropped."""
+
+    def __init__(self, to: queue.SimpleQueue[pb.MarketData | None]) -> None:
+        super().__init__(frozenset(), 1)
+        self._to = to
+        self.stopped = False  # the writer failed: items are dropped (the hub's set is the loop's to change)
+
+    def put(self, item: pb.MarketData) -> None:
+        if not self.stopped and item.WhichOneof("item") != "bbo":
+            self._to.put(item)
+
+
+class Recorder:
+    def __init__(self, path: Path, header: Header) -> None:
+        self.writer = RecordingWriter(path, header)
+        self._items: queue.SimpleQueue[pb.MarketData | None] = queue.SimpleQueue()
+        self._tap = _Tap(self._items)
+        self._hub: MarketDataHub | None = None
+        self._thread = threading.Thread(target=self._write, name="recorder", daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self, hub: MarketDataHub, snapshots: Callable[[], list[pb.MarketData]]) -> None:
+        """Record from the current books on: their snapshots first, then every published item."""
+        for item in snapshots():
+            self._tap.put(item)
+        hub.subscriptions.add(self._tap)
+        self._hub = hub
+        self._thread.start()
+        log.info("recording market data to %s", self.writer.path)
+
+    def close(self) -> None:
+        if self._hub is not None:
+            self._hub.unsubscribe(self._tap)
+            self._items.put(None)
+            self._thread.join()
+        else:
+            self.writer.close()
+
+    def _write(self) -> None:
+        writer, items = self.writer, self._items
+        flushed = time.monotonic()
+        try:
+            while True:
+                try:
+                    item = items.get(timeout=FLUSH_S)
+                except queue.Empty:
+                    item = pb.MarketData()  # nothing came: only flush
+                if item is None:
+                    break
+                if item.WhichOneof("item"):
+                    writer.write_item(item)
+                if time.monotonic() - flushed >= FLUSH_S:
+                    writer.flush()
+                    flushed = time.monotonic()
+        except Exception as exc:  # a full disk: the edge trades on, the recording stops, loudly
+            self.error = exc
+            log.error("recording to %s stopped: %s", writer.path, exc)
+            self._tap.stopped = True
+        finally:
+            writer.close()
