@@ -17,8 +17,8 @@ from seqmesh.common.venues import dex_chain, venue_kind
 
 from .algos import AlgoManager
 from .config import EdgeSettings
-from .dex.stream import DexStream
 from .credentials import ClientAccounts, WrappingKeyring
+from .dex.stream import DexStream
 from .dex.swap_executor import DexGateway
 from .exchange import make_exchange
 from .feed import BookFeed
@@ -59,9 +59,6 @@ class EdgeApp:
         else:
             self.gateway = gateway(connect(), self.limiter)
             self._ws = connect(pro=True, cls=TappedBinance if self.tapped else None)
-        self.instruments: dict[str, InstrumentSpec] = {}
-        self.feed: BookFeed
-        self.oms: OrderManager
         #: clients' own venue accounts (ccxt venues; the DEX and Solana edges trade their one key)
         self.accounts: ClientAccounts | None = None
         if settings.solana is None and settings.dex is None:
@@ -71,6 +68,9 @@ class EdgeApp:
                                            lambda c: connect(api_key=c.api_key, secret=c.secret,
                                                              password=c.passphrase or None),
                                            self._account_gateway)
+        self.instruments: dict[str, InstrumentSpec] = {}
+        self.feed: BookFeed
+        self.oms: OrderManager
         self.stream: MarketStream | LevelsStream | DexStream
         self.algos: AlgoManager
         self.recorder: Recorder | None = None
@@ -78,10 +78,6 @@ class EdgeApp:
         self.port = 0
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def _load_instruments(self) -> None:
-        delay = 0.2
-        while True:  # the venue may come up after us: keep trying, loudly
-            try:
     def _account_gateway(self, exchange: object) -> VenueGateway:
         """A client account's gateway: the shared one's markets and fees, its own rate limit."""
         gateway = type(self.gateway)(exchange, TokenBucket(self.settings.rate_limit_per_s,
@@ -93,6 +89,10 @@ class EdgeApp:
         gateway.maker_fee, gateway.taker_fee = self.gateway.maker_fee, self.gateway.taker_fee
         return gateway
 
+    async def _load_instruments(self) -> None:
+        delay = 0.2
+        while True:  # the venue may come up after us: keep trying, loudly
+            try:
                 self.instruments = await self.gateway.instruments(self.settings.symbols or None)
                 await self.gateway.load_fees()
                 return
@@ -155,24 +155,24 @@ class EdgeApp:
         if self.recorder is not None:
             self.recorder.close()
         await self.gateway.close()
+        if self.accounts is not None:
+            await self.accounts.close()
         if hasattr(self, "oms"):
             self.oms.journal.close()
 
     def info(self) -> pb.VenueInfo:
         maker, taker = self.gateway.maker_fee, self.gateway.taker_fee
-        return pb.VenueInfo(
-            venue=self.settings.venue, exchange_id=self.settings.ccxt_id, region=self.settings.region,
-            kind=venue_kind(self.settings.venue),
-            chain=dex_chain(self.settings.venue) if venue_kind(self.settings.venue) == "dex" else "",
-            connected=all(self.stream.connected.values()) if self.instruments else False,
-        if self.accounts is not None:
-            await self.accounts.close()
-            maker_fee=str(maker), taker_fee=str(taker), last_event_seq=self.oms.last_seq,
-            instruments=[pb.Instrument(symbol=s.symbol, tick=str(s.tick), lot=str(s.lot), min_qty=str(s.min_qty),
-                                       min_notional=str(s.min_notional)) for s in self.instruments.values()],
-        )
         wrapping_key = None
         if self.accounts is not None:
             self.accounts.keyring.refresh()  # a key added to the directory is announced at once
             wrapping_key = self.accounts.keyring.public()
+        return pb.VenueInfo(
             wrapping_key=wrapping_key,
+            venue=self.settings.venue, exchange_id=self.settings.ccxt_id, region=self.settings.region,
+            kind=venue_kind(self.settings.venue),
+            chain=dex_chain(self.settings.venue) if venue_kind(self.settings.venue) == "dex" else "",
+            connected=all(self.stream.connected.values()) if self.instruments else False,
+            maker_fee=str(maker), taker_fee=str(taker), last_event_seq=self.oms.last_seq,
+            instruments=[pb.Instrument(symbol=s.symbol, tick=str(s.tick), lot=str(s.lot), min_qty=str(s.min_qty),
+                                       min_notional=str(s.min_notional)) for s in self.instruments.values()],
+        )
