@@ -11,10 +11,12 @@ CC's database or the edge's state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -37,21 +39,28 @@ CLIENT_KEYS = {"alice": "alice-api-key", "bob": "bob-api-key"}
 FINAL = ("filled", "canceled", "expired", "rejected")
 
 
+@contextlib.contextmanager
+def client_keys(tmp: Path) -> Iterator[None]:
+    """The clients' API keys, for a CC process started meanwhile (it reads SEQMESH_API_KEYS_DIR)."""
+    keys = tmp / "api-keys"
+    keys.mkdir(exist_ok=True)
+    for client, key in CLIENT_KEYS.items():
+        (keys / client).write_text(key)
+    os.environ["SEQMESH_API_KEYS_DIR"] = str(keys)
+    try:
+        yield
+    finally:
+        del os.environ["SEQMESH_API_KEYS_DIR"]
+
+
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
     tmp = tmp_path_factory.mktemp("credentials")
-    keys = tmp / "api-keys"
-    keys.mkdir()
-    for client, key in CLIENT_KEYS.items():
-        (keys / client).write_text(key)
-    os.environ["SEQMESH_API_KEYS_DIR"] = str(keys)  # read by the CC process at its start
-    try:
+    with client_keys(tmp):
         r = Region(tmp, {"binance": TEST_VENUES["binance"]}, sim_args=(
             "--volatility-bps", "0", "--taker-probability", "0",
             "--api-key", f"{ALICE_KEY}:{SECRET}", "--api-key", f"{WITHDRAW_KEY}:{WITHDRAW_SECRET}",
             "--key-permissions", f"{WITHDRAW_KEY}=read,trade,withdraw"))
-    finally:
-        del os.environ["SEQMESH_API_KEYS_DIR"]
     try:
         with CCClient(r.api, key=CLIENT_KEYS["alice"]) as c:
             wait_until(lambda: all(e["connected"] for e in c.edges()), 60, what="the binance edge connected")
@@ -83,18 +92,23 @@ def api(region: Region, client: str, answers: list[str]) -> CCClient:
     return c
 
 
-def venue_trades(region: Region, key: str, secret: str) -> list[dict[str, Any]]:
-    """The account's trades, asked of the simulator with that account's own key through ccxt."""
+def at_venue(region: Region, key: str, secret: str, what: str = "fetch_my_trades") -> list[dict[str, Any]]:
+    """The account's trades (or open orders, ...) on BTC/USDT, asked of the simulator with that
+    account's own key through ccxt."""
     async def ask() -> list[dict[str, Any]]:
         ex = make_exchange("binance", sim_url=region.sims["binance"][1], api_key=key, secret=secret)
         try:
             await ex.load_markets()
-            trades: list[dict[str, Any]] = await ex.fetch_my_trades("BTC/USDT")
-            return trades
+            rows: list[dict[str, Any]] = await getattr(ex, what)("BTC/USDT")
+            return rows
         finally:
             await ex.close()
 
     return asyncio.run(ask())
+
+
+def venue_trades(region: Region, key: str, secret: str) -> list[dict[str, Any]]:
+    return at_venue(region, key, secret)
 
 
 def filled(c: CCClient, order_id: str) -> dict[str, Any]:
@@ -201,6 +215,37 @@ def test_rotation_without_reentering(region: Region, answers: list[str]) -> None
         wait_until(lambda: all(e["connected"] for e in alice.edges()), 60, what="the edge back")
         mine = filled(alice, alice.submit("BTC/USDT", "sell", "0.01")["order_id"])
         assert trade_ids(mine) <= {str(t["id"]) for t in venue_trades(region, ALICE_KEY, SECRET)}
+
+
+def test_cc_restart_then_delete(region: Region, answers: list[str]) -> None:
+    """The CC killed -9 keeps alice's account (its ledger holds the sealed credential); a credential
+    with a live order on it is not deleted; once deleted, alice trades on the shared account."""
+    region.cc.kill()
+    with client_keys(region.tmp):
+        region.restart_cc()
+    with api(region, "alice", answers) as alice:
+        wait_until(lambda: all(e["connected"] for e in alice.edges()), 60, what="the edge linked to the new CC")
+        [cred] = alice.request("GET", "/v1/credentials")
+        far = (Decimal(alice.nbbo("BTC/USDT")["bid"]["price"]) * Decimal("0.8")).quantize(Decimal("0.01"))
+        resting = alice.submit("BTC/USDT", "buy", "0.01", type="limit", price=str(far))
+        wait_until(lambda: alice.order(resting["order_id"])["children"][0]["state"] == "ACCEPTED", 60,
+                   what="alice's limit order resting")
+        child = alice.order(resting["order_id"])["children"][0]["child_id"]
+        open_at_venue = at_venue(region, ALICE_KEY, SECRET, "fetch_open_orders")
+        assert [o["clientOrderId"] for o in open_at_venue] == [child]  # on her own account
+        with pytest.raises(ApiError) as seen:
+            alice.request("DELETE", f"/v1/credentials/{cred['credential_id']}")
+        assert seen.value.status == 409 and seen.value.code == "CREDENTIAL_IN_USE"
+        alice.cancel(resting["order_id"])
+        wait_until(lambda: alice.order(resting["order_id"])["state"] in FINAL, 60, what="the cancel")
+        assert alice.request("DELETE", f"/v1/credentials/{cred['credential_id']}") == cred
+        assert alice.request("GET", "/v1/credentials") == []
+        own_before = {str(t["id"]) for t in venue_trades(region, ALICE_KEY, SECRET)}
+        shared_before = {str(t["id"]) for t in venue_trades(region, SHARED_KEY, SHARED_SECRET)}
+        after = filled(alice, alice.submit("BTC/USDT", "buy", "0.01")["order_id"])
+        assert {str(t["id"]) for t in venue_trades(region, ALICE_KEY, SECRET)} == own_before
+        assert trade_ids(after) <= {str(t["id"]) for t in venue_trades(region, SHARED_KEY, SHARED_SECRET)} \
+            - shared_before
 
 
 def test_secret_nowhere(region: Region, answers: list[str]) -> None:
