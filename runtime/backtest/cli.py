@@ -53,7 +53,7 @@ def _run(args: Any) -> int:
                         latency_ns=int(args.latency_ms * 1_000_000), jitter_ns=int(args.jitter_ms * 1_000_000),
                         fees=_fees(args.fees), fuel=args.fuel)
     try:
-        with open_recording(Path(args.data)) as recording:
+        with open_recording(Path(args.data), args.partial) as recording:
             result = Backtest(wasm, recording, settings).run()
     except RecordingError as exc:
         print(f"seqmesh algo backtest: {exc}", file=sys.stderr)
@@ -75,7 +75,8 @@ def render(out: dict[str, Any]) -> str:
     rec, pnl, fills, algo = out["recording"], out["pnl"], out["fills"], out["algo"]
     seconds = (rec["end_ns"] - rec["start_ns"]) / 1e9
     lines = [f"{rec['venue']} {rec['symbol']}: {rec['book_updates']} book updates, {rec['trades']} trades "
-             f"over {seconds:.1f} s  (seed {out['settings']['seed']}, latency {out['settings']['latency_ms']} ms)",
+             f"over {seconds:.1f} s  (seed {out['settings']['seed']}, latency {out['settings']['latency_ms']} ms)"
+             + (f"\nPARTIAL: {rec['truncated']}" if rec["truncated"] else ""),
              f"algo: {algo['calls']} calls, {algo['orders']} orders, {algo['cancels']} cancelled, "
              f"{algo['rejected']} rejected, {algo['denied']} denied" + (f"; STOPPED: {algo['stopped']}"
                                                                           if algo["stopped"] else ""), ""]
@@ -108,6 +109,8 @@ def add_backtest(sub: Any) -> None:
                                                                  "matching engine")
     p.add_argument("file", help="the algo's .wasm")
     p.add_argument("--data", required=True, metavar="RECORDING", help="a recording (seqmesh edge --record FILE)")
+    p.add_argument("--partial", action="store_true", help="a recording whose edge was killed: replay it up to "
+                                                          "its last intact frame")
     p.add_argument("--symbol", help="default: the recording's first symbol")
     p.add_argument("--param", "--params", dest="param", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                    help="passed to on_start")

@@ -100,6 +100,7 @@ class Result:
     stats: Stats = field(default_factory=Stats)  # the instance's host counters
     stopped: str | None = None  # why the instance stopped, if it did
     logs: list[str] = field(default_factory=list)
+    truncated: str = ""  # where a partial recording stopped
 
 
 class Backtest:
@@ -173,6 +174,7 @@ class Backtest:
                 r.book_updates += 1
                 self._on_book()
         r.end_ns = self.now
+        r.truncated = self.recording.truncated
         self._run_due(self.now)
         r.last_mid = self.market.mid()
         r.stats, r.stopped = self.instance.stats, self.instance.stopped
@@ -273,9 +275,9 @@ class Backtest:
                 self.result.cancels += 1
 
 
-def open_recording(path: Any) -> Recording:
+def open_recording(path: Any, partial: bool = False) -> Recording:
     try:
-        return Recording(path)
+        return Recording(path, partial)
     except OSError as exc:
         raise RecordingError(f"{path}: {exc.strerror}") from None
 

@@ -28,7 +28,11 @@ PRICE_Q = Decimal("0.00000001")
 
 
 def _q(x: Decimal | None) -> str | None:
-    return None if x is None else str(x.quantize(PRICE_Q).normalize() if x else ZERO)
+    """To 8 decimals, without trailing zeros or an exponent (65000, not 6.5E+4)."""
+    if x is None:
+        return None
+    x = x.quantize(PRICE_Q)
+    return f"{x.normalize():f}" if x else "0"
 
 
 def fee_in_quote(f: AlgoFill, quote: str) -> Decimal:
@@ -107,7 +111,8 @@ def build(r: Result, recording: str) -> dict[str, Any]:
     stats = r.stats
     return {
         "recording": {"file": recording, "venue": info.venue, "symbol": r.symbol, "start_ns": r.start_ns,
-                      "end_ns": r.end_ns, "items": r.items, "book_updates": r.book_updates, "trades": r.trades},
+                      "end_ns": r.end_ns, "items": r.items, "book_updates": r.book_updates, "trades": r.trades,
+                      "truncated": r.truncated or None},
         "settings": {"seed": s.seed, "latency_ms": s.latency_ns / 1e6, "jitter_ms": s.jitter_ns / 1e6,
                      "maker_fee": str(s.fees.maker) if s.fees else info.maker_fee,
                      "taker_fee": str(s.fees.taker) if s.fees else info.taker_fee,

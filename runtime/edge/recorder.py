@@ -36,9 +36,18 @@ class _Tap(Subscription):
             self._to.put(item)
 
 
+def free_path(path: Path) -> Path:
+    """`path`, or if a recording is there already (an edge restarted), the first free `path.N`."""
+    n, free = 0, path
+    while free.exists():
+        n += 1
+        free = path.with_name(f"{path.name}.{n}")
+    return free
+
+
 class Recorder:
     def __init__(self, path: Path, header: Header) -> None:
-        self.writer = RecordingWriter(path, header)
+        self.writer = RecordingWriter(free_path(path), header)
         self._items: queue.SimpleQueue[pb.MarketData | None] = queue.SimpleQueue()
         self._tap = _Tap(self._items)
         self._hub: MarketDataHub | None = None

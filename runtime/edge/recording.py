@@ -33,6 +33,10 @@ class RecordingError(ValueError):
     """A file that is not a recording, or a damaged one; the message names where."""
 
 
+class _Truncated(RecordingError):
+    """The file ends inside a frame."""
+
+
 @dataclass(frozen=True)
 class Header:
     start_ns: int
@@ -77,10 +81,16 @@ class RecordingWriter:
 
 
 class Recording:
-    """A recording opened for reading: its header, then its items once through `items()`."""
+    """A recording opened for reading: its header, then its items once through `items()`.
 
-    def __init__(self, path: Path) -> None:
+    `partial`: a file that ends inside a frame (its writer was killed) yields the frames before
+    that point and records why it stopped in `truncated`, instead of raising. Damage elsewhere
+    (a checksum, a length, the compressed data) is an error either way."""
+
+    def __init__(self, path: Path, partial: bool = False) -> None:
         self.path = path
+        self.partial = partial
+        self.truncated = ""
         self._raw = path.open("rb")
         prelude = self._raw.read(PRELUDE.size)
         if len(prelude) < PRELUDE.size or prelude[:8] != MAGIC:
@@ -121,7 +131,13 @@ class Recording:
         """Every recorded item, in order; RecordingError at the first damaged or missing byte."""
         while True:
             at = self.offset
-            body = self._next_body()
+            try:
+                body = self._next_body()
+            except _Truncated as exc:
+                if not self.partial:
+                    raise
+                self.truncated = str(exc)
+                return
             if body is None:
                 return
             item = pb.MarketData()
@@ -136,8 +152,8 @@ class Recording:
         try:
             return self._zip.read(n)
         except EOFError:  # the gzip stream stops mid-member: a writer that never closed the file
-            raise RecordingError(f"{self.path}: truncated: the compressed stream ends inside frame {self.frame} "
-                                 f"(offset {self.offset}); frames before it are intact") from None
+            raise _Truncated(f"{self.path}: truncated: the compressed stream stops without its end at frame "
+                             f"{self.frame} (offset {self.offset}); frames before it are intact") from None
         except (zlib.error, gzip.BadGzipFile, OSError) as exc:
             raise RecordingError(f"{self.path}: corrupt compressed data in frame {self.frame} "
                                  f"(offset {self.offset}): {exc}") from None
@@ -148,14 +164,14 @@ class Recording:
         if not head:
             return None
         if len(head) < FRAME.size:
-            raise RecordingError(f"{self.path}: truncated: frame {self.frame} at offset {at} has "
+            raise _Truncated(f"{self.path}: truncated: frame {self.frame} at offset {at} has "
                                  f"{len(head)} of its {FRAME.size} header bytes")
         length, crc = FRAME.unpack(head)
         if length > MAX_FRAME:
             raise RecordingError(f"{self.path}: corrupt: frame {self.frame} at offset {at} claims {length} bytes")
         body = self._read(length)
         if len(body) < length:
-            raise RecordingError(f"{self.path}: truncated: frame {self.frame} at offset {at} has {len(body)} "
+            raise _Truncated(f"{self.path}: truncated: frame {self.frame} at offset {at} has {len(body)} "
                                  f"of its {length} bytes")
         if zlib.crc32(body) != crc:
             raise RecordingError(f"{self.path}: corrupt: frame {self.frame} at offset {at} fails its checksum")

@@ -8,6 +8,8 @@ import struct
 from pathlib import Path
 
 import pytest
+from seqmesh.runtime.edge.hub import MarketDataHub
+from seqmesh.runtime.edge.recorder import Recorder
 from seqmesh.runtime.edge.recording import MAGIC, Header, Recording, RecordingError, RecordingWriter
 from seqmesh.runtime.proto import edge_pb2 as pb
 
@@ -64,7 +66,7 @@ def test_flushed_frames_read_while_the_writer_is_open(tmp_path: Path) -> None:
     path = tmp_path / "r.rec"
     writer = write(path, items()[:5], close=False)
     writer.flush()
-    with Recording(path) as rec, pytest.raises(RecordingError, match=r"truncated.*frame 6 \(offset \d+\)"):
+    with Recording(path) as rec, pytest.raises(RecordingError, match=r"truncated.*at frame 6 \(offset \d+\)"):
         got = []
         for item in rec.items():
             got.append(item)
@@ -78,9 +80,12 @@ def test_a_truncated_file_names_the_frame_and_offset(tmp_path: Path) -> None:
     write(path, items())
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(RecordingError, match=r"truncated: the compressed stream ends inside frame \d+ "
-                                             r"\(offset \d+\); frames before it are intact"):
+    with pytest.raises(RecordingError, match=r"truncated: the compressed stream stops without its end at frame "
+                                             r"(\d+) \(offset \d+\); frames before it are intact") as err:
         read_all(path)
+    with Recording(path, partial=True) as rec:  # what a killed edge left: the frames before the cut
+        got = list(rec.items())
+    assert got == items()[:len(got)] and len(got) > 10 and rec.truncated == str(err.value)
 
 
 def frames_of(path: Path) -> bytes:
@@ -115,3 +120,22 @@ def test_not_a_recording(tmp_path: Path) -> None:
     path.write_bytes(MAGIC + bytes(8) + b"\x1f\x8b garbage that is no gzip")
     with pytest.raises(RecordingError, match="corrupt compressed data in frame 0 \\(offset 0\\)"):
         Recording(path)
+
+
+def test_the_edge_recorder_writes_what_its_hub_publishes_and_never_overwrites(tmp_path: Path) -> None:
+    hub = MarketDataHub("binance")
+    want = items()
+    path = tmp_path / "r.rec"
+    recorder = Recorder(path, Header(1, INFO))
+    recorder.start(hub, lambda: want[:1])  # the books as they are, then what the feed publishes
+    for item in want[1:]:
+        hub.publish("BTC/USDT", item)
+        hub.publish("BTC/USDT", pb.MarketData(venue="binance", bbo=pb.Bbo(symbol="BTC/USDT")))  # derived: left out
+    recorder.close()
+    assert not hub.subscriptions and recorder.error is None
+    assert read_all(path)[1] == want
+    again = Recorder(path, Header(2, INFO))  # an edge restarted with the same --record
+    again.start(hub, lambda: want[:1])
+    again.close()
+    assert again.writer.path == tmp_path / "r.rec.1" and read_all(again.writer.path)[0].start_ns == 2
+    assert read_all(path)[1] == want
