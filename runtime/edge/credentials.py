@@ -87,11 +87,18 @@ class WrappingKeyring:
         self.refresh()
 
     def refresh(self) -> None:
-        """Read the directory again (a rotated Secret, a key file added)."""
-        files = sorted(self.directory.glob("*.pem"))
-        if not files:
-            raise ValueError(f"no wrapping key (*.pem) in {self.directory}")
-        keys = [WrappingKey.from_pem(path.read_bytes()) for path in files]
+        """Read the directory again (a rotated Secret, a key file added). A directory that cannot
+        be read any more (a Secret being remounted) keeps the keys read last, loudly."""
+        try:
+            files = sorted(self.directory.glob("*.pem"))
+            if not files:
+                raise ValueError(f"no wrapping key (*.pem) in {self.directory}")
+            keys = [WrappingKey.from_pem(path.read_bytes()) for path in files]
+        except (OSError, ValueError) as exc:
+            if not self.keys:
+                raise
+            log.warning("wrapping keys not read again, the last ones kept: %s", exc)
+            return
         self.keys = {k.key_id: k for k in keys}
         self.current = keys[-1]
 

@@ -163,14 +163,16 @@ class CredentialVault:
                 reply = await link.client.stub.RewrapCredentials(
                     pb.RewrapRequest(credentials=[_sealed(c) for c in stale]), timeout=INSTALL_TIMEOUT_S)
                 for new in reply.credentials:
-                    old = self.by_id[new.credential_id]
+                    old = self.by_id.get(new.credential_id)
+                    if old is None:  # deleted meanwhile
+                        continue
                     c = StoredCredential(old.credential_id, old.client, old.venue, old.key_fingerprint,
                                          old.permissions, old.created_ns, new.wrap_key_id,
                                          base64.b64encode(new.wrapped_key).decode(), old.sealed)
                     await self.store.put_credential(c)
                     self._remember(c)
                 log.info("edge %s: %d credentials rewrapped for its wrapping key %s", link.venue, len(stale), current)
-            for c in [self.by_id[c.credential_id] for c in ours]:
+            for c in [self.by_id[c.credential_id] for c in ours if c.credential_id in self.by_id]:
                 await link.client.stub.InstallCredential(pb.CredentialInstall(credential=_sealed(c), check=False),
                                                          timeout=INSTALL_TIMEOUT_S)
             self._synced[link.venue] = state
