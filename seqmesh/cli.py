@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "seqmesh.runtime.launcher.cli",
     "seqmesh.client.cli",
     "seqmesh.client.execalgo_cli",
+    "seqmesh.client.credentials_cli",
     "seqmesh.client.algo_cli",
     "seqmesh.common.certs_cli",
     "seqmesh.devcluster.cli",

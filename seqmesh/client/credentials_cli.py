@@ -1,0 +1,75 @@
+"""`seqmesh credentials add|list|delete`: your own venue accounts (docs/security.md, "Credentials").
+
+    SEQMESH_VENUE_SECRET=... seqmesh credentials add binance --venue-key KEY
+    seqmesh credentials list
+    seqmesh credentials delete cred-0123456789abcdef
+
+The secret (and passphrase) never go on the command line, where the process list and the shell's
+history would keep them: they come from the environment or are asked for without echo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+from typing import Any
+
+from .cli import _client, _common
+from .tables import table
+
+
+def _ask(env: str, prompt: str, required: bool) -> str:
+    value = os.environ.get(env)
+    if value is None and (required or os.isatty(0)):
+        value = getpass.getpass(prompt)
+    if required and not value:
+        raise SystemExit(f"seqmesh credentials: no secret ({env}, or type it when asked)")
+    return value or ""
+
+
+def _add(args: Any) -> int:
+    body = {"venue": args.venue, "key": args.venue_key,
+            "secret": _ask("SEQMESH_VENUE_SECRET", "venue API secret: ", True)}
+    if args.passphrase:
+        body["passphrase"] = _ask("SEQMESH_VENUE_PASSPHRASE", "venue API passphrase: ", True)
+    with _client(args) as c:
+        _print([c.request("POST", "/v1/credentials", json=body)])
+    return 0
+
+
+def _list(args: Any) -> int:
+    with _client(args) as c:
+        _print(c.request("GET", "/v1/credentials"))
+    return 0
+
+
+def _delete(args: Any) -> int:
+    with _client(args) as c:
+        _print([c.request("DELETE", f"/v1/credentials/{args.credential_id}")])
+    return 0
+
+
+def _print(rows: list[dict[str, Any]]) -> None:
+    print(table(["credential", "venue", "key", "permissions", "wrapping key"],
+                [[r["credential_id"], r["venue"], r["key_fingerprint"], ",".join(r["permissions"]) or "-",
+                  r["wrapping_key_id"]] for r in rows]))
+
+
+def register(subparsers: Any) -> None:
+    top = subparsers.add_parser("credentials", help="your own venue accounts: add (sealed at once), list, delete")
+    sub = top.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p: argparse.ArgumentParser = sub.add_parser("add", help="add a venue API key (refused if it can withdraw)")
+    _common(p)
+    p.add_argument("venue")
+    p.add_argument("--venue-key", required=True, help="the venue API key (the secret: $SEQMESH_VENUE_SECRET or asked)")
+    p.add_argument("--passphrase", action="store_true",
+                   help="the key has a passphrase (OKX): $SEQMESH_VENUE_PASSPHRASE or asked")
+    p.set_defaults(handler=_add)
+    p = sub.add_parser("list", help="your credentials (metadata only)")
+    _common(p)
+    p.set_defaults(handler=_list)
+    p = sub.add_parser("delete", help="forget a credential (refused while your orders on it are live)")
+    _common(p)
+    p.add_argument("credential_id")
+    p.set_defaults(handler=_delete)
