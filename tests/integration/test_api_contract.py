@@ -122,6 +122,10 @@ def test_a_reused_client_order_id_with_another_order_is_a_conflict(region: Regio
         assert error["fields"] == "quantity,price" and "quantity 0.01 (now 0.02)" in error["message"], error
         error = refused(c, body | {"side": "sell"}, 409)
         assert error["fields"] == "side", error
+        # what a client that failed over looks up in this region once it is back
+        found = c.http.get("/v1/orders", params={"client_order_id": "idem-1"}).json()
+        assert [o["order_id"] for o in found] == [first.json()["order_id"]]
+        assert c.http.get("/v1/orders", params={"client_order_id": "idem-unknown"}).json() == []
         c.cancel(first.json()["order_id"])
 
 

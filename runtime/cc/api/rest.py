@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from seqmesh.runtime.dex.v3math import mid_of
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..domain import Parent, ParentState
+from ..domain import OrderType, Parent, ParentState, Side
 from ..errors import OrderError
 from ..marketdata import MarketData
 from ..pools import PoolView, swap_gas_native
@@ -26,16 +26,14 @@ from .auth import Caller, Client
 from .clients import client_routes
 from .credentials import credential_routes
 from .deps import ApiDeps
-from .fills import fill_routes
 from .metrics import Metrics
 from .middleware import ApiGate
 from .openapi import without_unsent_422
 from .parsing import BadInput, parse_symbol
-from .placing import invalid_body, place
-from .preview import preview_routes
 from .ratelimit import RequestLimiter
 from .risk import KillSwitchRequest, RiskControls
 from .schemas import (
+    CLIENT_ORDER_ID,
     Bbo,
     Book,
     Edge,
@@ -54,7 +52,6 @@ from .schemas import (
     Trade,
     answers,
 )
-from .stream import stream_routes
 from .tca import order_report, tca_routes
 
 
@@ -161,8 +158,16 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        code, message, problems = invalid_body(exc.errors(), metrics)
-        return _error(400, code, message, problems=problems)
+        errors = exc.errors()
+        problems = [{"field": ".".join(str(x) for x in e["loc"] if x != "body"), "problem": e["msg"]}
+                    for e in errors]
+        first = problems[0] if problems else {"field": "?", "problem": "invalid"}
+        refused = errors[0].get("ctx", {}).get("error") if errors else None
+        if isinstance(refused, BadInput):  # the parsers' own code and message, which name the field
+            metrics.rejections.labels(refused.code).inc()
+            return _error(400, refused.code, str(refused), problems=problems)
+        metrics.rejections.labels("INVALID_REQUEST").inc()
+        return _error(400, "INVALID_REQUEST", f"{first['field']}: {first['problem']}", problems=problems)
 
     async def owned(order_id: str, client: str) -> Parent:
         p = await deps.cache.get(order_id)
@@ -186,14 +191,35 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
         Order, 403, 409, 413, status=201, described="accepted: the order, its children, fills and routing",
         also={200: (Order, "a known client_order_id with the same order: that order")}))
     async def submit(req: OrderRequest, client: Client) -> JSONResponse:
-        parent, created = await place(deps, metrics, client, req)
+        t0 = time.perf_counter()
+        kind = OrderType(req.type)
+        if kind.is_algo:
+            parent, created = await deps.scheduler.submit(client, req.symbol, Side(req.side), req.quantity, kind,
+                                                          req.price, req.client_order_id, req.params)
+        elif req.params:
+            raise OrderError("INVALID_REQUEST", f"params: a {kind} order takes none", 400)
+        else:
+            parent, created = await engine.submit(client, req.symbol, Side(req.side), req.quantity, kind,
+                                                  req.price, req.client_order_id)
+        metrics.submit_latency.observe(time.perf_counter() - t0)
+        if created:
+            metrics.orders.labels(req.symbol, req.side, req.type).inc()
         return JSONResponse(order_view(parent, detail=True), status_code=201 if created else 200)
 
     @app.get("/v1/orders", **answers(list[Order]))
     async def list_orders(client: Client, symbol: str | None = None, state: ParentState | None = None,
-                          limit: Annotated[int, Query(ge=1, le=1_000_000)] = 500) -> list[dict[str, Any]]:
-        orders = await deps.cache.client_orders(client, parsed_symbol(symbol) if symbol else None,
-                                                state.value if state else None, limit)
+                          limit: Annotated[int, Query(ge=1, le=1_000_000)] = 500,
+                          client_order_id: Annotated[str | None, Query(pattern=CLIENT_ORDER_ID)] = None,
+                          ) -> list[dict[str, Any]]:
+        """The latest orders, oldest first; with `client_order_id`, the order it names here (if any):
+        what a client that failed over from this region looks up once it is back (docs/api.md)."""
+        sym = parsed_symbol(symbol) if symbol else None
+        if client_order_id is not None:
+            known = await deps.cache.by_client_order_id(client, client_order_id)
+            found = [known] if known is not None else []
+            return [order_view(p) for p in found
+                    if (sym is None or p.symbol == sym) and (state is None or p.state == state)]
+        orders = await deps.cache.client_orders(client, sym, state.value if state else None, limit)
         return [order_view(p) for p in orders]
 
     @app.get("/v1/orders/{order_id}", **answers(Order, 404))
@@ -218,9 +244,6 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
         return await order_report(deps, await owned(order_id, client))
 
     app.include_router(tca_routes(deps, owned))
-    app.include_router(preview_routes(deps))
-    app.include_router(fill_routes(deps))
-    app.include_router(stream_routes(deps, metrics, order_view))
     if deps.credentials is not None:
         app.include_router(credential_routes(deps.credentials))
 

@@ -20,6 +20,10 @@ DecimalText = Annotated[Decimal, WithJsonSchema({"type": "string", "pattern": r"
                                                  "maxLength": 40, "examples": ["0.5"]})]
 
 
+#: a client order id: the client's idempotency key within a region
+CLIENT_ORDER_ID = r"^[A-Za-z0-9._:-]{1,64}$"
+
+
 class OrderRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [
         {"symbol": "BTC/USDT", "side": "buy", "quantity": "0.01"},
@@ -35,7 +39,7 @@ class OrderRequest(BaseModel):
                                       "optional price guard; iceberg: its limit)")
     params: dict[str, Any] | None = Field(None, description="an execution algorithm's parameters (docs/api.md)",
                                           examples=[{"duration_s": 600, "slices": 10}])
-    client_order_id: str | None = Field(None, pattern=r"^[A-Za-z0-9._:-]{1,64}$",
+    client_order_id: str | None = Field(None, pattern=CLIENT_ORDER_ID,
                                         description="idempotency key within the region: the same order again "
                                         "returns it (200), a different order with it is a 409 conflict")
 
