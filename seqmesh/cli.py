@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "seqmesh.runtime.cc.cli",
     "seqmesh.runtime.launcher.cli",
     "seqmesh.client.cli",
+    "seqmesh.client.stream_cli",
     "seqmesh.client.execalgo_cli",
     "seqmesh.client.credentials_cli",
     "seqmesh.client.algo_cli",

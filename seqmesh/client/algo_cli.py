@@ -106,17 +106,36 @@ def _rm(args: Any) -> int:
     return 0
 
 
+def new_lines(before: list[str], now: list[str]) -> list[str]:
+    """The lines of `now` after what `before` already showed. An edge keeps an algo's last lines
+    only (older ones roll off the front): `now` is a suffix of `before` plus new lines, so the
+    longest end of `before` that `now` starts with was seen. (Lines repeated exactly can make
+    that overlap look longer than it was: such a repeat is then not shown twice.)"""
+    for start in range(len(before) + 1):
+        kept = before[start:]
+        if now[:len(kept)] == kept:
+            return now[len(kept):]
+    return now
+
+
 def _logs(args: Any) -> int:
+    shown: dict[str, list[str]] = {}
+    deadline = time.monotonic() + args.seconds if args.seconds else None
     with _client(args) as c:
-        try:
-            logs = c.algo_logs(args.name)
-        except ApiError as exc:
-            print(f"refused: {exc}", file=sys.stderr)
-            return 1
-    for edge, lines in logs.items():
-        for line in lines[-args.tail:]:
-            print(f"[{edge}] {line}")
-    return 0
+        while True:
+            try:
+                logs = c.algo_logs(args.name)
+            except ApiError as exc:
+                print(f"refused: {exc}", file=sys.stderr)
+                return 1
+            for edge, lines in logs.items():
+                fresh = new_lines(shown[edge], lines) if edge in shown else lines[-args.tail:]
+                shown[edge] = lines
+                for line in fresh:
+                    print(f"[{edge}] {line}", flush=True)
+            if not args.follow or (deadline is not None and time.monotonic() >= deadline):
+                return 0
+            time.sleep(args.interval)
 
 
 def _manifest(args: Any) -> int:
@@ -176,4 +195,7 @@ def register(subparsers: Any) -> None:
     p = add("logs", "an algo's log lines from each edge", _logs)
     p.add_argument("name")
     p.add_argument("--tail", type=int, default=50)
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines as the edges log them")
+    p.add_argument("--interval", type=float, default=1.0, help="with -f: seconds between looks")
+    p.add_argument("--seconds", type=float, default=0, help="with -f: stop after this many seconds (0: never)")
     add_backtest(sub)

@@ -79,7 +79,7 @@ class StreamClient:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"no such message within {timeout} s; last seen: {(seen or [None])[-3:]}")
+                raise TimeoutError(f"no such message within {timeout} s; last seen: {(seen or [])[-3:]}")
             message = self.recv(left)
             if wanted(message):
                 return message

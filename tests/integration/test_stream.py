@@ -5,6 +5,8 @@ two clients."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -185,6 +187,35 @@ def test_a_slow_reader_is_dropped_to_resync_while_others_keep_going(region: Regi
 
 def _dropped(region: Region) -> bool:
     """The CC has dropped a stream connection for falling behind (its Prometheus counter)."""
-    text = CCClient(region.api).http.get("/metrics").text
+    with CCClient(region.api) as c:
+        text = c.http.get("/metrics").text
     return any(line.startswith("seqmesh_cc_stream_dropped_total ") and float(line.split()[1]) > 0
                for line in text.splitlines())
+
+
+def _seqmesh(region: Region, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "seqmesh", *args, "--api", region.api], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_cli_watch_and_preview(region: Region, api: CCClient) -> None:
+    watch = _seqmesh(region, "watch", "orders", "--count", "3", "--seconds", "60")
+    try:
+        # the watcher is subscribed once its snapshot line is out (its first line)
+        assert watch.stdout is not None
+        first = watch.stdout.readline()
+        assert "working order(s); events from" in first, first + (watch.stderr.read() if watch.stderr else "")
+        o = api.submit("BTC/USDT", "buy", "0.01", client_order_id=f"cli-{RUN}")
+        out, err = watch.communicate(timeout=60)
+    finally:
+        watch.kill()
+    lines = out.splitlines()
+    assert watch.returncode == 0 and len(lines) == 2, (out, err)
+    assert all(f"order {o['order_id']} buy 0.01 BTC/USDT market" in line for line in lines)
+    preview = subprocess.run([sys.executable, "-m", "seqmesh", "preview", "BTC/USDT", "sell", "0.05", "--api",
+                              region.api], capture_output=True, text=True, timeout=60)
+    assert preview.returncode == 0, preview.stderr
+    assert "sell 0.05 BTC/USDT: routed 0.05" in preview.stdout and "cost vs mid" in preview.stdout
+    refused = subprocess.run([sys.executable, "-m", "seqmesh", "preview", "BTC/USDT", "sell", "-1", "--api",
+                              region.api], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "NON_POSITIVE_QUANTITY" in refused.stderr

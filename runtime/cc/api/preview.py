@@ -2,8 +2,9 @@
 for a market or limit order and its expected cost) and `GET /v1/quotes/{symbol}` (what taking a
 size would cost now, either side).
 
-The decision is the engine's own: the same validation, the same candidates (balances net of what
-working orders hold) and the same router on the books as they are. Nothing is written, reserved,
+The decision is the engine's own (`prepare` and `route`, as submit calls them): the same
+validation, the same candidates (balances net of what working orders hold) and the same router
+on the books as they are. Nothing is written, reserved,
 charged to the order rate or sent, so risk limits are not checked either: a preview says where an
 order would go and at what cost, not whether it would be accepted."""
 
@@ -17,7 +18,6 @@ from pydantic import Field
 
 from ..domain import OrderType, Side
 from ..errors import OrderError
-from ..orders.validate import untakeable, validate
 from ..routing.sor import Route
 from .auth import Client
 from .deps import ApiDeps
@@ -64,21 +64,6 @@ class Quote(Doc):
     sell: Cost | None = None
 
 
-def decide(deps: ApiDeps, symbol: str, side: Side, qty: Decimal, kind: OrderType, price: Decimal | None,
-           must_place: bool) -> Route:
-    """The router's decision for the order on the books as they are; `must_place`: refuse, as
-    the engine would, an order that places nothing."""
-    md, engine = deps.marketdata, deps.engine
-    validate(symbol, qty, kind, price, md.venue_books(symbol))
-    candidates = engine.candidates(symbol, side)
-    if not candidates:
-        raise OrderError("NO_LIVE_VENUE", f"no connected venue has a live {symbol} book", 409)
-    route = engine.router.route(side, qty, candidates, price, md.mid(symbol))
-    if must_place and not route.allocations:
-        raise untakeable(symbol, qty, price, candidates)
-    return route
-
-
 def cost_of(route: Route) -> dict[str, Any]:
     side, mid = route.side, route.arrival_mid
     taking = [a for a in route.allocations if not a.resting]
@@ -114,7 +99,8 @@ def preview_routes(deps: ApiDeps) -> APIRouter:
             raise OrderError("INVALID_REQUEST", f"type: a preview covers market and limit orders, not {req.type}")
         if req.params:
             raise OrderError("INVALID_REQUEST", f"params: a {req.type} order takes none")
-        route = decide(deps, req.symbol, Side(req.side), req.quantity, OrderType(req.type), req.price, True)
+        engine = deps.engine
+        route = engine.route(engine.prepare(req.symbol, Side(req.side), req.quantity, OrderType(req.type), req.price))
         bid, ask = md.best(req.symbol)
         return {"symbol": req.symbol, "type": req.type, "price": None if req.price is None else str(req.price),
                 "bid": None if bid is None else str(bid), "ask": None if ask is None else str(ask),
@@ -133,6 +119,7 @@ def preview_routes(deps: ApiDeps) -> APIRouter:
             raise OrderError("UNKNOWN_SYMBOL", f"no venue lists {s}; see GET /v1/pairs", 404)
         sides = [Side(side)] if side else [Side.BUY, Side.SELL]
         return {"symbol": s, "quantity": str(q),
-                **{x.value: cost_of(decide(deps, s, x, q, OrderType.MARKET, None, False)) for x in sides}}
+                **{x.value: cost_of(deps.engine.route(deps.engine.prepare(s, x, q, OrderType.MARKET, None), False))
+                   for x in sides}}
 
     return r

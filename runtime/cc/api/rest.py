@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from seqmesh.runtime.dex.v3math import mid_of
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..domain import OrderType, Parent, ParentState, Side
+from ..domain import Parent, ParentState
 from ..errors import OrderError
 from ..marketdata import MarketData
 from ..pools import PoolView, swap_gas_native
@@ -26,10 +26,13 @@ from .auth import Caller, Client
 from .clients import client_routes
 from .credentials import credential_routes
 from .deps import ApiDeps
+from .fills import fill_routes
 from .metrics import Metrics
 from .middleware import ApiGate
 from .openapi import without_unsent_422
 from .parsing import BadInput, parse_symbol
+from .placing import invalid_body, place
+from .preview import preview_routes
 from .ratelimit import RequestLimiter
 from .risk import KillSwitchRequest, RiskControls
 from .schemas import (
@@ -52,6 +55,7 @@ from .schemas import (
     Trade,
     answers,
 )
+from .stream import stream_routes
 from .tca import order_report, tca_routes
 
 
@@ -158,16 +162,8 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
-        problems = [{"field": ".".join(str(x) for x in e["loc"] if x != "body"), "problem": e["msg"]}
-                    for e in errors]
-        first = problems[0] if problems else {"field": "?", "problem": "invalid"}
-        refused = errors[0].get("ctx", {}).get("error") if errors else None
-        if isinstance(refused, BadInput):  # the parsers' own code and message, which name the field
-            metrics.rejections.labels(refused.code).inc()
-            return _error(400, refused.code, str(refused), problems=problems)
-        metrics.rejections.labels("INVALID_REQUEST").inc()
-        return _error(400, "INVALID_REQUEST", f"{first['field']}: {first['problem']}", problems=problems)
+        code, message, problems = invalid_body(exc.errors(), metrics)
+        return _error(400, code, message, problems=problems)
 
     async def owned(order_id: str, client: str) -> Parent:
         p = await deps.cache.get(order_id)
@@ -191,19 +187,7 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
         Order, 403, 409, 413, status=201, described="accepted: the order, its children, fills and routing",
         also={200: (Order, "a known client_order_id with the same order: that order")}))
     async def submit(req: OrderRequest, client: Client) -> JSONResponse:
-        t0 = time.perf_counter()
-        kind = OrderType(req.type)
-        if kind.is_algo:
-            parent, created = await deps.scheduler.submit(client, req.symbol, Side(req.side), req.quantity, kind,
-                                                          req.price, req.client_order_id, req.params)
-        elif req.params:
-            raise OrderError("INVALID_REQUEST", f"params: a {kind} order takes none", 400)
-        else:
-            parent, created = await engine.submit(client, req.symbol, Side(req.side), req.quantity, kind,
-                                                  req.price, req.client_order_id)
-        metrics.submit_latency.observe(time.perf_counter() - t0)
-        if created:
-            metrics.orders.labels(req.symbol, req.side, req.type).inc()
+        parent, created = await place(deps, metrics, client, req)
         return JSONResponse(order_view(parent, detail=True), status_code=201 if created else 200)
 
     @app.get("/v1/orders", **answers(list[Order]))
@@ -244,6 +228,9 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
         return await order_report(deps, await owned(order_id, client))
 
     app.include_router(tca_routes(deps, owned))
+    app.include_router(preview_routes(deps))
+    app.include_router(fill_routes(deps))
+    app.include_router(stream_routes(deps, metrics, order_view))
     if deps.credentials is not None:
         app.include_router(credential_routes(deps.credentials))
 

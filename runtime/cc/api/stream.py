@@ -458,10 +458,12 @@ def stream_routes(deps: ApiDeps, metrics: Metrics, order_view: OrderView) -> API
         writer = asyncio.create_task(conn.write(ws))
         writer.add_done_callback(lambda t: t.cancelled() or t.exception())  # a send to a closed socket: ended
         try:
-            while not conn.dropped:
+            while True:
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
                     break
+                if conn.dropped:  # read on (so the client is never stuck sending) until the writer closes
+                    continue
                 data = message.get("text") or message.get("bytes") or b""
                 if len(data) > MAX_MESSAGE:
                     conn.send({"type": "error", "error": {"code": "MESSAGE_TOO_LARGE",
@@ -491,8 +493,6 @@ def stream_routes(deps: ApiDeps, metrics: Metrics, order_view: OrderView) -> API
                 except OrderError as exc:
                     conn.send({"type": "error", "id": request_id, "status": exc.status,
                                "error": {"code": exc.code, "message": exc.message, **exc.detail}})
-            if conn.dropped:
-                await writer  # its resync, then the close
         except Exception as exc:  # the client went away mid-send or mid-receive
             log.debug("stream of %s ended: %r", client.client_id, exc)
         finally:

@@ -9,6 +9,7 @@ same risk, routing and children path as any order.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from ..errors import OrderError
 from ..marketdata import MarketData
 from ..risk import RiskDenied, RiskEngine, kill_switch_flag
 from ..routing.candidates import Candidates
-from ..routing.sor import Router
+from ..routing.sor import Route, Router, VenueCandidate
 from ..startup import Cursors
 from ..store import LedgerStore, StoreConflict
 from .booking import Booking
@@ -31,6 +32,19 @@ from .routes import children_of
 from .validate import untakeable, validate
 
 ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An order checked and ready for the router: what submit routes and a preview shows."""
+
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal | None
+    candidates: list[VenueCandidate]
+    ref: Decimal | None  # the price risk values it at: its limit, else the far side of the book, else the mid
+    mid: Decimal | None  # the NBBO mid: the decision's arrival price
 
 
 class OrderEngine:
@@ -72,25 +86,15 @@ class OrderEngine:
             known = await self.cache.by_client_order_id(client, client_order_id)
             if known is not None:
                 return same_order(known, symbol, side, qty, type, price), False
-        books = self.marketdata.venue_books(symbol)
-        validate(symbol, qty, type, price, books)
-        candidates = self.candidates(symbol, side)
-        if not candidates:
-            raise OrderError("NO_LIVE_VENUE", f"no connected venue has a live {symbol} book", 409)
-        best_bid, best_ask = self.marketdata.best(symbol)
-        far = best_ask if side is Side.BUY else best_bid
-        ref = price if price is not None else (far if far is not None else self.marketdata.mid(symbol))
+        order = self.prepare(symbol, side, qty, type, price)
         working = self.working_qty(client, symbol)
         if algo_parent is not None:
             working -= qty * side.sign  # the slice is carved out of its algorithm's remainder: once
         try:
-            self.risk.check(client, symbol, side, qty, ref, working)
+            self.risk.check(client, symbol, side, qty, order.ref, working)
         except RiskDenied as d:
             raise OrderError(d.code, d.message, 403, limit=d.limit, value=d.value) from None
-        mid = (best_bid + best_ask) / 2 if best_bid is not None and best_ask is not None else None
-        route = self.router.route(side, qty, candidates, price, mid)
-        if not route.allocations:  # nothing placed: refused, never a parent left `new` without children
-            raise untakeable(symbol, qty, price, ref, candidates)
+        route = self.route(order)
         now = self.clock.now_ns()
         decision: dict[str, Any] = {"route": route.summary(), "decided_ns": now}
         if algo_parent is not None:
@@ -112,6 +116,25 @@ class OrderEngine:
         self.bus.publish(OrderUpdated(parent))
         await self.dispatcher.send(parent, children)
         return parent, True
+
+    def prepare(self, symbol: str, side: Side, qty: Decimal, type: OrderType, price: Decimal | None) -> Prepared:
+        """A valid order, the venues it may route to and its reference prices (refusals raised)."""
+        validate(symbol, qty, type, price, self.marketdata.venue_books(symbol))
+        candidates = self.candidates(symbol, side)
+        if not candidates:
+            raise OrderError("NO_LIVE_VENUE", f"no connected venue has a live {symbol} book", 409)
+        best_bid, best_ask = self.marketdata.best(symbol)
+        far = best_ask if side is Side.BUY else best_bid
+        ref = price if price is not None else (far if far is not None else self.marketdata.mid(symbol))
+        mid = (best_bid + best_ask) / 2 if best_bid is not None and best_ask is not None else None
+        return Prepared(symbol, side, qty, price, candidates, ref, mid)
+
+    def route(self, order: Prepared, must_place: bool = True) -> Route:
+        """The router's decision on the books now; `must_place`: refuse one that places nothing."""
+        route = self.router.route(order.side, order.qty, order.candidates, order.price, order.mid)
+        if must_place and not route.allocations:  # never a parent left `new` without children
+            raise untakeable(order.symbol, order.qty, order.price, order.ref, order.candidates)
+        return route
 
     async def accept(self, parent: Parent) -> None:
         """Write ahead an order that routes nothing itself (an execution algorithm's parent)."""
