@@ -104,6 +104,7 @@ class CCApp:
         if self.mesh is not None:
             self.home = RemoteHome(self.mesh, self.edges, store, cursors, got.remote_children, md, self.reservations,
                                    self.booking.on_edge_events, self.algos.from_peer)
+            self.home.client_of.update(await store.remote_child_clients())
             self.mesh.attach(self.home)
             self.booking.relay = self.home
         for e in settings.edges:

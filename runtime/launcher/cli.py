@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -35,6 +36,25 @@ DEFAULT_REGION_VENUES = {"na": ["coinbase"], "eu": ["kraken", "bitmart"], "ap": 
                          "local": ["binance", "kraken", "coinbase"]}
 
 
+def dev_client_key(work: Path) -> str:
+    """The development client's key: made once (256 random bits) and kept in the work dir, readable
+    by its owner only, so a restarted `seqmesh up` and the `seqmesh` commands (api.default_key)
+    keep using it. Only its SHA-256 goes to the CCs."""
+    from seqmesh.runtime.cc.clients import new_key
+
+    from seqmesh.client.api import UP_KEY_FILE
+
+    path = work / UP_KEY_FILE
+    if path.is_file() and path.read_text().strip():
+        return path.read_text().strip()
+    work.mkdir(parents=True, exist_ok=True)
+    key = new_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return key
+
+
 def _plan(args: Any) -> dict[str, list[str]]:
     from seqmesh.common.venues import REGION_VENUES, check_region
 
@@ -52,6 +72,7 @@ def _plan(args: Any) -> dict[str, list[str]]:
 
 
 async def _up(args: Any) -> int:
+    from seqmesh.runtime.cc.domain import key_digest
     from seqmesh.runtime.venues.sim.config import native_dialect
 
     from seqmesh.common.certs_cli import dev_pki
@@ -62,6 +83,9 @@ async def _up(args: Any) -> int:
 
     work = Path(args.work_dir)
     plan = _plan(args)
+    # The development client is an admin: the deployment is its user's alone, and the admin role is
+    # what lets them try everything (the region's kill switch, making trader clients to try roles).
+    key = dev_client_key(work)
     sup = Supervisor(work / "logs")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -112,7 +136,7 @@ async def _up(args: Any) -> int:
                       flush=True)
             port = args.api_port + list(plan).index(r)
             cc_args = ["cc", "--region", r, "--listen", f"127.0.0.1:{port}", "--dev-pki", str(work / r / "pki"),
-                       "--db", str(work / r / "cc" / "ledger.sqlite")]
+                       "--db", str(work / r / "cc" / "ledger.sqlite"), "--client", f"dev:admin:{key_digest(key)}"]
             for venue, addr in edges.items():
                 cc_args += ["--edge", f"{venue}={addr}"]
             if len(plan) > 1:
@@ -121,16 +145,18 @@ async def _up(args: Any) -> int:
             apis[r] = (await sup.start(f"{r}-cc", cc_args, CC_READY)).group(2)
         first = next(iter(apis.values()))
         print("\nseqmesh up: " + "   ".join(f"{r} API {a}" for r, a in apis.items()) +
-              f"\n(OpenAPI at /docs, key seqmesh-dev-key; every CC shows the global view)\n"
+              f"\n(OpenAPI at /docs; every CC shows the global view)\n"
+              f"development client dev (admin), key {key}\n(kept in {work / 'client.key'}: the seqmesh "
+              "commands run from this directory use it; elsewhere export SEQMESH_KEY)\n"
               f"logs in {work / 'logs'}; Ctrl-C stops everything\n", flush=True)
-        await _wait_for_books(first, args.symbols.split(",")[0], stop)
+        await _wait_for_books(first, key, args.symbols.split(",")[0], stop)
         if args.demo:
             from seqmesh.client.cli import demo
 
-            await asyncio.to_thread(demo, first, "seqmesh-dev-key")
+            await asyncio.to_thread(demo, first, key)
             from seqmesh.client.cli import demo_algos
 
-            await asyncio.to_thread(demo_algos, list(apis.values()), "seqmesh-dev-key", Path(args.algos))
+            await asyncio.to_thread(demo_algos, list(apis.values()), key, Path(args.algos))
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -139,7 +165,7 @@ async def _up(args: Any) -> int:
                 print(f"seqmesh up: {', '.join(sup.failed())} exited; stopping", flush=True)
                 return 1
             if args.print_every > 0:
-                await asyncio.to_thread(_print_board, first, args.symbols.split(","))
+                await asyncio.to_thread(_print_board, first, key, args.symbols.split(","))
             if deadline and time.monotonic() >= deadline:
                 break
         return 0
@@ -201,11 +227,11 @@ async def _start_solana(sup: Any, work: Path, region: str, seed: int, symbols: s
     return address
 
 
-async def _wait_for_books(api: str, symbol: str, stop: asyncio.Event, timeout: float = 30.0) -> None:
+async def _wait_for_books(api: str, key: str, symbol: str, stop: asyncio.Event, timeout: float = 30.0) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=api, headers={"Authorization": "Bearer seqmesh-dev-key"}) as http:
+    async with httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {key}"}) as http:
         while time.monotonic() < deadline and not stop.is_set():
             resp = await http.get(f"/v1/nbbo/{symbol}")
             if resp.status_code == 200 and resp.json()["bid"] and resp.json()["ask"]:
@@ -213,11 +239,11 @@ async def _wait_for_books(api: str, symbol: str, stop: asyncio.Event, timeout: f
             await asyncio.sleep(0.2)
 
 
-def _print_board(api: str, symbols: list[str]) -> None:
+def _print_board(api: str, key: str, symbols: list[str]) -> None:
     from seqmesh.client.api import CCClient
     from seqmesh.client.tables import table
 
-    with CCClient(api) as c:
+    with CCClient(api, key) as c:
         for symbol in symbols:
             rows = c.bbo(symbol)
             n = c.nbbo(symbol)

@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-DEFAULT_KEY = "seqmesh-dev-key"
+DEFAULT_KEY = "seqmesh-dev-key"  # the development client of a `seqmesh cc` started without clients
+#: the file under `seqmesh up`'s work dir holding its development client's key
+UP_KEY_FILE = "client.key"
+UP_WORK_DIR = ".cache/up"
+
+
+def default_key(environ: Mapping[str, str] = os.environ) -> str:
+    """The key the commands use without --key: $SEQMESH_KEY; else the file $SEQMESH_KEY_FILE, or the
+    one `seqmesh up` writes (.cache/up/client.key under this directory); else DEFAULT_KEY."""
+    if environ.get("SEQMESH_KEY"):
+        return environ["SEQMESH_KEY"]
+    path = Path(environ.get("SEQMESH_KEY_FILE") or Path(UP_WORK_DIR) / UP_KEY_FILE)
+    try:
+        return path.read_text().strip() or DEFAULT_KEY
+    except FileNotFoundError:
+        if environ.get("SEQMESH_KEY_FILE"):
+            raise SystemExit(f"seqmesh: SEQMESH_KEY_FILE={path} does not exist") from None
+        return DEFAULT_KEY
 
 
 class ApiError(Exception):

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from .api import DEFAULT_KEY, DEFAULT_URL, ApiError, CCClient
+from .api import DEFAULT_URL, ApiError, CCClient, default_key
 from .tables import table, tca_table
 
 
@@ -182,7 +182,8 @@ def _demo(args: Any) -> int:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api", default=os.environ.get("SEQMESH_API", DEFAULT_URL), help="CC URL (or SEQMESH_API)")
-    p.add_argument("--key", default=os.environ.get("SEQMESH_KEY", DEFAULT_KEY), help="API key (or SEQMESH_KEY)")
+    p.add_argument("--key", default=default_key(),
+                   help="API key (default: $SEQMESH_KEY, else the file $SEQMESH_KEY_FILE or .cache/up/client.key)")
 
 
 def register(subparsers: Any) -> None:

@@ -269,3 +269,59 @@ def test_unauthenticated_and_oversized_bodies_are_refused_unread(region: Region,
         got, body = status(dev, "POST", "/v1/orders", content=b" " * 60_000 + b"{}",
                            headers={"Content-Type": "application/json"})
         assert got == 400 and body["error"]["code"] == "INVALID_REQUEST"
+
+
+def test_the_order_path_answers_while_slow_connections_and_large_keyless_bodies_are_held(
+        region: Region, keys: dict[str, str]) -> None:
+    """A probe as an attacker runs it: many connections that never finish their headers, and
+    requests announcing 200 MB bodies (without a key, or with one over the size limit) that keep
+    sending. Each large one is answered at once from its headers, and meanwhile a client's orders
+    and the health check are answered as usual."""
+    import socket
+    import threading
+
+    host, port = region.api.removeprefix("http://").split(":")
+    stop = threading.Event()
+    answers: list[bytes] = []
+    sockets: list[socket.socket] = []
+
+    def slow() -> None:
+        s = socket.create_connection((host, int(port)), timeout=30)
+        s.sendall(b"POST /v1/orders HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+        sockets.append(s)
+
+    def flood(auth: bytes) -> None:
+        with socket.create_connection((host, int(port)), timeout=30) as s:
+            s.sendall(b"POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 209715200\r\n" + auth + b"\r\n" + b"[" * 65536)
+            answers.append(s.recv(4096))
+            chunk = b"[" * 65536
+            try:
+                while not stop.is_set():  # the rest of the body, until the server drops the connection
+                    s.sendall(chunk)
+            except OSError:
+                pass
+
+    for _ in range(200):
+        slow()
+    floods = [threading.Thread(target=flood, args=(auth,), daemon=True)
+              for auth in [b""] * 8 + [f"Authorization: Bearer {keys['bob']}\r\n".encode()] * 4]
+    try:
+        for t in floods:
+            t.start()
+        with client(region, keys["alice"]) as alice:
+            for _ in range(10):
+                o = far_limit(alice)
+                assert alice.cancel(o["order_id"])["state"] in ("pending_cancel", "canceled")
+                assert alice.http.get("/healthz").status_code == 200
+        wait_until(lambda: len(answers) == len(floods), 30, what="an answer to every large request")
+        # the server drops each refused body with its connection instead of reading on
+        wait_until(lambda: not any(t.is_alive() for t in floods), 30, what="every refused connection closed")
+    finally:
+        stop.set()
+        for t in floods:
+            t.join(30)
+        for s in sockets:
+            s.close()
+    statuses = sorted(a.split(b" ", 2)[1].decode() for a in answers)
+    assert statuses == ["401"] * 8 + ["413"] * 4, answers

@@ -13,7 +13,7 @@ from pathlib import Path
 from seqmesh.runtime.launcher.ready import free_port
 from seqmesh.runtime.venues.chain.anvil import connect
 
-from seqmesh.client.api import CCClient
+from seqmesh.client.api import UP_KEY_FILE, CCClient
 from seqmesh.testing.processes import wait_until
 
 
@@ -33,7 +33,7 @@ def test_up_runs_a_dex_venue_on_its_chain_beside_a_cex(tmp_path: Path) -> None:
         (chain,) = json.loads((tmp_path / "up" / "na" / "chains" / "arbitrum.json").read_text())
         w3 = connect(chain["url"])
         assert w3.eth.chain_id == 42161 and set(chain["pairs"]) >= {"WBTC/USDT", "WETH/USDT"}
-        with CCClient(api, "seqmesh-dev-key") as cc:
+        with CCClient(api, (tmp_path / "up" / UP_KEY_FILE).read_text().strip()) as cc:
             def quoted() -> bool:
                 edges = {e["venue"]: e for e in cc.edges()}
                 rows = {row["venue"] for row in cc.bbo("BTC/USDT") if row["bid"] and row["ask"]}

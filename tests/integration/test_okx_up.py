@@ -11,7 +11,7 @@ from pathlib import Path
 
 from seqmesh.runtime.launcher.ready import free_port
 
-from seqmesh.client.api import CCClient
+from seqmesh.client.api import UP_KEY_FILE, CCClient
 from seqmesh.testing.processes import wait_until
 
 
@@ -32,7 +32,7 @@ def test_up_runs_okx_on_its_own_dialect_beside_binance(tmp_path: Path) -> None:
         sim_logs = tmp_path / "up" / "logs"
         assert "/api/v5" in (sim_logs / "local-sim-okx.log").read_text()
         assert "/api/v3" in (sim_logs / "local-sim-binance.log").read_text()
-        with CCClient(api, "seqmesh-dev-key") as cc:
+        with CCClient(api, (tmp_path / "up" / UP_KEY_FILE).read_text().strip()) as cc:
             def both_quoted() -> bool:
                 edges = {e["venue"]: e for e in cc.edges()}
                 quoted = {row["venue"] for row in cc.bbo("BTC/USDT") if row["bid"] and row["ask"]}

@@ -32,7 +32,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 from spl.token.instructions import get_associated_token_address
 
-from seqmesh.client.api import CCClient
+from seqmesh.client.api import UP_KEY_FILE, CCClient
 from seqmesh.testing.mesh import cc_tls_paths, start_cc
 from seqmesh.testing.processes import Proc, wait_until
 from seqmesh.testing.solana import start_solana, start_solana_edge
@@ -283,7 +283,7 @@ def test_seqmesh_up_runs_the_solana_venue_and_its_edge(tmp_path: Path) -> None:
         wait_until(lambda: proc.poll() is not None or "seqmesh up:" in log.read_text(), 90, what="seqmesh up")
         assert proc.poll() is None, log.read_text()
         assert "solana       SVM + RPC http://127.0.0.1:" in log.read_text()
-        with CCClient(f"http://127.0.0.1:{port}") as c:
+        with CCClient(f"http://127.0.0.1:{port}", (tmp_path / "up" / UP_KEY_FILE).read_text().strip()) as c:
             wait_until(lambda: (c.request("GET", "/v1/nbbo/BTC/USDT").get("bid") or {}).get("venue") == "solana",
                        30, what="the NA CC's NBBO to quote solana")
     finally:

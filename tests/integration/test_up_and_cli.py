@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 from seqmesh.runtime.launcher.ready import free_port
 
+from seqmesh.client.api import UP_KEY_FILE
 from seqmesh.testing.algos import build
 from seqmesh.testing.processes import wait_until
 
@@ -50,6 +53,15 @@ def _state(pid: int) -> str:
         return "Z"
 
 
+def urlopen_status(url: str, key: str) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
 class Up:
     def __init__(self, tmp: Path) -> None:
         self.work = tmp / "up"
@@ -65,8 +77,11 @@ class Up:
         return self.log.read_text()
 
     def cli(self, *args: str, ok: bool = True) -> str:
+        # the key as a user finds it: the file `seqmesh up` keeps in its work dir
+        env = {**os.environ, "SEQMESH_KEY_FILE": str(self.work / UP_KEY_FILE)}
+        env.pop("SEQMESH_KEY", None)
         out = subprocess.run([sys.executable, "-m", "seqmesh", *args, "--api", self.api], capture_output=True,
-                             text=True, timeout=60)
+                             text=True, timeout=60, env=env)
         assert (out.returncode == 0) == ok, f"seqmesh {' '.join(args)}: {out.returncode}\n{out.stdout}{out.stderr}"
         return out.stdout if ok else out.stderr
 
@@ -95,6 +110,13 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
 def test_up_demo_trades_prints_tca_and_runs_the_example_algos(up: Up) -> None:
     out = up.output()
     assert f"seqmesh up: local API {up.api}" in out
+    # its development client: a key of its own, printed, kept for its owner only; the well-known one is refused
+    key_file = up.work / UP_KEY_FILE
+    key = key_file.read_text().strip()
+    assert key.startswith("smk_") and f"development client dev (admin), key {key}" in out
+    assert key_file.stat().st_mode & 0o077 == 0
+    assert urlopen_status(f"{up.api}/v1/orders", "seqmesh-dev-key") == 401
+    assert urlopen_status(f"{up.api}/v1/orders", key) == 200
     for venue in ("binance", "kraken", "coinbase"):
         assert re.search(rf"local\s+{venue}\s+simulator http://127\.0\.0\.1:\d+\s+edge grpc", out), out
     orders = re.findall(r"^order (\S+)  (buy|sell) (\S+) BTC/USDT  state (\w+)$", out, re.M)

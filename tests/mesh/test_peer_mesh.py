@@ -182,6 +182,9 @@ def test_large_order_crosses_regions_and_its_fills_come_back_once(cross: tuple[M
                                for r in c.request("GET", "/v1/remote-orders")), 30, what="eu's record")
         rec = next(r for r in c.request("GET", "/v1/remote-orders") if r["child_id"] == kraken_child["child_id"])
         assert rec["origin"] == "na" and Decimal(rec["filled"]) == Decimal(kraken_child["quantity"])
+        assert rec["client"] == "dev"  # na's client: shown to eu's client of that id (and admins) only
+        with CCClient(eu.api, c.create_client("eu-trader")["key"]) as other:
+            assert other.request("GET", "/v1/remote-orders") == []
         assert not [x for x in c.orders() if x["order_id"] == o["order_id"]], "not an eu client's order"
         # Final at eu's edge, the child leaves eu's memory of hosted children (its ledger keeps it).
         wait_until(lambda: hosted_remote_children(c) == 0, 30, what="eu forgetting na's final child")

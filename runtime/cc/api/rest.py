@@ -282,16 +282,18 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
         return rows
 
     @app.get("/v1/remote-orders", **answers(list[RemoteOrder]))
-    async def remote_orders(client: Client) -> list[dict[str, Any]]:
+    async def remote_orders(caller: Caller) -> list[dict[str, Any]]:
         """What this region's edges did for other regions' orders (the home CC's own record): the
-        recent ones, and every one not yet final."""
+        recent ones, and every one not yet final; the caller's own (a client has the same id in
+        every region), an admin's all."""
         home = deps.home
         if home is None:
             return []
-        records = {cid: {"child_id": cid, "origin": o, "venue": v, "state": "PENDING_NEW"}
-                   for cid, (o, v) in home.children.items()}
+        records = {cid: {"child_id": cid, "origin": o, "venue": v, "state": "PENDING_NEW",
+                         "client": home.client_of.get(cid, "")} for cid, (o, v) in home.children.items()}
         records.update(home.view)
-        return [records[cid] for cid in sorted(records)]
+        return [records[cid] for cid in sorted(records)
+                if caller.is_admin or records[cid]["client"] == caller.client_id]
 
     @app.get("/v1/peers", **answers(list[Peer]))
     async def peers(client: Client) -> list[dict[str, Any]]:

@@ -59,6 +59,8 @@ class RemoteHome:
         self.cursors = cursors
         #: the latest state of recent remote children (bounded: old ones are in the origin's ledger)
         self.view: dict[str, dict[str, Any]] = {}
+        #: the origin's client of each child in `children` and `view` (/v1/remote-orders shows a client its own)
+        self.client_of: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- PeerHandler ------------------------------------------------------------------------
@@ -82,9 +84,10 @@ class RemoteHome:
                                    reason=f"RESERVATION_DENIED: {link.venue} can cover {max(free, ZERO)} {asset}, "
                                           f"the order needs {need}")
             with self.ledger.atomic():
-                self.ledger.add_remote_child(cid, origin, alloc.venue)  # before the edge hears of it
+                self.ledger.add_remote_child(cid, origin, alloc.venue, alloc.client)  # before the edge hears of it
             await self.ledger.durable()
             self.children[cid] = (origin, alloc.venue)
+            self.client_of[cid] = alloc.client
             self.reservations.hold_remote(cid, link.venue, asset, need)
         try:
             return await link.client.submit(alloc.order, timeout=15)
@@ -132,13 +135,17 @@ class RemoteHome:
             self.finished.keep(cid, remote)
         origin = remote[0]
         view = self.view.pop(ev.client_order_id, None) or {"child_id": ev.client_order_id, "origin": origin,
-                                                             "venue": venue, "fills": 0}
+                                                             "venue": venue, "fills": 0,
+                                                             "client": self.client_of.get(cid, "")}
         view.update(state=pb.OrderState.Name(ev.state), filled=ev.filled_qty, symbol=ev.symbol)
         if ev.HasField("fill"):
             view["fills"] += 1
         self.view[ev.client_order_id] = view  # re-inserted: the dict stays in recency order
         if len(self.view) > REMOTE_VIEW_KEPT:
-            del self.view[next(iter(self.view))]
+            gone = next(iter(self.view))
+            del self.view[gone]
+            if gone not in self.children:
+                self.client_of.pop(gone, None)
         held = self._held.get((origin, venue))
         if held is not None:
             held.append(ev)

@@ -143,14 +143,14 @@ class PeerMesh:
         peer = self.home_of(venue)
         return bool(peer and self.alive(peer) and peer.venues[venue].connected)
 
-    async def allocate(self, venue: str, order: pb.SubmitOrder, timeout: float = 15.0) -> pb.OrderAck:
+    async def allocate(self, venue: str, order: pb.SubmitOrder, client: str, timeout: float = 15.0) -> pb.OrderAck:
         """Send a child to the venue's home region and wait for its edge's answer."""
         peer = self.home_of(venue)
         if peer is None or peer.region not in self._outboxes:
             raise ConnectionError(f"no live link to the home region of {venue}")
         fut: asyncio.Future[pb.OrderAck] = asyncio.get_running_loop().create_future()
         self._acks[order.client_order_id] = fut
-        frame = ppb.PeerFrame(allocate=ppb.AllocateRemote(origin_region=self.region, venue=venue))
+        frame = ppb.PeerFrame(allocate=ppb.AllocateRemote(origin_region=self.region, venue=venue, client=client))
         frame.allocate.order.CopyFrom(order)
         self._outboxes[peer.region].put_nowait(frame)
         try:

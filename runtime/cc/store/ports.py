@@ -126,8 +126,8 @@ class LedgerStore(Protocol):
         """Book a fill of an order a WebAssembly algo placed; False if already booked."""
         ...
 
-    def add_remote_child(self, child_id: str, origin: str, venue: str) -> None:
-        """Another region's child placed on our edge (kept once)."""
+    def add_remote_child(self, child_id: str, origin: str, venue: str, client: str = "") -> None:
+        """Another region's child placed on our edge (kept once), for the origin's `client`."""
         ...
 
     def finish_remote_child(self, child_id: str) -> None:
@@ -197,6 +197,10 @@ class LedgerStore(Protocol):
 
     async def remote_children(self) -> dict[str, tuple[str, str]]:
         """child id -> (origin region, venue), of the hosted children not yet final."""
+        ...
+
+    async def remote_child_clients(self) -> dict[str, str]:
+        """child id -> the origin's client, of the hosted children not yet final."""
         ...
 
     async def remote_child(self, child_id: str) -> tuple[str, str] | None:

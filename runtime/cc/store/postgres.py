@@ -110,8 +110,8 @@ _INSERT_ALGO_FILLS = (
     " exchange_ts, booked_ns) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
     " $6::text[], $7::text[], $8::numeric[], $9::numeric[], $10::numeric[], $11::text[], $12::bool[],"
     " $13::bigint[], $14::bigint[]) ON CONFLICT (fill_id) DO NOTHING RETURNING fill_id")
-_INSERT_REMOTE = ("INSERT INTO remote_children (child_id, origin, venue, created_ns) VALUES ($1, $2, $3, $4)"
-                  " ON CONFLICT (child_id) DO NOTHING")
+_INSERT_REMOTE = ("INSERT INTO remote_children (child_id, origin, venue, created_ns, client)"
+                  " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (child_id) DO NOTHING")
 _FINISH_REMOTE = "UPDATE remote_children SET final_ns = $2 WHERE child_id = $1 AND final_ns IS NULL"
 _UPSERT_CURSOR = ("INSERT INTO edge_cursors (venue, last_seq) VALUES ($1, $2) ON CONFLICT (venue)"
                   " DO UPDATE SET last_seq = GREATEST(edge_cursors.last_seq, excluded.last_seq)")
@@ -386,8 +386,8 @@ class PostgresLedgerStore:
                                             "qty": str(f.qty), "price": str(f.price)}, f.fill_id)
         return True
 
-    def add_remote_child(self, child_id: str, origin: str, venue: str) -> None:
-        self._op(REMOTE, child_id, (child_id, origin, venue, time.time_ns()))
+    def add_remote_child(self, child_id: str, origin: str, venue: str, client: str = "") -> None:
+        self._op(REMOTE, child_id, (child_id, origin, venue, time.time_ns(), client))
 
     def finish_remote_child(self, child_id: str) -> None:
         self._op(REMOTE_FINAL, child_id, (child_id, time.time_ns()))
@@ -516,6 +516,10 @@ class PostgresLedgerStore:
     async def remote_children(self) -> dict[str, tuple[str, str]]:
         found = await self._fetch("SELECT child_id, origin, venue FROM remote_children WHERE final_ns IS NULL")
         return {r[0]: (r[1], r[2]) for r in found}
+
+    async def remote_child_clients(self) -> dict[str, str]:
+        found = await self._fetch("SELECT child_id, client FROM remote_children WHERE final_ns IS NULL")
+        return {r[0]: r[1] for r in found}
 
     async def remote_child(self, child_id: str) -> tuple[str, str] | None:
         found = await self._fetch("SELECT origin, venue FROM remote_children WHERE child_id = $1", child_id)

@@ -200,10 +200,10 @@ class SqliteLedgerStore:
                                             "qty": str(f.qty), "price": str(f.price)})
         return True
 
-    def add_remote_child(self, child_id: str, origin: str, venue: str) -> None:
+    def add_remote_child(self, child_id: str, origin: str, venue: str, client: str = "") -> None:
         self._begin()
-        self.db.execute("INSERT OR IGNORE INTO remote_children (child_id, origin, venue, created_ns)"
-                        " VALUES (?, ?, ?, ?)", (child_id, origin, venue, time.time_ns()))
+        self.db.execute("INSERT OR IGNORE INTO remote_children (child_id, origin, venue, created_ns, client)"
+                        " VALUES (?, ?, ?, ?, ?)", (child_id, origin, venue, time.time_ns(), client))
 
     def finish_remote_child(self, child_id: str) -> None:
         self._begin()
@@ -315,6 +315,10 @@ class SqliteLedgerStore:
     async def remote_children(self) -> dict[str, tuple[str, str]]:
         return {r[0]: (r[1], r[2]) for r in self.db.execute(
             "SELECT child_id, origin, venue FROM remote_children WHERE final_ns IS NULL")}
+
+    async def remote_child_clients(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT child_id, client FROM remote_children WHERE final_ns IS NULL")}
 
     async def remote_child(self, child_id: str) -> tuple[str, str] | None:
         row = self.db.execute("SELECT origin, venue FROM remote_children WHERE child_id = ?", (child_id,)).fetchone()
