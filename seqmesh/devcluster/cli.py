@@ -31,7 +31,8 @@ def _cluster(args: Any) -> int:
               f"  (test image {BUSYBOX_IMAGE} is in .cache/bin/images/busybox.tar);\n"
               f"StorageClass {STORAGE_CLASS} (default); Service names resolve from pods through CoreDNS at "
               f"{NODE_IP}\n  (from this machine: busybox nslookup NAME.NS.svc.cluster.local {NODE_IP}); ClusterIPs "
-              f"answer from pods and from this machine.", flush=True)
+              f"answer from pods and from this machine;\nNetworkPolicies are enforced (kube-router's policy "
+              f"controller).", flush=True)
     print("Ctrl-C stops it.", flush=True)
     stopping = []
     for sig in (signal.SIGTERM, signal.SIGINT):  # SIGINT too: a shell starting us in the background ignores it

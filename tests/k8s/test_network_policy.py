@@ -8,11 +8,12 @@ import json
 from typing import Any
 
 import pytest
+from seqmesh.operator import kube
 from seqmesh.operator.builders import edge, netpol, region
 from seqmesh.operator.builders.names import EDGE_GRPC_PORT
 
 from seqmesh.common.certs import make_ca
-from seqmesh.common.crds.models import EdgeSpec, RegionSpec
+from seqmesh.common.crds.models import EdgeSpec, PeerLinkSpec, RegionSpec
 from seqmesh.devcluster.controlplane import ControlPlane
 from seqmesh.testing.kube import apply, busybox_pod, get, pod_exec, scratch_namespace, wait_pods
 from seqmesh.testing.processes import wait_until
@@ -52,11 +53,21 @@ def test_operator_creates_owns_and_updates_the_policies(operator: ControlPlane) 
         assert edge_policy and edge_policy["metadata"]["ownerReferences"][0]["uid"] == owners["edge"]
         assert edge_policy["spec"]["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {
             "app.kubernetes.io/name": "seqmesh", "app.kubernetes.io/instance": "seqmesh-np-cc"}}}]
+        # What the API server stored still contains all the operator wants: no re-apply on every resync.
+        edge_body = get(cp, "edge", "np-binance", ns)
+        assert edge_body is not None
+        assert kube.contains(edge_policy, netpol.edge(EdgeSpec.model_validate(edge_body["spec"]), ns,
+                                                      kube.owner(edge_body)))
         # A source range added to the PeerLink reaches the CC's policy; a drifted policy is put back.
         cp.kubectl("patch", "peerlink", "np-to-eu", "-n", ns, "--type=merge",
                    "-p", json.dumps({"spec": {"sourceCIDRs": ["198.51.100.0/24"]}}))
         wait_until(lambda: {"ipBlock": {"cidr": "198.51.100.0/24"}} in (peer_rule() or {}).get("from", []), 60,
                    interval=0.3, what=f"the PeerLink's sourceCIDRs in the CC's policy (seen {peer_rule()})")
+        region_body, link_body = get(cp, "region", "np", ns), get(cp, "peerlink", "np-to-eu", ns)
+        assert region_body is not None and link_body is not None
+        assert kube.contains(_policy(cp, "seqmesh-np-cc", ns), netpol.cc(
+            RegionSpec.model_validate(region_body["spec"]), ns, kube.owner(region_body),
+            [PeerLinkSpec.model_validate(link_body["spec"])]))
         cp.kubectl("patch", "networkpolicy", "seqmesh-np-edge-binance", "-n", ns, "--type=json",
                    "-p", json.dumps([{"op": "remove", "path": "/spec/ingress/0/from"}]))
 
