@@ -143,7 +143,8 @@ class PeerMesh:
         peer = self.home_of(venue)
         return bool(peer and self.alive(peer) and peer.venues[venue].connected)
 
-    async def allocate(self, venue: str, order: pb.SubmitOrder, client: str, timeout: float = 15.0) -> pb.OrderAck:
+    async def allocate(self, venue: str, order: pb.SubmitOrder, timeout: float = 15.0,
+                       client: str = "") -> pb.OrderAck:
         """Send a child to the venue's home region and wait for its edge's answer."""
         peer = self.home_of(venue)
         if peer is None or peer.region not in self._outboxes:

@@ -82,7 +82,7 @@ class Dispatcher:
                 req.account = self.account(parent.client, child.venue)
                 ack = await link.client.submit_streamed(req, timeout=15)
             elif self.mesh is not None and self.mesh.home_of(child.venue) is not None:
-                ack = await self.mesh.allocate(child.venue, req, parent.client)  # AllocateRemote to its home CC
+                ack = await self.mesh.allocate(child.venue, req, client=parent.client)  # AllocateRemote to its home
                 if ack.state == pb.ORDER_STATE_UNSPECIFIED:
                     log.warning("remote %s at %s not placed: %s; will resend", child.child_id, child.venue,
                                 ack.reason)
