@@ -1,37 +1,42 @@
 #!/usr/bin/env bash
-# Builds the example algos (examples/algos, on the Rust SDK in sdk/rust) to WebAssembly and
-# copies each module to .cache/algos/<package>.wasm — the Cargo package name, hyphens kept:
-# market-maker.wasm, arb-mesh.wasm, misbehaving.wasm. Quick when nothing changed.
+# Builds the example algos to WebAssembly and copies each module to .cache/algos/<package>.wasm —
+# the Cargo package name, hyphens kept:
+#   examples/algos (seqmesh's ABI, sdk/rust):            market-maker, arb-mesh, misbehaving
+#   examples/algos-public (sequence-algo-sdk 0.4, crates.io): quoter, nbbo-taker, messenger, pool-swapper, layout-probe (a test guest)
+# Quick when nothing changed.
 #
-# Uses Debian's Rust (rustc, cargo, libstd-rust-dev-wasm32), installed here when missing; a
-# rustup toolchain earlier on PATH is bypassed on purpose (it may lack the wasm32 target).
+# Toolchain: Debian's current Rust for the web (rustc-web, cargo-web, rust-web-src) linked by lld-14,
+# installed here when missing; core/alloc (and std for sdk/rust) are built for wasm32 from
+# rust-web-src (`-Z build-std`, ~2 min the first time, cached in .cache/ after). A rustup toolchain
+# earlier on PATH is bypassed on purpose (it has no wasm32 target here). `algo-toolchain.sh`
+# holds the pieces `seqmesh algo build` shares.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+# shellcheck source=hack/algo-toolchain.sh
+source hack/algo-toolchain.sh
+ensure_algo_toolchain
 
-if [ ! -x /usr/bin/rustc ] || [ ! -x /usr/bin/cargo ] || [ ! -d /usr/lib/rustlib/wasm32-unknown-unknown ]; then
-  echo "== installing Debian's Rust with the wasm32 target"
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
-  packages=(rustc cargo libstd-rust-dev-wasm32)
-  export DEBIAN_FRONTEND=noninteractive
-  if ! $sudo apt-get install -y -q "${packages[@]}"; then
-    $sudo apt-get update -q
-    $sudo apt-get install -y -q "${packages[@]}"
-  fi
-fi
-
-target_dir=$root/.cache/algos-target
 out=$root/.cache/algos
 mkdir -p "$out"
-RUSTC=/usr/bin/rustc CARGO_TARGET_DIR=$target_dir /usr/bin/cargo build --release --offline --quiet \
-  --target wasm32-unknown-unknown --manifest-path examples/algos/Cargo.toml
 
-for package in market-maker arb-mesh misbehaving; do
-  built=$target_dir/wasm32-unknown-unknown/release/${package//-/_}.wasm
-  dest=$out/$package.wasm
-  if ! cmp -s "$built" "$dest"; then
-    cp "$built" "$dest.tmp" && mv "$dest.tmp" "$dest"
-  fi
-  printf '%8d bytes  %s\n' "$(stat -c %s "$dest")" "${dest#"$root"/}"
-done
+build_workspace() {  # <workspace dir> <target dir> <build-std crates> <packages...>
+  local dir=$1 target_dir=$2 std=$3
+  shift 3
+  algo_cargo "$std" build --release --quiet --target wasm32-unknown-unknown \
+    --manifest-path "$dir/Cargo.toml" --target-dir "$target_dir"
+  for package in "$@"; do
+    local built=$target_dir/wasm32-unknown-unknown/release/${package//-/_}.wasm dest=$out/$package.wasm
+    if ! cmp -s "$built" "$dest"; then
+      cp "$built" "$dest.tmp" && mv "$dest.tmp" "$dest"
+    fi
+    printf '%8d bytes  %s\n' "$(stat -c %s "$dest")" "${dest#"$root"/}"
+  done
+}
+
+# sdk/rust uses std: its guests get std built for wasm32 (panic=abort).
+CARGO_NET_OFFLINE=true build_workspace examples/algos "$root/.cache/algos-target" std,panic_abort \
+  market-maker arb-mesh misbehaving
+# The public SDK is no_std + alloc, fetched from crates.io once (then from cargo's cache).
+build_workspace examples/algos-public "$root/.cache/algos-public-target" core,alloc \
+  quoter nbbo-taker messenger pool-swapper layout-probe

@@ -14,6 +14,12 @@ orders. An order that has left that window has left the order manager's too, whi
 no trade for it any more. The algo of an order is its client order id's `<algo>.` prefix, and
 the instance by its deployment serial, so an order of a removed or replaced instance never
 reaches its successor, and nothing here keeps a removed instance (or its wasmtime store) alive.
+
+A module built with the public `sequence-algo-sdk` runs here too (`instance.abi_kind == "public"`,
+`Deployed.guest`): the same events reach it in that SDK's layouts, with its AlgoState (position,
+open orders, PnL) rebuilt for every call, a heartbeat every second and `on_shutdown` when stopped;
+its orders pass the same limits, and an action that does not (or that this edge cannot carry out)
+comes back to it as `on_reject`.
 """
 
 from __future__ import annotations
@@ -31,9 +37,12 @@ from typing import Any, NamedTuple
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.store.recent import RecentFinal
 from seqmesh.runtime.wasm import abi
+from seqmesh.runtime.wasm import public_abi as P
 from seqmesh.runtime.wasm.compiler import Runtime
 from seqmesh.runtime.wasm.host import AbiViolation, Instance
+from seqmesh.runtime.wasm.public_guest import PublicGuest
 
+from .dex.algo_pools import pool_tables
 from .journal import OrderRecord
 from .order_state import TERMINAL
 
@@ -42,6 +51,11 @@ _TYPES = {abi.TYPE_LIMIT: pb.LIMIT, abi.TYPE_MARKET: pb.MARKET, abi.TYPE_IOC: pb
 DEFAULT_MAX_OPEN = 32
 DEFAULT_MAX_RATE = 50
 OUTBOX_SIZE = 10_000
+HEARTBEAT_S = 1.0  # the public SDK's on_heartbeat period
+HEARTBEAT_TIMER = -1  # its timer's id among an algo's timers (guest timer ids are not negative)
+#: A limit's name -> the public SDK's reject code for an action it refused.
+_REJECT_CODES = {"MAX_OPEN_ORDERS": P.REJECT_RISK, "ORDER_RATE": P.REJECT_RATE, "MAX_ORDER_NOTIONAL": P.REJECT_RISK,
+                 "POSITION_LIMIT": P.REJECT_POSITION, "BAD_ACTION": P.REJECT_INVALID}
 
 
 def _b36(n: int) -> str:
@@ -74,6 +88,8 @@ class Working:
     tag: int
     sign: int  # +1 buy, -1 sell
     remaining: int  # lots
+    price_ticks: int = 0  # 0 for a market order
+    qty_lots: int = 0
 
 
 class Finished(NamedTuple):
@@ -99,6 +115,9 @@ class Deployed:
     timers: dict[int, asyncio.TimerHandle] = field(default_factory=dict)
     latencies: deque[int] = field(default_factory=lambda: deque(maxlen=2000))  # ns, received messages
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    guest: PublicGuest | None = None  # a public-SDK module's side of the calls
+    avg_entry_ticks: Decimal = Decimal(0)  # average cost of the open position
+    realized: Decimal = Decimal(0)  # quote currency
 
     def status(self, sb: Any) -> pb.AlgoStatus:
         inst, s = self.instance, self.instance.stats
@@ -113,6 +132,39 @@ class Deployed:
 
     def exposure(self, sign: int) -> int:
         return self.position + sum(w.remaining * w.sign for w in self.working.values() if w.sign == sign)
+
+    def book_fill(self, sign: int, lots: int, price_ticks: int, sb: Any) -> None:
+        """Position, average entry and realized PnL after a fill (average cost)."""
+        before = self.position
+        after = before + sign * lots
+        if before == 0 or (before > 0) == (sign > 0):  # opening or adding
+            self.avg_entry_ticks = (self.avg_entry_ticks * abs(before) + price_ticks * lots) / abs(after)
+        else:  # reducing, perhaps through zero
+            closed = min(lots, abs(before))
+            pnl_ticks = (price_ticks - self.avg_entry_ticks) * closed * (1 if before > 0 else -1)
+            self.realized += pnl_ticks * sb.prices.step * sb.qtys.step
+            if abs(sign * lots) > abs(before):
+                self.avg_entry_ticks = Decimal(price_ticks)
+            elif after == 0:
+                self.avg_entry_ticks = Decimal(0)
+        self.position = after
+
+    def view(self, sb: Any) -> P.StateView:
+        """AlgoState for a public-SDK guest, in its units."""
+        assert self.guest is not None
+        scales = self.guest.identity.scales
+        unrealized = Decimal(0)
+        bids, asks = sb.book.levels(True, 1), sb.book.levels(False, 1)
+        if self.position and bids and asks:
+            mid = Decimal(bids[0][0] + asks[0][0]) / 2
+            unrealized = (mid - self.avg_entry_ticks) * self.position * sb.prices.step * sb.qtys.step
+        orders = [P.OpenOrder(w.tag, scales.px(w.price_ticks), scales.sz(w.qty_lots),
+                              scales.sz(w.qty_lots - w.remaining), w.sign,
+                              P.STATUS_PARTIAL if w.remaining < w.qty_lots else P.STATUS_ACKED)
+                  for w in self.working.values()]
+        return P.StateView(scales.sz(self.position), int(self.avg_entry_ticks * scales.tick_1e9),
+                           int(self.realized * 1_000_000_000), int(unrealized * 1_000_000_000),
+                           self.instance.stats.fills, orders)
 
 
 class AlgoManager:
@@ -129,6 +181,9 @@ class AlgoManager:
         self._ids = time.time_ns() // 1000  # order ids and deployment serials stay unique across restarts
         self.outbox: asyncio.Queue[pb.AlgoUp | None] | None = None  # the CC's algo link, when attached
         self.dropped_messages = 0
+        self.nbbo_seq = 0  # the public SDK's NbboSnapshot.sequence
+        self.dex: Any = None  # a DEX edge's gateway (its pool and gas watchers): public guests see its pools
+        self.region = region
         oms.listeners.append(self._on_order_event)
 
     # -- deployment ------------------------------------------------------------------------
@@ -152,23 +207,63 @@ class AlgoManager:
                             send=lambda label, payload: self._send(name, label, payload),
                             set_timer=lambda tid, ms: self._set_timer(name, serial, tid, ms),
                             instrument=abi.encode_instrument(spec.tick, spec.lot, spec.min_qty, spec.min_notional))
+        params = dict(req.params)
+        peers = tuple(p for p in params.pop(P.PEERS_PARAM, "").split(",") if p)
+        guest = None
+        if instance.abi_kind == "public":
+            scales = P.Scales.of(spec.tick, spec.lot, spec.min_qty, spec.min_notional)
+            ident = P.Identity(scales, scales.sz(limits.max_position_lots or 0),
+                               int((limits.max_order_notional or 0) * 1_000_000_000), limits.max_rate,
+                               self.sender, peers, req.symbol)
+            guest = PublicGuest(instance, ident, params, time.time_ns())
         if name in self.algos:
             self.remove(name)  # the new binary replaces the old instance and its open orders
         else:
             self._cancel_orphans(name)  # open orders of an instance from before a restart
         algo = Deployed(serial, name, req.symbol, hashlib.sha256(req.wasm).hexdigest(), req.owner, instance, limits,
-                        running=req.running)
+                        running=req.running, guest=guest)
         self.algos[name] = algo
-        self._run(algo, instance.start(dict(req.params)))
+        if guest is None:
+            self._run(algo, instance.start(params))
+        elif algo.running:
+            self._heartbeat(algo)
         return algo.status(sb)
 
     def control(self, name: str, running: bool) -> pb.AlgoStatus:
         algo = self.algos[name]
+        if algo.guest is not None and running != algo.running:
+            if running:
+                algo.running = True
+                self._heartbeat(algo)
+            else:
+                self._shutdown(algo)
         algo.running = running
         return algo.status(self.feed.books[algo.symbol])
 
+    def _shutdown(self, algo: Deployed) -> None:
+        """A public-SDK guest's on_shutdown, its actions carried out (its cancels) while it still runs."""
+        heartbeat = algo.timers.pop(HEARTBEAT_TIMER, None)
+        if heartbeat is not None:
+            heartbeat.cancel()
+        if algo.guest is not None and algo.running and not algo.instance.stopped:
+            sb = self.feed.books[algo.symbol]
+            self._run_public(algo, algo.guest.on_shutdown(algo.view(sb)))
+
+    def _heartbeat(self, algo: Deployed) -> None:
+        def beat() -> None:
+            algo.timers.pop(HEARTBEAT_TIMER, None)
+            if not algo.running or algo.instance.stopped or self.algos.get(algo.name) is not algo:
+                return
+            assert algo.guest is not None
+            self._run_public(algo, algo.guest.on_heartbeat(algo.view(self.feed.books[algo.symbol])))
+            self._heartbeat(algo)
+
+        algo.timers[HEARTBEAT_TIMER] = asyncio.get_running_loop().call_later(HEARTBEAT_S, beat)
+
     def remove(self, name: str) -> None:
-        algo = self.algos.pop(name)
+        algo = self.algos[name]
+        self._shutdown(algo)
+        del self.algos[name]
         algo.running = False
         for handle in algo.timers.values():
             handle.cancel()
@@ -192,27 +287,76 @@ class AlgoManager:
         if not running:
             return
         sb = self.feed.books[symbol]
-        book = abi.encode_book(0, sb.recv_ts, sb.book.levels(True, abi.MAX_LEVELS),
-                               sb.book.levels(False, abi.MAX_LEVELS))
+        bids, asks = sb.book.levels(True, abi.MAX_LEVELS), sb.book.levels(False, abi.MAX_LEVELS)
+        book = b""
+        public: tuple[bytes, bytes] | None = None
+        pools: tuple[bytes, bytes, bytes] | None = None
         for algo in running:
-            self._run(algo, algo.instance.on_book(book))
+            if algo.guest is None:
+                book = book or abi.encode_book(0, sb.recv_ts, bids, asks)
+                self._run(algo, algo.instance.on_book(book))
+                continue
+            if public is None:  # every public guest of the symbol shares the instrument's units
+                scales = algo.guest.identity.scales
+                ubids = [(scales.px(p), scales.sz(q)) for p, q in bids]
+                uasks = [(scales.px(p), scales.sz(q)) for p, q in asks]
+                features = P.encode_features(ubids[:5], uasks[:5], time.time_ns())
+                public = P.encode_book(ubids, uasks, sb.recv_ts), features
+                pools = pool_tables(self.dex, self.venue, symbol, ubids, uasks, sb.recv_ts) if self.dex else None
+            if pools is not None:
+                algo.guest.set_pools(pools[0], pools[1])
+                algo.guest.set_chain_fees(pools[2])
+            self._run_public(algo, algo.guest.on_book(public[0], public[1], algo.view(sb)))
 
     def on_nbbo(self, nbbo: pb.Nbbo) -> None:
         sb = self.feed.books.get(nbbo.symbol)
         if sb is None:
             return
         payload = b""
+        public: tuple[bytes, bytes] | None = None
         for algo in self.algos.values():
-            if algo.running and algo.symbol == nbbo.symbol and not algo.instance.stopped:
+            if algo.running and algo.symbol == nbbo.symbol and not algo.instance.stopped and algo.guest is not None:
+                if public is None:
+                    public = self._public_nbbo(nbbo, sb)
+                self._run_public(algo, algo.guest.on_nbbo(public[0], public[1], algo.view(sb)))
+            elif algo.running and algo.symbol == nbbo.symbol and not algo.instance.stopped:
                 if not payload:
                     payload = abi.encode_nbbo(nbbo.ts_ns, _steps(sb, nbbo.bid, nbbo.bid_qty, ROUND_FLOOR),
                                               _steps(sb, nbbo.ask, nbbo.ask_qty, ROUND_CEILING),
                                               nbbo.bid_venue, nbbo.ask_venue, self.venue)
                 self._run(algo, algo.instance.on_event("on_nbbo", payload))
 
+    def _public_nbbo(self, nbbo: pb.Nbbo, sb: Any) -> tuple[bytes, bytes]:
+        """NbboSnapshot and VenueBooks: each venue's depth as the CC sent it; this venue's from our book."""
+        now = time.time_ns()
+        quotes = [P.VenueQuote(v.venue, v.region, [_units(lvl) for lvl in v.bids], [_units(lvl) for lvl in v.asks],
+                               v.age_ms) for v in nbbo.venues if v.venue != self.venue or v.region != self.region]
+        own = self.algos_scales(nbbo.symbol)
+        if own is not None:
+            bids, asks = sb.book.levels(True, P.MAX_LEVELS), sb.book.levels(False, P.MAX_LEVELS)
+            quotes.append(P.VenueQuote(self.venue, self.region, [(own.px(p), own.sz(q)) for p, q in bids],
+                                       [(own.px(p), own.sz(q)) for p, q in asks],
+                                       max(0, (now - sb.recv_ts) // 1_000_000) if sb.recv_ts else 65535))
+        self.nbbo_seq += 1
+        return P.encode_nbbo(quotes, self.nbbo_seq, nbbo.ts_ns or now)
+
+    def algos_scales(self, symbol: str) -> P.Scales | None:
+        for algo in self.algos.values():
+            if algo.symbol == symbol and algo.guest is not None:
+                return algo.guest.identity.scales
+        return None
+
     def on_message(self, msg: pb.AlgoMessage) -> None:
         algo = self.algos.get(msg.algo)
         if algo is None or not algo.running or algo.instance.stopped or msg.sender == self.sender:
+            return
+        if algo.guest is not None:
+            if msg.label != self.sender:  # the public SDK's messages go to one peer, named in the label
+                return
+            algo.instance.stats.received += 1
+            algo.latencies.append(time.time_ns() - msg.ts_ns)
+            view = algo.view(self.feed.books[algo.symbol])
+            self._run_public(algo, algo.guest.on_message(msg.sender, msg.payload, view))
             return
         algo.instance.stats.received += 1
         algo.latencies.append(time.time_ns() - msg.ts_ns)
@@ -245,12 +389,17 @@ class AlgoManager:
             lots = sb.qtys.from_decimal(Decimal(fill.qty))
             if work is not None:
                 work.remaining -= lots
-            algo.position += sign * lots
+            price_ticks = sb.prices.from_decimal(Decimal(fill.price))
+            algo.book_fill(sign, lots, price_ticks, sb)
             algo.instance.stats.fills += 1
             side, liquidity = ("buy" if sign > 0 else "sell"), ("maker" if fill.maker else "taker")
             algo.instance.stats.log(f"fill: tag {tag} {side} {fill.qty} @ {fill.price} ({liquidity}), "
                                     f"position {sb.qtys.to_str(algo.position)}")
-            if algo.running and not algo.instance.stopped:
+            if algo.running and not algo.instance.stopped and algo.guest is not None:
+                scales = algo.guest.identity.scales
+                algo.guest.on_fill(P.encode_fill(tag, scales.px(price_ticks), scales.sz(lots),
+                                                 fill.exchange_ts or time.time_ns(), sign), algo.view(sb))
+            elif algo.running and not algo.instance.stopped:
                 event = abi.encode_fill(tag, abi.SIDE_BUY if sign > 0 else abi.SIDE_SELL,
                                         abi.LIQUIDITY_MAKER if fill.maker else abi.LIQUIDITY_TAKER,
                                         sb.prices.from_decimal(Decimal(fill.price)), lots,
@@ -262,6 +411,8 @@ class AlgoManager:
             self.finished.keep(cid, Finished(algo.serial, tag))
             if order.state == pb.REJECTED:  # the venue or the edge refused it: the algo's author wants to know
                 algo.instance.stats.log(f"warn: order tag {tag} ({order.client_order_id}) rejected: {order.reason}")
+                if algo.guest is not None and algo.running and not algo.instance.stopped:
+                    algo.guest.on_reject(tag, _venue_reject_code(order.reason))
 
     def _set_timer(self, name: str, serial: int, timer_id: int, after_ms: int) -> None:
         algo = self.algos.get(name)
@@ -305,6 +456,25 @@ class AlgoManager:
 
     # -- actions out -------------------------------------------------------------------------
 
+    def _run_public(self, algo: Deployed, actions: list[P.PublicAction]) -> None:
+        """A public guest's actions, in the edge's units; one the edge cannot carry out is rejected back."""
+        if not actions or not algo.running:
+            return
+        assert algo.guest is not None
+        scales = algo.guest.identity.scales
+        native: list[abi.Action] = []
+        for action in actions:
+            converted = P.to_native(action, scales)
+            if isinstance(converted, str):
+                self._deny(algo, "BAD_ACTION", converted, action.order_id)
+            elif action.pool_idx > 1 or action.venue_id not in (0, P.venue_id(self.venue)):
+                self._deny(algo, "BAD_ACTION", f"order {action.order_id} targets venue {action.venue_id} pool "
+                           f"{action.pool_idx}: this edge trades only its own venue's book (pool 1)",
+                           action.order_id)
+            else:
+                native.append(converted)
+        self._run(algo, native)
+
     def _run(self, algo: Deployed, actions: list[abi.Action]) -> None:
         if not actions or not algo.running:
             return
@@ -320,23 +490,24 @@ class AlgoManager:
                 for cid in list(algo.working):
                     self._spawn(algo, self.oms.cancel(cid))
             else:
-                self._deny(algo, "BAD_ACTION", f"unknown action kind {action.kind}")
+                self._deny(algo, "BAD_ACTION", f"unknown action kind {action.kind}", action.tag)
 
     def _place(self, algo: Deployed, sb: Any, a: abi.Action) -> None:
         if a.side not in (abi.SIDE_BUY, abi.SIDE_SELL) or a.order_type not in _TYPES or a.qty_lots <= 0 or (
                 a.order_type != abi.TYPE_MARKET and a.price_ticks <= 0):
-            self._deny(algo, "BAD_ACTION", f"malformed place action {a}")
+            self._deny(algo, "BAD_ACTION", f"malformed place action {a}", a.tag)
             return
         sign = 1 if a.side == abi.SIDE_BUY else -1
         lim = algo.limits
         if len(algo.working) >= lim.max_open:
-            self._deny(algo, "MAX_OPEN_ORDERS", f"{len(algo.working)} open orders, the limit is {lim.max_open}")
+            self._deny(algo, "MAX_OPEN_ORDERS", f"{len(algo.working)} open orders, the limit is {lim.max_open}",
+                       a.tag)
             return
         now = time.monotonic()
         while algo.recent and now - algo.recent[0] > 1.0:
             algo.recent.popleft()
         if len(algo.recent) >= lim.max_rate:
-            self._deny(algo, "ORDER_RATE", f"more than {lim.max_rate} orders per second")
+            self._deny(algo, "ORDER_RATE", f"more than {lim.max_rate} orders per second", a.tag)
             return
         price_ticks = a.price_ticks
         if a.order_type == abi.TYPE_MARKET:
@@ -346,13 +517,13 @@ class AlgoManager:
             notional = sb.qtys.to_decimal(a.qty_lots) * sb.prices.to_decimal(price_ticks)
             if notional > lim.max_order_notional or price_ticks <= 0:
                 self._deny(algo, "MAX_ORDER_NOTIONAL",
-                           f"order notional {notional} exceeds the limit {lim.max_order_notional}")
+                           f"order notional {notional} exceeds the limit {lim.max_order_notional}", a.tag)
                 return
         if lim.max_position_lots is not None:
             worst = algo.exposure(sign) + sign * a.qty_lots
             if abs(worst) > lim.max_position_lots:
                 self._deny(algo, "POSITION_LIMIT", f"position would reach {sb.qtys.to_str(worst)}, beyond "
-                           f"+/-{sb.qtys.to_str(lim.max_position_lots)}")
+                           f"+/-{sb.qtys.to_str(lim.max_position_lots)}", a.tag)
                 return
         algo.recent.append(now)
         self._ids += 1
@@ -362,19 +533,38 @@ class AlgoManager:
             type=_TYPES[a.order_type], quantity=sb.qtys.to_str(a.qty_lots),
             price="" if a.order_type == abi.TYPE_MARKET else sb.prices.to_str(a.price_ticks),
             time_in_force=pb.IOC if a.order_type == abi.TYPE_IOC else pb.GTC)
-        algo.working[cid] = Working(a.tag, sign, a.qty_lots)
+        algo.working[cid] = Working(a.tag, sign, a.qty_lots, price_ticks if a.order_type != abi.TYPE_MARKET else 0,
+                                    a.qty_lots)
         algo.instance.stats.orders += 1
         self._spawn(algo, self.oms.submit(order))
 
-    def _deny(self, algo: Deployed, code: str, message: str) -> None:
+    def _deny(self, algo: Deployed, code: str, message: str, tag: int = 0) -> None:
         algo.instance.stats.denied += 1
         algo.instance.stats.log(f"denied {code}: {message}")
+        if algo.guest is not None and not algo.instance.stopped:
+            algo.guest.on_reject(tag, _REJECT_CODES.get(code, P.REJECT_UNKNOWN))
 
     @staticmethod
     def _spawn(algo: Deployed, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         algo.tasks.add(task)
         task.add_done_callback(algo.tasks.discard)
+
+
+def _units(level: pb.Level) -> tuple[int, int]:
+    """A level from the CC (decimal strings) in the public SDK's units."""
+    return int(Decimal(level.price) * 1_000_000_000), int(Decimal(level.qty) * 100_000_000)
+
+
+def _venue_reject_code(reason: str) -> int:
+    text = reason.lower()
+    if "insufficient" in text or "balance" in text:
+        return P.REJECT_BALANCE
+    if "rate" in text or "too many" in text:
+        return P.REJECT_RATE
+    if "invalid" in text or "precision" in text or "min" in text:
+        return P.REJECT_INVALID
+    return P.REJECT_UNKNOWN
 
 
 def _nothing(_: Finished) -> None:

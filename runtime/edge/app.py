@@ -121,6 +121,7 @@ class EdgeApp:
         await self.oms.reconcile()  # whatever happened at the venue while we were away
         if isinstance(self.gateway, DexGateway):  # a settled swap is booked at once, not at the next poll
             self.gateway.on_settled = self.oms.reconcile
+            self.algos.dex = self.gateway  # public-SDK algos read its pool and gas state
         self._tasks.append(asyncio.create_task(self._poll_loop()))
         self.server = grpc.aio.server(options=[("grpc.keepalive_time_ms", 10_000),
                                                ("grpc.http2.max_pings_without_data", 0)])

@@ -30,9 +30,9 @@ from wasmtime import _ffi as ffi
 
 from seqmesh.common.wasmfile import InvalidWasm
 
-from . import abi
+from . import abi, public_abi
 from .compiler import Compiled
-from .validate import IMPORTS, check_module
+from .validate import IMPORTS, abi_of, check_module
 
 _memory_data = _bindings._wasmtime_memory_data
 _memory_size = _bindings._wasmtime_memory_data_size
@@ -108,7 +108,9 @@ class Stats:
 
 
 class Instance:
-    """One algo instance on one edge."""
+    """One algo instance on one edge, speaking seqmesh's ABI or the public SDK's (`abi_kind`), chosen by
+    the module's exports. The public ABI's regions and callbacks are `public_guest.PublicGuest`'s; the
+    store, limits, imports and containment are this class's for both."""
 
     def __init__(self, compiled: Compiled, name: str,
                  send: Callable[[str, bytes], int] | None = None,
@@ -127,8 +129,15 @@ class Instance:
         self.store = wasmtime.Store(compiled.engine)
         self.store.set_limits(memory_size=memory_limit)
         linker = wasmtime.Linker(compiled.engine)
-        for import_name, fn in _HOST_FUNCTIONS.items():  # signatures: validate.IMPORTS, checked per module
-            self._import(linker, import_name, fn)
+        self.abi_kind = abi_of(module)
+        #: public ABI: the labels of the mesh ids `__seq_send` may name (the guest's mesh table)
+        self.peer_labels: dict[int, str] = {}
+        if self.abi_kind == "public":
+            for import_name, fn in _PUBLIC_FUNCTIONS.items():
+                self._import(linker, public_abi.IMPORT_MODULE, import_name, fn, public_abi.IMPORTS[import_name])
+        else:
+            for import_name, fn in _HOST_FUNCTIONS.items():  # signatures: validate.IMPORTS, checked per module
+                self._import(linker, "seqmesh", import_name, fn, IMPORTS[import_name])
         self._base = 0  # where the guest's memory starts, once instantiated (it never moves)
         self._mem_ref: Any = None
         try:
@@ -148,6 +157,16 @@ class Instance:
         self._mem_ref = ctypes.byref(self.memory._memory)
         self._base = ctypes.addressof(_memory_data(self._ctx, self._mem_ref).contents)
         self.exports: dict[str, wasmtime.Func] = {}
+        self._raw = (ffi.wasmtime_val_raw_t * 6)()
+        self._level = 0  # fuel in the store, as last read
+        self._half = fuel // 2
+        self._fuel_left = ctypes.c_uint64()
+        self._fuel_ref = ctypes.byref(self._fuel_left)
+        self._trap = ctypes.POINTER(ffi.wasm_trap_t)()
+        self._trap_ref = ctypes.byref(self._trap)
+        if self.abi_kind == "public":
+            self._bind_public(exports)
+            return
         for name in abi.SIGNATURES:
             func = exports.get(name)
             if isinstance(func, wasmtime.Func):
@@ -163,8 +182,7 @@ class Instance:
         if "event_ptr" in self.exports:
             self.event_ptr = int(self._call_slow("event_ptr"))
             self._check_region(self.event_ptr, abi.EVENT_SIZE)
-        # The hot path's preallocated pieces: raw argument/result slots, trap slot, context, handles.
-        self._raw = (ffi.wasmtime_val_raw_t * 6)()
+        # The hot path's preallocated pieces: function handles, a view over the regions.
         self._refs = {name: ctypes.byref(func._func) for name, func in self.exports.items()}
         self._func_ref = self._refs["on_book"]
         # Linear memories never move (Config.memory_may_move is off), so one view over the fixed
@@ -172,22 +190,29 @@ class Instance:
         span = max(self.book_ptr + abi.BOOK_SIZE, self.actions_ptr + abi.MAX_ACTIONS * abi.ACTION.size,
                    self.event_ptr + abi.EVENT_SIZE if self.event_ptr else 0)
         self._view = memoryview((ctypes.c_ubyte * span).from_address(self._base)).cast("B")
-        self._level = 0  # fuel in the store, as last read
-        self._half = fuel // 2
-        self._fuel_left = ctypes.c_uint64()
-        self._fuel_ref = ctypes.byref(self._fuel_left)
-        self._trap = ctypes.POINTER(ffi.wasm_trap_t)()
-        self._trap_ref = ctypes.byref(self._trap)
+
+    def _bind_public(self, exports: Any) -> None:
+        """The public ABI's exports and a view from 0 to its fixed tables (the guest's own regions
+        come from `algo_alloc`, asked by PublicGuest)."""
+        for name in public_abi.EXPORTS:
+            func = exports.get(name)
+            if isinstance(func, wasmtime.Func):
+                self.exports[name] = func
+        self._refs = {name: ctypes.byref(func._func) for name, func in self.exports.items()}
+        if self.memory.data_len(self.store) < public_abi.FIXED_END:
+            self.memory.grow(self.store, -(-(public_abi.FIXED_END - self.memory.data_len(self.store)) // 65536))
+        self._view = memoryview((ctypes.c_ubyte * self.memory.data_len(self.store)).from_address(self._base)).cast("B")
 
     # -- host imports ----------------------------------------------------------------------
 
-    def _import(self, linker: wasmtime.Linker, name: str, fn: HostFn) -> None:
-        """Define `seqmesh.<name>` with wasmtime's raw interface. An AbiViolation (or a host bug)
+    def _import(self, linker: wasmtime.Linker, module: str, name: str, fn: HostFn,
+                signature: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
+        """Define `<module>.<name>` with wasmtime's raw interface. An AbiViolation (or a host bug)
         in `fn` becomes a trap carrying its message, which stops the instance with that reason."""
         env = next(_ids)
-        _REGISTERED[env] = (weakref.ref(self), fn, f"seqmesh.{name}")
-        module_name, func_name = b"seqmesh", name.encode()
-        params, results = IMPORTS[name]
+        _REGISTERED[env] = (weakref.ref(self), fn, f"{module}.{name}")
+        module_name, func_name = module.encode(), name.encode()
+        params, results = signature
         ty = wasmtime.FuncType([_VALTYPES[t]() for t in params], [_VALTYPES[t]() for t in results])  # held: borrowed
         error = _define_unchecked(linker.ptr(), ctypes.create_string_buffer(module_name), len(module_name),
                                   ctypes.create_string_buffer(func_name), len(func_name), ty.ptr(), _DISPATCH,
@@ -214,11 +239,11 @@ class Instance:
         label_ptr, label_len, ptr, length = slots[0].i32, slots[1].i32, slots[2].i32, slots[3].i32
         slots[0].i32 = self._send_code(label_ptr, label_len, ptr, length)
 
-    def _send_code(self, label_ptr: int, label_len: int, ptr: int, length: int) -> int:
+    def _send_code(self, label_ptr: int, label_len: int, ptr: int, length: int, to: str | None = None) -> int:
         if length > abi.MAX_MESSAGE or label_len > abi.MAX_LABEL or length < 0 or label_len < 0:
             self.stats.rejected_messages += 1
             return abi.E_TOO_LARGE
-        label = self._read(label_ptr, label_len).decode(errors="replace")
+        label = to if to is not None else self._read(label_ptr, label_len).decode(errors="replace")
         payload = self._read(ptr, length)
         if self._send is None:
             return abi.E_NO_ROUTE
@@ -226,6 +251,22 @@ class Instance:
         if code == abi.OK:
             self.stats.messages += 1
         return code
+
+    def _public_log(self, slots: Slots) -> None:
+        text = self._read(slots[1].i32, min(slots[2].i32, 4096)).decode(errors="replace")
+        level = slots[0].i32
+        self.stats.log(f"{public_abi.LOG_LEVELS.get(level, level)}: {text}")
+
+    def _public_send(self, slots: Slots) -> None:
+        """`__seq_send(to, ptr, len)`: to the sibling the mesh id names; the SDK expects no status."""
+        to, ptr, length = slots[0].i64 & 0xFFFF_FFFF_FFFF_FFFF, slots[1].i32, slots[2].i32
+        label = self.peer_labels.get(to)
+        if label is None:
+            self.stats.rejected_messages += 1
+            self.stats.log(f"warn: message to unknown mesh id {to} dropped")
+            return
+        if self._send_code(0, 0, ptr, length, label) != abi.OK:
+            self.stats.log(f"warn: message to {label} not sent")
 
     def _write_instrument(self, slots: Slots) -> None:
         ptr, size = slots[0].i32, len(self._instrument)
@@ -315,8 +356,55 @@ class Instance:
         self._raw[1].i32 = len(text)
         return self._raw_call(ref, "on_start")
 
+    def call(self, name: str, *args: int) -> int | None:
+        """Call an export by name with integer arguments (typed from its signature); its i32 result
+        (0 for none), or None when the export is absent or the instance stopped (then with its reason)."""
+        ref = self._refs.get(name)
+        if self.stopped or ref is None:
+            return None
+        types = public_abi.EXPORTS[name][0] if self.abi_kind == "public" else ("i32",) * len(args)
+        for i, (kind, value) in enumerate(zip(types, args, strict=True)):
+            if kind == "i64":
+                self._raw[i].i64 = value - (1 << 64) if value >= 1 << 63 else value
+            else:
+                self._raw[i].i32 = value
+        if not self._invoke(ref):
+            return None
+        return int(self._raw[0].i32) if public_abi.EXPORTS.get(name, ((), ("i32",)))[1] else 0
+
+    def write(self, ptr: int, data: bytes) -> None:
+        """Copy `data` into guest memory at `ptr` (a region the view covers: checked by the caller)."""
+        self._view[ptr:ptr + len(data)] = data
+
+    def read(self, ptr: int, length: int) -> bytes:
+        """A copy of a guest region; AbiViolation when it is outside memory."""
+        return self._read(ptr, length)
+
+    def check_region(self, ptr: int, size: int) -> None:
+        self._check_region(ptr, size)
+
+    def stop(self, reason: str) -> None:
+        """Stop the instance for a reason found outside a call (an ABI violation in what it returned)."""
+        self._stop(reason)
+
     def _raw_call(self, ref: Any, name: str) -> list[abi.Action]:
-        """Call an export whose arguments are already in the raw slots; decode its actions.
+        """Call an export whose arguments are already in the raw slots; decode its actions."""
+        if not self._invoke(ref):
+            return []
+        raw = self._raw
+        count = raw[0].i32
+        if count == 0:
+            return []
+        if not 0 < count <= abi.MAX_ACTIONS:
+            self._stop(f"ABI violation: {name} returned {count} actions (0..{abi.MAX_ACTIONS})")
+            return []
+        ap = self.actions_ptr
+        return [abi.Action(k, s, t, tag, p, q)
+                for k, s, t, _, tag, p, q, _r in _ACTIONS.iter_unpack(self._view[ap:ap + count * _ACTION_SIZE])]
+
+    def _invoke(self, ref: Any) -> bool:
+        """Call an export whose arguments are already in the raw slots: False if it trapped (then the
+        instance is stopped with the reason).
 
         Fuel is topped up only when less than half the budget is left (one C call saved per
         call): each call may burn between half and all of `fuel` before it is stopped."""
@@ -337,16 +425,8 @@ class Instance:
             self._trap = ctypes.POINTER(ffi.wasm_trap_t)()
             self._trap_ref = ctypes.byref(self._trap)
             self._stop(_reason(exc))
-            return []
-        count = raw[0].i32
-        if count == 0:
-            return []
-        if not 0 < count <= abi.MAX_ACTIONS:
-            self._stop(f"ABI violation: {name} returned {count} actions (0..{abi.MAX_ACTIONS})")
-            return []
-        ap = self.actions_ptr
-        return [abi.Action(k, s, t, tag, p, q)
-                for k, s, t, _, tag, p, q, _r in _ACTIONS.iter_unpack(self._view[ap:ap + count * _ACTION_SIZE])]
+            return False
+        return True
 
 
 #: The host side of each import in validate.IMPORTS.
@@ -354,6 +434,9 @@ _HOST_FUNCTIONS: dict[str, HostFn] = {"log": Instance._log, "now_ns": Instance._
                                       "set_timer": Instance._timer, "instrument": Instance._write_instrument}
 _VALTYPES = {"i32": wasmtime.ValType.i32, "i64": wasmtime.ValType.i64}
 assert set(_HOST_FUNCTIONS) == set(IMPORTS)
+#: The host side of the public SDK's imports (public_abi.IMPORTS).
+_PUBLIC_FUNCTIONS: dict[str, HostFn] = {"host_log_impl": Instance._public_log, "__seq_send": Instance._public_send}
+assert set(_PUBLIC_FUNCTIONS) == set(public_abi.IMPORTS)
 
 _ACTIONS = abi.ACTION
 _ACTION_SIZE = abi.ACTION.size

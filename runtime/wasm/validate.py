@@ -1,5 +1,6 @@
-"""Full validation of an algo binary against ABI v1 without running it (the CC's upload check):
-header, size, that it compiles, its exports' signatures and that it imports nothing else."""
+"""Full validation of an algo binary without running it (the CC's upload check): header, size, that
+it compiles, which ABI it speaks (seqmesh's v1, or the public SDK's: `public_abi.py`), its exports'
+signatures and that it imports nothing else."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import wasmtime
 
 from seqmesh.common.wasmfile import InvalidWasm, check_header
 
-from . import abi
+from . import abi, public_abi
 from .compiler import quick_compile
 
 #: Host imports (module "seqmesh") and their (parameters, results) value types.
@@ -25,9 +26,16 @@ def validate(binary: bytes) -> list[str]:
     return check_module(module)
 
 
+def abi_of(module: wasmtime.Module) -> str:
+    """"seqmesh" or "public", from the module's exports (the public SDK's are named `algo_*`)."""
+    return "public" if public_abi.is_public([e.name for e in module.exports]) else "seqmesh"
+
+
 def check_module(module: wasmtime.Module) -> list[str]:
-    """A compiled module's imports and exports against the ABI (the CC on upload, the edge before it
+    """A compiled module's imports and exports against its ABI (the CC on upload, the edge before it
     instantiates: the host's raw call path does not check types, so a wrong signature must not pass)."""
+    if abi_of(module) == "public":
+        return _check_public(module)
     for imp in module.imports:
         want = IMPORTS.get(imp.name or "") if imp.module == "seqmesh" else None
         got = _signature(imp.type)
@@ -56,3 +64,28 @@ def _signature(t: object) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     if not isinstance(t, wasmtime.FuncType):
         return None
     return tuple(str(p) for p in t.params), tuple(str(r) for r in t.results)
+
+
+def _check_public(module: wasmtime.Module) -> list[str]:
+    for imp in module.imports:
+        want = public_abi.IMPORTS.get(imp.name or "") if imp.module == public_abi.IMPORT_MODULE else None
+        if want is None:
+            raise InvalidWasm("UnknownImport", f"the module imports {imp.module}.{imp.name}, which the host does not "
+                              f"provide to public-SDK algos (only env.{', env.'.join(public_abi.IMPORTS)})")
+        if _signature(imp.type) != want:
+            raise InvalidWasm("AbiViolation", f"import {imp.module}.{imp.name} has the wrong signature")
+    exports = {e.name: e.type for e in module.exports}
+    missing = [e for e in public_abi.REQUIRED_EXPORTS if e not in exports]
+    if missing:
+        raise InvalidWasm("AbiViolation", f"public-SDK module without {', '.join(missing)} (built with export_algo!?)")
+    memory = exports["memory"]
+    if not isinstance(memory, wasmtime.MemoryType):
+        raise InvalidWasm("AbiViolation", "export 'memory' is not a linear memory")
+    if memory.limits.max is not None and memory.limits.max * 65536 < public_abi.FIXED_END:
+        raise InvalidWasm("AbiViolation",
+                          f"memory cannot reach the public SDK's tables (up to {public_abi.FIXED_END:#x})")
+    for name, want in public_abi.EXPORTS.items():
+        if name in exports and _signature(exports[name]) != want:
+            signature = f"({', '.join(want[0])}) -> ({', '.join(want[1])})"
+            raise InvalidWasm("AbiViolation", f"export {name!r} must be {signature}")
+    return sorted(n for n in exports if n in public_abi.EXPORTS)

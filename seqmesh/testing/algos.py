@@ -1,7 +1,8 @@
-"""The example algos (`examples/algos`, on the Rust SDK in `sdk/rust`) built to WebAssembly.
+"""The example algos built to WebAssembly: `examples/algos` (seqmesh's Rust SDK in `sdk/rust`) and
+`examples/algos-public` (the public `sequence-algo-sdk` from crates.io).
 
 `build()` runs `hack/build-algos.sh` once per process — cheap when nothing changed, it installs
-Debian's Rust first when it is missing — and returns where each module is:
+Debian's current Rust first when it is missing — and returns where each module is:
 `.cache/algos/<name>.wasm`, named after its Cargo package.
 """
 
@@ -15,11 +16,18 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "hack" / "build-algos.sh"
 OUT = ROOT / ".cache" / "algos"
 NAMES = ("market-maker", "arb-mesh", "misbehaving")
+PUBLIC_NAMES = ("quoter", "nbbo-taker", "messenger", "pool-swapper", "layout-probe")
 
 
 def build() -> dict[str, Path]:
     """Name (`market-maker`, `arb-mesh`, `misbehaving`) → path of its `.wasm`; builds on first use."""
-    return dict(_build())
+    return {name: path for name, path in _build().items() if name in NAMES}
+
+
+def build_public() -> dict[str, Path]:
+    """The public SDK's examples: `quoter`, `nbbo-taker`, `messenger`, `pool-swapper`, and the test
+    guest `layout-probe` → path of its `.wasm`; builds on first use."""
+    return {name: path for name, path in _build().items() if name in PUBLIC_NAMES}
 
 
 @functools.cache
@@ -27,7 +35,7 @@ def _build() -> dict[str, Path]:
     proc = subprocess.run(["bash", str(SCRIPT)], cwd=ROOT, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"{SCRIPT.name} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
-    paths = {name: OUT / f"{name}.wasm" for name in NAMES}
+    paths = {name: OUT / f"{name}.wasm" for name in NAMES + PUBLIC_NAMES}
     missing = [str(path) for path in paths.values() if not path.is_file()]
     if missing:
         raise RuntimeError(f"{SCRIPT.name} succeeded but did not produce {', '.join(missing)}")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import grpc
 from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.wasm.public_abi import PEERS_PARAM
 from seqmesh.runtime.wasm.validate import validate
 
 from seqmesh.common.wasmfile import InvalidWasm, digest
@@ -25,7 +26,7 @@ from seqmesh.common.wasmfile import InvalidWasm, digest
 from ..bus import BookChanged, Bus, FillBooked
 from ..config import RiskLimits
 from ..errors import OrderError as ApiError
-from ..marketdata import MarketData
+from ..marketdata import MarketData, VenueBook
 from ..positions import Positions
 from .store import AlgoRecord, AlgoStore
 
@@ -245,8 +246,10 @@ class AlgoManager:
         if not link.connected:
             return _pending(venue, False)
         try:
+            # The siblings' addresses: a public-SDK algo's mesh table (the edge takes the parameter off).
+            params = {**record.params, PEERS_PARAM: ",".join(f"{self.region}/{v}" for v in record.edges)}
             status = await link.client.deploy_algo(
-                record.name, self.store.binary(record.sha256), record.symbol, params=record.params,
+                record.name, self.store.binary(record.sha256), record.symbol, params=params,
                 limits=self._edge_limits(record.symbol), running=record.running, owner=record.owner, timeout=30)
         except grpc.aio.AioRpcError as exc:
             if exc.code() not in _EDGE_AWAY:  # the edge answered: it will not run this binary
@@ -356,13 +359,15 @@ class AlgoManager:
         if not venues:
             return
         top = self.marketdata.top(symbol)
-        if top == self._last_nbbo.get(symbol):
+        books = self.marketdata.venue_books(symbol, live_only=True)
+        tops = (top, tuple(vb.best() for vb in books))  # a venue's own top moving is news to public-SDK algos
+        if tops == self._last_nbbo.get(symbol):
             return
-        self._last_nbbo[symbol] = top
+        self._last_nbbo[symbol] = tops
         bid, bid_qty, bid_venue, ask, ask_qty, ask_venue = top
         item = pb.AlgoDown(nbbo=pb.Nbbo(
             symbol=symbol, bid=_s(bid), bid_qty=_s(bid_qty), bid_venue=bid_venue, ask=_s(ask), ask_qty=_s(ask_qty),
-            ask_venue=ask_venue, ts_ns=time.time_ns()))
+            ask_venue=ask_venue, ts_ns=time.time_ns(), venues=[_depth(vb) for vb in books]))
         for venue in venues:
             box = self.down.get(venue)
             if box is not None:
@@ -372,6 +377,13 @@ class AlgoManager:
 def _kill_reason(client: str | None) -> str:
     """What an algo stopped by a kill switch says (and how `lift` finds it)."""
     return "the region's kill switch is on" if client is None else f"the kill switch of client {client!r} is on"
+
+
+def _depth(vb: VenueBook) -> pb.VenueDepth:
+    levels = [[vb.level_at(is_bid, i) for i in range(20)] for is_bid in (True, False)]
+    bids, asks = ([pb.Level(price=str(p), qty=str(q)) for p, q in filter(None, side)] for side in levels)
+    return pb.VenueDepth(venue=vb.venue, region=vb.region, bids=bids, asks=asks,
+                         age_ms=int(max(0.0, time.monotonic() - vb.last_update) * 1000))
 
 
 def _s(d: Decimal | None) -> str:
