@@ -12,6 +12,7 @@ from ..clients import ClientRegistry
 from ..domain import Role
 from ..errors import OrderError
 from .auth import Admin, Caller
+from .schemas import ClientInfo, answers
 
 
 class ClientRequest(BaseModel):
@@ -24,25 +25,25 @@ class ClientRequest(BaseModel):
 def client_routes(clients: ClientRegistry) -> APIRouter:
     r = APIRouter(prefix="/v1/clients", tags=["clients"])
 
-    @r.post("", status_code=201)
+    @r.post("", status_code=201, **answers(ClientInfo, 403, 409, 413, status=201, described="the client and its key"))
     async def create_client(req: ClientRequest, admin: Admin) -> dict[str, Any]:
         """A new client; `key` is shown in this answer only (the region keeps its SHA-256)."""
         record, key = await clients.create(req.client_id, Role(req.role), req.requests_per_s)
         return {**record.view(), "key": key}
 
-    @r.get("")
+    @r.get("", **answers(list[ClientInfo], 403))
     async def list_clients(admin: Admin) -> list[dict[str, Any]]:
         return [c.view() for c in clients.clients()]
 
-    @r.get("/me")
+    @r.get("/me", **answers(ClientInfo))
     async def whoami(caller: Caller) -> dict[str, Any]:
         return caller.view()
 
-    @r.get("/{client_id}")
+    @r.get("/{client_id}", **answers(ClientInfo, 403, 404))
     async def get_client(client_id: str, admin: Admin) -> dict[str, Any]:
         return clients.get(client_id).view()
 
-    @r.delete("/{client_id}")
+    @r.delete("/{client_id}", **answers(ClientInfo, 403, 404, 409))
     async def revoke_client(client_id: str, admin: Admin) -> dict[str, Any]:
         """Its key stops working at once; its orders and positions stay in the ledger."""
         if client_id == admin.client_id:

@@ -318,6 +318,17 @@ class Algo(Doc):
     edges: list[AlgoEdge]
 
 
+class ClientInfo(Doc):
+    client_id: str
+    role: Literal["trader", "admin"]
+    source: str
+    created_ns: int
+    revoked_ns: int | None
+    requests_per_s: float | None
+    key_sha256_prefix: str
+    key: str | None = Field(None, description="the new client's API key: in the creation's answer only")
+
+
 class Tca(Doc):
     order_id: str
     symbol: str
