@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography import x509
 
-from seqmesh.common.certs import Identity, KeyPair, issue_leaf, make_ca, needs_renewal
+from seqmesh.common.certs import Identity, KeyPair, identity_of, issue_leaf, make_ca, needs_renewal
 
 from . import kube
 from .metrics import RENEWALS
@@ -103,14 +103,15 @@ def sans(cert: x509.Certificate) -> tuple[set[str], set[str]]:
 
 def ensure_leaf(name: str, namespace: str, owner: dict[str, Any], ca: KeyPair, identity: Identity,
                 hosts: tuple[str, ...], lifetime_s: int, labels: dict[str, str]) -> KeyPair:
-    """Issue (or keep) a leaf naming `hosts` (DNS names or IPs, plus 127.0.0.1); re-issue when
-    due, when it was not signed by the current CA, or when the names it must carry changed."""
-    dns, ips = split_hosts((*hosts, "127.0.0.1"))
+    """Issue (or keep) a leaf naming `hosts` (DNS names or IPs, plus 127.0.0.1) and its identity
+    (URI and DNS name); re-issue when due, when it was not signed by the current CA, or when the
+    names it must carry changed. The pods reload the Secret's files: no restart."""
+    dns, ips = split_hosts((*hosts, "127.0.0.1", identity.dns_name))
     live = kube.get("v1", "Secret", name, namespace)
     pair = _pair(live)
     stale = (pair is None or needs_renewal(pair.cert) or pair.cert.issuer != ca.cert.subject
              or base64.b64decode((live or {}).get("data", {}).get("ca.crt", "")) != ca.cert_pem
-             or sans(pair.cert) != (set(dns), set(ips)))
+             or sans(pair.cert) != (set(dns), set(ips)) or identity_of(pair.cert) != identity)
     if stale:
         pair = issue_leaf(ca, identity, dns_names=dns, ips=ips, lifetime=dt.timedelta(seconds=lifetime_s))
         kube.apply(_secret(name, namespace, owner, pair, ca.cert_pem, labels))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from seqmesh.common.crds.models import EdgeSpec, RegionSpec
@@ -11,12 +10,11 @@ from . import names, workloads
 
 TLS_DIR = "/etc/seqmesh/tls"
 KEYPAIR_DIR = "/etc/seqmesh/solana"  # the Solana taker's keypair, from the credentials Secret
-#: Pod template annotation: the edge reads its certificate at start, so a renewal rolls it.
-CERT_HASH = "seqmesh.io/certificate-sha256"
 
 
-def objects(spec: EdgeSpec, namespace: str, owner: dict[str, Any], region: RegionSpec,
-            cert_pem: bytes) -> list[dict[str, Any]]:
+def objects(spec: EdgeSpec, namespace: str, owner: dict[str, Any], region: RegionSpec) -> list[dict[str, Any]]:
+    """The edge's StatefulSet and Service. A renewed certificate does not roll the pod: the edge
+    reloads its rotated files."""
     r, v = spec.region, spec.venue
     labels = names.labels(r, "edge", **{"seqmesh.io/venue": v})
     args = ["edge", "--venue", v, "--region", r, "--durability", region.durability,
@@ -57,9 +55,8 @@ def objects(spec: EdgeSpec, namespace: str, owner: dict[str, Any], region: Regio
                                     mounts, env=env,
                                     probe=workloads.tcp_probe(names.EDGE_GRPC_PORT), resources=region.resources.edge)
     name = names.edge(r, v)
-    annotations = {CERT_HASH: hashlib.sha256(cert_pem).hexdigest()}
     return [
         workloads.statefulset(name, namespace, labels, owner, container, volumes, region.storage,
-                              region.storage.edgeSize, name, annotations),
+                              region.storage.edgeSize, name),
         workloads.service(name, namespace, labels, owner, name, [("grpc", names.EDGE_GRPC_PORT)]),
     ]

@@ -14,8 +14,10 @@ CONFIG_DIR = "/etc/seqmesh/config"
 TLS_DIR = "/etc/seqmesh/tls"
 PEER_CA_DIR = "/etc/seqmesh/peers"
 API_KEYS_DIR = "/etc/seqmesh/api-keys"
-#: Pod template annotation: a hash of everything the CC reads only at start (configuration,
-#: peer CAs, its certificate), so a change rolls the pod.
+API_TLS_DIR = "/etc/seqmesh/api-tls"
+#: Pod template annotation: a hash of everything the CC reads only at start (its configuration),
+#: so a change rolls the pod. Certificates and CA bundles are not in it: the CC reloads their
+#: files when they rotate.
 CONFIG_HASH = "seqmesh.io/config-sha256"
 
 
@@ -32,6 +34,8 @@ def cc_config(spec: RegionSpec, namespace: str, edges: list[EdgeSpec], peers: li
         "peers": [{"region": p.remoteRegion, "endpoint": p.endpoint, "ca": f"{PEER_CA_DIR}/{p.remoteRegion}.crt"}
                   for p in peers],
         "ca": f"{TLS_DIR}/ca.crt", "cert": f"{TLS_DIR}/tls.crt", "key": f"{TLS_DIR}/tls.key",
+        # The REST API leaves the pod: HTTPS, with the region CA's certificate of the CC or the Secret named.
+        "api_tls": {"cert": f"{api_tls_dir(spec)}/tls.crt", "key": f"{api_tls_dir(spec)}/tls.key"},
         "db_path": f"{workloads.STATE_DIR}/ledger.sqlite",
         "watch_algos_namespace": namespace,
         "durability": spec.durability,
@@ -50,12 +54,12 @@ def cc_config(spec: RegionSpec, namespace: str, edges: list[EdgeSpec], peers: li
     return cfg
 
 
-def config_hash(config_json: str, peers: list[PeerLinkSpec], cert_pem: bytes) -> str:
-    h = hashlib.sha256(config_json.encode())
-    for p in sorted(peers, key=lambda p: p.remoteRegion):
-        h.update(p.caBundle.encode())
-    h.update(cert_pem)
-    return h.hexdigest()
+def api_tls_dir(spec: RegionSpec) -> str:
+    return API_TLS_DIR if spec.apiTlsSecret else TLS_DIR
+
+
+def config_hash(config_json: str) -> str:
+    return hashlib.sha256(config_json.encode()).hexdigest()
 
 
 def cc_env(spec: RegionSpec) -> list[dict[str, Any]]:
@@ -69,8 +73,8 @@ def cc_env(spec: RegionSpec) -> list[dict[str, Any]]:
 
 
 def objects(spec: RegionSpec, namespace: str, owner: dict[str, Any], edges: list[EdgeSpec],
-            peers: list[PeerLinkSpec], cert_pem: bytes) -> list[dict[str, Any]]:
-    """`peers` are the PeerLinks whose CA bundle is valid; `cert_pem` the CC's current leaf."""
+            peers: list[PeerLinkSpec]) -> list[dict[str, Any]]:
+    """`peers` are the PeerLinks whose CA bundle is valid."""
     r = spec.region
     labels = names.labels(r, "cc")
     config_json = json.dumps(cc_config(spec, namespace, edges, peers), indent=2, sort_keys=True)
@@ -89,10 +93,13 @@ def objects(spec: RegionSpec, namespace: str, owner: dict[str, Any], edges: list
     if spec.apiKeysSecret:
         mounts.append(("api-keys", API_KEYS_DIR))
         volumes.append(workloads.secret_volume("api-keys", spec.apiKeysSecret))
+    if spec.apiTlsSecret:
+        mounts.append(("api-tls", API_TLS_DIR))
+        volumes.append(workloads.secret_volume("api-tls", spec.apiTlsSecret))
     container = workloads.container(
         "cc", spec.image, ["cc", "--config", f"{CONFIG_DIR}/config.json"],
         [("api", spec.apiPort), ("peer", spec.peerPort)], mounts, env=cc_env(spec),
-        probe=workloads.http_probe("/healthz", spec.apiPort), resources=spec.resources.cc)
+        probe=workloads.http_probe("/healthz", spec.apiPort, https=True), resources=spec.resources.cc)
     meta = {"name": names.cc(r), "namespace": namespace, "labels": labels, "ownerReferences": [owner]}
     # The CC watches its region's Algo ConfigMaps and writes their status annotation: nothing more.
     account: list[dict[str, Any]] = [
@@ -103,7 +110,7 @@ def objects(spec: RegionSpec, namespace: str, owner: dict[str, Any], edges: list
          "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": names.cc(r)},
          "subjects": [{"kind": "ServiceAccount", "name": names.cc(r), "namespace": namespace}]},
     ]
-    annotations = {CONFIG_HASH: config_hash(config_json, peers, cert_pem)}
+    annotations = {CONFIG_HASH: config_hash(config_json)}
     return [
         config,
         *account,

@@ -43,8 +43,9 @@ def _container(name: str, image: str, args: list[str], ports: list[tuple[str, in
     return c
 
 
-def http_probe(path: str, port: int) -> dict[str, Any]:
-    return {"httpGet": {"path": path, "port": port}}
+def http_probe(path: str, port: int, https: bool = False) -> dict[str, Any]:
+    """An HTTP(S) GET probe (the kubelet does not verify an HTTPS probe's certificate)."""
+    return {"httpGet": {"path": path, "port": port, **({"scheme": "HTTPS"} if https else {})}}
 
 
 def tcp_probe(port: int) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def tcp_probe(port: int) -> dict[str, Any]:
 
 def statefulset(name: str, namespace: str, labels: dict[str, str], owner: dict[str, Any], container: dict[str, Any],
                 volumes: list[dict[str, Any]], storage: StorageSpec, size: str, service_name: str,
-                annotations: dict[str, str], service_account: str | None = None) -> dict[str, Any]:
+                annotations: dict[str, str] | None = None, service_account: str | None = None) -> dict[str, Any]:
     """One pod with its state on a PersistentVolumeClaim.
 
     A StatefulSet rather than a Deployment: it never starts a replacement pod before the old
@@ -61,7 +62,7 @@ def statefulset(name: str, namespace: str, labels: dict[str, str], owner: dict[s
     processes never write one ledger or journal; and it makes the claim itself
     (`volumeClaimTemplates`) and keeps it across pod, StatefulSet and Region deletion unless
     `retainOnDelete` is false (`persistentVolumeClaimRetentionPolicy`). `annotations` on the pod
-    template (hashes of configuration and certificates) roll the pod when they change.
+    template (a hash of the configuration) roll the pod when they change.
     """
     selector = {"app.kubernetes.io/name": "seqmesh", "app.kubernetes.io/instance": name}
     pod_labels = {**labels, **selector}
@@ -82,7 +83,8 @@ def statefulset(name: str, namespace: str, labels: dict[str, str], owner: dict[s
             "volumeClaimTemplates": [{"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                                       "metadata": {"name": STATE_VOLUME, "labels": labels},
                                       "spec": claim_spec}],
-            "template": {"metadata": {"labels": pod_labels, "annotations": annotations},
+            # No empty annotations: the API server drops them, and the live object must contain ours.
+            "template": {"metadata": {"labels": pod_labels, **({"annotations": annotations} if annotations else {})},
                          "spec": {"containers": [container],
                                   "volumes": [*volumes, {"name": "tmp", "emptyDir": {}}],
                                   "securityContext": {"fsGroup": 10001, "fsGroupChangePolicy": "OnRootMismatch"},

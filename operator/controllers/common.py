@@ -94,7 +94,7 @@ def sync_region(body: dict[str, Any]) -> dict[str, Any]:
                                  cc_hosts(spec, namespace), spec.certificateLifetimeSeconds, labels)
         edges = specs("Edge", EdgeSpec, namespace, spec.region)
         peers = trusted_peers(namespace, spec.region)
-        objects = region_builder.objects(spec, namespace, owner, edges, peers, leaf.cert_pem)
+        objects = region_builder.objects(spec, namespace, owner, edges, peers)
         apply_all([*objects, netpol.cc(spec, namespace, owner, peers)])
         # The CC ran as a Deployment (on emptyDir) before it had a claim: one CC per region.
         kube.delete_owned("apps/v1", "Deployment", names.cc(spec.region), namespace, meta["uid"])
@@ -116,7 +116,7 @@ def sync_region(body: dict[str, Any]) -> dict[str, Any]:
             "observedGeneration": generation, "caSecret": spec.caSecret or names.ca_secret(spec.region),
             "ccCertificateSecret": names.cc_tls(spec.region),
             "certificateNotAfter": leaf.cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "apiEndpoint": f"http://{names.api_service(spec.region)}.{namespace}.svc:{spec.apiPort}",
+            "apiEndpoint": f"https://{names.api_service(spec.region)}.{namespace}.svc:{spec.apiPort}",
             "edges": len(edges), "readyReplicas": cc.ready_replicas, "configHash": config_hash,
             "conditions": conditions.ready(current.get("conditions", []), ok, reason, message, generation,
                                            degraded=degraded),

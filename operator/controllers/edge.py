@@ -43,11 +43,10 @@ def sync_edge(body: dict[str, Any]) -> None:
                                            generation)})
         return
     service = names.edge(spec.region, spec.venue)
-    leaf = certs.ensure_leaf(names.edge_tls(spec.region, spec.venue), namespace, owner, ca,
-                             Identity(spec.region, "edge", spec.venue),
-                             ("localhost", *names.service_dns(service, namespace)),
-                             region.certificateLifetimeSeconds, labels)
-    apply_all([*edge_builder.objects(spec, namespace, owner, region, leaf.cert_pem),
+    certs.ensure_leaf(names.edge_tls(spec.region, spec.venue), namespace, owner, ca,
+                      Identity(spec.region, "edge", spec.venue), ("localhost", *names.service_dns(service, namespace)),
+                      region.certificateLifetimeSeconds, labels)
+    apply_all([*edge_builder.objects(spec, namespace, owner, region),
                netpol.edge(spec, namespace, owner)])
     kube.delete_owned("apps/v1", "Deployment", service, namespace, meta["uid"])  # before it had a claim
     sync_region(region_body)

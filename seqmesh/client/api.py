@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +39,23 @@ class ApiError(Exception):
         super().__init__(f"{status} {self.code}: {err.get('message', body)}")
 
 
+def _expect_name(server_name: str, request: httpx.Request) -> None:
+    """Check the server's certificate against `server_name` instead of the URL's host."""
+    request.extensions["sni_hostname"] = server_name
+
+
 class CCClient:
     def __init__(self, url: str = DEFAULT_URL, key: str = DEFAULT_KEY, timeout: float = 30.0,
-                 ca: str | None = None) -> None:
+                 ca: str | None = None, server_name: str | None = None) -> None:
         """`ca`: the region CA (PEM file) an https URL's certificate must chain to (default
-        $SEQMESH_CA, else the system's trust store)."""
+        $SEQMESH_CA, else the system's trust store); `server_name`: the name that certificate must
+        carry when the URL's host is an address it does not name (a Service's cluster IP)."""
         ca = ca or os.environ.get("SEQMESH_CA")
         verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca) if ca else True
+        hooks: dict[str, list[Callable[..., Any]]] = (
+            {"request": [functools.partial(_expect_name, server_name)]} if server_name else {})
         self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout,
-                                 verify=verify)
+                                 verify=verify, event_hooks=hooks)
 
     def close(self) -> None:
         self.http.close()

@@ -139,13 +139,20 @@ class HelmRegions:
                                          f"{diagnose(self.cp, ns(region))}\n{state}\n{statuses}")
 
     def api(self, region: str) -> str:
-        """The CC's API through its Service (the host reaches ClusterIPs through kube-proxy)."""
+        """The CC's API (HTTPS) through its Service (the host reaches ClusterIPs through kube-proxy)."""
         svc = get(self.cp, "service", f"seqmesh-{region}-api", ns(region))
         assert svc is not None
-        return f"http://{svc['spec']['clusterIP']}:8000"
+        return f"https://{svc['spec']['clusterIP']}:8000"
+
+    def tls(self, region: str) -> dict[str, str]:
+        """How a client checks the CC's HTTPS certificate: the region's CA (from its Secret) and
+        the Service name the certificate carries (the URL names the Service's IP)."""
+        path = self.workdir / f"{region}-ca.crt"
+        path.write_text(self.ca_pem(region))
+        return {"ca": str(path), "server_name": f"seqmesh-{region}-api.{ns(region)}.svc"}
 
     def client(self, region: str, who: str = "alice", timeout: float = 10) -> CCClient:
-        return CCClient(self.api(region), key=self.keys[region][who], timeout=timeout)
+        return CCClient(self.api(region), key=self.keys[region][who], timeout=timeout, **self.tls(region))
 
     def sim_url(self, venue: str) -> str:
         svc = get(self.cp, "service", f"sim-{venue}", VENUES_NS)

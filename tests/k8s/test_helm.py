@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,7 +197,8 @@ def test_every_object_the_operator_makes(operator: ControlPlane, three_regions: 
         names = set(leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
                     .get_values_for_type(x509.DNSName))
         assert {f"seqmesh-{region}-peer.{namespace}.svc", f"seqmesh-{region}-peer.{namespace}.svc.cluster.local",
-                f"seqmesh-{region}-api.{namespace}.svc", f"cc-peer.{region}.seqmesh.example"} <= names
+                f"seqmesh-{region}-api.{namespace}.svc", f"cc-peer.{region}.seqmesh.example",
+                f"cc.{region}.seqmesh.invalid"} <= names
         ident = identity_of(leaf)
         assert ident is not None and (ident.region, ident.role) == (region, "cc")
         # No kubelet here: the CC is not Ready, and says why, without claiming to be Degraded.
@@ -232,8 +234,11 @@ def test_the_ccs_accept_their_pods_files_and_form_the_mesh(operator: ControlPlan
             procs.append(run(pod, ["cc", "--config", str(local)], ready=rf"cc {region} ready",
                              log_path=tmp_path / f"{region}.log"))
 
+        # The REST API is HTTPS, with the CC's certificate from its region's CA.
+        trust = {r: ssl.create_default_context(cadata=ca_pem(cp, r)) for r in REGIONS}
+
         def meshed(region: str) -> bool:
-            r = httpx.get(f"http://127.0.0.1:{http[region]}/v1/peers",
+            r = httpx.get(f"https://127.0.0.1:{http[region]}/v1/peers", verify=trust[region],
                           headers={"Authorization": f"Bearer {three_regions[region]}"}, timeout=5)
             r.raise_for_status()
             return {p["region"] for p in r.json() if p.get("connected")} == set(REGIONS) - {region}
@@ -241,7 +246,8 @@ def test_the_ccs_accept_their_pods_files_and_form_the_mesh(operator: ControlPlan
         for region in REGIONS:
             wait_until(lambda region=region: meshed(region), 60, interval=0.3, what=f"{region} linked to both peers")
         # The chart's keys are the only keys: the development key is refused.
-        r = httpx.get(f"http://127.0.0.1:{http['na']}/v1/peers", headers={"Authorization": "Bearer seqmesh-dev-key"})
+        r = httpx.get(f"https://127.0.0.1:{http['na']}/v1/peers", headers={"Authorization": "Bearer seqmesh-dev-key"},
+                      verify=trust["na"])
         assert r.status_code == 401
     finally:
         for p in procs:

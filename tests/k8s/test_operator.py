@@ -83,7 +83,8 @@ def test_examples_create_a_region_with_edges_and_an_algo(operator: ControlPlane,
     pod = cc["spec"]["template"]["spec"]  # type: ignore[index]
     assert pod["containers"][0]["securityContext"]["runAsNonRoot"] is True
     assert pod["containers"][0]["args"][:3] == ["cc", "--config", "/etc/seqmesh/config/config.json"]
-    assert pod["containers"][0]["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8000, "scheme": "HTTP"}
+    # The REST API is HTTPS (the kubelet's probe does not check the certificate).
+    assert pod["containers"][0]["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": 8000, "scheme": "HTTPS"}
     # One CC, its ledger on a claim the StatefulSet made (a Pending pod still gets its claim).
     assert cc["spec"]["replicas"] == 1  # type: ignore[index]
     wait_until(lambda: get(cp, "pvc", "state-seqmesh-na-cc-0") is not None, 30, interval=0.2, what="the CC's claim")
@@ -227,8 +228,13 @@ def test_certificates_rotate_at_two_thirds_of_their_lifetime(operator: ControlPl
         data = get(cp, "secret", "seqmesh-rot-cc-tls")["data"]["tls.crt"]  # type: ignore[index]
         return x509.load_pem_x509_certificate(base64.b64decode(data)).serial_number
 
-    first = serial()
+    def pod_template() -> Any:
+        return get(cp, "statefulset", "seqmesh-rot-cc")["spec"]["template"]  # type: ignore[index]
+
+    first, template = serial(), pod_template()
     wait_until(lambda: serial() != first, 30, interval=0.5, what="the CC certificate to be renewed")
+    # The CC reloads the Secret's rotated files: a renewal does not roll its pod.
+    assert pod_template() == template
     leaf = x509.load_pem_x509_certificate(base64.b64decode(get(cp, "secret", "seqmesh-rot-cc-tls")["data"]["tls.crt"]))  # type: ignore[index]
     assert (leaf.not_valid_after_utc - leaf.not_valid_before_utc).total_seconds() <= 12 + 300
 

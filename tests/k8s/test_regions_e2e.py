@@ -140,7 +140,7 @@ def test_an_order_at_na_fills_on_an_eu_venue(mesh: HelmRegions) -> None:
         check_against_venues(mesh, order)
         assert {p["symbol"]: Decimal(p["qty"]) for p in c.positions()}["BTC/USDT"] == Decimal("0.01")
     # The API keys are the chart's Secret's: the development key is refused.
-    with CCClient(mesh.api("na"), key="seqmesh-dev-key") as dev:
+    with CCClient(mesh.api("na"), key="seqmesh-dev-key", **mesh.tls("na")) as dev:
         assert dev.http.get("/v1/orders").status_code == 401
 
 

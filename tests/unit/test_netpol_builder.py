@@ -31,9 +31,9 @@ def _pods(region_name: str, venues: list[str]) -> dict[str, dict[str, str]]:
     """The pod labels the builders give a region's CC and its edges."""
     spec = RegionSpec(region=region_name)
     edges = [EdgeSpec(region=region_name, venue=v, symbols=["BTC/USDT"]) for v in venues]
-    pods = {"cc": _pod_labels(region.objects(spec, "ns", OWNER, edges, [], b"cert"))}
+    pods = {"cc": _pod_labels(region.objects(spec, "ns", OWNER, edges, []))}
     for e in edges:
-        pods[e.venue] = _pod_labels(edge.objects(e, "ns", OWNER, spec, b"cert"))
+        pods[e.venue] = _pod_labels(edge.objects(e, "ns", OWNER, spec))
     return pods
 
 

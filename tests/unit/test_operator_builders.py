@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from seqmesh.operator import certs, conditions
 from seqmesh.operator.builders import edge, region
 
-from seqmesh.common.certs import Identity, issue_leaf, make_ca
+from seqmesh.common.certs import Identity, identity_of, issue_leaf, make_ca
 from seqmesh.common.crds.models import EdgeSpec, PeerLinkSpec, RegionSpec
 
 OWNER = {"apiVersion": "seqmesh.io/v1alpha1", "kind": "Region", "name": "na", "uid": "u1", "controller": True}
@@ -30,7 +30,7 @@ def test_region_cc_gets_peers_with_their_cas_keys_and_a_claim() -> None:
              PeerLinkSpec(region="na", remoteRegion="ap", endpoint="ap.example:50061", caBundle=ca_ap.cert_pem.decode(),
                           rttProbeSeconds=4)]
     edges = [EdgeSpec(region="na", venue="coinbase", symbols=["BTC/USDT"])]
-    objs = region.objects(spec, "ns", OWNER, edges, peers, b"cert")
+    objs = region.objects(spec, "ns", OWNER, edges, peers)
     cfg = json.loads(_by_kind(objs, "ConfigMap")["data"]["config.json"])
     assert cfg["listen_peer"] == "0.0.0.0:50061" and cfg["peer_probe_s"] == 4 and cfg["require_api_keys"] is True
     assert [(p["region"], p["ca"]) for p in cfg["peers"]] == [("ap", "/etc/seqmesh/peers/ap.crt"),
@@ -45,21 +45,49 @@ def test_region_cc_gets_peers_with_their_cas_keys_and_a_claim() -> None:
     claim = sts["spec"]["volumeClaimTemplates"][0]["spec"]
     assert claim["storageClassName"] == "fast" and claim["resources"]["requests"]["storage"] == "5Gi"
     assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete"
-    # Anything the CC reads only at start changes the pod template: a new peer CA rolls it.
-    again = region.objects(spec, "ns", OWNER, edges, peers[:1], b"cert")
+    # What the CC reads only at start changes the pod template: a new peer rolls it.
+    again = region.objects(spec, "ns", OWNER, edges, peers[:1])
     assert (_by_kind(again, "StatefulSet")["spec"]["template"]["metadata"]["annotations"]
             != sts["spec"]["template"]["metadata"]["annotations"])
 
 
-def test_edge_journal_on_a_claim_and_rolls_on_a_new_certificate() -> None:
+def test_edge_journal_on_a_claim() -> None:
     spec = RegionSpec(region="na")
     e = EdgeSpec(region="na", venue="binance", symbols=["BTC/USDT"], simulatorUrl="http://sim:8100")
-    a, b = edge.objects(e, "ns", OWNER, spec, b"one"), edge.objects(e, "ns", OWNER, spec, b"two")
-    sts = _by_kind(a, "StatefulSet")
+    sts = _by_kind(edge.objects(e, "ns", OWNER, spec), "StatefulSet")
     assert sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "1Gi"
     assert "--sim-url" in sts["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert (sts["spec"]["template"]["metadata"]["annotations"]
-            != _by_kind(b, "StatefulSet")["spec"]["template"]["metadata"]["annotations"])
+
+
+def test_the_cc_serves_https_with_its_certificate_or_the_secret_named() -> None:
+    def cc(spec: RegionSpec) -> tuple[dict, dict]:  # type: ignore[type-arg]
+        objs = region.objects(spec, "ns", OWNER, [], [])
+        pod = _by_kind(objs, "StatefulSet")["spec"]["template"]["spec"]
+        return json.loads(_by_kind(objs, "ConfigMap")["data"]["config.json"]), pod
+
+    cfg, pod = cc(RegionSpec(region="na"))
+    assert cfg["api_tls"] == {"cert": "/etc/seqmesh/tls/tls.crt", "key": "/etc/seqmesh/tls/tls.key"}
+    assert (cfg["cert"], cfg["key"]) == (cfg["api_tls"]["cert"], cfg["api_tls"]["key"])
+    container = pod["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+    cfg, pod = cc(RegionSpec(region="na", apiTlsSecret="public-api"))
+    assert cfg["api_tls"] == {"cert": "/etc/seqmesh/api-tls/tls.crt", "key": "/etc/seqmesh/api-tls/tls.key"}
+    assert next(v for v in pod["volumes"] if v["name"] == "api-tls")["secret"]["secretName"] == "public-api"
+    assert {"name": "api-tls", "mountPath": "/etc/seqmesh/api-tls", "readOnly": True} in pod["containers"][0][
+        "volumeMounts"]
+
+
+def test_a_renewed_certificate_rolls_no_pod_and_names_its_identity() -> None:
+    """The pods reload rotated files: nothing of a certificate is in their templates; a leaf
+    carries its identity's URI and DNS name (what the other end of each link checks)."""
+    spec = RegionSpec(region="na")
+    e = EdgeSpec(region="na", venue="binance", symbols=["BTC/USDT"])
+    for objs in (region.objects(spec, "ns", OWNER, [e], []), edge.objects(e, "ns", OWNER, spec)):
+        annotations = _by_kind(objs, "StatefulSet")["spec"]["template"]["metadata"].get("annotations", {})
+        assert not any("cert" in k for k in annotations), annotations
+    leaf = issue_leaf(make_ca("na"), Identity("na", "edge", "binance"), dns_names=("edge.svc",))
+    assert certs.sans(leaf.cert)[0] == {"edge.svc", "edge.na.seqmesh.invalid"}
+    assert identity_of(leaf.cert) == Identity("na", "edge", "binance")
 
 
 def test_the_regions_resources_size_its_cc_and_edge_containers() -> None:
@@ -69,8 +97,8 @@ def test_the_regions_resources_size_its_cc_and_edge_containers() -> None:
     e = EdgeSpec(region="na", venue="binance", symbols=["BTC/USDT"])
 
     def containers(spec: RegionSpec) -> tuple[dict, dict]:  # type: ignore[type-arg]
-        cc = _by_kind(region.objects(spec, "ns", OWNER, [e], [], b"c"), "StatefulSet")
-        ed = _by_kind(edge.objects(e, "ns", OWNER, spec, b"c"), "StatefulSet")
+        cc = _by_kind(region.objects(spec, "ns", OWNER, [e], []), "StatefulSet")
+        ed = _by_kind(edge.objects(e, "ns", OWNER, spec), "StatefulSet")
         return cc["spec"]["template"]["spec"]["containers"][0], ed["spec"]["template"]["spec"]["containers"][0]
 
     cc, ed = containers(default)
@@ -93,7 +121,7 @@ def test_ca_bundles() -> None:
 def test_hosts_split_into_dns_names_and_ips() -> None:
     assert certs.split_hosts(("a.example", "10.1.2.3", "a.example", "::1")) == (("a.example",), ("10.1.2.3", "::1"))
     leaf = issue_leaf(make_ca("x"), Identity("na", "cc", "main"), dns_names=("a.example",), ips=("10.1.2.3",))
-    assert certs.sans(leaf.cert) == ({"a.example"}, {"10.1.2.3"})
+    assert certs.sans(leaf.cert) == ({"a.example", "cc.na.seqmesh.invalid"}, {"10.1.2.3"})
 
 
 def test_conditions_progressing_is_neither_ready_nor_degraded() -> None:
@@ -105,7 +133,7 @@ def test_conditions_progressing_is_neither_ready_nor_degraded() -> None:
 
 
 def _edge_pod(e: EdgeSpec) -> tuple[list[str], dict[str, dict], dict]:  # type: ignore[type-arg]
-    pod = _by_kind(edge.objects(e, "ns", OWNER, RegionSpec(region="na"), b"c"), "StatefulSet")["spec"]["template"]
+    pod = _by_kind(edge.objects(e, "ns", OWNER, RegionSpec(region="na")), "StatefulSet")["spec"]["template"]
     container = pod["spec"]["containers"][0]
     env = {v["name"]: v["valueFrom"]["secretKeyRef"] for v in container.get("env", [])}
     return container["args"], env, pod

@@ -105,6 +105,8 @@ def helm_values_schema() -> dict[str, Any]:
             "image": {**obj, "required": ["repository", "tag"], "additionalProperties": False, "properties": {
                 "repository": {"type": "string", "minLength": 1}, "tag": {"type": "string", "minLength": 1},
                 "pullPolicy": {"enum": ["Always", "IfNotPresent", "Never"]}}},
+            "grafanaDashboard": {**obj, "additionalProperties": False, "properties": {
+                "enabled": {"type": "boolean"}, "label": {"type": "string", "minLength": 1}}},
             "operator": {**obj, "additionalProperties": False, "properties": {
                 "watchAllNamespaces": {"type": "boolean"},
                 "resyncSeconds": {"type": "integer", "minimum": 1, "maximum": 86400},
@@ -120,6 +122,7 @@ def helm_values_schema() -> dict[str, Any]:
                 "risk": obj,
                 "apiKeysSecret": {"type": "string", "pattern": f"^$|{DNS_LABEL}"},
                 "caSecret": {"type": "string", "pattern": f"^$|{DNS_LABEL}"},
+                "apiTlsSecret": {"type": "string", "pattern": f"^$|{DNS_LABEL}"},
                 "peerAdvertise": {"type": "array", "maxItems": 16, "items": {"type": "string", "pattern": HOST}},
                 "ledgerUrlSecret": {**obj, "additionalProperties": False, "properties": {
                     "name": {"type": "string", "pattern": f"^$|{DNS_LABEL}"}, "key": {"type": "string"}}},

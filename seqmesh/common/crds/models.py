@@ -111,6 +111,9 @@ class RegionSpec(_Model):
     caSecret: str | None = Field(None, pattern=DNS_LABEL,
                                  description="bring the region's CA: a kubernetes.io/tls Secret (tls.crt, tls.key) the "
                                              "operator signs with and never writes; unset: it makes one")
+    apiTlsSecret: str | None = Field(None, pattern=DNS_LABEL,
+                                     description="the REST API's HTTPS certificate: a kubernetes.io/tls Secret "
+                                                 "(tls.crt, tls.key); unset: the CC's own, from the region's CA")
     ledgerUrlSecret: SecretKeyRef | None = Field(None, description="a PostgreSQL URL for the ledger "
                                                  "(SEQMESH_LEDGER_URL), from this Secret key")
     storage: StorageSpec = Field(default_factory=StorageSpec)
