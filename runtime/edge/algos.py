@@ -255,7 +255,16 @@ class AlgoManager:
             if not algo.running or algo.instance.stopped or self.algos.get(algo.name) is not algo:
                 return
             assert algo.guest is not None
-            self._run_public(algo, algo.guest.on_heartbeat(algo.view(self.feed.books[algo.symbol])))
+            sb = self.feed.books[algo.symbol]
+            if self.dex is not None:  # an idle chain brings no book update: the pool as of now
+                scales = algo.guest.identity.scales
+                pools = pool_tables(self.dex, self.venue, algo.symbol,
+                                    [(scales.px(p), scales.sz(q)) for p, q in sb.book.levels(True, P.MAX_LEVELS)],
+                                    [(scales.px(p), scales.sz(q)) for p, q in sb.book.levels(False, P.MAX_LEVELS)],
+                                    sb.recv_ts)
+                if pools is not None:
+                    algo.guest.set_pools(*pools)
+            self._run_public(algo, algo.guest.on_heartbeat(algo.view(sb)))
             self._heartbeat(algo)
 
         algo.timers[HEARTBEAT_TIMER] = asyncio.get_running_loop().call_later(HEARTBEAT_S, beat)
@@ -304,8 +313,7 @@ class AlgoManager:
                 public = P.encode_book(ubids, uasks, sb.recv_ts), features
                 pools = pool_tables(self.dex, self.venue, symbol, ubids, uasks, sb.recv_ts) if self.dex else None
             if pools is not None:
-                algo.guest.set_pools(pools[0], pools[1])
-                algo.guest.set_chain_fees(pools[2])
+                algo.guest.set_pools(*pools)
             self._run_public(algo, algo.guest.on_book(public[0], public[1], algo.view(sb)))
 
     def on_nbbo(self, nbbo: pb.Nbbo) -> None:

@@ -74,13 +74,12 @@ class PublicGuest:
         return self._actions("algo_on_nbbo", self._state(state), self.at["nbbo"], P.VENUE_BOOKS_AT,
                              self.at["state"])
 
-    def set_pools(self, pool_books: bytes, pool_states: bytes) -> None:
-        """PoolBooks and PoolStateTable, read by the guest from their fixed addresses in any callback."""
+    def set_pools(self, pool_books: bytes, pool_states: bytes, chain_fees: bytes) -> None:
+        """PoolBooks, PoolStateTable and ChainFeeTable, read by the guest from their fixed addresses
+        in any callback."""
         self.instance.write(P.POOL_BOOKS_AT, pool_books)
         self.instance.write(P.POOL_STATES_AT, pool_states)
-
-    def set_chain_fees(self, table: bytes) -> None:
-        self.instance.write(P.CHAIN_FEES_AT, table)
+        self.instance.write(P.CHAIN_FEES_AT, chain_fees)
 
     def on_message(self, sender: str, payload: bytes, state: P.StateView) -> list[P.PublicAction]:
         if "algo_on_message" not in self.instance.exports:

@@ -4,18 +4,23 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from seqmesh.runtime.dex.v2math import get_amount_out
 from seqmesh.runtime.edge.exchange import make_exchange
 from seqmesh.runtime.links.edge_client import EdgeClient
 from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import edge_pb2 as pb
 
+from seqmesh.client.api import CCClient
 from seqmesh.testing import algos
-from seqmesh.testing.mesh import cc_tls_paths, start_edge, start_sim
+from seqmesh.testing.dex import Chain, final
+from seqmesh.testing.mesh import Region, cc_tls_paths, start_edge, start_sim
+from seqmesh.testing.processes import wait_until
 
 #: A market that does not move: the books the algo sees are the books the test reads.
 STILL = ("--volatility-bps", "0", "--taker-probability", "0")
@@ -101,3 +106,115 @@ async def test_a_public_sdk_quoter_bids_under_the_best_bid_and_cancels_at_shutdo
         record = await client.order(order["clientOrderId"])
         assert record.state == pb.CANCELED, record
         assert (await client.algos("q"))[0].state == "Stopped"
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
+    # Two still venues, okx's prices 5 bps under binance's: the venues' books differ and stay put.
+    r = Region(tmp_path_factory.mktemp("public"), {"binance": ("0", "0.0008", "0.001"),
+                                                    "okx": ("-5", "0.0010", "0.0011")},
+               cc_args=("--max-order-notional", "100000", "--max-position", "BTC/USDT=0.003"), sim_args=STILL)
+    with CCClient(r.api) as c:
+        wait_until(lambda: all(e["connected"] for e in c.edges()) and len(c.bbo("BTC/USDT")) == 2, 60,
+                   what="two live venues")
+    yield r
+    r.stop()
+
+
+def wait_seen(predicate: Any, what: str, seen: Any, timeout: float = 60) -> None:
+    """wait_until, saying on timeout what `seen()` shows (the algo's log lines)."""
+    try:
+        wait_until(predicate, timeout, what=what)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}; seen: {seen()}") from None
+
+
+def e9(price: str) -> int:
+    return int(Decimal(price) * 10**9)
+
+
+def test_on_nbbo_sees_every_venues_book_and_bids_at_the_lowest(region: Region, wasm: dict[str, Path]) -> None:
+    with CCClient(region.api) as c:
+        bbo = {row["venue"]: row for row in c.bbo("BTC/USDT")}
+        c.deploy_algo("taker", wasm["nbbo-taker"].read_bytes(), "BTC/USDT", ["binance"], {"0": "10000"}, start=True)
+
+        def logged() -> list[str]:
+            return list(c.algo_logs("taker").get("binance", []))
+
+        wait_seen(lambda: any(line.startswith("info: bid ") for line in logged()),
+                  "the taker's bid after an NBBO with two venues", logged)
+        lines = logged()
+        for venue, row in bbo.items():  # each venue's book as the CC has it, in the SDK's units
+            assert f"info: venue {venue} bid {e9(row['bid'])} ask {e9(row['ask'])}" in lines, (venue, lines)
+        lowest = min(Decimal(row["bid"]) for row in bbo.values())
+        assert lowest == Decimal(bbo["okx"]["bid"]) < Decimal(bbo["binance"]["bid"])
+        assert f"info: bid 10000 at {e9(str(lowest))}" in lines, lines
+        state = {e["edge"]: e for e in c.algo("taker")["edges"]}["binance"]
+        assert state["orders"] == 1 and state["denied"] == 0 and state["traps"] == 0, state
+        orders = asyncio.run(venue_orders(region.sims["binance"][1], "taker."))
+        assert [(o["side"], Decimal(str(o["price"])), Decimal(str(o["amount"])), o["status"]) for o in orders] == [
+            ("buy", lowest, Decimal("0.0001"), "open")]
+        c.delete_algo("taker")
+        wait_until(lambda: all(o["status"] == "canceled"
+                               for o in asyncio.run(venue_orders(region.sims["binance"][1], "taker."))), 30,
+                   what="the removed algo's bid cancelled")
+
+
+def test_messages_go_to_the_named_sibling_and_replies_come_back(region: Region, wasm: dict[str, Path]) -> None:
+    with CCClient(region.api) as c:
+        c.deploy_algo("chat", wasm["messenger"].read_bytes(), "BTC/USDT", ["binance", "okx"], start=True)
+
+        def logs() -> dict[str, list[str]]:
+            return {edge: list(lines) for edge, lines in c.algo_logs("chat").items()}
+
+        def both_ways() -> bool:
+            seen = logs()
+            return all(any(line.startswith(f"info: from local/{other}: ping ") for line in seen.get(edge, []))
+                       and any(line.startswith(f"info: from local/{other}: pong ") for line in seen.get(edge, []))
+                       for edge, other in (("binance", "okx"), ("okx", "binance")))
+
+        wait_seen(both_ways, "pings and pongs between the two instances", logs)
+        states = {e["edge"]: e for e in c.algo("chat")["edges"]}
+        for edge in ("binance", "okx"):
+            assert states[edge]["messages"] >= 2 and states[edge]["received"] >= 2, states[edge]
+            assert states[edge]["rejected_messages"] == 0 and states[edge]["traps"] == 0, states[edge]
+        c.delete_algo("chat")
+
+
+async def test_on_a_dex_edge_an_algo_reads_its_pool_and_swaps_at_the_pool_math(tmp_path: Path,
+                                                                                wasm: dict[str, Path]) -> None:
+    arb = Chain(tmp_path, "arbitrum")  # automine, no traders: the pool moves only by the algo's swap
+    try:
+        arb.start_edge()
+        base_r, quote_r = arb.reserves("WBTC")
+        wbtc, usdt = arb.d.token("WBTC").address, arb.d.token("USDT").address
+        reserve0, reserve1 = (base_r, quote_r) if int(wbtc, 16) < int(usdt, 16) else (quote_r, base_r)
+        want_out = get_amount_out(50_000_000, base_r, quote_r)  # 0.5 WBTC in, USDT (6 decimals) out
+        async with arb.client() as client:
+            await client.deploy_algo("swapper", wasm["pool-swapper"].read_bytes(), "BTC/USDT",
+                                     params={"0": "50000000"}, running=True)
+
+            async def swapped() -> bool:
+                return any(cid.startswith("swapper.") for cid, _, _ in arb.swaps())
+
+            await until("the algo's swap in the edge's journal", swapped, client)
+            [(cid, _, attempts)] = arb.swaps()
+            done = await final(client, cid)
+            assert done.state == pb.FILLED and attempts == 1, done
+            (fill,) = done.fills
+            assert Decimal(fill.qty) == Decimal("0.5")
+            assert Decimal(fill.price) * Decimal("0.5") == Decimal(want_out) / 10**6  # the pool math, exactly
+
+            async def fill_seen() -> bool:
+                return any(line.startswith("info: fill ") for line in await client.algo_logs("swapper"))
+
+            await until("on_fill in the algo", fill_seen, client)
+            logs = await client.algo_logs("swapper")
+            seen = [line for line in logs if line.startswith("info: pool reserves ")]
+            assert seen and seen[0].startswith(f"info: pool reserves {reserve0} {reserve1} fee 3000 ppm block "), logs
+            assert seen[0].endswith(" venue dex-arb v3 false"), seen
+            assert f"info: fill 1 50000000 @ {int(Decimal(fill.price) * 10**9)}" in logs, logs
+            status = (await client.algos("swapper"))[0]
+            assert status.fills == 1 and status.orders == 1 and status.position == "-0.5", status
+    finally:
+        arb.stop()

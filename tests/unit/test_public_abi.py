@@ -135,7 +135,7 @@ def test_pool_books_and_states_read_back(probe: bytes) -> None:
     pool = P.PoolSlot(address, "dex-arbitrum", 3000, P.PROTOCOL_UNISWAP_V3, [(2_000 * 10**9, 10**8)],
                       [(2_001 * 10**9, 2 * 10**8)], (1 << 70) + 5, 123, (1 << 64) * 3 + 1, (1 << 65) + 9, -200_123,
                       60, 81, 1_700_000_000, 180_000, 12)
-    g.set_pools(*P.encode_pools([pool], 1))
+    g.set_pools(*P.encode_pools([pool], 1), P.CHAIN_FEES_EMPTY)
     g.on_book(P.book_in_units(SCALES, [], [], 0), P.encode_features([], [], 0), P.StateView())
     got = said(g)
     assert got["pools"] == "1,1"

@@ -1,8 +1,10 @@
 //! Multi-venue example on the public SDK: on each NBBO it logs every venue's best bid and ask
 //! from VenueBooks, and once it has seen two venues with depth it rests one minimum-size bid on
-//! its own venue at the lowest of their best bids (the most passive price any venue shows).
+//! its own venue at the lowest of their best bids (the most passive price any venue shows), of
+//! config slot 0's size (x 10^8; default the venue's minimum quantity).
 #![no_std]
 extern crate alloc;
+use algo_sdk::config::ConfigRegion;
 use algo_sdk::*;
 
 sequence_algo_entry!();
@@ -27,7 +29,12 @@ impl Algo for NbboTaker {
         }
         log_info!("nbbo {} venues, bid {} ask {}", nbbo.venue_ct, nbbo.nbbo_bid_px_1e9, nbbo.nbbo_ask_px_1e9);
         if !self.placed && with_depth >= 2 {
-            let qty = state.symbol.min_qty_1e8.max(state.symbol.lot_size_1e8) as i64;
+            let config = unsafe { &*(CONFIG_REGION_WASM_OFFSET as *const ConfigRegion) };
+            let qty = if config.count() > 0 {
+                config.get_i64(0)
+            } else {
+                state.symbol.min_qty_1e8.max(state.symbol.lot_size_1e8) as i64
+            };
             let px = state.symbol.round_px(lowest_bid);
             if actions.buy(1, qty, px) {
                 self.placed = true;

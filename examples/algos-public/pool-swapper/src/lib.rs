@@ -1,6 +1,7 @@
 //! DEX example on the public SDK: once its pool's state is there (PoolStateTable slot 0), it logs
 //! the reserves (token0, token1), fee and block, and sells config slot 0's size (x 10^8; default
 //! 0.5) at market: the edge swaps it through the pool with its slippage bound. Logs each fill.
+//! It looks at every book update and every heartbeat (an idle chain brings no book update).
 #![no_std]
 extern crate alloc;
 use algo_sdk::config::ConfigRegion;
@@ -12,8 +13,8 @@ struct PoolSwapper {
     sold: bool,
 }
 
-impl Algo for PoolSwapper {
-    fn on_book(&mut self, _b: &L2Book, _s: &AlgoState, _f: &OnlineFeatures, actions: &mut Actions) {
+impl PoolSwapper {
+    fn look(&mut self, actions: &mut Actions) {
         if self.sold {
             return;
         }
@@ -30,6 +31,16 @@ impl Algo for PoolSwapper {
         if actions.market_sell(1, size) {
             self.sold = true;
         }
+    }
+}
+
+impl Algo for PoolSwapper {
+    fn on_book(&mut self, _b: &L2Book, _s: &AlgoState, _f: &OnlineFeatures, actions: &mut Actions) {
+        self.look(actions);
+    }
+
+    fn on_heartbeat(&mut self, _s: &AlgoState, _f: &OnlineFeatures, actions: &mut Actions) {
+        self.look(actions);
     }
 
     fn on_fill(&mut self, fill: &Fill, _state: &AlgoState) {
