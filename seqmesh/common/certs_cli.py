@@ -32,7 +32,10 @@ def _run(args: Any) -> int:
     for spec in leaves:
         if len(spec) != 2 or not all(spec):
             raise SystemExit(f"--leaf must be ROLE:NAME, got {':'.join(spec)!r}")
-    paths = dev_pki(Path(args.dir), args.region, [(r, n) for r, n in leaves])
+    try:
+        paths = dev_pki(Path(args.dir), args.region, [(r, n) for r, n in leaves])
+    except ValueError as exc:  # a region, role or name that cannot be an identity
+        raise SystemExit(f"seqmesh certs: {exc}") from None
     for stem, (crt, key) in paths.items():
         print(f"{stem}: {crt} {key}")
     return 0
