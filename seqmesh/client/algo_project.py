@@ -152,7 +152,7 @@ def _init(args: Any) -> int:
 
 def _build(args: Any) -> int:
     try:
-        out = build(Path(args.dir))
+        out = build(Path(args.dir), Path(args.target_dir) if args.target_dir else None)
     except (ValueError, RuntimeError) as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -169,4 +169,6 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_init, command_name="init")
     p = sub.add_parser("build", help="build an algo project to .wasm (installs the Rust toolchain if missing)")
     p.add_argument("dir", nargs="?", default=".")
+    p.add_argument("--target-dir", help="cargo's target directory (default: DIR/target); share one to build "
+                   "core/alloc/std for wasm32 once")
     p.set_defaults(handler=_build, command_name="build")
