@@ -14,7 +14,7 @@ import yaml
 
 from seqmesh.common.venues import VENUE_IDS
 
-from .models import CPU, DECIMAL, DNS_LABEL, GROUP, HOST, HOSTPORT, KINDS, QUANTITY, SYMBOL, VERSION, Kind
+from .models import CIDR, CPU, DECIMAL, DNS_LABEL, GROUP, HOST, HOSTPORT, KINDS, QUANTITY, SYMBOL, VERSION, Kind
 
 
 def _structural(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -158,7 +158,8 @@ def helm_values_schema() -> dict[str, Any]:
                 "remoteRegion": {"type": "string", "pattern": DNS_LABEL},
                 "endpoint": {"type": "string", "pattern": HOSTPORT},
                 "caBundle": {"type": "string", "pattern": "-----BEGIN CERTIFICATE-----"},
-                "rttProbeSeconds": {"type": "integer", "minimum": 1}}}},
+                "rttProbeSeconds": {"type": "integer", "minimum": 1},
+                "sourceCIDRs": {"type": "array", "maxItems": 32, "items": {"type": "string", "pattern": CIDR}}}}},
         },
     }
 
