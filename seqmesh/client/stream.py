@@ -35,7 +35,7 @@ class StreamClient:
         """`options`: more of websockets' `connect` arguments (e.g. ping_interval)."""
         self.ws: ClientConnection = connect(stream_url(url), additional_headers={"Authorization": f"Bearer {key}"},
                                             sock=sock, compression=None, max_queue=max_queue, open_timeout=timeout,
-                                            max_size=8 << 20, **options)
+                                            max_size=8 << 20, legacy=True, **options)
         self.seq = 0
         self._ids = itertools.count(1)
         self.welcome = self.recv(timeout)
