@@ -131,7 +131,7 @@ def test_the_order_body_refuses_with_the_parsers_codes(quantity: str, symbol: st
 
 # -- the dialects' numbers, read back by ccxt and the edge ---------------------------------------
 
-BINANCE = ccxt.binance()  # its decoders only: nothing is sent
+BINANCE, OKX = ccxt.binance(), ccxt.okx()  # their decoders only: nothing is sent
 INSTRUMENTS = st.sampled_from(sorted(CATALOGUE.values(), key=lambda i: i.symbol))
 
 
@@ -155,16 +155,18 @@ def test_binance_numbers_read_back_exactly_by_the_edge(data: st.DataObject, inst
 
 
 @given(data=st.data(), inst=INSTRUMENTS, full=st.booleans())
-def test_a_binance_order_decoded_by_ccxt_gives_the_edge_its_exact_fill(data: st.DataObject, inst: Instrument,
+def test_an_order_decoded_by_ccxt_gives_the_edge_its_exact_fill(data: st.DataObject, inst: Instrument,
                                                                        full: bool) -> None:
     qty = data.draw(on_grid(inst.lot, 10**6))
     filled = data.draw(st.integers(0, int(qty / inst.lot))) * inst.lot
     price = data.draw(on_grid(inst.tick, 10**8))
     o = Order(7, "c-1", "acct", inst.symbol, Side.BUY, OrderType.LIMIT, TimeInForce.GTC, price, qty, 1_700_000_000_000,
               filled=filled, cum_quote=filled * price, status=Status.PARTIALLY_FILLED if filled else Status.NEW)
-    parsed = BINANCE.parse_order(binance_format.order(o, inst, full=full))
-    assert exact(parsed["filled"]) == filled and exact(parsed["amount"]) == qty and exact(parsed["price"]) == price
-    assert parsed["clientOrderId"] == "c-1" and parsed["id"] == "7"
+    for parsed in (BINANCE.parse_order(binance_format.order(o, inst, full=full)),
+                   OKX.parse_order(okx_format.order(o, inst))):
+        assert exact(parsed["filled"]) == filled and exact(parsed["amount"]) == qty
+        assert exact(parsed["price"]) == price
+        assert parsed["clientOrderId"] == "c-1" and parsed["id"] == "7"
 
 
 # -- the WASM upload check -----------------------------------------------------------------------
