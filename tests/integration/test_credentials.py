@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -111,6 +113,13 @@ def venue_trades(region: Region, key: str, secret: str) -> list[dict[str, Any]]:
     return at_venue(region, key, secret)
 
 
+def cli(region: Region, client: str, *args: str, env: dict[str, str] | None = None) -> Any:
+    """`seqmesh credentials ...` as the client, in its own process."""
+    return subprocess.run([sys.executable, "-m", "seqmesh", "credentials", *args[:1], "--api", region.api,
+                           "--key", CLIENT_KEYS[client], *args[1:]], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+
+
 def filled(c: CCClient, order_id: str) -> dict[str, Any]:
     box: dict[str, Any] = {}
 
@@ -135,6 +144,9 @@ def test_own_account_and_shared_account(region: Region, answers: list[str]) -> N
         assert added["key_fingerprint"].startswith("sha256:") and set(added) == {
             "credential_id", "venue", "key_fingerprint", "created_ns", "permissions", "wrapping_key_id"}
         assert alice.request("GET", "/v1/credentials") == [added]
+        listed = cli(region, "alice", "list")
+        assert listed.returncode == 0 and added["credential_id"] in listed.stdout, listed
+        assert added["key_fingerprint"] in listed.stdout and "read,trade" in listed.stdout
         assert bob.request("GET", "/v1/credentials") == []  # a trader sees only its own
         with pytest.raises(ApiError) as seen:
             bob.request("GET", f"/v1/credentials/{added['credential_id']}")
@@ -164,6 +176,10 @@ def test_withdrawal_key_refused(region: Region, answers: list[str]) -> None:
         error = seen.value.body["error"]
         assert error["code"] == "CREDENTIAL_REFUSED" and "withdraw" in error["message"], error
         assert bob.request("GET", "/v1/credentials") == []
+    # the same from the command line, the secret from the environment (never in the arguments)
+    refused = cli(region, "bob", "add", "binance", "--venue-key", WITHDRAW_KEY,
+                  env={"SEQMESH_VENUE_SECRET": WITHDRAW_SECRET})
+    assert refused.returncode == 1 and "CREDENTIAL_REFUSED" in refused.stderr and "withdraw" in refused.stderr
 
 
 async def _install(region: Region, sealed: pb.SealedCredential, check: bool = False) -> pb.CredentialInstalled:
