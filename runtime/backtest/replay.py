@@ -27,12 +27,17 @@ from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.venues.sim.matching import Fees
 from seqmesh.runtime.venues.sim.orders import Order, OrderType, Rejected, Side, TimeInForce
 from seqmesh.runtime.wasm import abi
+from seqmesh.runtime.wasm import public_abi as P
 from seqmesh.runtime.wasm.compiler import Runtime
 from seqmesh.runtime.wasm.host import AbiViolation, Instance, Stats
+from seqmesh.runtime.wasm.public_guest import PublicGuest
 
+from .inventory import AverageCost
 from .market import AlgoFill, ReplayMarket
 
 MAX_OPEN = 32  # the edge's default limit of open orders per instance
+MAX_RATE = 50  # and of orders per second, which the public SDK's AlgoState states
+HEARTBEAT_NS = 1_000_000_000  # the public SDK's on_heartbeat period, as on an edge
 _TYPE_NAMES = {abi.TYPE_LIMIT: "limit", abi.TYPE_MARKET: "market", abi.TYPE_IOC: "ioc"}
 _TYPES = {abi.TYPE_LIMIT: (OrderType.LIMIT, TimeInForce.GTC), abi.TYPE_MARKET: (OrderType.MARKET, TimeInForce.GTC),
           abi.TYPE_IOC: (OrderType.LIMIT, TimeInForce.IOC)}
@@ -124,10 +129,17 @@ class Backtest:
         self.by_order_id: dict[int, AlgoOrder] = {}  # the engine's order id -> the algo's order
         self.live: list[AlgoOrder] = []  # open or in flight (pruned as they close)
         compiled = Runtime(None).compile(wasm)
+        inst = (Decimal(spec.tick), Decimal(spec.lot), Decimal(spec.min_qty or "0"), Decimal(spec.min_notional or "0"))
         self.instance = Instance(compiled, "backtest", set_timer=self._set_timer, fuel=settings.fuel,
-                                 instrument=abi.encode_instrument(Decimal(spec.tick), Decimal(spec.lot),
-                                                                  Decimal(spec.min_qty or "0"),
-                                                                  Decimal(spec.min_notional or "0")))
+                                 instrument=abi.encode_instrument(*inst))
+        self.venue = header.info.venue
+        #: a public-SDK module: its side of the calls, and the position as it has been told (AlgoState)
+        self.guest: PublicGuest | None = None
+        self.scales = P.Scales.of(*inst)
+        self.held = AverageCost()
+        if self.instance.abi_kind == "public":
+            ident = P.Identity(self.scales, 0, 0, MAX_RATE, f"backtest/{self.venue}", (), symbol)
+            self.guest = PublicGuest(self.instance, ident, settings.params, header.start_ns)
 
     # -- the clock ---------------------------------------------------------------------------
 
@@ -148,7 +160,10 @@ class Backtest:
 
     def run(self) -> Result:
         r = self.result
-        self._actions(self.instance.start(self.settings.params))
+        if self.guest is None:
+            self._actions(self.instance.start(self.settings.params))
+        else:
+            self._heartbeat()
         for item in self.recording.items():
             kind = item.WhichOneof("item")
             body = getattr(item, kind) if kind else None
@@ -186,8 +201,50 @@ class Backtest:
     def _on_book(self) -> None:
         bids, asks = self.market.depth(abi.MAX_LEVELS)
         p, q = self.prices.from_decimal, self.qtys.from_decimal
-        book = abi.encode_book(0, self.now, [(p(a), q(b)) for a, b in bids], [(p(a), q(b)) for a, b in asks])
-        self._actions(self.instance.on_book(book))
+        tbids, tasks = [(p(a), q(b)) for a, b in bids], [(p(a), q(b)) for a, b in asks]
+        if self.guest is None:
+            self._actions(self.instance.on_book(abi.encode_book(0, self.now, tbids, tasks)))
+            return
+        px, sz = self.scales.px, self.scales.sz
+        ubids, uasks = [(px(a), sz(b)) for a, b in tbids], [(px(a), sz(b)) for a, b in tasks]
+        features = P.encode_features(ubids[:5], uasks[:5], self.now)
+        self._public(self.guest.on_book(P.encode_book(ubids, uasks, self.now), features, self._view()))
+
+    def _heartbeat(self) -> None:
+        assert self.guest is not None
+        self._public(self.guest.on_heartbeat(self._view()))
+        self._at(self.now + HEARTBEAT_NS, self._heartbeat)
+
+    def _view(self) -> P.StateView:
+        """AlgoState for a public-SDK guest: what it has been told of its fills, its open orders."""
+        s, held = self.scales, self.held
+        bid, ask = self.market.book.bids.best(), self.market.book.asks.best()
+        unrealised = held.unrealised((bid + ask) / 2) if bid is not None and ask is not None else Decimal(0)
+        orders = []
+        for o in self._open():
+            filled = self.qtys.from_decimal(o.order.filled) if o.order is not None else 0
+            status = P.STATUS_PENDING if o.order is None else P.STATUS_PARTIAL if filled else P.STATUS_ACKED
+            orders.append(P.OpenOrder(o.tag, 0 if o.price is None else s.px(self.prices.from_decimal(o.price)),
+                                      s.sz(self.qtys.from_decimal(o.qty)), s.sz(filled),
+                                      1 if o.side is Side.BUY else -1, status))
+        return P.StateView(s.sz(self.reported_position), int(held.cost * 1_000_000_000),
+                           int(held.realised * 1_000_000_000), int(unrealised * 1_000_000_000),
+                           self.instance.stats.fills, orders)
+
+    def _public(self, actions: list[P.PublicAction]) -> None:
+        """A public guest's actions in the edge's terms, as the edge converts them (one it cannot
+        carry out is rejected back to the guest)."""
+        native = []
+        for a in actions:
+            converted = P.to_native(a, self.scales)
+            if isinstance(converted, str):
+                self._deny(converted, a.order_id)
+            elif a.pool_idx > 1 or a.venue_id not in (0, P.venue_id(self.venue)):
+                self._deny(f"order {a.order_id} targets venue {a.venue_id} pool {a.pool_idx}: a backtest trades "
+                           f"only the recorded venue's book", a.order_id)
+            else:
+                native.append(converted)
+        self._actions(native)
 
     def _report_fills(self) -> None:
         for f in self.market.take_fills():
@@ -201,6 +258,12 @@ class Backtest:
         lots = self.qtys.from_decimal(f.fill.qty)
         buy = f.fill.side is Side.BUY
         self.reported_position += lots if buy else -lots
+        self.held.add(1 if buy else -1, f.fill.price, f.fill.qty)
+        self.instance.stats.fills += 1
+        if self.guest is not None:
+            self.guest.on_fill(P.encode_fill(placed.tag, self.scales.px(self.prices.from_decimal(f.fill.price)),
+                                             self.scales.sz(lots), self.now, 1 if buy else -1), self._view())
+            return
         fee_quote = f.fill.fee * f.fill.price if f.fill.fee_asset != self.symbol.split("/")[1] else f.fill.fee
         event = abi.encode_fill(placed.tag, abi.SIDE_BUY if buy else abi.SIDE_SELL,
                                 abi.LIQUIDITY_MAKER if f.fill.is_maker else abi.LIQUIDITY_TAKER,
@@ -232,20 +295,25 @@ class Backtest:
                 tag = a.tag if a.kind == abi.KIND_CANCEL else None
                 self._at(self.now + self._trip(), functools.partial(self._cancel, tag))
             else:
-                self._deny(f"unknown action kind {a.kind}")
+                self._deny(f"unknown action kind {a.kind}", a.tag)
 
-    def _deny(self, why: str) -> None:
+    def _deny(self, why: str, tag: int = 0, code: int = P.REJECT_INVALID) -> None:
         self.result.denied += 1
         self.instance.stats.denied += 1
         self.instance.stats.log(f"denied: {why}")
+        self._reject(tag, code)
+
+    def _reject(self, tag: int, code: int) -> None:
+        if self.guest is not None and not self.instance.stopped:
+            self.guest.on_reject(tag, code)
 
     def _place(self, a: abi.Action) -> None:
         if a.side not in (abi.SIDE_BUY, abi.SIDE_SELL) or a.order_type not in _TYPES or a.qty_lots <= 0 or (
                 a.order_type != abi.TYPE_MARKET and a.price_ticks <= 0):
-            self._deny(f"malformed place action {a}")
+            self._deny(f"malformed place action {a}", a.tag)
             return
         if len(self._open()) >= MAX_OPEN:
-            self._deny(f"{MAX_OPEN} open orders, the limit")
+            self._deny(f"{MAX_OPEN} open orders, the limit", a.tag, P.REJECT_RISK)
             return
         price = None if a.order_type == abi.TYPE_MARKET else self.prices.to_decimal(a.price_ticks)
         placed = AlgoOrder(a.tag, Side.BUY if a.side == abi.SIDE_BUY else Side.SELL, a.order_type, price,
@@ -263,6 +331,7 @@ class Backtest:
         except Rejected as exc:
             placed.reject = exc.msg
             self.instance.stats.log(f"warn: order tag {placed.tag} rejected: {exc.msg}")
+            self._reject(placed.tag, P.REJECT_INVALID)
             return
         placed.order = order
         self.by_order_id[order.order_id] = placed

@@ -20,6 +20,7 @@ from seqmesh.runtime.cc.domain import Side as TcaSide
 from seqmesh.runtime.cc.tca.figures import arrival_slippage, effective_spread, implementation_shortfall
 from seqmesh.runtime.venues.sim.orders import Side
 
+from .inventory import AverageCost
 from .market import AlgoFill
 from .replay import AlgoOrder, Result
 
@@ -37,28 +38,6 @@ def _q(x: Decimal | None) -> str | None:
 
 def fee_in_quote(f: AlgoFill, quote: str) -> Decimal:
     return f.fill.fee if f.fill.fee_asset == quote else f.fill.fee * f.fill.price
-
-
-class _Book:
-    """Inventory on an average cost: what each fill closes is realised."""
-
-    def __init__(self) -> None:
-        self.position = ZERO
-        self.cost = ZERO  # average price of the open position
-        self.realised = ZERO
-
-    def add(self, sign: int, price: Decimal, qty: Decimal) -> None:
-        closing = min(qty, abs(self.position)) if self.position * sign < 0 else ZERO
-        if closing:
-            self.realised += closing * (price - self.cost) * -sign
-            self.position += sign * closing
-        opening = qty - closing
-        if opening:
-            held = abs(self.position)
-            self.cost = (self.cost * held + price * opening) / (held + opening)
-            self.position += sign * opening
-        if not self.position:
-            self.cost = ZERO
 
 
 def _order_row(o: AlgoOrder, quote: str, mark: Decimal | None) -> dict[str, Any]:
@@ -87,7 +66,7 @@ def _spread(side: Side, fills: Sequence[tuple[AlgoFill, AlgoOrder, Decimal | Non
 
 def build(r: Result, recording: str) -> dict[str, Any]:
     quote = r.symbol.split("/")[1]
-    book = _Book()
+    book = AverageCost()
     cash = fees = maker = ZERO
     bought = sold = ZERO
     fills = []
@@ -105,7 +84,7 @@ def build(r: Result, recording: str) -> dict[str, Any]:
                       "liquidity": "maker" if f.fill.is_maker else "taker", "mid": _q(mid),
                       "position": _q(book.position)})
     mark = r.last_mid
-    unrealised = book.position * (mark - book.cost) if mark is not None and book.position else ZERO
+    unrealised = book.unrealised(mark)
     total = book.realised + unrealised - fees
     info, s = r.header.info, r.settings
     stats = r.stats

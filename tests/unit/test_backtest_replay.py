@@ -13,6 +13,7 @@ from seqmesh.runtime.backtest.replay import Backtest, Result, Settings
 from seqmesh.runtime.edge.recording import Header, Recording, RecordingWriter
 from seqmesh.runtime.proto import edge_pb2 as pb
 
+from seqmesh.testing import algos
 from seqmesh.testing.guests import bidder
 
 INFO = pb.VenueInfo(venue="binance", maker_fee="0.001", taker_fee="0.002",
@@ -138,3 +139,16 @@ def test_a_trapping_algo_stops_and_the_replay_ends(tmp_path: Path) -> None:
       (func (export "on_book") (param i32) (result i32) (unreachable)))"""))
     r = backtest(tmp_path, [BOOK, delta(1, bids=[lv("100.00", "6")])], trap)
     assert r.stopped is not None and "unreachable" in r.stopped and r.book_updates == 2 and r.orders == []
+
+
+def test_a_public_sdk_algo_runs_unchanged(tmp_path: Path) -> None:
+    # quoter (examples/algos-public, the public sequence-algo-sdk): a bid one tick under the best
+    # bid, at the venue's minimum size; a sell through both levels reaches it behind the 3 at 99.99.
+    quoter = algos.build_public()["quoter"].read_bytes()
+    tail = [sell(10, "99.99", "7"), sell(20, "99.99", "1.5"), delta(30, asks=[lv("100.10", "5")])]
+    r = backtest(tmp_path, [BOOK, *tail], quoter, latency_ns=MS)  # the fill is reported at 21 ms
+    assert [(o.type, o.side.value, o.price, o.qty) for o in r.orders] == [("limit", "BUY", Decimal("99.99"),
+                                                                          Decimal("0.001"))]
+    assert [(f.fill.price, f.fill.qty, f.fill.is_maker, f.fill.time_ms) for f, _, _ in r.fills] == [
+        (Decimal("99.99"), Decimal("0.001"), True, (T0 + 20 * MS) // MS)]  # not at 10 ms: 3 - 2 still ahead
+    assert r.stopped is None and any("fill 1 100000 @ 99990000000" in line for line in r.logs), r.logs
