@@ -146,6 +146,7 @@ async def _up(args: Any) -> int:
         first = next(iter(apis.values()))
         print("\nseqmesh up: " + "   ".join(f"{r} API {a}" for r, a in apis.items()) +
               f"\n(OpenAPI at /docs; every CC shows the global view)\n"
+              f"dashboard {first}/ui/ (asks for the key below)\n"
               f"development client dev (admin), key {key}\n(kept in {work / 'client.key'}: the seqmesh "
               "commands run from this directory use it; elsewhere export SEQMESH_KEY)\n"
               f"logs in {work / 'logs'}; Ctrl-C stops everything\n", flush=True)

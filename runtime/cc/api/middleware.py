@@ -20,7 +20,9 @@ from ..config import CCSettings
 from .ratelimit import RequestLimiter, retry_after
 
 #: what answers without a key: liveness, the Prometheus scrape and the API's own description
-PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/ui"})
+#: the dashboard's static files (runtime/cc/ui): the page asks for the key and sends it itself
+PUBLIC_PREFIXES = ("/ui/",)
 #: bodies larger than the settings' limit, by (method, path): a WASM module (1 MiB, algos.MAX_UPLOAD)
 LARGE_BODIES = {("POST", "/v1/algos"): (1 << 20) + 1}
 
@@ -35,7 +37,7 @@ class ApiGate:
         self.on_refusal = on_refusal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS or scope["path"].startswith(PUBLIC_PREFIXES):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])

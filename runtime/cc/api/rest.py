@@ -21,6 +21,7 @@ from ..errors import OrderError
 from ..marketdata import MarketData
 from ..pools import PoolView, swap_gas_native
 from ..routing.amm_v3 import V3_KIND, base_is_token0
+from ..ui.routes import dashboard_routes
 from .algos import algo_routes
 from .auth import Caller, Client
 from .clients import client_routes
@@ -330,6 +331,7 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
     if algos is not None:
         app.include_router(algo_routes(algos))
     app.include_router(client_routes(deps.clients))
+    app.include_router(dashboard_routes())
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> PlainTextResponse:

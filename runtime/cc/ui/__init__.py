@@ -1,0 +1,1 @@
+"""The dashboard: a web page the CC serves itself (docs/dashboard.md)."""
