@@ -7,7 +7,56 @@ canonical form. No floats anywhere.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+
+#: bounds of a quantity or price a client sends: well inside the decimal context's 28 digits
+MAX_CHARS = 40
+MAX_INTEGER_DIGITS = 12
+MAX_FRACTION_DIGITS = 12
+_PLAIN = re.compile(r"(?P<sign>-?)(?P<whole>[0-9]+)(?:\.(?P<frac>[0-9]+))?", re.ASCII)
+
+
+class BadInput(ValueError):
+    """A refused value: `code` is the API's error code, the message names the field."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def parse_decimal(value: object, field: str, positive: bool = True) -> Decimal:
+    """A client's quantity or price, strictly: a plain decimal string ("0.5", "65000.01"; no sign,
+    exponent, spaces, NaN or non-ASCII digits), at most `MAX_CHARS` long, at most
+    `MAX_INTEGER_DIGITS` before the point and `MAX_FRACTION_DIGITS` after it once trailing zeros
+    are dropped, positive (or zero, if not `positive`). The value comes out canonical ("000.50"
+    -> 0.5): what is stored is the value, never the padding it was sent with. `BadInput` names
+    what is wrong."""
+    if not isinstance(value, str):
+        raise BadInput("INVALID_REQUEST", f"{field}: must be a decimal string like \"0.5\", got {shown(value)}")
+    if len(value) > MAX_CHARS:
+        raise BadInput("INVALID_REQUEST", f"{field}: at most {MAX_CHARS} characters, got {len(value)}")
+    m = _PLAIN.fullmatch(value)
+    if m is None:
+        raise BadInput("INVALID_REQUEST", f"{field}: must be a plain decimal string like \"0.5\", got {value!r}")
+    whole, frac = m["whole"].lstrip("0"), (m["frac"] or "").rstrip("0")
+    code = "NON_POSITIVE_PRICE" if field == "price" else "NON_POSITIVE_QUANTITY"
+    if m["sign"] == "-":
+        raise BadInput(code, f"{field}: must be {'positive' if positive else 'zero or more'}, got {value!r}")
+    if positive and not (whole or frac):
+        raise BadInput(code, f"{field}: must be positive, got {value!r}")
+    if len(whole) > MAX_INTEGER_DIGITS:
+        raise BadInput("INVALID_REQUEST", f"{field}: at most {MAX_INTEGER_DIGITS} digits before the point, "
+                       f"got {len(whole)}")
+    if len(frac) > MAX_FRACTION_DIGITS:
+        raise BadInput("PRECISION", f"{field}: at most {MAX_FRACTION_DIGITS} digits after the point, got {len(frac)}")
+    return Decimal(f"{whole or '0'}.{frac}" if frac else whole or "0")
+
+
+def shown(value: object) -> str:
+    """The offending value in a message, cut short (a hostile one may be megabytes)."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 class OffGrid(ValueError):

@@ -21,6 +21,10 @@ from seqmesh.runtime.cc.api.parsing import (
     parse_symbol,
 )
 from seqmesh.runtime.cc.api.schemas import OrderRequest
+from seqmesh.runtime.cc.domain import OrderType as ParentType
+from seqmesh.runtime.cc.errors import OrderError
+from seqmesh.runtime.cc.execalgos.params import IcebergParams
+from seqmesh.runtime.cc.execalgos.params import parse as parse_params
 from seqmesh.runtime.edge.gateway import exact
 from seqmesh.runtime.edge.stream import _num as edge_num
 from seqmesh.runtime.venues.sim import binance_format, okx_format
@@ -84,6 +88,18 @@ def test_any_text_is_a_bounded_positive_decimal_or_a_refusal_naming_the_field(te
 def test_only_strings_are_numbers(value: object) -> None:
     with pytest.raises(BadInput, match="must be a decimal string"):
         parse_decimal(value, "quantity")
+
+
+@given(display=st.one_of(HOSTILE, st.floats(), st.integers(-10**50, 10**50), st.none()))
+@example("1e999999")  # was accepted, then a 500 at the scheduler's lot check (decimal context)
+def test_execution_algorithm_quantities_go_through_the_same_parser(display: object) -> None:
+    try:
+        checked = parse_params(ParentType.ICEBERG, {"display": display})
+    except OrderError as exc:
+        assert exc.code == "INVALID_PARAMS" and exc.message.startswith("iceberg params: display")
+        return
+    assert isinstance(checked, IcebergParams)
+    assert checked.display > 0 and checked.display % Decimal("0.000000000001") == 0
 
 
 # -- symbols -------------------------------------------------------------------------------------

@@ -6,12 +6,27 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from seqmesh.runtime.book.numbers import BadInput, parse_decimal
 
 from ..domain import OrderType
 from ..errors import OrderError
 
 Fraction = Annotated[float, Field(ge=0, le=0.9)]
+
+
+def _quantity(positive: bool) -> BeforeValidator:
+    """A base quantity, bounded by the API's one number parser (a JSON number, or a Decimal given
+    in code, is read as its plain text)."""
+    def parse(value: object, info: ValidationInfo) -> Decimal:
+        if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+            value = format(value if isinstance(value, Decimal) else Decimal(repr(value)), "f")
+        return parse_decimal(value, info.field_name or "quantity", positive)
+    return BeforeValidator(parse)
+
+
+Quantity = Annotated[Decimal, _quantity(positive=True)]
+QuantityOrZero = Annotated[Decimal, _quantity(positive=False)]
 
 
 class TwapParams(BaseModel):
@@ -41,8 +56,8 @@ class VwapParams(BaseModel):
     duration_s: float = Field(gt=0, le=7 * 86_400)
     participation: float = Field(gt=0, le=0.5, description="target share of the market's traded volume")
     interval_s: float = Field(5.0, gt=0, le=3600, description="seconds between participation checks")
-    min_slice: Decimal = Field(Decimal(0), ge=0, description="no slice below this (base quantity)")
-    max_slice: Decimal | None = Field(None, gt=0, description="no slice above this (base quantity)")
+    min_slice: QuantityOrZero = Field(Decimal(0), description="no slice below this (base quantity)")
+    max_slice: Quantity | None = Field(None, description="no slice above this (base quantity)")
     profile: list[float] | None = Field(None, min_length=1, max_length=1000,
                                         description="expected volume share per equal part of the duration")
 
@@ -57,7 +72,7 @@ class VwapParams(BaseModel):
 
 class IcebergParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    display: Decimal = Field(gt=0, description="quantity shown at once")
+    display: Quantity = Field(description="quantity shown at once")
     display_jitter: Fraction = Field(0.0, description="each shown part is smaller by up to this share")
 
 
@@ -71,4 +86,6 @@ def parse(kind: OrderType, raw: dict[str, Any] | None) -> BaseModel:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(x) for x in first["loc"]) or kind.value
-        raise OrderError("INVALID_PARAMS", f"{kind.value} params: {field}: {first['msg']}", 400) from None
+        refused = first.get("ctx", {}).get("error")
+        problem = str(refused) if isinstance(refused, BadInput) else f"{field}: {first['msg']}"  # names the field
+        raise OrderError("INVALID_PARAMS", f"{kind.value} params: {problem}", 400) from None
