@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed
 
 from seqmesh.client.api import CCClient
 from seqmesh.client.stream import StreamClient, StreamGap
+from seqmesh.testing.algos import build
 from seqmesh.testing.frozen import frozen_region
 from seqmesh.testing.mesh import Region
 
@@ -219,3 +220,28 @@ def test_cli_watch_and_preview(region: Region, api: CCClient) -> None:
     refused = subprocess.run([sys.executable, "-m", "seqmesh", "preview", "BTC/USDT", "sell", "-1", "--api",
                               region.api], capture_output=True, text=True, timeout=60)
     assert refused.returncode == 1 and "NON_POSITIVE_QUANTITY" in refused.stderr
+
+
+def test_trades_and_algo_status(region: Region, api: CCClient) -> None:
+    wasm = build()["market-maker"].read_bytes()
+    with StreamClient(region.api) as s, StreamClient(region.api, OTHER_KEY) as other:
+        s.subscribe("trades", symbols=["BTC/USDT"])
+        s.until(_of("subscribed", channel="trades"), 30)
+        o = api.submit("BTC/USDT", "buy", "0.02", client_order_id=f"trade-{RUN}")
+        trade = s.until(_of("trade", symbol="BTC/USDT"), 30)
+        assert trade["venue"] in {f["venue"] for f in api.order(o["order_id"])["fills"]}, trade
+        s.subscribe("algos")
+        other.subscribe("algos")
+        name = f"mm-{RUN}"
+        api.deploy_algo(name, wasm, "BTC/USDT", ["binance"], start=False)
+        seen = s.until(lambda m: m["type"] == "algo" and m["algo"]["name"] == name, 30)["algo"]
+        assert seen["desired"] == "Stopped" and [e["edge"] for e in seen["edges"]] == ["binance"]
+        api.start_algo(name)
+        s.until(lambda m: m["type"] == "algo" and m["algo"]["name"] == name and m["algo"]["state"] == "Running", 30)
+        api.delete_algo(name)
+        s.until(lambda m: m["type"] == "algo" and m["algo"]["name"] == name and m["algo"]["state"] == "Removed", 30)
+        # another client's algo is not in its stream
+        other.send("ping", id="algos")
+        others: list[dict[str, Any]] = []
+        other.until(_of("pong", id="algos"), 30, others)
+        assert not [m for m in others if m["type"] == "algo" and m["algo"]["name"] == name]

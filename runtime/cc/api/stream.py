@@ -291,7 +291,7 @@ class StreamHub:
             snapshot["orders"] = [self.order_view(p, False) for p in self.deps.cache.live_parents()
                                   if p.client == conn.client_id]
         else:
-            snapshot["fills"] = "GET /v1/fills has them"
+            snapshot["history"] = "/v1/fills"  # the ledger pages them; the stream goes on from event_seq
         conn.send(snapshot)
 
     # -- algos ---------------------------------------------------------------------------------
