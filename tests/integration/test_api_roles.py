@@ -64,6 +64,11 @@ def far_limit(c: CCClient) -> dict[str, Any]:
     return o
 
 
+def algo(c: CCClient, name: str) -> dict[str, Any]:
+    a: dict[str, Any] = c.algo(name)
+    return a
+
+
 def test_keys_are_kept_as_digests_only(region: Region, keys: dict[str, str]) -> None:
     with CCClient(region.api) as dev:
         listed = {c["client_id"]: c for c in dev.clients()}
@@ -184,10 +189,6 @@ def test_kill_switches_scope_and_lifting_restarts_the_algos_they_stopped(region:
         alice.deploy_algo("alice-algo", PINGER, "BTC/USDT", ["binance"], start=True)
         bob.deploy_algo("bob-algo", PINGER, "BTC/USDT", ["binance"], start=True)
 
-        def algo(c: CCClient, name: str) -> dict[str, Any]:
-            a: dict[str, Any] = c.algo(name)
-            return a
-
         # alice's own switch: her order and algo stop, bob's go on
         out = alice.kill_switch(True)
         assert (out["scope"], out["client_id"], out["orders_cancelled"], out["algos_stopped"]) == (
@@ -218,11 +219,18 @@ def test_kill_switches_scope_and_lifting_restarts_the_algos_they_stopped(region:
         a = algo(alice, "alice-algo")
         assert a["desired"] == "Stopped" and "alice" in a["halted"]
         cancel_me = far_limit(bob)  # bob trades again
+        bob.cancel(cancel_me["order_id"])
+    # kill -9 and a new CC on the same ledger: the clients made through the API and alice's switch are kept
+    region.cc.kill()
+    region.restart_cc()
+    with client(region, keys["alice"]) as alice, client(region, keys["bob"]) as bob, \
+            client(region, keys["root"]) as root:
+        assert alice.risk()["kill_switches"] == {"region": False, "client": True}
+        assert "alice" in algo(alice, "alice-algo")["halted"]
         # an admin lifts alice's switch for her: her algo runs again
         assert root.kill_switch(False, client_id="alice")["algos_resumed"] == 1
         assert algo(alice, "alice-algo")["halted"] is None
         assert alice.risk()["kill_switch"] is False
-        bob.cancel(cancel_me["order_id"])
         alice.delete_algo("alice-algo")
         bob.delete_algo("bob-algo")
 
