@@ -5,7 +5,7 @@ The rotation swaps the region's CA itself (the CA files then hold only the new o
 nothing but the rotated files can carry a connection made after it: the orders that fill after
 the rotation prove that both the CC (client) and the edge (server) reloaded; a fresh handshake
 with each shows the new certificates; and every order of the stream is filled exactly once, at
-the CC and at the venue.
+the CC and at the venue. A second test rotates a region's CA under its peer links.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -21,10 +21,15 @@ from pathlib import Path
 import grpc
 import pytest
 from cryptography import x509
+from seqmesh.runtime.cc.marketdata import MarketData
+from seqmesh.runtime.cc.mesh.peers import PeerMesh, PeerService, PeerState
 from seqmesh.runtime.edge.exchange import make_exchange
 from seqmesh.runtime.launcher.ready import CC_READY, EDGE_READY
 from seqmesh.runtime.links.edge_client import EdgeClient
-from seqmesh.runtime.links.tls import TlsFiles
+from seqmesh.runtime.links.tls import TlsFiles, server_credentials
+from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.proto import peer_pb2 as ppb
+from seqmesh.runtime.proto import peer_pb2_grpc as ppbg
 
 from seqmesh.client.api import ApiError, CCClient
 from seqmesh.common.certs import Identity, KeyPair, issue_leaf, make_ca
@@ -199,3 +204,108 @@ async def venue_bought(sim_url: str) -> Decimal:
         return sum((Decimal(str(t["amount"])) for t in trades if t["side"] == "buy"), Decimal(0))
     finally:
         await ex.close()
+
+
+class AckingVenue:
+    """EU's side of its peer link: every allocation is accepted at once."""
+
+    def __init__(self) -> None:
+        self.allocations: list[str] = []
+
+    async def allocate(self, origin: str, alloc: ppb.AllocateRemote) -> pb.OrderAck:
+        self.allocations.append(f"{origin}:{alloc.order.client_order_id}")
+        return pb.OrderAck(client_order_id=alloc.order.client_order_id, venue_order_id="v", state=pb.ACCEPTED)
+
+    async def cancel(self, frame: ppb.CancelRemote) -> None:
+        return None
+
+    async def remote_events(self, venue: str, events: list[pb.OrderEvent]) -> None:
+        return None
+
+    def resume(self, origin: str, cursors: dict[str, int]) -> None:
+        return None
+
+    def remote_cursors(self) -> dict[str, int]:
+        return {}
+
+    def algo_message(self, msg: pb.AlgoMessage) -> None:
+        return None
+
+
+async def test_a_peer_region_rotating_its_ca_relinks_both_ways(tmp_path: Path) -> None:
+    """na swaps its CA and leaf, and eu's copy of na's CA bundle follows (as a PeerLink's
+    ConfigMap would): both links come back on the new files, through the listeners as the CC
+    builds them, and an allocation crosses; na's old certificate is refused from then on."""
+    regions, other = ("na", "eu"), {"na": "eu", "eu": "na"}
+    cas = {r: make_ca(f"seqmesh {r} CA") for r in regions}
+    files = {r: Files(tmp_path / r) for r in regions}
+    bundles = {r: tmp_path / f"{r}-bundle.crt" for r in regions}  # what the other region trusts for r
+    for r in regions:
+        files[r].write(cas[r].cert_pem, issue_leaf(cas[r], Identity(r, "cc", "main")))
+        bundles[r].write_bytes(cas[r].cert_pem)
+    meshes = {r: PeerMesh(r, files[r].tls, MarketData(stale_after_s=30),
+                          [PeerState(other[r], "", bundles[other[r]])], probe_s=0.1) for r in regions}
+    venue = AckingVenue()
+    meshes["eu"].attach(venue)
+    meshes["eu"].announce(pb.VenueInfo(venue="kraken", region="eu", connected=True,
+                                       instruments=[pb.Instrument(symbol="BTC/USDT", tick="0.01", lot="0.0001")]),
+                          True, 1.0)
+    servers = []
+    for r in regions:  # as CCApp builds its peer listener
+        server = grpc.aio.server()
+        ppbg.add_PeerServicer_to_server(PeerService(meshes[r]), server)
+        port = server.add_secure_port("127.0.0.1:0", server_credentials(files[r].tls, roots=meshes[r].trusted_roots))
+        await server.start()
+        servers.append(server)
+        meshes[other[r]].peers[r].endpoint = f"127.0.0.1:{port}"
+    runs = [asyncio.create_task(m.run()) for m in meshes.values()]
+    na, eu = meshes["na"], meshes["eu"]
+    try:
+        await until(lambda: na.alive(na.peers["eu"]) and eu.alive(eu.peers["na"]),
+                    lambda: f"the regions linked: {links(meshes)}")
+        old = Files(tmp_path / "na-old")
+        old.write(cas["eu"].cert_pem, KeyPair(files["na"].tls.cert.read_bytes(), files["na"].tls.key.read_bytes()))
+        dials = (na.peers["eu"].reconnects, eu.peers["na"].reconnects)
+
+        new_ca = make_ca("seqmesh na CA (after)")
+        files["na"].write(new_ca.cert_pem, issue_leaf(new_ca, Identity("na", "cc", "main")))
+        bundles["na"].write_bytes(new_ca.cert_pem)
+
+        # Each side dials again (na: its own files changed; eu: na's CA bundle did) and is let in.
+        await until(lambda: na.peers["eu"].reconnects > dials[0] and eu.peers["na"].reconnects > dials[1]
+                    and na.alive(na.peers["eu"]) and eu.alive(eu.peers["na"]),
+                    lambda: f"both links again, on the new files: {links(meshes)}")
+        order = pb.SubmitOrder(client_order_id="after-rotation", symbol="BTC/USDT", side=pb.BUY, type=pb.MARKET,
+                               quantity="0.01")
+        ack = await na.allocate("kraken", order, timeout=30)
+        assert ack.state == pb.ACCEPTED and venue.allocations == ["na:after-rotation"]
+        # A fresh handshake with na's old certificate: eu's listener no longer trusts its CA.
+        stale = PeerMesh("na", old.tls, MarketData(stale_after_s=30),
+                         [PeerState("eu", na.peers["eu"].endpoint, files["eu"].tls.ca)], probe_s=0.1)
+        stale_run = asyncio.create_task(stale.run())
+        try:
+            await until(lambda: stale.peers["eu"].reconnects >= 2,
+                        lambda: f"the old certificate refused twice: {links({'stale': stale})}")
+            assert not stale.peers["eu"].connected_out
+        finally:
+            stale_run.cancel()
+            await asyncio.gather(stale_run, return_exceptions=True)
+    finally:
+        for task in runs:
+            task.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+        for server in servers:
+            await server.stop(grace=None)
+
+
+async def until(predicate: Callable[[], bool], what: Callable[[], str], timeout: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what()}")
+        await asyncio.sleep(0.05)
+
+
+def links(meshes: dict[str, PeerMesh]) -> dict[str, object]:
+    return {f"{r}->{p.region}": (p.connected_out, p.connected_in, p.reconnects, p.last_error)
+            for r, m in meshes.items() for p in m.peers.values()}

@@ -268,6 +268,7 @@ class PeerMesh:
                     if not link.done():  # our files or the peer's CA rotated: dial again with them
                         link.cancel()
                         peer.last_error = "TLS files rotated"
+                        await asyncio.wait({link})
                 if not link.cancelled():
                     link.result()
             except asyncio.CancelledError:
