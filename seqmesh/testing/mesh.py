@@ -19,12 +19,17 @@ def start_sim(tmp: Path, venue: str = "binance", seed: int = 7, *extra: str) -> 
     return proc, f"http://127.0.0.1:{proc.match.group(2)}"
 
 
+#: An edge imports ccxt, web3 and wasmtime before it loads its venue's markets: on a loaded
+#: machine (seen: load 15 on 2 cores) that alone took 26 s, close to the usual 30 s.
+EDGE_START_S = 90.0
+
+
 def start_edge(tmp: Path, sim_url: str, venue: str = "binance", *extra: str,
                symbols: str = "BTC/USDT,ETH/USDT") -> tuple[Proc, str]:
     """An edge process against `sim_url`, with its dev PKI and state under `tmp`."""
     proc = seqmesh("edge", "--venue", venue, "--sim-url", sim_url, "--dev-pki", str(tmp / "pki"),
                    "--state-dir", str(tmp / "state"), "--symbols", symbols, *extra,
-                   ready=EDGE_READY, log_path=tmp / f"edge-{venue}.log")
+                   ready=EDGE_READY, log_path=tmp / f"edge-{venue}.log", timeout=EDGE_START_S)
     assert proc.match is not None
     return proc, f"127.0.0.1:{proc.match.group(2)}"
 
