@@ -1,4 +1,5 @@
-"""The client registry over a real SQLite ledger, and the per-client request limiter."""
+"""The client registry over a real ledger (SQLite, and a real PostgreSQL server started by the
+session's fixture), and the per-client request limiter."""
 
 from __future__ import annotations
 
@@ -10,12 +11,19 @@ from seqmesh.runtime.cc.clients import ClientRegistry
 from seqmesh.runtime.cc.config import DEV_KEY_SHA256, CCSettings, ClientSeed
 from seqmesh.runtime.cc.domain import Role, key_digest
 from seqmesh.runtime.cc.errors import OrderError
-from seqmesh.runtime.cc.store.sqlite import SqliteLedgerStore
+from seqmesh.runtime.cc.store import open_store
 
 
-async def test_clients_made_by_the_api_survive_a_restart_by_digest_only(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.sqlite"
-    store = SqliteLedgerStore(path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
+    dsn: str = request.getfixturevalue("postgres_dsn")
+    return dsn
+
+
+async def test_clients_made_by_the_api_survive_a_restart_by_digest_only(url: str, tmp_path: Path) -> None:
+    store = await open_store(url)
     seeds = CCSettings.model_validate({"ca": "x", "cert": "x", "key": "x"}).clients
     assert [(s.id, s.role, s.key_sha256) for s in seeds] == [("dev", "admin", DEV_KEY_SHA256)]
     reg = await ClientRegistry.load(store, seeds)
@@ -32,23 +40,31 @@ async def test_clients_made_by_the_api_survive_a_restart_by_digest_only(tmp_path
         await reg.revoke("dev")
     assert err.value.code == "CLIENT_FROM_CONFIG"
     await store.close()
-    assert key.encode() not in path.read_bytes()
+    if url.startswith("sqlite"):
+        assert key.encode() not in (tmp_path / "ledger.sqlite").read_bytes()
 
-    store = SqliteLedgerStore(path)
+    store = await open_store(url)
     reg = await ClientRegistry.load(store, [])  # the settings' dev is gone with the settings
     assert reg.authenticate("seqmesh-dev-key") is None
     assert reg.authenticate(key) is not None
     revoked = await reg.revoke("alice")
     assert revoked.revoked_ns is not None and reg.authenticate(key) is None
     await store.close()
-    store = SqliteLedgerStore(path)
+    store = await open_store(url)
     reg = await ClientRegistry.load(store, [])
     assert reg.authenticate(key) is None and reg.get("alice").revoked_ns is not None
     await store.close()
 
 
-async def test_a_seed_wins_over_a_stored_client_and_keys_are_unique(tmp_path: Path) -> None:
-    store = SqliteLedgerStore(tmp_path / "ledger.sqlite")
+async def test_a_seed_wins_over_a_stored_client_and_keys_are_unique(url: str) -> None:
+    store = await open_store(url)
+    # a hosted child keeps its origin's client until it is final
+    store.add_remote_child("eu1-0", "eu", "okx", "alice")
+    store.add_remote_child("eu1-1", "eu", "okx", "bob")
+    await store.durable()
+    store.finish_remote_child("eu1-1")
+    await store.durable()
+    assert await store.remote_child_clients() == {"eu1-0": "alice"}
     reg = await ClientRegistry.load(store, [])
     _, key = await reg.create("ops", Role.TRADER)
     reg = await ClientRegistry.load(store, [ClientSeed(id="ops", role="admin", key_sha256=key_digest("other"))])
