@@ -220,7 +220,9 @@ def test_spec_lists_no_unsent_422_and_declares_the_refusals(region: Region) -> N
         spec = c.http.get("/openapi.json").json()
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
-            assert "422" not in op["responses"], (method, path)
+            # FastAPI's own 422 (never sent) is gone; a route that answers 422 itself declares its document
+            assert "ValidationError" not in str(op["responses"].get("422", "")), (method, path)
+    assert "422" not in spec["paths"]["/v1/orders"]["post"]["responses"]
     orders = spec["paths"]["/v1/orders"]["post"]["responses"]
     assert {"200", "201", "400", "401", "403", "409", "413", "429"} <= set(orders)
     assert orders["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Order"}
