@@ -17,14 +17,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..clients import ClientRegistry
 from ..config import CCSettings
+from .algos import MAX_UPLOAD
 from .ratelimit import RequestLimiter, retry_after
 
 #: what answers without a key: liveness, the Prometheus scrape and the API's own description
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/ui"})
 #: the dashboard's static files (runtime/cc/ui): the page asks for the key and sends it itself
 PUBLIC_PREFIXES = ("/ui/",)
-#: bodies larger than the settings' limit, by (method, path): a WASM module (1 MiB, algos.MAX_UPLOAD)
-LARGE_BODIES = {("POST", "/v1/algos"): (1 << 20) + 1}
+#: bodies larger than the settings' limit, by (method, path): a WASM module (its route says 1 MiB)
+LARGE_BODIES = {("POST", "/v1/algos"): MAX_UPLOAD}
 
 
 class ApiGate:
