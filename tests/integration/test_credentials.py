@@ -234,8 +234,9 @@ def test_rotation_without_reentering(region: Region, answers: list[str]) -> None
 
 
 def test_cc_restart_then_delete(region: Region, answers: list[str]) -> None:
-    """The CC killed -9 keeps alice's account (its ledger holds the sealed credential); a credential
-    with a live order on it is not deleted; once deleted, alice trades on the shared account."""
+    """The CC killed -9 keeps alice's account (its ledger holds the sealed credential); her resting
+    order survives the edge killed -9 and is cancelled on her account; a credential with a live
+    order on it is not deleted; once deleted, alice trades on the shared account."""
     region.cc.kill()
     with client_keys(region.tmp):
         region.restart_cc()
@@ -249,11 +250,15 @@ def test_cc_restart_then_delete(region: Region, answers: list[str]) -> None:
         child = alice.order(resting["order_id"])["children"][0]["child_id"]
         open_at_venue = at_venue(region, ALICE_KEY, SECRET, "fetch_open_orders")
         assert [o["clientOrderId"] for o in open_at_venue] == [child]  # on her own account
+        region.restart_edge("binance")  # kill -9: the journal knows the order's account, the edge its credential
+        wait_until(lambda: all(e["connected"] for e in alice.edges()), 60, what="the edge back")
         with pytest.raises(ApiError) as seen:
             alice.request("DELETE", f"/v1/credentials/{cred['credential_id']}")
         assert seen.value.status == 409 and seen.value.code == "CREDENTIAL_IN_USE"
         alice.cancel(resting["order_id"])
         wait_until(lambda: alice.order(resting["order_id"])["state"] in FINAL, 60, what="the cancel")
+        assert alice.order(resting["order_id"])["state"] == "canceled"
+        assert at_venue(region, ALICE_KEY, SECRET, "fetch_open_orders") == []  # cancelled on her account
         assert alice.request("DELETE", f"/v1/credentials/{cred['credential_id']}") == cred
         assert alice.request("GET", "/v1/credentials") == []
         own_before = {str(t["id"]) for t in venue_trades(region, ALICE_KEY, SECRET)}

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..credentials.vault import CredentialVault
 from ..store import StoredCredential
 from .auth import Client
+from .schemas import ErrorResponse, answers
 
 
 class CredentialRequest(BaseModel):
@@ -35,40 +36,38 @@ class CredentialView(BaseModel):
     wrapping_key_id: str = Field(description="the venue edges' wrapping key its data key is wrapped for")
 
 
-class CredentialError(BaseModel):
-    error: dict[str, Any]
-
-
 def view(c: StoredCredential) -> dict[str, Any]:
     return {"credential_id": c.credential_id, "venue": c.venue, "key_fingerprint": c.key_fingerprint,
             "created_ns": c.created_ns, "permissions": list(c.permissions), "wrapping_key_id": c.wrap_key_id}
 
 
-def _refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {"model": CredentialError} for code in (400, 401, *codes)}
+#: refusals particular to adding a credential
+ADD_REFUSALS = {
+    422: (ErrorResponse, "CREDENTIAL_REFUSED: the venue says the key can withdraw, or refuses the key"),
+    503: (ErrorResponse, "VENUE_UNAVAILABLE: the venue's edge is not connected or did not answer"),
+}
 
 
 def credential_routes(vault: CredentialVault) -> APIRouter:
     r = APIRouter(prefix="/v1/credentials", tags=["credentials"])
 
-    @r.post("", status_code=201, response_model=None,
-            responses={201: {"model": CredentialView}, **_refusals(404, 409, 422, 503)})
+    @r.post("", status_code=201, **answers(CredentialView, 404, 409, 413, status=201, also=ADD_REFUSALS,
+                                           described="sealed, checked by the venue's edge and stored"))
     async def add(req: CredentialRequest, client: Client) -> dict[str, Any]:
         """Seal a venue credential for your own account there; refused (422) if the venue says the key
         can withdraw."""
         return view(await vault.add(client, req.venue, req.key, req.secret, req.passphrase or "",
                                     req.wallet_key or ""))
 
-    @r.get("", response_model=None, responses={200: {"model": list[CredentialView]}, **_refusals()})
+    @r.get("", **answers(list[CredentialView]))
     async def listing(client: Client) -> list[dict[str, Any]]:
         return [view(c) for c in vault.of_client(client)]
 
-    @r.get("/{credential_id}", response_model=None, responses={200: {"model": CredentialView}, **_refusals(404)})
+    @r.get("/{credential_id}", **answers(CredentialView, 404))
     async def one(credential_id: str, client: Client) -> dict[str, Any]:
         return view(vault.owned(client, credential_id))
 
-    @r.delete("/{credential_id}", response_model=None,
-              responses={200: {"model": CredentialView}, **_refusals(404, 409)})
+    @r.delete("/{credential_id}", **answers(CredentialView, 404, 409, described="forgotten: what it was"))
     async def delete(credential_id: str, client: Client) -> dict[str, Any]:
         """Forget a credential (the CC's sealed copy and the edge's); refused while orders on it are live."""
         c = vault.owned(client, credential_id)
