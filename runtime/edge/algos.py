@@ -182,6 +182,7 @@ class AlgoManager:
         self.outbox: asyncio.Queue[pb.AlgoUp | None] | None = None  # the CC's algo link, when attached
         self.dropped_messages = 0
         self.nbbo_seq = 0  # the public SDK's NbboSnapshot.sequence
+        self._last_top: dict[str, tuple[str, ...]] = {}  # symbol -> the NBBO last given to seqmesh-ABI algos
         self.dex: Any = None  # a DEX edge's gateway (its pool and gas watchers): public guests see its pools
         self.region = region
         oms.listeners.append(self._on_order_event)
@@ -322,12 +323,17 @@ class AlgoManager:
             return
         payload = b""
         public: tuple[bytes, bytes] | None = None
+        # The CC also sends an NBBO when only a venue's own top moved (news to public-SDK algos'
+        # venue books): seqmesh's ABI promises on_nbbo when the NBBO itself changes.
+        top = (nbbo.bid, nbbo.bid_qty, nbbo.bid_venue, nbbo.ask, nbbo.ask_qty, nbbo.ask_venue)
+        native = top != self._last_top.get(nbbo.symbol)
+        self._last_top[nbbo.symbol] = top
         for algo in self.algos.values():
             if algo.running and algo.symbol == nbbo.symbol and not algo.instance.stopped and algo.guest is not None:
                 if public is None:
                     public = self._public_nbbo(nbbo, sb)
                 self._run_public(algo, algo.guest.on_nbbo(public[0], public[1], algo.view(sb)))
-            elif algo.running and algo.symbol == nbbo.symbol and not algo.instance.stopped:
+            elif native and algo.running and algo.symbol == nbbo.symbol and not algo.instance.stopped:
                 if not payload:
                     payload = abi.encode_nbbo(nbbo.ts_ns, _steps(sb, nbbo.bid, nbbo.bid_qty, ROUND_FLOOR),
                                               _steps(sb, nbbo.ask, nbbo.ask_qty, ROUND_CEILING),
