@@ -45,7 +45,7 @@ def fill_routes(deps: ApiDeps) -> APIRouter:
 
     @r.get("/v1/fills", **answers(FillPage))
     async def fills(client: Client, symbol: str | None = None, order_id: str | None = None,
-                    after: Annotated[int, Query(ge=0, description="a previous page's `next`")] = 0,
+                    after: Annotated[int, Query(ge=0, le=2**62, description="a previous page's `next`")] = 0,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
         try:
             sym = parse_symbol(symbol) if symbol else None
