@@ -75,7 +75,7 @@ class ReplayMarket:
                 levels.add((side, Decimal(lv.price)))
         self.synced = True
         self._shrunk.clear()
-        self._reconcile(levels)
+        self._reconcile(sorted(levels))  # a set: its order would vary with the hash seed
 
     def apply_delta(self, bids: Sequence[pb.Level], asks: Sequence[pb.Level]) -> None:
         levels = []
