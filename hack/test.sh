@@ -22,6 +22,14 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   if [ -n "$ours" ]; then $sudo rm -f "$policy"; fi
   [ -n "$ok" ] || { echo "apt-get install postgresql failed" >&2; exit 1; }
 fi
+# The dashboard's end-to-end test drives Debian's headless chromium through its matching chromedriver.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  echo "== installing Debian's chromium and chromium-driver"
+  sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver \
+    || { $sudo apt-get update -q && $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver; }
+fi
 echo "== ruff" && .venv/bin/ruff check .
 bash hack/typecheck.sh
 # The slowest tests, for whoever keeps the suite inside its time budget.

@@ -62,6 +62,7 @@ class Dashboard {
     this.gaps = 0;
     this.epoch = null;
     this.eventSeq = { orders: null, fills: null };
+    this.replayed = {}; // channel -> events replayed at the last resume
     this.bbo = new Map(); // symbol -> rows per venue
     this.nbbo = new Map(); // symbol -> nbbo
     this.orders = new Map(); // order id -> view
@@ -186,6 +187,7 @@ class Dashboard {
       case "welcome": {
         const resumable = m.epoch === this.epoch;
         if (!resumable) this.eventSeq = { orders: null, fills: null }; // another CC process: start over
+        this.replayed = {};
         const orders = this.resumeFrom("orders");
         const fills = this.resumeFrom("fills");
         this.epoch = m.epoch;
@@ -202,7 +204,8 @@ class Dashboard {
       case "subscribed":
         if (m.replayed !== undefined) {
           this.eventSeq[m.channel] = m.event_seq - m.replayed; // the replayed events follow and advance it
-          this.note(`resumed ${m.channel}: ${m.replayed} replayed`);
+          this.replayed[m.channel] = m.replayed;
+          this.note(`resumed: ${Object.entries(this.replayed).map(([c, n]) => `${n} ${c}`).join(", ")} replayed`);
         }
         break;
       case "snapshot":

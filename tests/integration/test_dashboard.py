@@ -1,0 +1,187 @@
+"""The dashboard (`/ui/`) end to end: Debian's headless chromium, driven through its chromedriver by
+Selenium, against a real region (three simulated venues on a frozen market, their edges, a CC).
+Prices move only when the test's orders take liquidity, so every change the page shows is one the
+test caused."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from seqmesh.client.api import CCClient
+from seqmesh.testing.frozen import frozen_region
+from seqmesh.testing.guests import pinger
+from seqmesh.testing.mesh import Region
+from seqmesh.testing.processes import wait_until
+
+KEY = "dashboard-test-key"
+RUN = uuid.uuid4().hex[:8]
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
+                                reason="Debian's chromium and chromium-driver (hack/test.sh installs them)")
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
+    with frozen_region(tmp_path_factory.mktemp("dashboard"), {"dev": KEY}) as r:
+        yield r
+
+
+@pytest.fixture
+def api(region: Region) -> Iterator[CCClient]:
+    with CCClient(region.api, KEY) as c:
+        yield c
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    assert CHROMIUM is not None and CHROMEDRIVER is not None
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1400,1800"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER, log_output=str(tmp_path / "driver.log")))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _text(driver: WebDriver, css: str) -> str:
+    """The text of the first element matching `css` ("" when there is none, or it was just replaced)."""
+    try:
+        found = driver.find_elements(By.CSS_SELECTOR, css)
+        return found[0].text if found else ""
+    except StaleElementReferenceException:
+        return ""
+
+
+def _wait_text(driver: WebDriver, css: str, want: Any, what: str, timeout: float = 30) -> None:
+    """Until the text at `css` satisfies `want` (a string to equal, or a predicate); says what it saw."""
+    ok = want if callable(want) else (lambda t: t == want)
+    try:
+        wait_until(lambda: ok(_text(driver, css)), timeout, what=what)
+    except TimeoutError as exc:
+        raise AssertionError(f"{exc}: {css} shows {_text(driver, css)!r}; stream "
+                             f"{_text(driver, '#stream-state')!r} note {_text(driver, '#stream-note')!r}") from None
+
+
+def _asks(driver: WebDriver, symbol: str) -> dict[str, str]:
+    rows = driver.find_elements(By.CSS_SELECTOR, f'table[data-symbol="{symbol}"] tr[data-venue]')
+    return {r.get_attribute("data-venue") or "": r.find_element(By.CSS_SELECTOR, ".ask").text for r in rows}
+
+
+def _order_row(driver: WebDriver, order_id: str) -> str:
+    return f'#orders-table tr[data-order="{order_id}"]'
+
+
+def _wait_filled(driver: WebDriver, api: CCClient, order_id: str) -> dict[str, Any]:
+    """The order's row says filled with as many fills as the ledger has; the fills table lists each."""
+    order = api.order(order_id)
+    assert order["state"] == "filled", order  # a market order on live books answers filled (docs/api.md)
+    row = _order_row(driver, order_id)
+    _wait_text(driver, f"{row} .state", "filled", f"order {order_id} filled on the page")
+    _wait_text(driver, f"{row} .filled", order["filled"], f"order {order_id}'s filled quantity")
+    _wait_text(driver, f"{row} .fill-count", str(len(order["fills"])), f"order {order_id}'s fills counted")
+    shown = {e.get_attribute("data-fill")
+             for e in driver.find_elements(By.CSS_SELECTOR, f'#fills-table tr[data-order="{order_id}"]')}
+    assert shown == {f["fill_id"] for f in order["fills"]}
+    return dict(order)
+
+
+def test_static_files_need_no_key_and_stay_out_of_the_spec(region: Region) -> None:
+    with httpx.Client(base_url=region.api) as http:
+        page = http.get("/ui/")
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert http.get("/ui").status_code == 308 and http.get("/ui").headers["location"] == "ui/"
+        assert http.get("/ui/dashboard.js").headers["content-type"].startswith("text/javascript")
+        for other in ("nope.js", "routes.py", "..%2Froutes.py"):  # only the page's own files, by name
+            unknown = http.get(f"/ui/{other}")
+            assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "NOT_FOUND", other
+        assert http.get("/v1/orders").status_code == 401  # the API itself still needs the key
+        assert not [p for p in http.get("/openapi.json").json()["paths"] if p.startswith("/ui")]
+
+
+def test_live_board_orders_fills_algos_and_resume(region: Region, api: CCClient, browser: WebDriver) -> None:
+    browser.get(f"{region.api}/ui/")
+    # a wrong key is refused on the page; the right one opens it
+    browser.find_element(By.ID, "key").send_keys("not-a-key")
+    browser.find_element(By.ID, "open").click()
+    _wait_text(browser, "#login-error", lambda t: "not an active client" in t, "the wrong key refused")
+    key = browser.find_element(By.ID, "key")
+    key.clear()
+    key.send_keys(KEY)
+    browser.find_element(By.ID, "open").click()
+    _wait_text(browser, "#stream-state", "live", "the stream live")
+    _wait_text(browser, "#client", "client dev", "the stream's welcome")
+
+    # the board: every venue's top, as the API has it (nothing moves on a frozen market)
+    bbo = {b["venue"]: b for b in api.bbo("BTC/USDT")}
+    wait_until(lambda: _asks(browser, "BTC/USDT") == {v: b["ask"] for v, b in bbo.items()}, 30,
+               what=f"the board's asks {_asks(browser, 'BTC/USDT')} = the API's")
+    nbbo = api.nbbo("BTC/USDT")
+    _wait_text(browser, 'table[data-symbol="BTC/USDT"] tr.nbbo-row .ask', nbbo["ask"]["price"], "the NBBO's ask")
+    assert browser.find_elements(By.CSS_SELECTOR, "#depth-legend span"), "no venue in the depth chart's legend"
+    _wait_text(browser, '#edges-table tr[data-edge="binance"] td:nth-child(4)', "connected", "the edges table")
+    before_asks = _asks(browser, "BTC/USDT")
+    updates = browser.execute_script("return window.dashboard.priceUpdates")
+
+    # an order through the API: its row with its fills, and the prices it moved, arrive live
+    top = Decimal(nbbo["ask"]["qty"])
+    order = api.submit("BTC/USDT", "buy", str(top + Decimal("0.01")), client_order_id=f"dash-{RUN}")
+    order = _wait_filled(browser, api, order["order_id"])
+    took = {f["venue"] for f in order["fills"]}
+    wait_until(lambda: all(_asks(browser, "BTC/USDT")[v] != before_asks[v] for v in took), 30,
+               what=f"new asks at {took} on the board (was {before_asks}, shows {_asks(browser, 'BTC/USDT')})")
+    assert browser.execute_script("return window.dashboard.priceUpdates") > updates
+    assert _asks(browser, "BTC/USDT") == {b["venue"]: b["ask"] for b in api.bbo("BTC/USDT")}
+
+    # its detail: children, fills and the TCA chart
+    browser.find_element(By.CSS_SELECTOR, _order_row(browser, order["order_id"])).click()
+    wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, "#children-table tbody tr"))
+               == len(order["children"]), 30, what="the order's children shown")
+    shown_fills = {e.get_attribute("data-fill") for e in browser.find_elements(By.CSS_SELECTOR,
+                                                                               "#order-fills-table tbody tr")}
+    assert shown_fills == {f["fill_id"] for f in order["fills"]}
+    wait_until(lambda: browser.execute_script(
+        "const i = document.getElementById('tca-chart'); return !!i && i.complete && i.naturalWidth > 0"), 30,
+        what="the TCA chart drawn")
+
+    # paused, the page misses an order; resumed, it gets it from the stream's replay (after its event_seq)
+    browser.find_element(By.ID, "pause").click()
+    _wait_text(browser, "#stream-state", "paused", "the stream paused")
+    missed = api.submit("BTC/USDT", "sell", "0.02", client_order_id=f"dash-missed-{RUN}")
+    assert not browser.find_elements(By.CSS_SELECTOR, _order_row(browser, missed["order_id"]))
+    browser.find_element(By.ID, "pause").click()
+    _wait_text(browser, "#stream-note", lambda t: t.startswith("resumed:") and "orders" in t, "the resume")
+    assert browser.execute_script("return window.dashboard.replayed.orders") >= 1  # the missed order's events
+    _wait_filled(browser, api, missed["order_id"])
+    assert _text(browser, "#stream-gaps") == "0"
+
+    # an algo: its per-edge counters come live, its logs on a click
+    api.deploy_algo(f"dash{RUN}", pinger(), "BTC/USDT", ["binance"], {"mode": "dash"}, start=True)
+    algo_row = f'#algos-table tr[data-algo="dash{RUN}"][data-edge="binance"]'
+    _wait_text(browser, f"{algo_row} td:nth-child(4)", "Running", "the algo running on binance")
+    _wait_text(browser, f"{algo_row} td:nth-child(5)", lambda t: t.isdigit() and int(t) > 0, "the algo's calls")
+    browser.find_element(By.CSS_SELECTOR, algo_row).click()
+    _wait_text(browser, "#algo-logs pre", lambda t: "mode=dash" in t, "the algo's logs")
+
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
+              and "401 (Unauthorized)" not in e["message"]]  # the wrong key's refusal, above
+    assert errors == [], errors
