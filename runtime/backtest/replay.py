@@ -35,6 +35,7 @@ from seqmesh.runtime.wasm.public_guest import PublicGuest
 from .inventory import AverageCost
 from .market import AlgoFill, ReplayMarket
 
+_REPLAYED = ("snapshot", "delta", "trade")
 MAX_OPEN = 32  # the edge's default limit of open orders per instance
 MAX_RATE = 50  # and of orders per second, which the public SDK's AlgoState states
 HEARTBEAT_NS = 1_000_000_000  # the public SDK's on_heartbeat period, as on an edge
@@ -166,8 +167,10 @@ class Backtest:
             self._heartbeat()
         for item in self.recording.items():
             kind = item.WhichOneof("item")
-            body = getattr(item, kind) if kind else None
-            if body is None or getattr(body, "symbol", None) != self.symbol:
+            if kind not in _REPLAYED:  # a DEX edge's pool states and gas prices: not a book to fill on
+                continue
+            body = getattr(item, kind)
+            if body.symbol != self.symbol:
                 continue
             ts = body.ts.edge_recv_ts or body.ts.exchange_ts
             self._run_due(ts)

@@ -107,6 +107,14 @@ def test_a_trade_recorded_after_its_depth_update_moves_the_queue_the_same(tmp_pa
     assert queue[0].account == "algo" and sum(o.remaining for o in queue[1:]) == joined - 3 - 2
 
 
+def test_items_of_other_symbols_and_pools_are_not_book_updates(tmp_path: Path) -> None:
+    other = [pb.MarketData(pool=pb.PoolState(symbol="BTC/USDT", pool="0xabc", kind="uniswap-v2")),
+             pb.MarketData(delta=pb.BookDelta(symbol="ETH/USDT", bids=[lv("3000", "1")],
+                                              ts=pb.Timestamps(edge_recv_ts=T0 + 2 * MS)))]
+    r = fills_after(tmp_path, [*other, sell(10, "100.00", "6")])
+    assert r.book_updates == 1 and r.items == 2 and [f.fill.qty for f, _, _ in r.fills] == [Decimal("1")]
+
+
 def test_a_trade_below_the_bid_fills_it_first(tmp_path: Path) -> None:
     # A sell that traded through to 99.99 went through the algo's better bid on its way.
     r = fills_after(tmp_path, [sell(10, "99.99", "6")])
