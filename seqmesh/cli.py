@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "seqmesh.client.execalgo_cli",
     "seqmesh.client.credentials_cli",
     "seqmesh.client.algo_cli",
+    "seqmesh.client.admin_cli",
     "seqmesh.common.certs_cli",
     "seqmesh.devcluster.cli",
     "seqmesh.operator.cli",

@@ -333,3 +333,26 @@ def test_the_order_path_answers_while_slow_connections_and_large_keyless_bodies_
             s.close()
     statuses = sorted(a.split(b" ", 2)[1].decode() for a in answers)
     assert statuses == ["401"] * 8 + ["413"] * 4, answers
+
+
+def test_the_client_and_kill_switch_commands(region: Region) -> None:
+    import subprocess
+    import sys
+
+    def seqmesh(*args: str, key: str = "seqmesh-dev-key", ok: bool = True) -> str:
+        out = subprocess.run([sys.executable, "-m", "seqmesh", *args, "--api", region.api, "--key", key],
+                             capture_output=True, text=True, timeout=60)
+        assert (out.returncode == 0) == ok, f"seqmesh {' '.join(args)}: {out.stdout}{out.stderr}"
+        return out.stdout if ok else out.stderr
+
+    made = seqmesh("client", "add", "dana")
+    key = made.split("key ", 1)[1].split()[0]
+    assert "client dana (trader)" in made and key.startswith("smk_")
+    assert "dana" in seqmesh("client", "whoami", key=key)
+    assert "FORBIDDEN" in seqmesh("client", "ls", key=key, ok=False)
+    assert "FORBIDDEN" in seqmesh("kill-switch", "on", "--region", key=key, ok=False)
+    assert "dana's kill switch on" in seqmesh("kill-switch", "on", key=key)
+    assert "dana's kill switch off" in seqmesh("kill-switch", "off", "--client", "dana")
+    assert "dana" in seqmesh("client", "ls")
+    seqmesh("client", "revoke", "dana")
+    assert "UNAUTHORIZED" in seqmesh("client", "whoami", key=key, ok=False)
