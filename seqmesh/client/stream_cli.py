@@ -3,15 +3,14 @@ nothing placed)."""
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
 import time
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
 
-from .api import DEFAULT_KEY, DEFAULT_URL, ApiError, CCClient
+from .api import ApiError
+from .cli import _client, _common
 from .stream import StreamClient, StreamGap
 from .tables import table
 
@@ -119,7 +118,7 @@ def _preview(args: Any) -> int:
                             "type": "limit" if args.limit else "market"}
     if args.limit:
         body["price"] = args.limit
-    with CCClient(args.api, args.key) as c:
+    with _client(args) as c:
         try:
             p = c.request("POST", "/v1/orders/preview", json=body)
         except ApiError as exc:
@@ -138,11 +137,6 @@ def _preview(args: Any) -> int:
         saving = routing.get("expected_saving_vs_best_single")
         print(f"best single venue: {routing['best_single_venue']}" + (f", routing saves {saving}" if saving else ""))
     return 0
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--api", default=os.environ.get("SEQMESH_API", DEFAULT_URL), help="CC URL (or SEQMESH_API)")
-    p.add_argument("--key", default=os.environ.get("SEQMESH_KEY", DEFAULT_KEY), help="API key (or SEQMESH_KEY)")
 
 
 def register(subparsers: Any) -> None:
