@@ -157,6 +157,8 @@ class Instance:
         self._mem_ref = ctypes.byref(self.memory._memory)
         self._base = ctypes.addressof(_memory_data(self._ctx, self._mem_ref).contents)
         self.exports: dict[str, wasmtime.Func] = {}
+        #: export -> (argument positions that are i64, whether it returns a value); absent: all i32, one result
+        self._shapes: dict[str, tuple[frozenset[int], bool]] = {}
         self._raw = (ffi.wasmtime_val_raw_t * 6)()
         self._level = 0  # fuel in the store, as last read
         self._half = fuel // 2
@@ -199,6 +201,8 @@ class Instance:
             if isinstance(func, wasmtime.Func):
                 self.exports[name] = func
         self._refs = {name: ctypes.byref(func._func) for name, func in self.exports.items()}
+        self._shapes = {name: (frozenset(i for i, t in enumerate(params) if t == "i64"), bool(results))
+                        for name, (params, results) in public_abi.EXPORTS.items()}
         if self.memory.data_len(self.store) < public_abi.FIXED_END:
             self.memory.grow(self.store, -(-(public_abi.FIXED_END - self.memory.data_len(self.store)) // 65536))
         self._view = memoryview((ctypes.c_ubyte * self.memory.data_len(self.store)).from_address(self._base)).cast("B")
@@ -362,15 +366,16 @@ class Instance:
         ref = self._refs.get(name)
         if self.stopped or ref is None:
             return None
-        types = public_abi.EXPORTS[name][0] if self.abi_kind == "public" else ("i32",) * len(args)
-        for i, (kind, value) in enumerate(zip(types, args, strict=True)):
-            if kind == "i64":
-                self._raw[i].i64 = value - (1 << 64) if value >= 1 << 63 else value
+        raw = self._raw
+        wide, has_result = self._shapes.get(name, ((), True))
+        for i, value in enumerate(args):
+            if i in wide:
+                raw[i].i64 = value - (1 << 64) if value >= 1 << 63 else value
             else:
-                self._raw[i].i32 = value
+                raw[i].i32 = value
         if not self._invoke(ref):
             return None
-        return int(self._raw[0].i32) if public_abi.EXPORTS.get(name, ((), ("i32",)))[1] else 0
+        return int(raw[0].i32) if has_result else 0
 
     def write(self, ptr: int, data: bytes) -> None:
         """Copy `data` into guest memory at `ptr` (a region the view covers: checked by the caller)."""
@@ -379,6 +384,12 @@ class Instance:
     def read(self, ptr: int, length: int) -> bytes:
         """A copy of a guest region; AbiViolation when it is outside memory."""
         return self._read(ptr, length)
+
+    def peek_u32(self, ptr: int) -> int:
+        """The u32 at `ptr` (through the view when it covers it); AbiViolation when outside memory."""
+        if ptr >= 0 and ptr + 4 <= len(self._view):
+            return int.from_bytes(self._view[ptr:ptr + 4], "little")
+        return int.from_bytes(self._read(ptr, 4), "little")
 
     def check_region(self, ptr: int, size: int) -> None:
         self._check_region(ptr, size)

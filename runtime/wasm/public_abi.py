@@ -282,23 +282,42 @@ class Identity:
     symbol: str
 
 
-def encode_state(ident: Identity, view: StateView, peers: Sequence[str]) -> bytes:
-    """AlgoState; `peers` are the siblings' labels in the mesh table (not this instance's)."""
-    s = ident.scales
+#: Where AlgoState's parts start: the position head and orders, the counters, the constant rest.
+STATE_MID_AT = STATE_HEAD.size + MAX_ORDERS * OPEN_ORDER.size
+STATE_TAIL_AT = STATE_MID_AT + STATE_MID.size
+
+
+def encode_state_orders(view: StateView, clear: int = 0) -> bytes:
+    """AlgoState from its start through its open orders (and `clear` more zeroed order slots: ones an
+    earlier write filled); the rest of the orders array is left as it is."""
     orders = list(view.orders)[:MAX_ORDERS]
     packed = b"".join(OPEN_ORDER.pack(o.order_id, o.px_1e9, o.side * o.qty_1e8, o.filled_1e8, o.side, o.status)
                       for o in orders)
+    return (STATE_HEAD.pack(view.position_1e8, view.avg_entry_1e9, view.realized_pnl_1e9, view.unrealized_pnl_1e9)
+            + packed + bytes(OPEN_ORDER.size * max(0, min(clear, MAX_ORDERS) - len(orders))))
+
+
+def encode_state_mid(view: StateView) -> bytes:
+    return STATE_MID.pack(min(len(view.orders), MAX_ORDERS), view.realized_pnl_1e9, view.fills)
+
+
+def encode_state_tail(ident: Identity, peers: Sequence[str]) -> bytes:
+    """AlgoState's constant part: SymbolMeta, RiskSnapshot, mesh identity, symbol. `peers` are the
+    siblings' labels in the mesh table (not this instance's)."""
+    s = ident.scales
     ids = [mesh_id(p) for p in list(peers)[:MAX_PEERS]]
     return b"".join((
-        STATE_HEAD.pack(view.position_1e8, view.avg_entry_1e9, view.realized_pnl_1e9, view.unrealized_pnl_1e9),
-        packed, bytes(OPEN_ORDER.size * (MAX_ORDERS - len(orders))),
-        STATE_MID.pack(len(orders), view.realized_pnl_1e9, view.fills),
         SYMBOL_META.pack(s.tick_1e9, s.lot_1e8, s.min_qty_1e8, s.min_notional_1e9, s.price_precision,
                          s.qty_precision),
         RISK.pack(ident.max_position_1e8, 0, ident.max_order_notional_1e9, ident.max_order_rate, 0),
         STATE_TAIL.pack(mesh_id(ident.self_label), len(ids), *ids, *([0] * (MAX_PEERS - len(ids))), 0,
                         ident.symbol.encode()[:16]),
     ))
+
+
+def encode_state(ident: Identity, view: StateView, peers: Sequence[str]) -> bytes:
+    """The whole AlgoState."""
+    return encode_state_orders(view, MAX_ORDERS) + encode_state_mid(view) + encode_state_tail(ident, peers)
 
 
 def encode_mesh_table(self_label: str, peers: Sequence[str]) -> bytes:

@@ -40,6 +40,8 @@ class PublicGuest:
             self.at[name] = block
             block += -(-n // 8) * 8
         self.peers: list[str] = [p for p in identity.peers if p != identity.self_label][:P.MAX_PEERS]
+        instance.write(self.at["state"], P.encode_state(identity, P.StateView(), self.peers))
+        self._orders_written = 0  # order slots of AlgoState the last write filled
         self._write_mesh()
         instance.write(P.CONFIG_AT, P.encode_config(params, now_ns))
         instance.write(P.FEATURES_AT, P.encode_features([], [], now_ns))
@@ -52,6 +54,7 @@ class PublicGuest:
     def _write_mesh(self) -> None:
         self.instance.peer_labels = {P.mesh_id(p): p for p in self.peers}
         self.instance.write(P.MESH_TABLE_AT, P.encode_mesh_table(self.identity.self_label, self.peers))
+        self.instance.write(self.at["state"] + P.STATE_TAIL_AT, P.encode_state_tail(self.identity, self.peers))
 
     def learn_peer(self, label: str) -> None:
         """A sibling that wrote first (from another region, say): it goes into the mesh table."""
@@ -109,8 +112,12 @@ class PublicGuest:
     # -- plumbing -------------------------------------------------------------------------------
 
     def _state(self, view: P.StateView) -> int:
-        self.instance.write(self.at["state"], P.encode_state(self.identity, view, self.peers))
-        return self.at["state"]
+        """AlgoState as of `view`: its changing parts (the constant rest is written with the mesh table)."""
+        at = self.at["state"]
+        self.instance.write(at, P.encode_state_orders(view, self._orders_written))
+        self.instance.write(at + P.STATE_MID_AT, P.encode_state_mid(view))
+        self._orders_written = min(len(view.orders), P.MAX_ORDERS)
+        return at
 
     def _actions(self, export: str, _state_ptr: int, *args: int) -> list[P.PublicAction]:
         if export not in self.instance.exports:
@@ -119,6 +126,8 @@ class PublicGuest:
         if ptr is None or ptr == 0:
             return []
         try:
+            if self.instance.peek_u32(ptr & 0xFFFFFFFF) == 0:  # the common case: nothing to do
+                return []
             return P.decode_actions(self.instance.read(ptr & 0xFFFFFFFF, P.ACTIONS_SIZE))
         except (AbiViolation, ValueError) as exc:
             self.instance.stop(f"ABI violation: {export} {exc}")
