@@ -28,12 +28,12 @@ from seqmesh.runtime.launcher.ready import CC_READY, EDGE_READY
 from seqmesh.runtime.links.edge_client import EdgeClient
 from seqmesh.runtime.links.tls import TlsFiles, server_credentials
 from seqmesh.runtime.proto import edge_pb2 as pb
-from seqmesh.runtime.proto import peer_pb2 as ppb
 from seqmesh.runtime.proto import peer_pb2_grpc as ppbg
 
 from seqmesh.client.api import ApiError, CCClient
 from seqmesh.common.certs import Identity, KeyPair, issue_leaf, make_ca
 from seqmesh.testing.mesh import start_sim
+from seqmesh.testing.peer_venue import HeldVenue
 from seqmesh.testing.processes import Proc, seqmesh, wait_until
 
 QTY = Decimal("0.001")
@@ -206,32 +206,6 @@ async def venue_bought(sim_url: str) -> Decimal:
         await ex.close()
 
 
-class AckingVenue:
-    """EU's side of its peer link: every allocation is accepted at once."""
-
-    def __init__(self) -> None:
-        self.allocations: list[str] = []
-
-    async def allocate(self, origin: str, alloc: ppb.AllocateRemote) -> pb.OrderAck:
-        self.allocations.append(f"{origin}:{alloc.order.client_order_id}")
-        return pb.OrderAck(client_order_id=alloc.order.client_order_id, venue_order_id="v", state=pb.ACCEPTED)
-
-    async def cancel(self, frame: ppb.CancelRemote) -> None:
-        return None
-
-    async def remote_events(self, venue: str, events: list[pb.OrderEvent]) -> None:
-        return None
-
-    def resume(self, origin: str, cursors: dict[str, int]) -> None:
-        return None
-
-    def remote_cursors(self) -> dict[str, int]:
-        return {}
-
-    def algo_message(self, msg: pb.AlgoMessage) -> None:
-        return None
-
-
 async def test_a_peer_region_rotating_its_ca_relinks_both_ways(tmp_path: Path) -> None:
     """na swaps its CA and leaf, and eu's copy of na's CA bundle follows (as a PeerLink's
     ConfigMap would): both links come back on the new files, through the listeners as the CC
@@ -245,7 +219,8 @@ async def test_a_peer_region_rotating_its_ca_relinks_both_ways(tmp_path: Path) -
         bundles[r].write_bytes(cas[r].cert_pem)
     meshes = {r: PeerMesh(r, files[r].tls, MarketData(stale_after_s=30),
                           [PeerState(other[r], "", bundles[other[r]])], probe_s=0.1) for r in regions}
-    venue = AckingVenue()
+    venue = HeldVenue()
+    venue.release.set()  # eu's venue answers at once
     meshes["eu"].attach(venue)
     meshes["eu"].announce(pb.VenueInfo(venue="kraken", region="eu", connected=True,
                                        instruments=[pb.Instrument(symbol="BTC/USDT", tick="0.01", lot="0.0001")]),

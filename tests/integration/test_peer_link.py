@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -21,43 +20,13 @@ from seqmesh.runtime.cc.marketdata import MarketData
 from seqmesh.runtime.cc.mesh.peers import PeerMesh, PeerService, PeerState
 from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import edge_pb2 as pb
-from seqmesh.runtime.proto import peer_pb2 as ppb
 from seqmesh.runtime.proto import peer_pb2_grpc as ppbg
 
 from seqmesh.common.certs import Identity, issue_leaf, make_ca
+from seqmesh.testing.peer_venue import HeldVenue
 
 REGIONS = ("na", "eu")
 BTC = pb.Instrument(symbol="BTC/USDT", tick="0.01", lot="0.0001")
-
-
-@dataclass
-class HeldVenue:
-    """EU's side of the mesh: an allocation waits for `release` (the venue's answer)."""
-
-    entered: asyncio.Event = field(default_factory=asyncio.Event)
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-    allocations: list[str] = field(default_factory=list)
-
-    async def allocate(self, origin: str, alloc: ppb.AllocateRemote) -> pb.OrderAck:
-        self.allocations.append(f"{origin}:{alloc.order.client_order_id}")
-        self.entered.set()
-        await self.release.wait()
-        return pb.OrderAck(client_order_id=alloc.order.client_order_id, venue_order_id="v-1", state=pb.ACCEPTED)
-
-    async def cancel(self, frame: ppb.CancelRemote) -> None:
-        return None
-
-    async def remote_events(self, venue: str, events: list[pb.OrderEvent]) -> None:
-        return None
-
-    def resume(self, origin: str, cursors: dict[str, int]) -> None:
-        return None
-
-    def remote_cursors(self) -> dict[str, int]:
-        return {}
-
-    def algo_message(self, msg: pb.AlgoMessage) -> None:
-        return None
 
 
 def tls_files(tmp: Path) -> dict[str, TlsFiles]:
