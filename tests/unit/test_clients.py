@@ -85,3 +85,16 @@ def test_the_limiter_paces_each_client_on_its_own() -> None:
     now[0] += 0.5
     assert limiter.take("a", 2, 2) == 0.0
     assert limiter.take("slow", 0.1, 1) == 0.0 and retry_after(limiter.take("slow", 0.1, 1)) == "10"
+
+
+def test_a_mounted_keys_secret_is_read_as_digests(tmp_path: Path) -> None:
+    from seqmesh.runtime.cc.cli import _clients_from_dir
+
+    (tmp_path / "alice").write_text("smk_alice\n")
+    (tmp_path / "ops.admin").write_text("smk_ops")
+    (tmp_path / "bob").write_text(f"sha256:{key_digest('smk_bob')}")
+    (tmp_path / ".hidden").write_text("ignored")
+    seeds = {s.id: s for s in _clients_from_dir(str(tmp_path))}
+    assert {k: (s.role, s.key_sha256) for k, s in seeds.items()} == {
+        "alice": ("trader", key_digest("smk_alice")), "ops": ("admin", key_digest("smk_ops")),
+        "bob": ("trader", key_digest("smk_bob"))}
