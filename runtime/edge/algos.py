@@ -41,6 +41,9 @@ from seqmesh.runtime.wasm import public_abi as P
 from seqmesh.runtime.wasm.compiler import Runtime
 from seqmesh.runtime.wasm.host import AbiViolation, Instance
 from seqmesh.runtime.wasm.public_guest import PublicGuest
+from seqmesh.runtime.wasm.validate import check_public_data
+
+from seqmesh.common.wasmfile import InvalidWasm
 
 from .dex.algo_pools import pool_tables
 from .journal import OrderRecord
@@ -212,6 +215,10 @@ class AlgoManager:
         peers = tuple(p for p in params.pop(P.PEERS_PARAM, "").split(",") if p)
         guest = None
         if instance.abi_kind == "public":
+            try:
+                check_public_data(req.wasm)
+            except InvalidWasm as exc:
+                raise ValueError(str(exc)) from None
             scales = P.Scales.of(spec.tick, spec.lot, spec.min_qty, spec.min_notional)
             ident = P.Identity(scales, scales.sz(limits.max_position_lots or 0),
                                int((limits.max_order_notional or 0) * 1_000_000_000), limits.max_rate,

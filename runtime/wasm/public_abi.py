@@ -166,6 +166,50 @@ def mesh_id(label: str) -> int:
     return zlib.crc32(label.encode()) or 1
 
 
+def data_overlapping_tables(binary: bytes) -> tuple[int, int] | None:
+    """The first active data segment of the module's memory that lies among the fixed tables
+    (VENUE_BOOKS_AT .. FIXED_END), as (start, end); None when none does. Rust's wasm32 linker puts
+    the stack first and data above 1 MiB; a module linked otherwise would have the host write its
+    tables over its statics. Reads the binary's data section (segments with a constant offset)."""
+    pos = 8  # magic and version
+    while pos < len(binary):
+        section, pos = binary[pos], pos + 1
+        size, pos = _leb(binary, pos)
+        if section == 11:
+            count, at = _leb(binary, pos)
+            for _ in range(count):
+                flags, at = _leb(binary, at)
+                if flags == 1:  # passive: copied where the guest says, at run time
+                    length, at = _leb(binary, at)
+                    at += length
+                    continue
+                if flags == 2:
+                    _, at = _leb(binary, at)  # memory index
+                if binary[at] != 0x41:  # not i32.const: a global's value, not knowable here
+                    return None
+                start, at = _leb(binary, at + 1, signed=True)
+                at += 1  # end
+                length, at = _leb(binary, at)
+                at += length
+                if start < FIXED_END and start + length > VENUE_BOOKS_AT:
+                    return start, start + length
+        pos += size
+    return None
+
+
+def _leb(data: bytes, pos: int, signed: bool = False) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            if signed and byte & 0x40:
+                result -= 1 << shift
+            return result, pos
+
+
 # -- units ---------------------------------------------------------------------------------------
 
 

@@ -23,7 +23,19 @@ def validate(binary: bytes) -> list[str]:
         module = quick_compile(binary)
     except wasmtime.WasmtimeError as exc:
         raise InvalidWasm("DoesNotCompile", f"the module does not compile: {str(exc).splitlines()[0]}") from None
-    return check_module(module)
+    exports = check_module(module)
+    if abi_of(module) == "public":
+        check_public_data(binary)
+    return exports
+
+
+def check_public_data(binary: bytes) -> None:
+    """A public-SDK module's statics must not lie where the host writes the SDK's tables."""
+    clash = public_abi.data_overlapping_tables(binary)
+    if clash is not None:
+        raise InvalidWasm("AbiViolation", f"data at {clash[0]:#x}..{clash[1]:#x} lies among the public SDK's tables "
+                          f"({public_abi.VENUE_BOOKS_AT:#x}..{public_abi.FIXED_END:#x}): link with the stack first "
+                          "(Rust's wasm32 default)")
 
 
 def abi_of(module: wasmtime.Module) -> str:

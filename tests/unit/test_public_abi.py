@@ -69,6 +69,19 @@ def test_the_probe_is_recognised_by_its_exports_and_validated(probe: bytes) -> N
         validate(bytes(bad_sig))
 
 
+def test_statics_among_the_fixed_tables_are_refused(probe: bytes) -> None:
+    assert P.data_overlapping_tables(probe) is None  # Rust's layout: the stack first, data above 1 MiB
+    module = '''(module (memory (export "memory") 4)
+      (data (i32.const {at}) "statics")
+      (func (export "algo_alloc") (param i32) (result i32) (i32.const 0x30000))
+      (func (export "algo_on_book_v3") (param i32 i32) (result i32) (i32.const 0)))'''
+    clash = bytes(wasmtime.wat2wasm(module.format(at=0x14000)))
+    assert P.data_overlapping_tables(clash) == (0x14000, 0x14007)
+    with pytest.raises(InvalidWasm, match="among the public SDK's tables"):
+        validate(clash)
+    assert P.data_overlapping_tables(bytes(wasmtime.wat2wasm(module.format(at=1024)))) is None
+
+
 def test_book_state_features_config_and_mesh_table_read_back(probe: bytes) -> None:
     g = guest(probe, params={"0": "42", "1": "0.25", "2": "true", "name": "ignored"})
     bids = [(10_000_000 - i, 100 + i) for i in range(20)]
