@@ -63,6 +63,7 @@ class RecordingWriter:
         self._zip = gzip.GzipFile(fileobj=self._raw, mode="wb", compresslevel=level, mtime=0)
         self.frames = 0
         self.write(header.info.SerializeToString())
+        self.flush()  # a recording from the start, even if nothing follows
 
     def write(self, body: bytes) -> None:
         self._zip.write(FRAME.pack(len(body), zlib.crc32(body)) + body)

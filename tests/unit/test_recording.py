@@ -13,6 +13,8 @@ from seqmesh.runtime.edge.recorder import Recorder
 from seqmesh.runtime.edge.recording import MAGIC, Header, Recording, RecordingError, RecordingWriter
 from seqmesh.runtime.proto import edge_pb2 as pb
 
+from seqmesh.testing.processes import wait_until
+
 INFO = pb.VenueInfo(venue="binance", exchange_id="binance", maker_fee="0.0008", taker_fee="0.001",
                     instruments=[pb.Instrument(symbol="BTC/USDT", tick="0.01", lot="0.00001", min_qty="0.00001",
                                                min_notional="5")])
@@ -138,4 +140,26 @@ def test_the_edge_recorder_writes_what_its_hub_publishes_and_never_overwrites(tm
     again.start(hub, lambda: want[:1])
     again.close()
     assert again.writer.path == tmp_path / "r.rec.1" and read_all(again.writer.path)[0].start_ns == 2
+    assert read_all(path)[1] == want
+
+
+def test_a_killed_edge_leaves_what_was_flushed(tmp_path: Path) -> None:
+    hub = MarketDataHub("binance")
+    want = items()
+    path = tmp_path / "r.rec"
+    recorder = Recorder(path, Header(1, INFO))
+    with Recording(path, partial=True) as rec:  # a recording from the start: its header is on disk
+        assert rec.header.start_ns == 1 and list(rec.items()) == []
+    recorder.start(hub, lambda: want[:1])
+    for item in want[1:]:
+        hub.publish("BTC/USDT", item)
+
+    def on_disk() -> list[pb.MarketData]:  # the file as a kill -9 now would leave it
+        with Recording(path, partial=True) as rec:
+            return list(rec.items())
+
+    wait_until(lambda: len(on_disk()) == len(want), 10, what="the writer's periodic flush")
+    with Recording(path) as rec, pytest.raises(RecordingError, match="truncated"):
+        list(rec.items())  # no end yet: only --partial reads it
+    recorder.close()
     assert read_all(path)[1] == want
