@@ -14,6 +14,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openapi_spec_validator import validate as validate_spec
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -228,3 +229,4 @@ def test_spec_lists_no_unsent_422_and_declares_the_refusals(region: Region) -> N
     assert orders["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Order"}
     assert {"404", "409", "415"} <= set(spec["paths"]["/v1/algos"]["post"]["responses"])
     assert "HTTPValidationError" not in spec["components"]["schemas"]
+    validate_spec(spec)  # a valid OpenAPI 3.1 document: what client generators read
