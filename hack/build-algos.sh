@@ -23,8 +23,10 @@ mkdir -p "$out"
 build_workspace() {  # <workspace dir> <target dir> <build-std crates> <packages...>
   local dir=$1 target_dir=$2 std=$3
   shift 3
-  algo_cargo "$std" build --release --quiet --target wasm32-unknown-unknown \
-    --manifest-path "$dir/Cargo.toml" --target-dir "$target_dir"
+  local args=(build --release --quiet --target wasm32-unknown-unknown --manifest-path "$dir/Cargo.toml"
+    --target-dir "$target_dir")
+  # Offline first (crates.io's crates stay in cargo's cache after the first fetch), then online.
+  algo_cargo "$std" "${args[@]}" --offline 2>/dev/null || algo_cargo "$std" "${args[@]}"
   for package in "$@"; do
     local built=$target_dir/wasm32-unknown-unknown/release/${package//-/_}.wasm dest=$out/$package.wasm
     if ! cmp -s "$built" "$dest"; then
@@ -35,7 +37,7 @@ build_workspace() {  # <workspace dir> <target dir> <build-std crates> <packages
 }
 
 # sdk/rust uses std: its guests get std built for wasm32 (panic=abort).
-CARGO_NET_OFFLINE=true build_workspace examples/algos "$root/.cache/algos-target" std,panic_abort \
+build_workspace examples/algos "$root/.cache/algos-target" std,panic_abort \
   market-maker arb-mesh misbehaving
 # The public SDK is no_std + alloc, fetched from crates.io once (then from cargo's cache).
 build_workspace examples/algos-public "$root/.cache/algos-public-target" core,alloc \

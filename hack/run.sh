@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash hack/bootstrap.sh
-# The example WebAssembly algos `--demo` deploys (Debian's Rust, installed on first use); the
+# The example WebAssembly algos `--demo` deploys (Debian's rustc-web, installed on first use); the
 # region runs without them if they cannot be built here.
 bash hack/build-algos.sh >/dev/null 2>&1 || echo "(example algos not built: hack/build-algos.sh failed; continuing)"
 exec .venv/bin/seqmesh up "$@"
