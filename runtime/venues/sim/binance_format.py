@@ -7,7 +7,7 @@ from typing import Any
 
 from .instruments import Instrument
 from .matching import Fees, LevelChange, PublicTrade
-from .orders import Fill, Order, OrderType, Side
+from .orders import Fill, Order, Side
 
 
 def num(value: Decimal) -> str:
@@ -27,7 +27,7 @@ def symbol_info(inst: Instrument) -> dict[str, Any]:
         "quoteAssetPrecision": 8,
         "baseCommissionPrecision": 8,
         "quoteCommissionPrecision": 8,
-        "orderTypes": ["LIMIT", "MARKET"],
+        "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
         "icebergAllowed": False,
         "ocoAllowed": False,
         "otoAllowed": False,
@@ -64,7 +64,7 @@ def order(o: Order, inst: Instrument, full: bool = False) -> dict[str, Any]:
         "executedQty": num(o.filled),
         "cummulativeQuoteQty": num(o.cum_quote),
         "status": o.status.value,
-        "timeInForce": o.tif.value if o.type is OrderType.LIMIT else "GTC",
+        "timeInForce": o.tif.value if o.type.has_price else "GTC",
         "type": o.type.value,
         "side": o.side.value,
         "workingTime": o.time_ms,

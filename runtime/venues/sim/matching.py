@@ -212,7 +212,10 @@ class MatchingEngine:
         price: Decimal | None = None,
         tif: TimeInForce = TimeInForce.GTC,
         client_order_id: str | None = None,
+        post_only_expires: bool = False,
     ) -> Order:
+        """A post-only order (LIMIT_MAKER) that would match on arrival is refused (Binance), or
+        with `post_only_expires` taken and ended at once with nothing traded (OKX)."""
         inst = self.instrument(symbol)
         book = self.books[symbol]
         self._validate(account, inst, type, qty, price, client_order_id)
@@ -221,11 +224,16 @@ class MatchingEngine:
         buy = side is Side.BUY
         # Funds to lock: a limit order locks its worst case; a market buy locks exactly what
         # sweeping the book would cost (the engine is single-threaded, so that walk is exact).
-        if type is OrderType.LIMIT:
+        if type.has_price:
             assert price is not None
             lock_asset, lock_amt = (inst.quote, price * qty) if buy else (inst.base, qty)
             if tif is TimeInForce.FOK and self._fillable(book, side, price, qty) < qty:
                 return self._dead_order(account, inst, side, type, tif, price, qty, cid, now, Status.EXPIRED)
+            if type is OrderType.LIMIT_MAKER and self._fillable(book, side, price, qty) > 0:
+                if post_only_expires:
+                    return self._dead_order(account, inst, side, type, tif, price, qty, cid, now, Status.EXPIRED)
+                raise Rejected(RejectReason.NEW_ORDER_REJECTED, "Order would immediately match and take.",
+                               Cause.WOULD_TAKE)
         elif buy:
             lock_asset, lock_amt = inst.quote, self._sweep_cost(book, side, qty)
         else:
@@ -241,7 +249,7 @@ class MatchingEngine:
         self.orders[order.order_id] = order
         self._any_by_client[(account, cid)] = order.order_id
         self._match(book, order)
-        if order.remaining > 0 and type is OrderType.LIMIT and tif is TimeInForce.GTC:
+        if order.remaining > 0 and type.has_price and tif is TimeInForce.GTC:
             # Price improvement on a buy freed part of the lock: keep only price x remaining.
             if buy:
                 assert price is not None
@@ -313,7 +321,7 @@ class MatchingEngine:
             raise Rejected(RejectReason.FILTER_FAILURE, "Filter failure: LOT_SIZE", Cause.LOT)
         if qty < inst.min_qty:
             raise Rejected(RejectReason.FILTER_FAILURE, "Filter failure: LOT_SIZE", Cause.MIN_QTY)
-        if type is OrderType.LIMIT:
+        if type.has_price:
             if price is None:
                 raise Rejected(RejectReason.MANDATORY_PARAM,
                                "Mandatory parameter 'price' was not sent, was empty/null, or malformed.")

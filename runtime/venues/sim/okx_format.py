@@ -85,6 +85,8 @@ def instrument(inst: Instrument) -> dict[str, Any]:
 def ord_type(o: Order) -> str:
     if o.type is OrderType.MARKET:
         return "market"
+    if o.type is OrderType.LIMIT_MAKER:
+        return "post_only"
     return {TimeInForce.GTC: "limit", TimeInForce.IOC: "ioc", TimeInForce.FOK: "fok"}[o.tif]
 
 
@@ -98,6 +100,8 @@ def _cancel_source(o: Order) -> tuple[str, str]:
     """OKX's code and words for who ended an order: the user ("1") or the system ("0")."""
     if o.status is Status.CANCELED:
         return "1", "Order canceled by user"
+    if o.status is Status.EXPIRED and o.type is OrderType.LIMIT_MAKER:
+        return "31", "The post-only order will take liquidity in taker orders"
     if o.status is Status.EXPIRED:
         kind = "FOK order was not fully filled" if o.tif is TimeInForce.FOK and o.type is OrderType.LIMIT else \
             "the unfilled remainder of an immediate order"

@@ -30,10 +30,11 @@ from .rest_base import DialectRest, Handler, plain_decimal
 log = logging.getLogger(__name__)
 #: OKX's clOrdId: case-sensitive letters and digits, up to 32.
 CLIENT_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
-#: ordType -> (engine order type, time in force). OKX's post-only and others are not simulated.
+#: ordType -> (engine order type, time in force). OKX's optimal_limit_ioc and others are not simulated.
 ORDER_KINDS: dict[str, tuple[OrderType, TimeInForce]] = {
     "market": (OrderType.MARKET, TimeInForce.IOC), "limit": (OrderType.LIMIT, TimeInForce.GTC),
     "ioc": (OrderType.LIMIT, TimeInForce.IOC), "fok": (OrderType.LIMIT, TimeInForce.FOK),
+    "post_only": (OrderType.LIMIT_MAKER, TimeInForce.GTC),
 }
 PAGE = 100  # OKX's largest page of orders or fills
 MAX_BATCH = 20  # orders per trade/batch-orders request
@@ -269,17 +270,20 @@ class OkxRest(DialectRest):
                 raise _param_error("side")
             kind = ORDER_KINDS.get(args.required("ordType"))
             if kind is None:
-                raise OkxError("51000", "Parameter ordType error: this venue takes market, limit, ioc and fok")
+                raise OkxError("51000", "Parameter ordType error: this venue takes "
+                                        "market, limit, post_only, ioc and fok")
             otype, tif = kind
             qty = args.decimal("sz")
-            price = args.decimal("px") if otype is OrderType.LIMIT else None
+            price = args.decimal("px") if otype.has_price else None
             if otype is OrderType.MARKET and side == "buy" and args.get("tgtCcy") != "base_ccy":
                 # OKX reads a market buy's sz in the quote currency unless told otherwise; the
                 # simulator takes base quantities only, so it refuses rather than misread one.
                 raise OkxError("51000", "Parameter tgtCcy error: send base_ccy for a market buy")
             if cid and not CLIENT_ID.match(cid):
                 raise _param_error("clOrdId")
-            order = self.engine.submit(account, inst.symbol, Side(side.upper()), otype, qty, price, tif, cid or None)
+            # OKX takes a post-only order that would match and cancels it at once (cancelSource 31)
+            order = self.engine.submit(account, inst.symbol, Side(side.upper()), otype, qty, price, tif, cid or None,
+                                       post_only_expires=True)
         except OkxError as exc:
             return fmt.refused(cid, exc.code, exc.msg, now)
         except Rejected as exc:

@@ -15,6 +15,12 @@ class Side(enum.StrEnum):
 class OrderType(enum.StrEnum):
     LIMIT = "LIMIT"
     MARKET = "MARKET"
+    #: post-only: a limit that must rest (Binance's name; OKX's ordType `post_only`)
+    LIMIT_MAKER = "LIMIT_MAKER"
+
+    @property
+    def has_price(self) -> bool:
+        return self is not OrderType.MARKET
 
 
 class TimeInForce(enum.StrEnum):
@@ -67,6 +73,7 @@ class Cause(enum.StrEnum):
     MIN_QTY = "min_qty"
     TICK = "tick"
     MIN_NOTIONAL = "min_notional"
+    WOULD_TAKE = "would_take"  # a post-only order that would match on arrival
 
 
 class Rejected(Exception):

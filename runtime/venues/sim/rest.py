@@ -247,6 +247,10 @@ class BinanceRest(DialectRest):
         price = params.decimal("price")
         if otype is OrderType.LIMIT:
             tif = params.choice("timeInForce", TimeInForce, RejectReason.BAD_TIME_IN_FORCE)
+        elif otype is OrderType.LIMIT_MAKER:  # rests or is refused: no time in force to choose
+            if params.get("timeInForce") is not None:
+                raise Rejected(RejectReason.PARAM_NOT_REQUIRED, "Parameter 'timeInForce' sent when not required.")
+            tif = TimeInForce.GTC
         else:
             if price is not None:
                 raise Rejected(RejectReason.PARAM_NOT_REQUIRED, "Parameter 'price' sent when not required.")
