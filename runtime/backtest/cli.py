@@ -36,6 +36,7 @@ def _params(pairs: list[str]) -> dict[str, str]:
 
 
 def _run(args: Any) -> int:
+    import wasmtime
     from seqmesh.runtime.edge.recording import RecordingError
     from seqmesh.runtime.wasm.host import AbiViolation
 
@@ -58,9 +59,12 @@ def _run(args: Any) -> int:
     except RecordingError as exc:
         print(f"seqmesh algo backtest: {exc}", file=sys.stderr)
         return 1
-    except AbiViolation as exc:
+    except (AbiViolation, wasmtime.WasmtimeError) as exc:
         print(f"seqmesh algo backtest: {args.file}: {exc}", file=sys.stderr)
         return 1
+    except ValueError as exc:  # a parameter the guest's ABI cannot carry (a public-SDK config slot)
+        print(f"seqmesh algo backtest: {exc}", file=sys.stderr)
+        return 2
     out = report.build(result, str(args.data))
     if args.json:
         print(json.dumps(out, indent=2))
