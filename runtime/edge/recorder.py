@@ -51,6 +51,7 @@ def free_path(path: Path) -> Path:
 
 class Recorder:
     def __init__(self, path: Path, header: Header) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = RecordingWriter(free_path(path), header)
         self._tap = _Tap()
         self._hub: MarketDataHub | None = None

@@ -146,7 +146,7 @@ def test_the_edge_recorder_writes_what_its_hub_publishes_and_never_overwrites(tm
 def test_a_killed_edge_leaves_what_was_flushed(tmp_path: Path) -> None:
     hub = MarketDataHub("binance")
     want = items()
-    path = tmp_path / "r.rec"
+    path = tmp_path / "recordings" / "r.rec"  # its folder is made
     recorder = Recorder(path, Header(1, INFO))
     with Recording(path, partial=True) as rec:  # a recording from the start: its header is on disk
         assert rec.header.start_ns == 1 and list(rec.items()) == []
