@@ -19,6 +19,7 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.select import Select
 
 from seqmesh.client.api import CCClient
 from seqmesh.testing.frozen import frozen_region
@@ -195,6 +196,21 @@ def test_live_board_orders_fills_algos_and_resume(region: Region, api: CCClient,
     _wait_text(browser, f"{algo_row} td:nth-child(5)", lambda t: t.isdigit() and int(t) > 0, "the algo's calls")
     browser.find_element(By.CSS_SELECTOR, algo_row).click()
     _wait_text(browser, "#algo-logs pre", lambda t: "mode=dash" in t, "the algo's logs")
+
+    # the depth chart follows the symbol chosen: its book comes over the stream
+    books = browser.execute_script("return window.dashboard.bookUpdates")
+    Select(browser.find_element(By.ID, "depth-symbol")).select_by_value("ETH/USDT")
+    _wait(browser, lambda: browser.execute_script("return window.dashboard.bookUpdates") > books
+          and browser.execute_script("return window.dashboard.book.symbol") == "ETH/USDT",
+          "ETH/USDT's book streamed", lambda: f"{browser.execute_script('return window.dashboard.book.symbol')}")
+
+    # a connection that drops is reopened by itself, and what happened meanwhile is not lost
+    connects = browser.execute_script("return window.dashboard.connects")
+    browser.execute_script("window.dashboard.ws.close()")
+    after_drop = api.submit("BTC/USDT", "buy", "0.01", client_order_id=f"dash-drop-{RUN}")
+    _wait(browser, lambda: browser.execute_script("return window.dashboard.connects") > connects,
+          "the stream reopened", lambda: f"{browser.execute_script('return window.dashboard.connects')} connects")
+    _wait_filled(browser, api, after_drop["order_id"])
 
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
               and "/v1/pairs - Failed to load resource" not in e["message"]]  # the wrong key's refusal, above

@@ -7,6 +7,7 @@ const KEY_SLOT = "seqmesh.key";
 const BOOK_DEPTH = 20;
 const MESH_POLL_MS = 2000;
 const MAX_FILLS_SHOWN = 200;
+const FILL_HISTORY_PAGES = 3; // GET /v1/fills pages oldest first: a longer history is followed live only
 const RECONNECT_MS = [500, 1000, 2000, 5000, 10000];
 const VENUE_COLORS = ["#2563eb", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569"];
 
@@ -68,6 +69,7 @@ class Dashboard {
     this.orders = new Map(); // order id -> view
     this.fillCount = new Map(); // order id -> fills seen
     this.fillIds = new Set();
+    this.fillsComplete = true; // every fill of the client is counted (else: those since the page opened)
     this.algos = new Map(); // name -> view
     this.selectedOrder = null;
     this.depthSymbol = null;
@@ -75,6 +77,8 @@ class Dashboard {
     this.venueColors = new Map();
     this.meshTimer = null;
     this.priceUpdates = 0;
+    this.bookUpdates = 0;
+    this.connects = 0;
   }
 
   // -- REST ---------------------------------------------------------------------------------------
@@ -192,6 +196,7 @@ class Dashboard {
         const fills = this.resumeFrom("fills");
         this.epoch = m.epoch;
         this.attempt = 0;
+        this.connects += 1;
         this.state("live");
         $("client").textContent = `client ${m.client}`;
         this.send({ op: "subscribe", channel: "prices" });
@@ -222,7 +227,7 @@ class Dashboard {
         this.renderSymbol(m.symbol);
         break;
       case "book":
-        if (m.symbol === this.depthSymbol) { this.book = m; this.drawDepth(); }
+        if (m.symbol === this.depthSymbol) { this.book = m; this.bookUpdates += 1; this.drawDepth(); }
         break;
       case "order":
         this.eventSeq.orders = m.event_seq;
@@ -399,18 +404,27 @@ class Dashboard {
   }
 
   async loadFills() {
-    let after = 0, page;
+    let after = 0, page, pages = 0;
     const fills = [];
-    do { // the ledger pages oldest first: keep the latest
+    do {
       page = await this.api(`/v1/fills?after=${after}&limit=1000`);
       fills.push(...page.fills);
       after = page.next;
-    } while (page.more && fills.length < 20000);
+    } while (page.more && ++pages < FILL_HISTORY_PAGES);
+    this.fillsComplete = !page.more;
     this.fillCount.clear();
     this.fillIds.clear();
     $("fills-table").tBodies[0].replaceChildren();
-    for (const f of fills) this.addFill(f, false);
-    for (const tr of $("orders-table").tBodies[0].rows) setCell(tr.querySelector(".fill-count"), this.fillCount.get(tr.dataset.order) || 0);
+    $("fills-note").textContent = this.fillsComplete ? "" : "A long history: the fills since the page opened " +
+      "(an order's own are in its detail; all of them: GET /v1/fills).";
+    if (this.fillsComplete) for (const f of fills) this.addFill(f, false);
+    for (const tr of $("orders-table").tBodies[0].rows) setCell(tr.querySelector(".fill-count"), this.fillsOf(tr.dataset.order));
+  }
+
+  /** How many fills an order has, as far as this page knows. */
+  fillsOf(orderId) {
+    const n = this.fillCount.get(orderId) || 0;
+    return this.fillsComplete ? n : n ? `≥${n}` : "–";
   }
 
   upsertOrder(o) {
@@ -418,7 +432,7 @@ class Dashboard {
     const body = $("orders-table").tBodies[0];
     let tr = body.querySelector(`tr[data-order="${CSS.escape(o.order_id)}"]`);
     const cells = [time(o.created_ns), o.order_id, o.symbol, o.side, o.type, o.quantity, o.price, o.state, o.filled,
-      o.avg_price, this.fillCount.get(o.order_id) || 0];
+      o.avg_price, this.fillsOf(o.order_id)];
     if (!tr) {
       tr = el("tr", { class: "clickable", "data-order": o.order_id, onclick: () => this.showOrder(o.order_id) },
         cells.map((c, i) => (i >= 5 && i !== 7 ? num(c) : td(c))));
@@ -438,7 +452,7 @@ class Dashboard {
     if (f.order_id) {
       this.fillCount.set(f.order_id, (this.fillCount.get(f.order_id) || 0) + 1);
       const tr = $("orders-table").tBodies[0].querySelector(`tr[data-order="${CSS.escape(f.order_id)}"]`);
-      if (tr) setCell(tr.querySelector(".fill-count"), this.fillCount.get(f.order_id));
+      if (tr) setCell(tr.querySelector(".fill-count"), this.fillsOf(f.order_id));
     }
     const body = $("fills-table").tBodies[0];
     const tr = el("tr", { "data-fill": f.fill_id, "data-order": f.order_id || "" },
