@@ -13,6 +13,7 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,8 @@ class ClientRegistry:
     def __init__(self, store: LedgerStore, seeds: list[ClientSeed], stored: list[ClientRecord]) -> None:
         self.store = store
         self.by_id: dict[str, ClientRecord] = {}
+        #: told of a revocation at once, to end what the key opened (a stream outlives its handshake)
+        self.on_revoke: list[Callable[[str], None]] = []
         for s in seeds:
             self._add(ClientRecord(s.id, Role(s.role), s.key_sha256.lower(), 0, source="config",
                                    requests_per_s=s.requests_per_s))
@@ -98,6 +101,8 @@ class ClientRegistry:
             await self.store.durable()
             self.by_id[client_id] = record
             self._index()
+            for listener in self.on_revoke:
+                listener(client_id)
         return record
 
     def clients(self) -> list[ClientRecord]:

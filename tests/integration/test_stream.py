@@ -23,12 +23,14 @@ from seqmesh.testing.frozen import frozen_region
 from seqmesh.testing.mesh import Region
 
 OTHER_KEY = "other-client-key"
+ADMIN_KEY = "stream-admin-key"
 RUN = uuid.uuid4().hex[:8]  # client order ids of this run
 
 
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
-    with frozen_region(tmp_path_factory.mktemp("stream"), {"dev": "seqmesh-dev-key", "other": OTHER_KEY}) as r:
+    with frozen_region(tmp_path_factory.mktemp("stream"), {"dev": "seqmesh-dev-key", "other": OTHER_KEY},
+                       admins={"root": ADMIN_KEY}) as r:
         yield r
 
 
@@ -245,3 +247,22 @@ def test_trades_and_algo_status(region: Region, api: CCClient) -> None:
         others: list[dict[str, Any]] = []
         other.until(_of("pong", id="algos"), 30, others)
         assert not [m for m in others if m["type"] == "algo" and m["algo"]["name"] == name]
+
+
+def test_a_revoked_clients_stream_is_told_and_closed(region: Region) -> None:
+    with CCClient(region.api, ADMIN_KEY) as admin:
+        made = admin.create_client(f"doomed-{RUN}")
+        with StreamClient(region.api, made["key"]) as s, StreamClient(region.api, OTHER_KEY) as other:
+            s.subscribe("prices", symbols=["BTC/USDT"])
+            other.subscribe("prices", symbols=["BTC/USDT"])
+            s.until(_of("prices", symbol="BTC/USDT"), 30)
+            admin.revoke_client(f"doomed-{RUN}")
+            told = s.until(_of("error"), 30)
+            assert told["error"]["code"] == "UNAUTHORIZED" and "revoked" in told["error"]["message"], told
+            with pytest.raises(ConnectionClosed) as closed:
+                s.until(lambda m: False, 30)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001, closed.value
+            # another client's stream goes on
+            other.until(_of("prices", symbol="BTC/USDT"), 30)
+            other.send("ping", id="after-revoke")
+            other.until(_of("pong", id="after-revoke"), 30)

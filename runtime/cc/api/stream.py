@@ -102,6 +102,7 @@ class Connection:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     seq: int = 0
     dropped: bool = False
+    revoked: bool = False  # its key was revoked: the writer sends what is queued, then closes
     prices: set[str] = field(default_factory=set)
     trades: set[str] = field(default_factory=set)
     books: dict[str, int] = field(default_factory=dict)  # symbol -> depth
@@ -141,6 +142,9 @@ class Connection:
             if self.dropped:
                 await ws.close(CLOSE_RESYNC, "resync")
                 return
+            if self.revoked:
+                await ws.close(CLOSE_UNAUTHORIZED, "revoked")
+                return
 
 
 class StreamHub:
@@ -177,6 +181,14 @@ class StreamHub:
         if self._ticker is None or self._ticker.done():
             self._ticker = asyncio.create_task(self._tick())
         return conn
+
+    def revoke(self, client_id: str) -> None:
+        """A revoked key's connections get nothing more: told why, then closed."""
+        for conn in [c for c in self.conns if c.client_id == client_id]:
+            conn.send({"type": "error", "error": {"code": "UNAUTHORIZED",
+                                                  "message": f"client {client_id!r} was revoked"}})
+            conn.revoked = True
+            self.conns.discard(conn)
 
     def detach(self, conn: Connection) -> None:
         if conn in self.conns:
@@ -430,6 +442,7 @@ def _bearer(ws: WebSocket) -> str:
 def stream_routes(deps: ApiDeps, metrics: Metrics, order_view: OrderView) -> APIRouter:
     r = APIRouter()
     hub = StreamHub(deps, metrics, order_view)
+    deps.clients.on_revoke.append(hub.revoke)
     tasks: set[asyncio.Task[None]] = set()  # submits run to their end, even past a disconnect
 
     async def first_key(ws: WebSocket) -> str:
@@ -462,7 +475,7 @@ def stream_routes(deps: ApiDeps, metrics: Metrics, order_view: OrderView) -> API
                 message = await ws.receive()
                 if message["type"] == "websocket.disconnect":
                     break
-                if conn.dropped:  # read on (so the client is never stuck sending) until the writer closes
+                if conn.dropped or conn.revoked:  # read on (the client is never stuck sending) until the writer closes
                     continue
                 data = message.get("text") or message.get("bytes") or b""
                 if len(data) > MAX_MESSAGE:
