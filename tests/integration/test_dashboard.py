@@ -1,7 +1,7 @@
 """The dashboard (`/ui/`) end to end: Debian's headless chromium, driven through its chromedriver by
-Selenium, against a real region (three simulated venues on a frozen market, their edges, a CC).
-Prices move only when the test's orders take liquidity, so every change the page shows is one the
-test caused."""
+Selenium, against real regions: `na` (binance, kraken) and `eu` (okx), simulated venues on a frozen
+market, their edges and two CCs in the peer mesh; the page is `na`'s. Prices move only when the
+test's orders take liquidity, so every change the page shows is one the test caused."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
 
 from seqmesh.client.api import CCClient
-from seqmesh.testing.frozen import frozen_region
+from seqmesh.testing.frozen import FROZEN_SIM, client_arg
 from seqmesh.testing.guests import pinger
-from seqmesh.testing.mesh import Region
+from seqmesh.testing.mesh import TEST_VENUES, Mesh, Region
 from seqmesh.testing.processes import wait_until
 
 KEY = "dashboard-test-key"
@@ -37,8 +37,19 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
 
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
-    with frozen_region(tmp_path_factory.mktemp("dashboard"), {"dev": KEY}) as r:
-        yield r
+    """`na`, peered with `eu`: both up, and `na` seeing all three venues live."""
+    venues = {"na": {v: TEST_VENUES[v] for v in ("binance", "kraken")}, "eu": {"okx": TEST_VENUES["okx"]}}
+    mesh = Mesh(tmp_path_factory.mktemp("dashboard"), venues, sim_args=FROZEN_SIM,
+                cc_args=("--stale-after", "3600", "--client", client_arg("dev", KEY)))
+    try:
+        na = mesh.regions["na"]
+        with CCClient(na.api, KEY) as c:
+            wait_until(lambda: [(p["region"], p["connected"], p["rtt_ms"] is not None) for p in c.request(
+                "GET", "/v1/peers")] == [("eu", True, True)] and len(c.bbo("BTC/USDT")) == 3
+                and not any(b["stale"] for b in c.bbo("BTC/USDT")), 60, what="na peered with eu, three live venues")
+        yield na
+    finally:
+        mesh.stop()
 
 
 @pytest.fixture
@@ -152,7 +163,18 @@ def test_live_board_orders_fills_algos_and_resume(region: Region, api: CCClient,
     # frozen market's makers still requote once a minute)
     _wait_board(browser, api)
     assert browser.find_elements(By.CSS_SELECTOR, "#depth-legend span"), "no venue in the depth chart's legend"
-    _wait_text(browser, '#edges-table tr[data-edge="binance"] td:nth-child(4)', "connected", "the edges table")
+    # the peer mesh: eu connected with its round trip, its venue on the board under its region, remote
+    _wait_text(browser, '#peers-table tr[data-peer="eu"] td:nth-child(3)', "connected", "eu in the peers table")
+    rtt = _text(browser, '#peers-table tr[data-peer="eu"] td:nth-child(4)')
+    assert float(rtt) > 0, rtt
+    assert _text(browser, '#peers-table tr[data-peer="eu"] td:nth-child(5)') == "okx"
+    okx = browser.find_element(By.CSS_SELECTOR, 'table[data-symbol="BTC/USDT"] tr[data-venue="okx"]')
+    assert okx.get_attribute("data-region") == "eu" and "remote" in okx.text
+    regions = [e.text for e in browser.find_elements(By.CSS_SELECTOR, 'table[data-symbol="BTC/USDT"] tr.region-row')]
+    assert regions == ["eu (remote)", "na"], regions
+    for venue, where in (("binance", "local"), ("kraken", "local"), ("okx", "remote")):
+        _wait_text(browser, f'#edges-table tr[data-edge="{venue}"] td:nth-child(4)', "connected", f"{venue}'s link")
+        assert _text(browser, f'#edges-table tr[data-edge="{venue}"] td:nth-child(3)') == where
     before_asks = _asks(browser, "BTC/USDT")
     updates = browser.execute_script("return window.dashboard.priceUpdates")
 
