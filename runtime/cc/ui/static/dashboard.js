@@ -215,6 +215,7 @@ class Dashboard {
         break;
       case "snapshot":
       case "resync":
+        if (m.channel === "*") { this.note("the CC dropped this page for falling behind: reconnecting"); break; }
         this.eventSeq[m.channel] = m.event_seq;
         if (m.type === "resync") this.note(`${m.channel}: resynced`);
         if (m.channel === "orders") this.loadOrders();
