@@ -81,6 +81,10 @@ class VenueOrder:
     reason: str = ""  # why it was rejected, where the venue says (a swap's revert reason)
 
 
+#: OKX's cancelSource for a post-only order it ended because it would have taken liquidity
+POST_ONLY_WOULD_TAKE = "31"
+
+
 class VenueRateLimited(Exception):
     """The venue refused a new order for its rate limit, again after the edge's retries: it did
     not take the order (a rate-limit refusal comes before the venue looks at the request)."""
@@ -179,9 +183,10 @@ class VenueGateway:
         vid = str(o["id"])
         trades = tuple(self._trade(t, symbol, vid) for t in o.get("trades") or [] if t.get("id") is not None)
         status = str(o.get("status") or "")  # "": the answer does not say (OKX's to a new order)
-        if status == "canceled" and (o.get("type") == "market" or o.get("timeInForce") in ("IOC", "FOK")):
+        if status == "canceled" and (o.get("type") == "market" or o.get("timeInForce") in ("IOC", "FOK")
+                                     or (o.get("info") or {}).get("cancelSource") == POST_ONLY_WOULD_TAKE):
             # Nobody cancels an immediate order: the venue ended its unfilled remainder (OKX says
-            # "canceled" where Binance says "expired").
+            # "canceled" where Binance says "expired"); OKX ends a post-only order that would take so too.
             status = "expired"
         return VenueOrder(vid, str(o.get("clientOrderId") or client_order_id), symbol, status, exact(o.get("filled")),
                           trades)
@@ -189,7 +194,9 @@ class VenueGateway:
     async def create(self, symbol: str, side: str, type: str, qty: Decimal, price: Decimal | None,
                      tif: str, client_order_id: str) -> VenueOrder:
         params: dict[str, Any] = {"clientOrderId": self.client_id(client_order_id)}
-        if type == "limit":
+        if type == "limit" and tif == "PO":
+            params["postOnly"] = True  # ccxt's unified flag: each exchange's own post-only kind
+        elif type == "limit":
             params["timeInForce"] = tif
         o = await self._new_order(self.exchange.create_order, symbol, type, side, str(qty),
                                   None if price is None else str(price), params)
@@ -282,7 +289,9 @@ class BinanceGateway(VenueGateway):
         request: dict[str, Any] = {"symbol": self.exchange.market(symbol)["id"], "side": side.upper(),
                                    "type": type.upper(), "quantity": str(qty), "newClientOrderId": client_order_id,
                                    "newOrderRespType": "FULL"}
-        if type == "limit":
+        if type == "limit" and tif == "PO":  # post-only: Binance's own order type, no time in force
+            request.update(type="LIMIT_MAKER", price=str(price))
+        elif type == "limit":
             request.update(price=str(price), timeInForce=tif)
         raw = await self._new_order(self.exchange.privatePostOrder, request)
         vid, ts = str(raw["orderId"]), int(raw.get("transactTime") or 0)

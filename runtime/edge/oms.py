@@ -27,7 +27,9 @@ from .journal import Journal, OrderRecord
 
 log = logging.getLogger(__name__)
 CLIENT_ID = re.compile(r"^[.A-Za-z0-9_-]{1,36}$")
-_TIF: dict[int, str] = {pb.TIME_IN_FORCE_UNSPECIFIED: "GTC", pb.GTC: "GTC", pb.IOC: "IOC", pb.FOK: "FOK"}
+#: time in force -> ccxt's unified value ("PO": post-only, sent as its `postOnly` param)
+_TIF: dict[int, str] = {pb.TIME_IN_FORCE_UNSPECIFIED: "GTC", pb.GTC: "GTC", pb.IOC: "IOC", pb.FOK: "FOK",
+                        pb.POST_ONLY: "PO"}
 #: An unacknowledged order the venue has no record of after this long was never received.
 LOST_AFTER_NS = 10_000_000_000
 #: Final orders kept in memory (older ones are read from the journal when asked for).
@@ -245,6 +247,10 @@ class OrderManager:
             return "a market order takes no price", qty, None
         if req.type == pb.LIMIT and not req.price:
             return "a limit order needs a price", qty, None
+        if req.time_in_force not in _TIF:
+            return f"time in force {req.time_in_force} is not one this edge knows", qty, price
+        if req.type == pb.MARKET and req.time_in_force in (pb.FOK, pb.POST_ONLY):
+            return "fill-or-kill and post-only are for limit orders", qty, None
         if req.account and (self.accounts is None or not self.accounts.knows(req.account)):
             return f"account {req.account!r}: no such client credential at this edge", qty, price
         return spec.check(qty, price), qty, price

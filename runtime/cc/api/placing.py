@@ -9,6 +9,7 @@ from typing import Any
 
 from ..domain import OrderType, Parent, Side
 from ..errors import OrderError
+from ..orders.validate import check_time_in_force
 from .deps import ApiDeps
 from .metrics import Metrics
 from .parsing import BadInput
@@ -20,6 +21,7 @@ async def place(deps: ApiDeps, metrics: Metrics, client: str, req: OrderRequest)
     the engine; a known client order id answers its order (created False)."""
     t0 = time.perf_counter()
     kind = OrderType(req.type)
+    check_time_in_force(kind, req.tif)
     if kind.is_algo:
         parent, created = await deps.scheduler.submit(client, req.symbol, Side(req.side), req.quantity, kind,
                                                       req.price, req.client_order_id, req.params)
@@ -27,7 +29,7 @@ async def place(deps: ApiDeps, metrics: Metrics, client: str, req: OrderRequest)
         raise OrderError("INVALID_REQUEST", f"params: a {kind} order takes none", 400)
     else:
         parent, created = await deps.engine.submit(client, req.symbol, Side(req.side), req.quantity, kind,
-                                                   req.price, req.client_order_id)
+                                                   req.price, req.client_order_id, tif=req.tif)
     metrics.submit_latency.observe(time.perf_counter() - t0)
     if created:
         metrics.orders.labels(req.symbol, req.side, req.type).inc()

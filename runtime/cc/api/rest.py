@@ -110,7 +110,8 @@ def order_view(p: Parent, detail: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "order_id": p.order_id, "client_order_id": p.client_order_id or None, "symbol": p.symbol,
         "side": p.side.value, "type": p.type.value, "quantity": str(p.qty),
-        "price": None if p.price is None else str(p.price), "state": p.state.value, "filled": str(p.filled),
+        "price": None if p.price is None else str(p.price), "time_in_force": p.tif.value,
+        "state": p.state.value, "filled": str(p.filled),
         "avg_price": str(sum(f.price * f.qty for f in p.fills) / p.filled) if p.filled else None,
         "reason": p.reason or None, "created_ns": p.created_ns, "updated_ns": p.updated_ns,
     }

@@ -10,9 +10,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
-from ..domain import ParentState
+from ..domain import ParentState, TimeInForce
 from .parsing import parse_decimal, parse_symbol
 
 #: a quantity or price as a request carries it: a decimal string (parsing.py), a Decimal inside
@@ -42,6 +42,20 @@ class OrderRequest(BaseModel):
     client_order_id: str | None = Field(None, pattern=CLIENT_ORDER_ID,
                                         description="idempotency key within the region: the same order again "
                                         "returns it (200), a different order with it is a 409 conflict")
+    time_in_force: Literal["gtc", "fok", "post_only"] = Field(
+        "gtc", description="a limit's: gtc (default), fok (all of it at once at one venue, or nothing), "
+        "post_only (rests without taking, or is refused)")
+    post_only: bool = Field(False, description="the same as time_in_force post_only")
+
+    @model_validator(mode="after")
+    def _one_time_in_force(self) -> OrderRequest:
+        if self.post_only and self.time_in_force == "fok":
+            raise ValueError("post_only and time_in_force fok exclude each other")
+        return self
+
+    @property
+    def tif(self) -> TimeInForce:
+        return TimeInForce.POST_ONLY if self.post_only else TimeInForce(self.time_in_force)
 
     @field_validator("quantity", mode="before")
     @classmethod
@@ -126,6 +140,7 @@ class Order(Doc):
     type: Literal["market", "limit", "twap", "vwap", "iceberg"]
     quantity: str
     price: str | None
+    time_in_force: Literal["gtc", "fok", "post_only"] = "gtc"
     state: ParentState
     filled: str
     avg_price: str | None

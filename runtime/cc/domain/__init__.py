@@ -2,7 +2,7 @@
 nothing of the CC's infrastructure (no protobuf, no store, no event loop)."""
 
 from .clients import ClientRecord, Role, key_digest
-from .orders import Child, Fill, OrderType, Parent, Side
+from .orders import Child, Fill, OrderType, Parent, Side, TimeInForce
 from .states import (
     CHILD_TERMINAL,
     CHILD_TRANSITIONS,
@@ -15,4 +15,4 @@ from .states import (
 
 __all__ = ["CHILD_TERMINAL", "CHILD_TRANSITIONS", "PARENT_TERMINAL", "PARENT_TRANSITIONS", "Child", "ChildState",
            "ClientRecord", "Fill", "IllegalTransition", "OrderType", "Parent", "ParentState", "Role", "Side",
-           "key_digest"]
+           "TimeInForce", "key_digest"]

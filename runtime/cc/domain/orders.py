@@ -35,6 +35,15 @@ class OrderType(enum.StrEnum):
         return self in (OrderType.TWAP, OrderType.VWAP, OrderType.ICEBERG)
 
 
+class TimeInForce(enum.StrEnum):
+    """How long a limit order may work: until cancelled, filled entirely at once or not at all,
+    or only resting (post-only: refused where it would take)."""
+
+    GTC = "gtc"
+    FOK = "fok"
+    POST_ONLY = "post_only"
+
+
 @dataclass
 class Fill:
     fill_id: str
@@ -127,6 +136,11 @@ class Parent:
         """Quantity neither filled nor working at a venue."""
         working = sum((c.qty - c.filled for c in self.children if not c.settled), ZERO)
         return self.qty - self.filled - working
+
+    @property
+    def tif(self) -> TimeInForce:
+        """Kept in the decision, which the ledger stores with the order (GTC when absent)."""
+        return TimeInForce(self.decision.get("time_in_force", TimeInForce.GTC))
 
     @property
     def algo_parent(self) -> str:

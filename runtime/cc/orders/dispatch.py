@@ -12,7 +12,7 @@ import grpc
 from seqmesh.runtime.proto import edge_pb2 as pb
 
 from ..clock import Clock
-from ..domain import Child, ChildState, IllegalTransition, OrderType, Parent, Side
+from ..domain import Child, ChildState, IllegalTransition, OrderType, Parent, Side, TimeInForce
 from ..edges import EdgeLink
 from ..mesh.peers import PeerMesh
 from ..store import LedgerStore
@@ -21,6 +21,7 @@ from .cache import OrderCache
 
 log = logging.getLogger(__name__)
 BOOKING_COMMIT_DELAY_S = 0.002
+_TIF = {TimeInForce.GTC: pb.GTC, TimeInForce.FOK: pb.FOK, TimeInForce.POST_ONLY: pb.POST_ONLY}
 
 
 class Dispatcher:
@@ -74,6 +75,8 @@ class Dispatcher:
                              side=pb.BUY if parent.side is Side.BUY else pb.SELL,
                              type=pb.LIMIT if child.type is OrderType.LIMIT else pb.MARKET,
                              quantity=str(child.qty), price="" if child.price is None else str(child.price))
+        if parent.tif is not TimeInForce.GTC:
+            req.time_in_force = _TIF[parent.tif]
         link = self.edges.get(child.venue)
         try:
             if link is not None:

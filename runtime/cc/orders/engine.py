@@ -15,7 +15,7 @@ from typing import Any
 
 from ..bus import Bus, OrderUpdated
 from ..clock import Clock
-from ..domain import PARENT_TERMINAL, OrderType, Parent, ParentState, Side
+from ..domain import PARENT_TERMINAL, OrderType, Parent, ParentState, Side, TimeInForce
 from ..errors import OrderError
 from ..marketdata import MarketData
 from ..risk import RiskDenied, RiskEngine, kill_switch_flag
@@ -45,6 +45,7 @@ class Prepared:
     candidates: list[VenueCandidate]
     ref: Decimal | None  # the price risk values it at: its limit, else the far side of the book, else the mid
     mid: Decimal | None  # the NBBO mid: the decision's arrival price
+    tif: TimeInForce = TimeInForce.GTC
 
 
 class OrderEngine:
@@ -80,13 +81,13 @@ class OrderEngine:
 
     async def submit(self, client: str, symbol: str, side: Side, qty: Decimal, type: OrderType,
                      price: Decimal | None, client_order_id: str | None,
-                     algo_parent: Parent | None = None) -> tuple[Parent, bool]:
+                     algo_parent: Parent | None = None, tif: TimeInForce = TimeInForce.GTC) -> tuple[Parent, bool]:
         """Returns (order, created); an order already known by its client order id is returned as is."""
         if client_order_id:
             known = await self.cache.by_client_order_id(client, client_order_id)
             if known is not None:
-                return same_order(known, symbol, side, qty, type, price), False
-        order = self.prepare(symbol, side, qty, type, price)
+                return same_order(known, symbol, side, qty, type, price, tif=tif), False
+        order = self.prepare(symbol, side, qty, type, price, tif)
         working = self.working_qty(client, symbol)
         if algo_parent is not None:
             working -= qty * side.sign  # the slice is carved out of its algorithm's remainder: once
@@ -99,6 +100,8 @@ class OrderEngine:
         decision: dict[str, Any] = {"route": route.summary(), "decided_ns": now}
         if algo_parent is not None:
             decision["algo_parent"] = algo_parent.order_id
+        if tif is not TimeInForce.GTC:
+            decision["time_in_force"] = tif.value
         parent = Parent(self.ids.next(), client, client_order_id or "", symbol, side, type, qty, price,
                         ParentState.NEW, now, now, decision=decision)
         children = children_of(parent, route, self.candidates.tick, now)
@@ -117,9 +120,10 @@ class OrderEngine:
         await self.dispatcher.send(parent, children)
         return parent, True
 
-    def prepare(self, symbol: str, side: Side, qty: Decimal, type: OrderType, price: Decimal | None) -> Prepared:
+    def prepare(self, symbol: str, side: Side, qty: Decimal, type: OrderType, price: Decimal | None,
+                tif: TimeInForce = TimeInForce.GTC) -> Prepared:
         """A valid order, the venues it may route to and its reference prices (refusals raised)."""
-        validate(symbol, qty, type, price, self.marketdata.venue_books(symbol))
+        validate(symbol, qty, type, price, self.marketdata.venue_books(symbol), tif)
         candidates = self.candidates(symbol, side)
         if not candidates:
             raise OrderError("NO_LIVE_VENUE", f"no connected venue has a live {symbol} book", 409)
@@ -127,13 +131,13 @@ class OrderEngine:
         far = best_ask if side is Side.BUY else best_bid
         ref = price if price is not None else (far if far is not None else self.marketdata.mid(symbol))
         mid = (best_bid + best_ask) / 2 if best_bid is not None and best_ask is not None else None
-        return Prepared(symbol, side, qty, price, candidates, ref, mid)
+        return Prepared(symbol, side, qty, price, candidates, ref, mid, tif)
 
     def route(self, order: Prepared, must_place: bool = True) -> Route:
         """The router's decision on the books now; `must_place`: refuse one that places nothing."""
-        route = self.router.route(order.side, order.qty, order.candidates, order.price, order.mid)
+        route = self.router.route(order.side, order.qty, order.candidates, order.price, order.mid, order.tif)
         if must_place and not route.allocations:  # never a parent left `new` without children
-            raise untakeable(order.symbol, order.qty, order.price, order.ref, order.candidates)
+            raise untakeable(order.symbol, order.qty, order.price, order.ref, order.candidates, order.tif)
         return route
 
     async def accept(self, parent: Parent) -> None:

@@ -8,19 +8,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from ..domain import OrderType, Parent, Side
+from ..domain import OrderType, Parent, Side, TimeInForce
 from ..errors import OrderError
 
 
 def same_order(known: Parent, symbol: str, side: Side, qty: Decimal, type: OrderType, price: Decimal | None,
-               params: dict[str, Any] | None = None) -> Parent:
+               params: dict[str, Any] | None = None, tif: TimeInForce = TimeInForce.GTC) -> Parent:
     """`known` if the request asks for the order it is; `CLIENT_ORDER_ID_CONFLICT` (409) otherwise.
     An execution algorithm's `params` are compared as given against those it was accepted with
     (its defaults filled in are not a difference)."""
     sent: dict[str, Any] = {"symbol": symbol, "side": side.value, "quantity": qty, "type": type.value,
-                            "price": price}
+                            "price": price, "time_in_force": tif.value}
     have: dict[str, Any] = {"symbol": known.symbol, "side": known.side.value, "quantity": known.qty,
-                            "type": known.type.value, "price": known.price}
+                            "type": known.type.value, "price": known.price, "time_in_force": known.tif.value}
     accepted = known.decision.get("algo", {}).get("params", {})
     for key, value in (params or {}).items():
         sent[f"params.{key}"], have[f"params.{key}"] = value, accepted.get(key)

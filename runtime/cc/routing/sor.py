@@ -13,6 +13,11 @@ leaves the pool and the books at the same marginal cost. Its fee is inside the c
 is a fixed cost per swap, so a pool whose share saves less than its gas is left out (the walk
 is redone without it, as for venue minimums), and its confirmation time counts as latency.
 
+Fill-or-kill cannot be atomic across venues, so a FOK order goes whole to the one book venue
+that can fill all of it within its limit now (the cheapest such), or nowhere. A post-only order
+must rest: it goes whole to a book venue where its limit does not cross the far side (cheapest
+maker fee first), or nowhere. Neither uses pools.
+
 Ranking uses floats (it only orders levels); quantities and costs are exact Decimals.
 """
 
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from ..domain import Side
+from ..domain import Side, TimeInForce
 from .amm import Curve
 
 ZERO = Decimal(0)
@@ -131,8 +136,11 @@ class Router:
         return self.drift_bps_per_ms * ms / BPS
 
     def route(self, side: Side, qty: Decimal, candidates: list[VenueCandidate], limit: Decimal | None = None,
-              arrival_mid: Decimal | None = None) -> Route:
+              arrival_mid: Decimal | None = None, tif: TimeInForce = TimeInForce.GTC) -> Route:
         self._rates = {c.venue: self.latency_rate(c) for c in candidates}  # one Decimal each per decision
+        if tif is not TimeInForce.GTC:
+            assert limit is not None, "fill-or-kill and post-only orders are limits"
+            return self._route_whole(side, qty, candidates, limit, arrival_mid, tif)
         excluded: set[str] = set()
         for _ in range(len(candidates) + 1):
             live = [c for c in candidates if c.venue not in excluded]
@@ -148,6 +156,31 @@ class Router:
             self._rest_remainder(route, [c for c in candidates if c.venue not in excluded], limit)
         self._single_venue(route, qty, candidates, limit)
         route.explanation = [self._explain(c, side, c.venue in excluded) for c in candidates]
+        return route
+
+    def _route_whole(self, side: Side, qty: Decimal, candidates: list[VenueCandidate], limit: Decimal,
+                     arrival_mid: Decimal | None, tif: TimeInForce) -> Route:
+        """A FOK or post-only order, whole at one book venue (see the module's comment), or an
+        empty route (all of it unallocated) when no venue can take it so."""
+        route = Route(side, qty, [], qty, arrival_mid)
+        books = [c for c in candidates if c.curve is None and qty >= c.min_qty and _floor(qty, c.lot) == qty]
+        self._single_venue(route, qty, books, limit)
+        if tif is TimeInForce.FOK:
+            best = route.best_single_venue
+            if best is not None:
+                c = next(c for c in books if c.venue == best)
+                allocations, _ = self._sweep(side, qty, [c], limit)
+                if allocations and self._meets_minimums(allocations[0], [c]):
+                    route.allocations, route.unallocated = allocations, ZERO
+        else:
+            buy = side is Side.BUY
+            resting = [c for c in books if limit * qty >= c.min_notional
+                       and ((top := c.level_at(0)) is None or (top[0] > limit if buy else top[0] < limit))]
+            if resting:
+                c = min(resting, key=lambda c: (c.maker_fee, c.rtt_ms + c.extra_latency_ms, c.venue))
+                route.allocations = [Allocation(c.venue, qty, ZERO, ZERO, ZERO, resting=True, price=limit)]
+                route.unallocated = ZERO
+        route.explanation = [self._explain(c, side, False) for c in candidates]
         return route
 
     def _not_worth_gas(self, side: Side, qty: Decimal, live: list[VenueCandidate], limit: Decimal | None,
