@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 # Tests start child processes (fork, then exec) while gRPC's threads run: its fork handlers have
 # nothing to do there and once aborted a child ("epoll_wait error: Bad file descriptor"). Read by
@@ -14,6 +15,19 @@ import pytest
 
 from seqmesh.testing.mesh import start_sim
 from seqmesh.testing.postgres import PostgresServer
+
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist's `--dist loadgroup`: a module's tests stay on one worker (its module
+    fixtures start once), and every test of the machine's one development node (the `k8s` marker,
+    tests/k8s) runs on the same worker, one after another."""
+    for item in items:
+        path = Path(str(item.fspath)).resolve()
+        rel = path.relative_to(TESTS) if path.is_relative_to(TESTS) else path
+        node = item.get_closest_marker("k8s") is not None or rel.parts[:1] == ("k8s",)
+        item.add_marker(pytest.mark.xdist_group("development-node" if node else str(rel)))
 
 
 @pytest.fixture(scope="session")
