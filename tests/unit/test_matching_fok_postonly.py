@@ -71,3 +71,45 @@ def test_post_only_that_would_cross_expires_okx_style(engine: MatchingEngine) ->
                       post_only_expires=True)
     assert o.status is Status.EXPIRED and o.filled == 0
     assert snapshot(engine) == before
+
+
+# -- amend (OKX's amend-order) ---------------------------------------------------------------------
+
+
+def test_amend_down_keeps_the_place_in_the_queue(engine: MatchingEngine) -> None:
+    first = engine.submit("taker", "BTC/USDT", Side.BUY, OrderType.LIMIT, D("0.4"), D(99_995))
+    second = engine.submit("maker", "BTC/USDT", Side.BUY, OrderType.LIMIT, D("0.4"), D(99_995))
+    locked = engine.accounts.locked("taker", "USDT")
+    engine.amend("taker", "BTC/USDT", first.order_id, qty=D("0.1"))
+    assert engine.accounts.locked("taker", "USDT") == locked - D("0.3") * 99_995
+    assert engine.depth("BTC/USDT")[1][0] == (D(99_995), D("0.5"))
+    hit = engine.submit("maker", "BTC/USDT", Side.SELL, OrderType.MARKET, D("0.1"))
+    assert [f.order_id for f in hit.fills] == [hit.order_id]
+    assert first.status is Status.FILLED and second.filled == 0  # still ahead of the later order
+
+
+def test_amend_price_goes_to_the_back_and_may_trade(engine: MatchingEngine) -> None:
+    first = engine.submit("taker", "BTC/USDT", Side.BUY, OrderType.LIMIT, D("0.2"), D(99_990))
+    engine.amend("taker", "BTC/USDT", first.order_id, price=D(99_980))
+    engine.amend("taker", "BTC/USDT", first.order_id, price=D(99_990))  # back: behind the maker's 0.5
+    hit = engine.submit("maker", "BTC/USDT", Side.SELL, OrderType.MARKET, D("0.5"))
+    assert hit.filled == D("0.5") and first.filled == 0
+    # a new price through the ask trades at once, as a taker
+    engine.amend("taker", "BTC/USDT", first.order_id, price=D(100_000))
+    assert first.status is Status.FILLED and not first.fills[0].is_maker
+    assert engine.accounts.locked("taker", "USDT") == 0
+
+
+def test_amend_refusals_change_nothing(engine: MatchingEngine) -> None:
+    o = engine.submit("taker", "BTC/USDT", Side.BUY, OrderType.LIMIT_MAKER, D("0.2"), D(99_990))
+    before = snapshot(engine)
+    for qty, price, cause in ((D("0.2"), D(100_000), Cause.WOULD_TAKE), (D("0.1234567891"), None, Cause.LOT),
+                              (D("1000"), None, Cause.INSUFFICIENT_BALANCE)):
+        with pytest.raises(Rejected) as err:
+            engine.amend("taker", "BTC/USDT", o.order_id, qty, price)
+        assert err.value.cause is cause
+        assert snapshot(engine) == before
+    engine.cancel("taker", "BTC/USDT", o.order_id)
+    with pytest.raises(Rejected) as err:
+        engine.amend("taker", "BTC/USDT", o.order_id, D("0.1"))
+    assert err.value.cause is Cause.NOT_OPEN

@@ -249,23 +249,30 @@ class MatchingEngine:
         self.orders[order.order_id] = order
         self._any_by_client[(account, cid)] = order.order_id
         self._match(book, order)
-        if order.remaining > 0 and type.has_price and tif is TimeInForce.GTC:
+        self._rest_or_close(book, order)
+        return order
+
+    def _rest_or_close(self, book: SymbolBook, order: Order) -> None:
+        """After matching: a GTC limit's remainder rests (last in its price's queue); anything
+        else that is left expires, and a finished order releases what it still locks."""
+        inst = book.instrument
+        if order.remaining > 0 and order.type.has_price and order.tif is TimeInForce.GTC:
+            assert order.price is not None
             # Price improvement on a buy freed part of the lock: keep only price x remaining.
-            if buy:
-                assert price is not None
-                excess = order.locked - price * order.remaining
+            if order.side is Side.BUY:
+                excess = order.locked - order.price * order.remaining
                 if excess:
-                    self.accounts.unlock(account, inst.quote, excess)
+                    self.accounts.unlock(order.account, inst.quote, excess)
                     order.locked -= excess
-            book.side(side).add(order)
-            self._open_by_client[(account, cid)] = order.order_id
-            self._level_changed(book, side, price)  # type: ignore[arg-type]
+            book.side(order.side).add(order)
+            self._open_by_client[(order.account, order.client_order_id)] = order.order_id
+            self._level_changed(book, order.side, order.price)
         else:
             self._release(order, inst)
+            self._open_by_client.pop((order.account, order.client_order_id), None)
             if order.remaining > 0:
                 order.status = Status.EXPIRED
             self._closed(order)
-        return order
 
     def cancel(self, account: str, symbol: str, order_id: int | None = None,
                client_order_id: str | None = None) -> Order:
@@ -307,6 +314,48 @@ class MatchingEngine:
         order.locked -= freed
         order.update_ms = self.clock_ms()
         self._level_changed(book, order.side, order.price)
+        return order
+
+    def amend(self, account: str, symbol: str, order_id: int, qty: Decimal | None = None,
+              price: Decimal | None = None) -> Order:
+        """Change a resting order's total quantity and/or price. Quantity down at the same price
+        keeps its place in the queue (`reduce`); a new price or more quantity sends it to the back
+        of its (new) price's queue, and a new price that crosses trades at once, as a taker. A
+        post-only order's new price must not cross. Refused (nothing changed) if not open."""
+        order = self.find_order(account, symbol, order_id)
+        inst = self.instruments[symbol]
+        book = self.books[symbol]
+        if not order.status.is_open:
+            raise Rejected(RejectReason.CANCEL_REJECTED, "Order is not open; it cannot be amended.", Cause.NOT_OPEN)
+        assert order.price is not None
+        new_qty = order.qty if qty is None else qty
+        new_price = order.price if price is None else price
+        if new_qty <= order.filled or new_qty % inst.lot != 0:
+            raise Rejected(RejectReason.FILTER_FAILURE, f"new quantity {new_qty} must be above the {order.filled} "
+                           "filled and on the lot", Cause.LOT)
+        if new_price <= 0 or new_price % inst.tick != 0:
+            raise Rejected(RejectReason.FILTER_FAILURE, "Filter failure: PRICE_FILTER", Cause.TICK)
+        if new_price == order.price and new_qty <= order.qty:
+            return self.reduce(account, symbol, order_id, order.qty - new_qty) if new_qty < order.qty else order
+        if order.type is OrderType.LIMIT_MAKER and self._fillable(book, order.side, new_price, new_qty) > 0:
+            raise Rejected(RejectReason.NEW_ORDER_REJECTED, "Order would immediately match and take.",
+                           Cause.WOULD_TAKE)
+        remaining = new_qty - order.filled
+        asset = inst.quote if order.side is Side.BUY else inst.base
+        need = new_price * remaining if order.side is Side.BUY else remaining
+        if need > order.locked and self.accounts.free(account, asset) < need - order.locked:
+            raise Rejected(RejectReason.NEW_ORDER_REJECTED, "Account has insufficient balance for requested action.",
+                           Cause.INSUFFICIENT_BALANCE)
+        book.side(order.side).remove(order)
+        self._level_changed(book, order.side, order.price)
+        if need > order.locked:
+            self.accounts.lock(account, asset, need - order.locked)
+        elif need < order.locked:
+            self.accounts.unlock(account, asset, order.locked - need)
+        order.locked, order.qty, order.price = need, new_qty, new_price
+        order.update_ms = self.clock_ms()
+        self._match(book, order)
+        self._rest_or_close(book, order)
         return order
 
     # -- internals -------------------------------------------------------------------------

@@ -54,6 +54,8 @@ _BY_CAUSE: dict[Cause, tuple[str, str]] = {
     Cause.MIN_QTY: ("51020", "Your order should meet or exceed the minimum order amount."),
     Cause.MIN_NOTIONAL: ("51020", "Your order should meet or exceed the minimum order amount."),
     Cause.TICK: ("51000", "Parameter px error"),
+    Cause.WOULD_TAKE: ("51000", "Parameter newPx error: the post-only order would take liquidity"),
+    Cause.NOT_OPEN: ("51503", "Order modification failed as the order has been filled, canceled or does not exist."),
 }
 CANCEL_FAILED = ("51400", "Order cancellation failed as the order has been filled, canceled or does not exist.")
 _BY_CODE: dict[RejectReason, tuple[str, str]] = {

@@ -23,7 +23,7 @@ from .instruments import Instrument
 from .matching import MatchingEngine
 from .okx_auth import verify
 from .okx_format import OkxError
-from .orders import Fill, Order, OrderType, Rejected, Side, TimeInForce
+from .orders import Cause, Fill, Order, OrderType, Rejected, Side, TimeInForce
 from .ratelimit import EndpointLimiter
 from .rest_base import DialectRest, Handler, plain_decimal
 
@@ -107,6 +107,7 @@ class OkxRest(DialectRest):
             web.post(f"{p}/trade/order", self.place_order),
             web.post(f"{p}/trade/batch-orders", self.place_batch),
             web.post(f"{p}/trade/cancel-order", self.cancel_order),
+            web.post(f"{p}/trade/amend-order", self.amend_order),
             web.get(f"{p}/trade/order", self.get_order),
             web.get(f"{p}/trade/orders-pending", self.orders_pending),
             web.get(f"{p}/trade/fills", self.fills),
@@ -319,6 +320,32 @@ class OkxRest(DialectRest):
             return self._batch_answer([fmt.refused(cid, *fmt.CANCEL_FAILED, now, args.get("ordId") or "")])
         return self._batch_answer([{"clOrdId": order.client_order_id, "ordId": str(order.order_id),
                                     "ts": str(now), "sCode": "0", "sMsg": ""}])
+
+    async def amend_order(self, request: web.Request) -> web.Response:
+        """OKX's amend: `newSz` (the new total size, filled part included) and/or `newPx` of a live
+        order, by `ordId` or `clOrdId`; answered like a cancel (ids and `sCode`, echoing `reqId`)."""
+        account, body = await self._private(request)
+        args = self._object(body)
+        now = self.engine.clock_ms()
+        cid, req_id = args.get("clOrdId") or "", args.get("reqId") or ""
+        try:
+            if args.get("newSz") is None and args.get("newPx") is None:
+                raise OkxError("51000", "Parameter newSz or newPx is required")
+            qty = args.decimal("newSz") if args.get("newSz") is not None else None
+            price = args.decimal("newPx") if args.get("newPx") is not None else None
+            try:
+                order, inst = self._order(account, args)
+            except Rejected as exc:
+                raise Rejected(exc.code, exc.msg, Cause.NOT_OPEN) from None
+            self.engine.amend(account, inst.symbol, order.order_id, qty, price)
+        except OkxError as exc:
+            entry = fmt.refused(cid, exc.code, exc.msg, now, args.get("ordId") or "")
+        except Rejected as exc:
+            entry = fmt.refused(cid, *fmt.order_refusal(exc), now, args.get("ordId") or "")
+        else:
+            entry = {"clOrdId": order.client_order_id, "ordId": str(order.order_id), "ts": str(now), "sCode": "0",
+                     "sMsg": ""}
+        return self._batch_answer([{**entry, "reqId": req_id}])
 
     async def get_order(self, request: web.Request) -> web.Response:
         account, _ = await self._private(request)

@@ -74,6 +74,7 @@ class Cause(enum.StrEnum):
     TICK = "tick"
     MIN_NOTIONAL = "min_notional"
     WOULD_TAKE = "would_take"  # a post-only order that would match on arrival
+    NOT_OPEN = "not_open"  # an amend of an order that is filled, cancelled or unknown
 
 
 class Rejected(Exception):
