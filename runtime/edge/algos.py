@@ -50,7 +50,9 @@ from .journal import OrderRecord
 from .order_state import TERMINAL
 
 log = logging.getLogger(__name__)
-_TYPES = {abi.TYPE_LIMIT: pb.LIMIT, abi.TYPE_MARKET: pb.MARKET, abi.TYPE_IOC: pb.LIMIT}
+_TYPES = {abi.TYPE_LIMIT: pb.LIMIT, abi.TYPE_MARKET: pb.MARKET, abi.TYPE_IOC: pb.LIMIT, abi.TYPE_FOK: pb.LIMIT,
+          abi.TYPE_POST_ONLY: pb.LIMIT}
+_TIFS = {abi.TYPE_IOC: pb.IOC, abi.TYPE_FOK: pb.FOK, abi.TYPE_POST_ONLY: pb.POST_ONLY}  # others GTC
 DEFAULT_MAX_OPEN = 32
 DEFAULT_MAX_RATE = 50
 OUTBOX_SIZE = 10_000
@@ -553,7 +555,7 @@ class AlgoManager:
             client_order_id=cid, symbol=algo.symbol, side=pb.BUY if sign > 0 else pb.SELL,
             type=_TYPES[a.order_type], quantity=sb.qtys.to_str(a.qty_lots),
             price="" if a.order_type == abi.TYPE_MARKET else sb.prices.to_str(a.price_ticks),
-            time_in_force=pb.IOC if a.order_type == abi.TYPE_IOC else pb.GTC)
+            time_in_force=_TIFS.get(a.order_type, pb.GTC))
         algo.working[cid] = Working(a.tag, sign, a.qty_lots, price_ticks if a.order_type != abi.TYPE_MARKET else 0,
                                     a.qty_lots)
         algo.instance.stats.orders += 1

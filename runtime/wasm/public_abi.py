@@ -539,7 +539,8 @@ def decode_actions(region: bytes | memoryview) -> list[PublicAction]:
             ACTION.iter_unpack(region[ACTIONS_HEAD.size:ACTIONS_HEAD.size + count * ACTION.size])]
 
 
-_TYPES = {TYPE_LIMIT: abi.TYPE_LIMIT, TYPE_MARKET: abi.TYPE_MARKET, TYPE_IOC: abi.TYPE_IOC}
+_TYPES = {TYPE_LIMIT: abi.TYPE_LIMIT, TYPE_MARKET: abi.TYPE_MARKET, TYPE_IOC: abi.TYPE_IOC, TYPE_FOK: abi.TYPE_FOK,
+          TYPE_POST_ONLY: abi.TYPE_POST_ONLY}
 
 
 def to_native(a: PublicAction, scales: Scales) -> abi.Action | str:
@@ -550,7 +551,7 @@ def to_native(a: PublicAction, scales: Scales) -> abi.Action | str:
         return {ACTION_AMEND: "amend is not supported on this edge: cancel and place again",
                 ACTION_INTENT: "intents are not supported on this edge"}.get(a.kind, f"unknown action kind {a.kind}")
     if a.order_type not in _TYPES:
-        return f"order type {a.order_type} is not supported on this edge (limit, market and IOC are)"
+        return f"unknown order type {a.order_type} (0 limit, 1 market, 2 IOC, 3 FOK, 4 post-only)"
     if a.side not in (1, -1):
         return f"side {a.side} is neither 1 (buy) nor -1 (sell)"
     lots = scales.lots(a.qty_1e8)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import wasmtime
 from seqmesh.runtime.dex.v2math import get_amount_out
 from seqmesh.runtime.edge.exchange import make_exchange
 from seqmesh.runtime.links.edge_client import EdgeClient
@@ -218,3 +219,40 @@ async def test_on_a_dex_edge_an_algo_reads_its_pool_and_swaps_at_the_pool_math(t
             assert status.fills == 1 and status.orders == 1 and status.position == "-0.5", status
     finally:
         arb.stop()
+
+
+# A public-ABI guest in WAT: at its first book, one post-only buy of 0.0001 at the best ask (it would
+# take, so the venue refuses it); logs "rejected" from on_reject.
+CROSSING_POST_ONLY = """(module
+  (import "env" "host_log_impl" (func $log (param i32 i32 i32)))
+  (memory (export "memory") 18)
+  (global $done (mut i32) (i32.const 0))
+  (data (i32.const 0x30000) "rejected")
+  (func (export "algo_alloc") (param i32) (result i32) (i32.const 0x31000))
+  (func (export "algo_on_book_v3") (param $book i32) (param $state i32) (result i32)
+    (if (i32.or (global.get $done) (i64.eqz (i64.load offset=320 (local.get $book)))) (then (return (i32.const 0))))
+    (global.set $done (i32.const 1))
+    (i32.store (i32.const 0x32000) (i32.const 1))
+    (i64.store (i32.const 0x32008) (i64.const 77))
+    (i64.store (i32.const 0x32010) (i64.load offset=320 (local.get $book)))
+    (i64.store (i32.const 0x32018) (i64.const 10000))
+    (i32.store8 (i32.const 0x32020) (i32.const 1))
+    (i32.store8 (i32.const 0x32022) (i32.const 4))
+    (i32.const 0x32000))
+  (func (export "algo_on_reject") (param i32) (call $log (i32.const 2) (i32.const 0x30000) (i32.const 8))))"""
+
+
+async def test_a_post_only_that_would_take_is_refused_by_the_venue_and_the_guest_hears_of_it(edge: Any) -> None:
+    _, addr, tmp = edge
+    async with EdgeClient(addr, TlsFiles(*cc_tls_paths(tmp))) as client:
+        await client.deploy_algo("pox", bytes(wasmtime.wat2wasm(CROSSING_POST_ONLY)), "BTC/USDT", running=True)
+
+        async def heard() -> bool:
+            return "info: rejected" in await client.algo_logs("pox")
+
+        await until("on_reject after the venue refused the post-only", heard, client)
+        logs = await client.algo_logs("pox")
+        [venue_says] = [line for line in logs if line.startswith("warn: order tag 77 ")]
+        assert "match" in venue_says.lower(), venue_says  # the venue's LIMIT_MAKER refusal, not a limit of ours
+        status = (await client.algos("pox"))[0]
+        assert (status.orders, status.denied, status.fills, status.traps) == (1, 0, 0, 0), status

@@ -175,7 +175,12 @@ def test_fill_reject_message_and_the_actions_of_every_kind(probe: bytes) -> None
     assert native[2] == abi.Action(abi.KIND_PLACE, abi.SIDE_BUY, abi.TYPE_MARKET, 9, 0, 3)
     assert native[3] == abi.Action(abi.KIND_CANCEL, 0, 0, 7, 0, 0)
     assert isinstance(native[4], str) and "amend" in native[4]
-    assert isinstance(native[5], str) and "order type 4" in native[5]
+    assert isinstance(native[5], str) and "quantity 1 " in native[5]  # post_only_buy(10, 1, 1): not a lot
+    post_only = P.PublicAction(10, 99 * 10**9, 2000, 1, P.ACTION_NEW, P.TYPE_POST_ONLY, 0, 0)
+    assert P.to_native(post_only, SCALES) == abi.Action(abi.KIND_PLACE, abi.SIDE_BUY, abi.TYPE_POST_ONLY, 10, 9900, 2)
+    fok = P.PublicAction(11, 99 * 10**9, 1000, -1, P.ACTION_NEW, P.TYPE_FOK, 0, 0)
+    assert P.to_native(fok, SCALES) == abi.Action(abi.KIND_PLACE, abi.SIDE_SELL, abi.TYPE_FOK, 11, 9900, 1)
+    assert "unknown order type 9" in str(P.to_native(fok._replace(order_type=9), SCALES))
 
 
 def test_off_tick_prices_and_sizes_are_refused_with_a_reason() -> None:
