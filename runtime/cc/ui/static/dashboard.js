@@ -45,6 +45,13 @@ function setCell(cell, value) {
   }
 }
 
+/** Insert a row (`data-at`: its time in ns) among rows kept newest first. */
+function newestFirst(body, tr) {
+  const at = BigInt(tr.dataset.at || 0);
+  const later = [...body.rows].find((r) => BigInt(r.dataset.at || 0) < at);
+  body.insertBefore(tr, later || null);
+}
+
 class ApiError extends Error {
   constructor(status, body) {
     super((body && body.error && body.error.message) || `HTTP ${status}`);
@@ -397,11 +404,9 @@ class Dashboard {
 
   // -- orders and fills ---------------------------------------------------------------------------
 
+  /** The latest orders over REST, merged with what the stream said meanwhile (the newer view wins). */
   async loadOrders() {
-    const orders = await this.api("/v1/orders?limit=200");
-    this.orders.clear();
-    $("orders-table").tBodies[0].replaceChildren();
-    for (const o of orders) this.upsertOrder(o);
+    for (const o of await this.api("/v1/orders?limit=200")) this.upsertOrder(o);
   }
 
   async loadFills() {
@@ -413,12 +418,9 @@ class Dashboard {
       after = page.next;
     } while (page.more && ++pages < FILL_HISTORY_PAGES);
     this.fillsComplete = !page.more;
-    this.fillCount.clear();
-    this.fillIds.clear();
-    $("fills-table").tBodies[0].replaceChildren();
     $("fills-note").textContent = this.fillsComplete ? "" : "A long history: the fills since the page opened " +
       "(an order's own are in its detail; all of them: GET /v1/fills).";
-    if (this.fillsComplete) for (const f of fills) this.addFill(f, false);
+    if (this.fillsComplete) for (const f of fills) this.addFill(f, false); // those streamed meanwhile are kept
     for (const tr of $("orders-table").tBodies[0].rows) setCell(tr.querySelector(".fill-count"), this.fillsOf(tr.dataset.order));
   }
 
@@ -429,19 +431,22 @@ class Dashboard {
   }
 
   upsertOrder(o) {
+    const known = this.orders.get(o.order_id);
+    if (known && known.updated_ns > o.updated_ns) return; // a REST read older than what the stream said
     this.orders.set(o.order_id, o);
     const body = $("orders-table").tBodies[0];
     let tr = body.querySelector(`tr[data-order="${CSS.escape(o.order_id)}"]`);
     const cells = [time(o.created_ns), o.order_id, o.symbol, o.side, o.type, o.quantity, o.price, o.state, o.filled,
       o.avg_price, this.fillsOf(o.order_id)];
     if (!tr) {
-      tr = el("tr", { class: "clickable", "data-order": o.order_id, onclick: () => this.showOrder(o.order_id) },
+      tr = el("tr", { class: "clickable", "data-order": o.order_id, "data-at": o.created_ns,
+        onclick: () => this.showOrder(o.order_id) },
         cells.map((c, i) => (i >= 5 && i !== 7 ? num(c) : td(c))));
       tr.children[3].className = o.side;
       tr.children[7].className = "state";
       tr.children[8].classList.add("filled");
       tr.children[10].classList.add("fill-count");
-      body.prepend(tr); // newest first
+      newestFirst(body, tr);
     } else {
       cells.forEach((c, i) => setCell(tr.children[i], c));
     }
@@ -456,11 +461,11 @@ class Dashboard {
       if (tr) setCell(tr.querySelector(".fill-count"), this.fillsOf(f.order_id));
     }
     const body = $("fills-table").tBodies[0];
-    const tr = el("tr", { "data-fill": f.fill_id, "data-order": f.order_id || "" },
+    const tr = el("tr", { "data-fill": f.fill_id, "data-order": f.order_id || "", "data-at": f.booked_ns },
       td(f.fill_id), td(f.order_id || "(algo)"), td(f.venue), td(f.side, f.side), num(f.price), num(f.quantity),
       num(f.fee), td(f.liquidity));
     if (live) tr.classList.add("flash");
-    body.prepend(tr);
+    newestFirst(body, tr);
     while (body.rows.length > MAX_FILLS_SHOWN) body.deleteRow(body.rows.length - 1);
   }
 
