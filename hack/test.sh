@@ -22,13 +22,14 @@ if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
   if [ -n "$ours" ]; then $sudo rm -f "$policy"; fi
   [ -n "$ok" ] || { echo "apt-get install postgresql failed" >&2; exit 1; }
 fi
-# The dashboard's end-to-end test drives Debian's headless chromium through its matching chromedriver.
+# The dashboard's end-to-end test drives Debian's headless chromium through its matching chromedriver
+# (without the desktop's recommends: a font is the one it needs to render text).
 if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
   echo "== installing Debian's chromium and chromium-driver"
   sudo=""; if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver \
-    || { $sudo apt-get update -q && $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver; }
+  $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-liberation \
+    || { $sudo apt-get update -q && $sudo apt-get install -y -q --no-install-recommends chromium chromium-driver fonts-liberation; }
 fi
 echo "== ruff" && .venv/bin/ruff check .
 bash hack/typecheck.sh
