@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import time
+from typing import TYPE_CHECKING
 
 import grpc
 from seqmesh.runtime.links.tls import TlsFiles, server_credentials
@@ -18,8 +19,6 @@ from seqmesh.common.venues import dex_chain, venue_kind
 from .algos import AlgoManager
 from .config import EdgeSettings
 from .credentials import ClientAccounts, WrappingKeyring
-from .dex.stream import DexStream
-from .dex.swap_executor import DexGateway
 from .exchange import make_exchange
 from .feed import BookFeed
 from .gateway import BinanceGateway, InstrumentSpec, Unreachable, VenueGateway
@@ -30,9 +29,13 @@ from .ratelimit import TokenBucket
 from .recorder import Recorder
 from .recording import Header
 from .service import EdgeService
-from .solana.gateway import SolanaGateway
-from .solana.levels import LevelsStream
 from .stream import MarketStream, TappedBinance
+
+if TYPE_CHECKING:
+    from .dex.stream import DexStream
+    from .dex.swap_executor import DexGateway
+    from .solana.gateway import SolanaGateway
+    from .solana.levels import LevelsStream
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +53,20 @@ class EdgeApp:
         connect = functools.partial(make_exchange, settings.ccxt_id, sim_url=settings.sim_url,
                                     dialect=settings.sim_dialect, api_key=key, secret=secret, password=password)
         self.hub = MarketDataHub(settings.venue)
+        # The DEX and Solana parts (web3, solana-py: seconds of imports) are imported by the edges that run them.
+        self.dex: DexGateway | None = None
+        self.own_market: SolanaGateway | DexGateway | None = None  # a venue with its own market data
         if settings.solana is not None:  # the Solana RFQ venue: quotes settled on chain, no ccxt
+            from .solana.gateway import SolanaGateway
+
             self.gateway: VenueGateway = SolanaGateway(settings.solana, self.limiter, settings.state_dir,
                                                        settings.durability)
+            self.own_market = self.gateway
         elif settings.dex is not None:  # a DEX venue: Uniswap V2 pools on an EVM chain, no ccxt
-            self.gateway = DexGateway(settings.venue, settings.dex, self.limiter, self.hub, settings.state_dir,
-                                      settings.durability)
+            from .dex.swap_executor import DexGateway
+
+            self.gateway = self.dex = self.own_market = DexGateway(
+                settings.venue, settings.dex, self.limiter, self.hub, settings.state_dir, settings.durability)
         else:
             self.gateway = gateway(connect(), self.limiter)
             self._ws = connect(pro=True, cls=TappedBinance if self.tapped else None)
@@ -110,8 +121,8 @@ class EdgeApp:
         self.algos = AlgoManager(self.settings.state_dir / "wasm-cache", self.oms, self.feed,
                                  self.settings.region, self.settings.venue)
         self.feed.algo_hook = self.algos.on_book
-        if isinstance(self.gateway, SolanaGateway | DexGateway):  # venues with their own market data
-            self.stream = self.gateway.market_stream(self.feed, list(self.instruments))
+        if self.own_market is not None:
+            self.stream = self.own_market.market_stream(self.feed, list(self.instruments))
         else:
             self.stream = MarketStream(self._ws, self.feed, list(self.instruments), self.tapped)
         self.stream.start()
@@ -119,9 +130,9 @@ class EdgeApp:
             self.recorder = Recorder(self.settings.record, Header(time.time_ns(), self.info()))
             self.recorder.start(self.hub, self.feed.snapshots)
         await self.oms.reconcile()  # whatever happened at the venue while we were away
-        if isinstance(self.gateway, DexGateway):  # a settled swap is booked at once, not at the next poll
-            self.gateway.on_settled = self.oms.reconcile
-            self.algos.dex = self.gateway  # public-SDK algos read its pool and gas state
+        if self.dex is not None:  # a settled swap is booked at once, not at the next poll
+            self.dex.on_settled = self.oms.reconcile
+            self.algos.dex = self.dex  # public-SDK algos read its pool and gas state
         self._tasks.append(asyncio.create_task(self._poll_loop()))
         self.server = grpc.aio.server(options=[("grpc.keepalive_time_ms", 10_000),
                                                ("grpc.http2.max_pings_without_data", 0)])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from seqmesh.common.crds.models import MAX_WASM_BYTES
-
+#: the largest module accepted anywhere (an Algo manifest carries it base64 in a ConfigMap's 1 MiB)
+MAX_WASM_BYTES = 1 << 20
 MAGIC = b"\0asm"
 VERSION_1 = b"\x01\x00\x00\x00"
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
 
 from seqmesh.runtime.dex import v3math
+from seqmesh.runtime.dex.kinds import V3
 from seqmesh.runtime.proto import edge_pb2 as pb
 
-V3_KIND = "uniswap-v3"
+V3_KIND = V3
 _BIG = 2**200  # an amount no pool holds: a swap bounded by a price limit, not by the amount
 
 

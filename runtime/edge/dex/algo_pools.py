@@ -13,10 +13,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+from seqmesh.runtime.dex.kinds import V3
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.wasm import public_abi as P
-
-from .markets import V3
 
 #: The SDK's chain ids (`features::chain_id`) by seqmesh's chain name.
 CHAIN_IDS = {"ethereum": 0, "arbitrum": 1, "base": 2, "optimism": 3, "polygon": 4}

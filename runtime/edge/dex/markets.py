@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from eth_typing import ChecksumAddress
+from seqmesh.runtime.dex.kinds import V2, V3
 from seqmesh.runtime.dex.symbols import pool_symbol, unified_asset
 from web3 import AsyncWeb3
 
@@ -21,7 +22,6 @@ from .chain_client import ChainClient
 
 #: Uniswap V2's fee, in millionths (997/1000 in the pair's math)
 V2_FEE_PPM = 3000
-V2, V3 = "uniswap-v2", "uniswap-v3"  # a pool's kind, as PoolState says it
 
 
 @dataclass(frozen=True, slots=True)

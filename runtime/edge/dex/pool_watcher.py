@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from hexbytes import HexBytes
 from seqmesh.runtime.dex import v3math
+from seqmesh.runtime.dex.kinds import V2, V3
 from seqmesh.runtime.dex.v2math import Reserves
 from seqmesh.runtime.proto import edge_pb2 as pb
 from web3 import AsyncWeb3
@@ -26,7 +27,7 @@ from ..feed import BookFeed
 from ..hub import MarketDataHub
 from . import derived_book, v3_state
 from .chain_client import ChainClient
-from .markets import V3, DexMarket, Pool
+from .markets import DexMarket, Pool
 from .v3_state import V3_BURN_TOPIC, V3_MINT_TOPIC, V3_SWAP_TOPIC
 
 SYNC_TOPIC = HexBytes(ChainClient.topic("Sync(uint112,uint112)"))
@@ -145,7 +146,7 @@ class PoolWatcher:
             return self._v3_state(pool, self.v3[symbol])
         r = self.reserves[symbol]
         return pb.PoolState(
-            symbol=symbol, pool=pool.address, kind="uniswap-v2", base_token=pool.base.address,
+            symbol=symbol, pool=pool.address, kind=V2, base_token=pool.base.address,
             quote_token=pool.quote.address, base_decimals=pool.base.decimals, quote_decimals=pool.quote.decimals,
             fee_ppm=pool.fee_ppm, base_reserve=str(r.base), quote_reserve=str(r.quote), block_number=r.block,
             ts=pb.Timestamps(exchange_ts=r.block_ts_ns, edge_recv_ts=r.recv_ns))

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
-from web3 import Web3
 
 
 class DexSettings(BaseModel):
@@ -36,9 +35,15 @@ class DexSettings(BaseModel):
             raise ValueError("give the market as either a deployment file or a router address (not both)")
         if self.uniswap == "v3" and self.deployment is None:
             raise ValueError("V3 pools are read from a deployment file (`seqmesh chain --v3 --out`), not discovered")
-        if self.router is not None and not Web3.is_address(self.router):
+        if self.router is not None and not _is_address(self.router):
             raise ValueError(f"router must be an address (0x and 40 hex digits), got {self.router!r}")
         key = self.private_key.get_secret_value().removeprefix("0x")
         if len(key) != 64 or any(c not in "0123456789abcdefABCDEF" for c in key):
             raise ValueError("private_key must be 32 bytes of hex")
         return self
+
+
+def _is_address(text: str) -> bool:
+    from eth_utils.address import is_address  # only a DEX edge's settings need it: not every edge's import
+
+    return bool(is_address(text))

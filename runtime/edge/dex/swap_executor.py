@@ -29,6 +29,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from seqmesh.runtime.dex.chains import ChainSpec, chain
+from seqmesh.runtime.dex.kinds import V3
 from seqmesh.runtime.dex.v2math import Reserves
 from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import Nonce, TxParams
@@ -43,7 +44,7 @@ from . import v3_state
 from .chain_client import ChainClient
 from .gas_watcher import GasWatcher
 from .heads import HeadWatcher
-from .markets import V3, DexMarket, Token, discover, from_deployment
+from .markets import DexMarket, Token, discover, from_deployment
 from .nonces import NonceManager
 from .pool_watcher import PoolWatcher
 from .settings import DexSettings

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from seqmesh.runtime.dex import v3math
+from seqmesh.runtime.dex.kinds import V3
 from seqmesh.runtime.dex.v2math import Reserves, get_amount_in, get_amount_out
 
-from .markets import V3, Pool
+from .markets import Pool
 
 
 @dataclass(frozen=True, slots=True)

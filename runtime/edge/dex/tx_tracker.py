@@ -20,13 +20,14 @@ from collections.abc import Callable
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
+from seqmesh.runtime.dex.kinds import V3
 from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import BlockData, TxParams, TxReceipt
 
 from . import v3_state
 from .chain_client import ChainClient
 from .gas_watcher import GasWatcher
-from .markets import V3, DexMarket, Pool
+from .markets import DexMarket, Pool
 from .tx_journal import UNFINISHED, Attempt, Swap, TxJournal
 from .v3_state import V3_SWAP_TOPIC
 

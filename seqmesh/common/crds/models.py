@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from seqmesh.common.venues import VENUE_IDS, venue_kind
+from seqmesh.common.wasmfile import MAX_WASM_BYTES
 
 GROUP = "seqmesh.io"
 VERSION = "v1alpha1"
@@ -25,7 +26,6 @@ CIDR = r"^[0-9A-Fa-f.:]{2,39}/[0-9]{1,3}$"  # an IPv4 or IPv6 network, e.g. 203.
 HOST = r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$"  # a DNS name or an IPv4 address
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$"
 CPU = r"^[0-9]+(\.[0-9]+)?m?$"  # cores, or millicores with m
-MAX_WASM_BYTES = 1 << 20
 VenueId = Literal[VENUE_IDS]  # type: ignore[valid-type]
 
 
