@@ -33,6 +33,8 @@ CREATE INDEX IF NOT EXISTS fills_by_order ON fills (client_order_id);
 CREATE INDEX IF NOT EXISTS orders_by_state ON orders (state);
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- amends sent (or about to be) whose answer is not recorded yet: reconciliation asks the venue
+CREATE TABLE IF NOT EXISTS amends (client_order_id TEXT PRIMARY KEY, qty TEXT NOT NULL, price TEXT NOT NULL);
 """
 
 
@@ -145,7 +147,7 @@ class Journal(SqliteStore):
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
                 " ON CONFLICT(client_order_id) DO UPDATE SET state=excluded.state, updated_ns=excluded.updated_ns,"
                 " venue_order_id=excluded.venue_order_id, filled=excluded.filled, cum_quote=excluded.cum_quote,"
-                " reason=excluded.reason",
+                " reason=excluded.reason, qty=excluded.qty, price=excluded.price",
                 (order.client_order_id, order.symbol, order.side, order.type, order.tif, str(order.qty),
                  "" if order.price is None else str(order.price), order.state, order.created_ns,
                  order.updated_ns, order.venue_order_id, str(order.filled), str(order.cum_quote), order.reason,
@@ -155,6 +157,16 @@ class Journal(SqliteStore):
             seq = cur.lastrowid
         assert seq is not None
         return seq
+
+    def amending(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """Orders with an amend whose outcome is not recorded: id -> (quantity, price) asked for."""
+        return {cid: (Decimal(q), Decimal(p)) for cid, q, p in self.db.execute("SELECT * FROM amends")}
+
+    def begin_amend(self, client_order_id: str, qty: Decimal, price: Decimal) -> None:
+        self.db.execute("INSERT OR REPLACE INTO amends VALUES (?, ?, ?)", (client_order_id, str(qty), str(price)))
+
+    def end_amend(self, client_order_id: str) -> None:
+        self.db.execute("DELETE FROM amends WHERE client_order_id = ?", (client_order_id,))
 
     def set_cursor(self, name: str, value: str) -> None:
         self.db.execute("INSERT INTO cursors (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE"

@@ -81,6 +81,7 @@ class OrderManager:
             client_order_id=order.client_order_id, venue_order_id=order.venue_order_id, symbol=order.symbol,
             side=order.side, state=order.state, filled_qty=str(order.filled),  # type: ignore[arg-type]
             avg_price=str(order.avg_price or ""), reason=order.reason, ts=order.updated_ns,
+            quantity=str(order.qty), price="" if order.price is None else str(order.price),
         )
         if fill is not None:
             event.fill.CopyFrom(fill)
@@ -300,6 +301,72 @@ class OrderManager:
             await self.journal.durable()
             return pb.CancelAck(client_order_id=cid, state=order.state, reason=order.reason)  # type: ignore[arg-type]
 
+    async def amend(self, req: pb.AmendOrder) -> pb.AmendAck:
+        """A resting limit order's new quantity and/or price, at the venue in place. The amend is
+        journalled before it is sent; its outcome, lost in a crash, is the venue's (reconcile)."""
+        cid = req.client_order_id
+        order = self.order(cid)
+        if order is None:
+            return pb.AmendAck(client_order_id=cid, state=pb.ORDER_STATE_UNSPECIFIED, reason="unknown order")
+        async with self._lock(cid):
+            problem, qty, price = self._amend_problem(order, req)
+            if problem is not None:
+                return self._amend_ack(order, problem)
+            if (qty, price) == (order.qty, order.price):
+                return self._amend_ack(order)  # asked again (a CC resending): already so
+            self.journal.begin_group()
+            self.journal.begin_amend(cid, qty, price)
+            await self.journal.durable()  # written ahead: on disk before the venue hears of it
+            side = "buy" if order.side == pb.BUY else "sell"
+            try:
+                vo = await self._gateway(order.account).amend(order.symbol, order.venue_order_id, cid, side, qty,
+                                                              price)
+            except Refused as exc:
+                self.journal.end_amend(cid)
+                return self._amend_ack(order, f"venue refused: {exc}")
+            except Unreachable as exc:  # outcome unknown: reconciliation asks the venue
+                log.warning("amend %s: venue unreachable (%s); will reconcile", cid, exc)
+                return self._amend_ack(order, f"venue unreachable ({exc}); its outcome is reconciled")
+            self.journal.begin_group()
+            with self.journal:
+                self._adopt_terms(order, vo, (qty, price))
+                self._apply_venue_order(order, vo)
+            await self.journal.durable()
+            return self._amend_ack(order)
+
+    def _amend_problem(self, order: OrderRecord, req: pb.AmendOrder) -> tuple[str | None, Decimal, Decimal]:
+        qty, price = order.qty, order.price or Decimal(0)
+        if order.type != pb.LIMIT or order.tif not in (pb.GTC, pb.POST_ONLY, pb.TIME_IN_FORCE_UNSPECIFIED):
+            return "only a resting limit order can be amended", qty, price
+        if order.state not in (pb.ACCEPTED, pb.PARTIALLY_FILLED):
+            return f"order is {st.name(order.state)}: only a resting order can be amended", qty, price
+        try:
+            qty = Decimal(req.quantity) if req.quantity else qty
+            price = Decimal(req.price) if req.price else price
+        except ArithmeticError:
+            return "quantity and price must be decimal strings", qty, price
+        if not (qty.is_finite() and price.is_finite()):
+            return "quantity and price must be finite", qty, price
+        if qty <= order.filled:
+            return f"quantity {qty} must be above the {order.filled} already filled", qty, price
+        problem = self.instruments[order.symbol].check(qty, price)
+        return problem or self._gateway(order.account).amend_refusal(), qty, price
+
+    def _adopt_terms(self, order: OrderRecord, vo: VenueOrder, asked: tuple[Decimal, Decimal] | None) -> None:
+        """The quantity and price the venue holds the order at (what was asked, where its answer
+        does not say), recorded with an event; the journalled amend is then settled."""
+        qty = vo.qty if vo.qty else asked[0] if asked else order.qty
+        price = vo.price if vo.price else asked[1] if asked else order.price
+        self.journal.end_amend(order.client_order_id)
+        if (qty, price) != (order.qty, order.price):
+            order.qty, order.price = qty, price
+            self._emit(order)
+
+    def _amend_ack(self, order: OrderRecord, refusal: str = "") -> pb.AmendAck:
+        return pb.AmendAck(client_order_id=order.client_order_id, state=order.state,  # type: ignore[arg-type]
+                           reason=refusal, amended=not refusal, quantity=str(order.qty),
+                           price="" if order.price is None else str(order.price))
+
     # -- what the venue says ---------------------------------------------------------------
 
     def _adopt(self, order: OrderRecord, vo: VenueOrder) -> None:
@@ -359,6 +426,8 @@ class OrderManager:
                 self._transition(order, pb.CANCELED, "never reached the venue")
             return
         self._adopt(order, vo)  # before its trades: their events name the venue order
+        if order.client_order_id in self.journal.amending():  # an amend whose answer was lost
+            self._adopt_terms(order, vo, None)
         if vo.filled > order.filled:
             for trade in await self._gateway(order.account).trades(order.symbol, None, vo.venue_order_id):
                 self.apply_trade(order, trade)
@@ -409,8 +478,10 @@ class OrderManager:
         # order whose outcome we missed): anything not resting at the venue gets refreshed.
         for symbol in sorted({o.symbol for o in live}):
             resting = {vo.venue_order_id for vo in await gateway.open_orders(symbol)}
+            amending = self.journal.amending()  # an amend whose answer was lost: ask what the venue holds
             for order in [o for o in self.live.values() if o.symbol == symbol and o.account == account]:
-                if order.venue_order_id in resting and order.state in (pb.ACCEPTED, pb.PARTIALLY_FILLED):
+                if order.venue_order_id in resting and order.state in (pb.ACCEPTED, pb.PARTIALLY_FILLED) \
+                        and order.client_order_id not in amending:
                     continue
                 async with self._lock(order.client_order_id):
                     if order.state == pb.PENDING_CANCEL and order.venue_order_id in resting:

@@ -114,6 +114,10 @@ class EdgeService(pbg.EdgeServicer):
         await self._authorise(context)
         return await self.app.oms.cancel(request.client_order_id)
 
+    async def Amend(self, request: pb.AmendOrder, context: Ctx) -> pb.AmendAck:  # type: ignore[type-arg]
+        await self._authorise(context)
+        return await self.app.oms.amend(request)
+
     async def GetOrder(self, request: pb.OrderQuery, context: Ctx) -> pb.OrderStatus:  # type: ignore[type-arg]
         await self._authorise(context)
         status = self.app.oms.status(request.client_order_id)

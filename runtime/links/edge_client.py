@@ -104,6 +104,11 @@ class EdgeClient:
     async def cancel(self, client_order_id: str, timeout: float = 30.0) -> pb.CancelAck:
         return await self._unary(self.stub.Cancel(pb.CancelOrder(client_order_id=client_order_id), timeout=timeout))
 
+    async def amend(self, client_order_id: str, quantity: str = "", price: str = "",
+                    timeout: float = 30.0) -> pb.AmendAck:
+        return await self._unary(self.stub.Amend(pb.AmendOrder(client_order_id=client_order_id, quantity=quantity,
+                                                               price=price), timeout=timeout))
+
     async def order(self, client_order_id: str, timeout: float = 10.0) -> pb.OrderStatus:
         return await self._unary(self.stub.GetOrder(pb.OrderQuery(client_order_id=client_order_id), timeout=timeout))
 

@@ -16,14 +16,13 @@ from typing import Any
 
 import pytest
 from seqmesh.runtime.edge.exchange import make_exchange
-from seqmesh.runtime.links.edge_client import EdgeClient
-from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import edge_pb2 as pb
 
 from seqmesh.client.api import ApiError, CCClient
-from seqmesh.testing.frozen import FROZEN_SIM, frozen_region
-from seqmesh.testing.mesh import Region, cc_tls_paths, start_edge, start_sim
-from seqmesh.testing.processes import Proc, wait_until
+from seqmesh.testing.frozen import frozen_region
+from seqmesh.testing.mesh import Region
+from seqmesh.testing.processes import wait_until
+from seqmesh.testing.single_venue import SingleVenue
 
 FINAL = ("filled", "canceled", "expired", "rejected")
 LOT = Decimal("0.001")
@@ -141,31 +140,9 @@ def test_fok_and_post_only_only_on_a_limit_alone(api: CCClient, body: dict[str, 
 # -- at an edge: the venue's own answer -----------------------------------------------------------
 
 
-class Venue:
-    """A frozen simulator speaking `dialect` and its edge."""
-
-    def __init__(self, tmp: Path, dialect: str) -> None:
-        self.tmp, self.dialect = tmp, dialect
-        self.sim, self.sim_url = start_sim(tmp, dialect, 11, "--dialect", dialect, *FROZEN_SIM)
-        self.edge: Proc | None = None
-        try:
-            self.edge, self.addr = start_edge(tmp, self.sim_url, dialect, "--sim-dialect", dialect)
-        except BaseException:
-            self.sim.stop()
-            raise
-
-    def client(self) -> EdgeClient:
-        return EdgeClient(self.addr, TlsFiles(*cc_tls_paths(self.tmp)))
-
-    def stop(self) -> None:
-        for proc in (self.edge, self.sim):
-            if proc is not None:
-                proc.stop()
-
-
 @pytest.fixture(params=["binance", "okx"])
-async def venue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Venue]:
-    v = await asyncio.to_thread(Venue, tmp_path, request.param)
+async def venue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SingleVenue]:
+    v = await asyncio.to_thread(SingleVenue, tmp_path, request.param)
     yield v
     v.stop()
 
@@ -175,7 +152,7 @@ def post_only(cid: str, side: int, price: Decimal) -> pb.SubmitOrder:
                           price=str(price), time_in_force=pb.POST_ONLY)
 
 
-async def test_post_only_at_the_venue_rests_or_never_trades(venue: Venue) -> None:
+async def test_post_only_at_the_venue_rests_or_never_trades(venue: SingleVenue) -> None:
     public = make_exchange(venue.dialect, sim_url=venue.sim_url, dialect=venue.dialect)
     try:
         book = await public.fetch_order_book(SYMBOL, 5)

@@ -1,0 +1,175 @@
+"""Amending a resting limit order, over real processes.
+
+At an edge on the OKX dialect (ccxt's edit_order -> amend-order): quantity down keeps the order's
+place in the queue, a new price loses it, refusals are clear, and an edge killed -9 while its
+amend is at the venue learns the outcome from the venue. On the Binance dialect amend is refused
+(cancel-replace is not an amend). Through the CC: PATCH /v1/orders/{id}."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from seqmesh.runtime.edge.exchange import make_exchange
+from seqmesh.runtime.proto import edge_pb2 as pb
+
+from seqmesh.testing.single_venue import OTHER_ACCOUNT, SingleVenue
+
+SYMBOL = "BTC/USDT"
+TICK = Decimal("0.01")
+
+
+async def _venue(tmp: Path, dialect: str, *sim_args: str) -> SingleVenue:
+    return await asyncio.to_thread(SingleVenue, tmp, dialect, *sim_args)
+
+
+@pytest.fixture
+async def okx(tmp_path: Path) -> AsyncIterator[SingleVenue]:
+    v = await _venue(tmp_path, "okx")
+    yield v
+    v.stop()
+
+
+@pytest.fixture
+async def taker(okx: SingleVenue) -> AsyncIterator[Any]:
+    """The other side: a second account on the venue, through ccxt."""
+    ex = okx.exchange(OTHER_ACCOUNT)
+    await ex.load_markets()
+    yield ex
+    await ex.close()
+
+
+@pytest.fixture
+async def owner(okx: SingleVenue) -> AsyncIterator[Any]:
+    """The edge's own account, through ccxt: what the venue holds of its orders."""
+    ex = okx.exchange()
+    await ex.load_markets()
+    yield ex
+    await ex.close()
+
+
+def limit(cid: str, side: int, qty: str, price: Decimal) -> pb.SubmitOrder:
+    return pb.SubmitOrder(client_order_id=cid, symbol=SYMBOL, side=side, type=pb.LIMIT, quantity=qty,
+                          price=str(price), time_in_force=pb.GTC)
+
+
+async def inside_bid(ex: Any) -> Decimal:
+    """A buy price above the best bid and below the best ask: our orders alone are the best bid."""
+    book = await ex.fetch_order_book(SYMBOL, 5)
+    bid, ask = Decimal(str(book["bids"][0][0])), Decimal(str(book["asks"][0][0]))
+    assert ask - bid > 3 * TICK, f"the frozen book's spread {bid}..{ask} leaves no room inside"
+    return bid + TICK
+
+
+async def until(what: str, check: Any, timeout: float = 60) -> Any:
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        ok, last = await check()
+        if ok:
+            return last
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"after {timeout}s, not {what}: last seen {last}")
+
+
+async def test_amend_down_keeps_priority_and_a_new_price_loses_it(okx: SingleVenue, taker: Any,
+                                                                  owner: Any) -> None:
+    price = await inside_bid(taker)
+    async with okx.client() as edge:
+        first = await edge.submit(limit("amend-a", pb.BUY, "0.04", price))
+        second = await edge.submit(limit("amend-b", pb.BUY, "0.02", price))
+        assert first.state == second.state == pb.ACCEPTED
+        ack = await edge.amend("amend-a", quantity="0.01")
+        assert ack.amended and Decimal(ack.quantity) == Decimal("0.01") and ack.state == pb.ACCEPTED, ack
+        venue = await owner.fetch_order(first.venue_order_id, SYMBOL)
+        assert Decimal(venue["info"]["sz"]) == Decimal("0.01")
+        # a taker selling 0.01 at our price fills the amended order: it kept its place ahead of the later one
+        await taker.create_order(SYMBOL, "limit", "sell", "0.01", str(price), {"timeInForce": "IOC"})
+        status = await until("amend-a filled", lambda: _state(edge, "amend-a", pb.FILLED))
+        assert Decimal(status.filled_qty) == Decimal("0.01")
+        assert Decimal((await edge.order("amend-b")).filled_qty) == 0
+        # a new price (still inside the spread): the order goes to the back of that price's queue
+        better = price + TICK
+        third = await edge.submit(limit("amend-c", pb.BUY, "0.02", better))
+        assert third.state == pb.ACCEPTED
+        ack = await edge.amend("amend-b", price=str(better))
+        assert ack.amended and Decimal(ack.price) == better, ack
+        assert Decimal((await owner.fetch_order(second.venue_order_id, SYMBOL))["info"]["px"]) == better
+        await taker.create_order(SYMBOL, "limit", "sell", "0.02", str(better), {"timeInForce": "IOC"})
+        await until("amend-c filled", lambda: _state(edge, "amend-c", pb.FILLED))
+        assert Decimal((await edge.order("amend-b")).filled_qty) == 0, "amend-b lost its place to amend-c"
+        # refusals: a filled order, an unknown one, a quantity not above what filled, a bad number
+        for cid, kw, words in (("amend-a", {"quantity": "0.02"}, "FILLED"), ("amend-b", {"quantity": "0"}, "above"),
+                               ("amend-b", {"price": "abc"}, "decimal")):
+            ack = await edge.amend(cid, **kw)
+            assert not ack.amended and words in ack.reason, ack
+        assert (await edge.amend("nope")).state == pb.ORDER_STATE_UNSPECIFIED
+        assert (await edge.cancel("amend-b")).state == pb.CANCELED
+
+
+async def _state(edge: Any, cid: str, state: int) -> tuple[bool, Any]:
+    status = await edge.order(cid)
+    return status.state == state, status
+
+
+async def test_edge_killed_during_an_amend_learns_its_outcome_from_the_venue(tmp_path: Path) -> None:
+    slow = await _venue(tmp_path, "okx", "--latency-ms", "1500")  # an amend is at the venue long enough to crash in
+    try:
+        ex = slow.exchange()
+        try:
+            price = await inside_bid(ex)
+            async with slow.client() as edge:
+                placed = await edge.submit(limit("crash-amend", pb.BUY, "0.05", price))
+                assert placed.state == pb.ACCEPTED
+                pending = asyncio.create_task(edge.amend("crash-amend", quantity="0.02"))
+                journal = slow.tmp / "state" / "okx-orders.sqlite"
+                await until("the amend journalled", lambda: _journalled(journal))
+                await asyncio.sleep(0.3)
+                await asyncio.to_thread(slow.restart_edge)  # kill -9 while the venue is answering
+                pending.cancel()
+            async with slow.client() as edge:
+                status = await until("the venue's quantity adopted",
+                                     lambda: _quantity(edge, "crash-amend", Decimal("0.02")))
+                assert status.state == pb.ACCEPTED and Decimal(status.filled_qty) == 0
+                venue = await ex.fetch_order(placed.venue_order_id, SYMBOL)
+                assert Decimal(venue["info"]["sz"]) == Decimal("0.02")
+                assert (await _journalled(journal))[1] == 0, "the journalled amend is settled"
+                assert (await edge.cancel("crash-amend")).state == pb.CANCELED
+        finally:
+            await ex.close()
+    finally:
+        slow.stop()
+
+
+async def _journalled(journal: Path) -> tuple[bool, int]:
+    with sqlite3.connect(journal) as db:
+        n = db.execute("SELECT COUNT(*) FROM amends").fetchone()[0]
+    return n > 0, n
+
+
+async def _quantity(edge: Any, cid: str, qty: Decimal) -> tuple[bool, Any]:
+    status = await edge.order(cid)
+    return Decimal(status.quantity) == qty, status
+
+
+async def test_binance_refuses_amend(tmp_path: Path) -> None:
+    v = await _venue(tmp_path, "binance")
+    try:
+        public = make_exchange("binance", sim_url=v.sim_url)
+        try:
+            price = await inside_bid(public)
+        finally:
+            await public.close()
+        async with v.client() as edge:
+            assert (await edge.submit(limit("bn-1", pb.BUY, "0.01", price))).state == pb.ACCEPTED
+            ack = await edge.amend("bn-1", quantity="0.005")
+            assert not ack.amended and "cancel-replace" in ack.reason and Decimal(ack.quantity) == Decimal("0.01")
+            assert Decimal((await edge.order("bn-1")).quantity) == Decimal("0.01")
+            assert (await edge.cancel("bn-1")).state == pb.CANCELED
+    finally:
+        v.stop()
