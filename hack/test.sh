@@ -33,6 +33,10 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 echo "== ruff" && .venv/bin/ruff check .
 bash hack/typecheck.sh
-# The slowest tests, for whoever keeps the suite inside its time budget.
-echo "== pytest" && .venv/bin/pytest --durations=25 "$@"
+# Two workers (SEQMESH_TEST_WORKERS; 0 runs in this process): most tests wait on child processes,
+# so two overlap well on two cores. A module stays on one worker, the development node's tests
+# share one (tests/conftest.py). The slowest tests are listed for whoever keeps the time budget.
+workers=${SEQMESH_TEST_WORKERS:-2}
+xdist=(); if [ "$workers" != 0 ]; then xdist=(-n "$workers" --dist loadgroup); fi
+echo "== pytest" && .venv/bin/pytest "${xdist[@]}" --durations=25 "$@"
 echo "== test command took $(( $(date +%s) - start )) s"
