@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,15 @@ import pytest
 from seqmesh.runtime.edge.exchange import make_exchange
 from seqmesh.runtime.proto import edge_pb2 as pb
 
+from seqmesh.client.api import ApiError, CCClient
+from seqmesh.testing.frozen import FROZEN_SIM, client_arg
+from seqmesh.testing.mesh import TEST_VENUES, Region
+from seqmesh.testing.processes import wait_until
 from seqmesh.testing.single_venue import OTHER_ACCOUNT, SingleVenue
 
 SYMBOL = "BTC/USDT"
 TICK = Decimal("0.01")
+DEV_KEY = "seqmesh-dev-key"
 
 
 async def _venue(tmp: Path, dialect: str, *sim_args: str) -> SingleVenue:
@@ -173,3 +178,57 @@ async def test_binance_refuses_amend(tmp_path: Path) -> None:
             assert (await edge.cancel("bn-1")).state == pb.CANCELED
     finally:
         v.stop()
+
+
+# -- through the CC: PATCH /v1/orders/{id} ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def okx_region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
+    """A CC with one venue speaking the OKX dialect, on a frozen market."""
+    r = Region(tmp_path_factory.mktemp("amend-cc"), venues={"okx": TEST_VENUES["okx"]},
+               sim_args=(*FROZEN_SIM, "--dialect", "okx"), edge_args=("--sim-dialect", "okx"),
+               cc_args=("--stale-after", "3600", "--client", client_arg("dev", DEV_KEY)))
+    try:
+        with CCClient(r.api, DEV_KEY) as c:
+            wait_until(lambda: c.edges()[0]["connected"] and len(c.bbo(SYMBOL)) == 1, 60, what="the okx venue live")
+        yield r
+    finally:
+        r.stop()
+
+
+def test_patch_amends_a_resting_limit_order_in_place(okx_region: Region) -> None:
+    with CCClient(okx_region.api, DEV_KEY) as api:
+        (top,) = api.bbo(SYMBOL)
+        bid, ask = Decimal(top["bid"]), Decimal(top["ask"])
+        assert ask - bid > 3 * TICK, top
+        order = api.submit(SYMBOL, "buy", "0.02", "limit", str(bid + TICK), client_order_id="cc-amend-1")
+        oid = order["order_id"]
+        wait_until(lambda: api.order(oid)["children"][0]["state"] == "ACCEPTED", 60, what="the child resting")
+        amended = api.request("PATCH", f"/v1/orders/{oid}", json={"quantity": "0.01"})
+        assert amended["quantity"] == "0.01" and amended["price"] == str(bid + TICK), amended
+        (child,) = amended["children"]
+        assert Decimal(child["quantity"]) == Decimal("0.01") and child["state"] == "ACCEPTED"
+        amended = api.request("PATCH", f"/v1/orders/{oid}", json={"price": str(bid + 2 * TICK)})
+        assert Decimal(amended["price"]) == bid + 2 * TICK
+        assert Decimal(amended["children"][0]["price"]) == bid + 2 * TICK
+        # what the ledger holds is what the CC answered (a restart reads it back)
+        assert api.order(oid)["quantity"] == "0.01" and Decimal(api.order(oid)["price"]) == bid + 2 * TICK
+        # refusals
+        for body, status, code in (({}, 400, "INVALID_REQUEST"), ({"quantity": "-1"}, 400, None),
+                                   ({"quantity": "0.0000001"}, 400, "PRECISION")):
+            with pytest.raises(ApiError) as err:
+                api.request("PATCH", f"/v1/orders/{oid}", json=body)
+            assert err.value.status == status and (code is None or err.value.code == code), err.value.body
+        with pytest.raises(ApiError) as err:
+            api.request("PATCH", "/v1/orders/no-such-order", json={"quantity": "1"})
+        assert err.value.status == 404
+        api.cancel(oid)
+        wait_until(lambda: api.order(oid)["state"] == "canceled", 60, what="the order cancelled")
+        with pytest.raises(ApiError) as err:
+            api.request("PATCH", f"/v1/orders/{oid}", json={"quantity": "0.005"})
+        assert err.value.status == 409 and err.value.code == "NOT_AMENDABLE" and "canceled" in str(err.value)
+        market = api.submit(SYMBOL, "buy", "0.001")
+        with pytest.raises(ApiError) as err:
+            api.request("PATCH", f"/v1/orders/{market['order_id']}", json={"quantity": "0.002"})
+        assert err.value.status == 409 and err.value.code == "NOT_AMENDABLE", err.value.body

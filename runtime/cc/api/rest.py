@@ -23,6 +23,7 @@ from ..pools import PoolView, swap_gas_native
 from ..routing.amm_v3 import V3_KIND, base_is_token0
 from ..ui.routes import dashboard_routes
 from .algos import algo_routes
+from .amend import amend_routes
 from .auth import Caller, Client
 from .clients import client_routes
 from .credentials import credential_routes
@@ -230,6 +231,7 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
         return await order_report(deps, await owned(order_id, client))
 
     app.include_router(tca_routes(deps, owned))
+    app.include_router(amend_routes(deps, owned, order_view))
     app.include_router(preview_routes(deps))
     app.include_router(fill_routes(deps))
     app.include_router(stream_routes(deps, metrics, order_view))

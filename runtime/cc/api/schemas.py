@@ -10,7 +10,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from ..domain import ParentState, TimeInForce
 from .parsing import parse_decimal, parse_symbol
@@ -71,6 +79,24 @@ class OrderRequest(BaseModel):
     @classmethod
     def _symbol(cls, v: object) -> str:
         return parse_symbol(v)
+
+
+class AmendRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"quantity": "0.005"}, {"price": "89950"}]})
+
+    quantity: DecimalText | None = Field(None, description="the new total quantity, filled part included")
+    price: DecimalText | None = Field(None, description="the new limit")
+
+    @field_validator("quantity", "price", mode="before")
+    @classmethod
+    def _decimal(cls, v: object, info: ValidationInfo) -> Decimal | None:
+        return None if v is None else parse_decimal(v, str(info.field_name))
+
+    @model_validator(mode="after")
+    def _something(self) -> AmendRequest:
+        if self.quantity is None and self.price is None:
+            raise ValueError("send a new quantity, a new price or both")
+        return self
 
 
 # -- responses -------------------------------------------------------------------------------

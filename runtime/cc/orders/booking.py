@@ -123,12 +123,30 @@ class Booking:
             child.venue_order_id = ev.venue_order_id or child.venue_order_id
             if ev.reason:
                 child.reason = ev.reason
+            if ev.quantity:
+                self.adopt_terms(parent, child, Decimal(ev.quantity), Decimal(ev.price) if ev.price else None)
         booked = ev.HasField("fill") and self._book_fill(parent, child, venue, ev.fill, late)
         if late and not booked:
             return False
         child.updated_ns = self.clock.now_ns()
         self.ledger.save_child(child, "edge_event")
         self.settle(parent)
+        return True
+
+    def adopt_terms(self, parent: Parent, child: Child, qty: Decimal, price: Decimal | None) -> bool:
+        """The quantity and limit the edge holds the child at (an amend changed them, answered or
+        learnt from its event stream after a crash): the parent's quantity moves by the same
+        amount, and a one-child parent's limit is its child's. False if nothing changed."""
+        if (qty, price) == (child.qty, child.price):
+            return False
+        parent.qty += qty - child.qty
+        child.qty, child.price = qty, price
+        if len(parent.children) == 1:
+            parent.price = price
+        parent.decision.pop("amend", None)  # the amend asked for (if any) is settled
+        parent.updated_ns = child.updated_ns = self.clock.now_ns()
+        self.ledger.save_parent(parent, "amended")
+        self.ledger.save_child(child, "amended")
         return True
 
     def _book_fill(self, parent: Parent, child: Child, venue: str, f: pb.Fill, late: bool) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 
 import grpc
 from seqmesh.runtime.proto import edge_pb2 as pb
@@ -125,6 +126,16 @@ class Dispatcher:
             self.ledger.save_child(child, "refused")
             self.booking.settle(parent)
             self.ledger.commit_soon(BOOKING_COMMIT_DELAY_S)
+
+    async def amend(self, child: Child, qty: Decimal, price: Decimal) -> pb.AmendAck:
+        """Ask the child's edge to amend it; an unreachable edge is an answer too (not amended)."""
+        link = self.edges.get(child.venue)
+        if link is None or not link.connected:
+            return pb.AmendAck(client_order_id=child.child_id, reason=f"{child.venue}'s edge is not connected here")
+        try:
+            return await link.client.amend(child.child_id, str(qty), str(price), timeout=15)
+        except grpc.aio.AioRpcError as exc:
+            return pb.AmendAck(client_order_id=child.child_id, reason=f"{child.venue}'s edge: {exc.code().name}")
 
     async def _cancel_child(self, child: Child) -> None:
         link = self.edges.get(child.venue)

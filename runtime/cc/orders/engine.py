@@ -15,7 +15,7 @@ from typing import Any
 
 from ..bus import Bus, OrderUpdated
 from ..clock import Clock
-from ..domain import PARENT_TERMINAL, OrderType, Parent, ParentState, Side, TimeInForce
+from ..domain import PARENT_TERMINAL, Child, OrderType, Parent, ParentState, Side, TimeInForce
 from ..errors import OrderError
 from ..marketdata import MarketData
 from ..risk import RiskDenied, RiskEngine, kill_switch_flag
@@ -28,7 +28,7 @@ from .cache import OrderCache
 from .dispatch import Dispatcher
 from .idempotency import same_order
 from .ids import OrderIds
-from .routes import children_of
+from .routes import children_of, venue_limit
 from .validate import untakeable, validate
 
 ZERO = Decimal(0)
@@ -180,6 +180,64 @@ class OrderEngine:
         await self.dispatcher.cancel(parent.children)
         self.booking.settle(parent)
         return parent
+
+    async def amend(self, parent: Parent, qty: Decimal | None, price: Decimal | None) -> Parent:
+        """A resting limit order's new total quantity and/or limit, amended in place at its one
+        venue (docs/api.md). The request is written ahead in the order's decision; the edge's
+        answer (or, after a crash, its event stream) settles the order's terms."""
+        child = self._amendable(parent)
+        assert parent.price is not None
+        new_qty = parent.qty if qty is None else qty
+        new_price = parent.price if price is None else price
+        if new_qty <= parent.filled:
+            raise OrderError("NOT_AMENDABLE", f"quantity {new_qty} must be above the {parent.filled} already filled",
+                             409)
+        validate(parent.symbol, new_qty, OrderType.LIMIT, new_price, self.marketdata.venue_books(parent.symbol))
+        if new_qty > parent.qty:  # more at risk: checked like the order's own rest
+            try:
+                self.risk.check(parent.client, parent.symbol, parent.side, new_qty - parent.qty, new_price,
+                                self.working_qty(parent.client, parent.symbol))
+            except RiskDenied as d:
+                raise OrderError(d.code, d.message, 403, limit=d.limit, value=d.value) from None
+        child_qty = child.qty + new_qty - parent.qty
+        child_price = venue_limit(parent, new_price, child.venue, self.candidates.tick)
+        parent.decision["amend"] = {"quantity": str(new_qty), "price": str(new_price)}
+        parent.updated_ns = self.clock.now_ns()
+        self.ledger.save_parent(parent, "amend_requested")
+        await self.ledger.durable()
+        ack = await self.dispatcher.amend(child, child_qty, child_price)
+        if ack.amended:
+            self.booking.adopt_terms(parent, child, Decimal(ack.quantity), Decimal(ack.price))
+            parent.price = new_price  # the client's limit (its child's is on the venue's tick)
+        parent.decision.pop("amend", None)
+        if ack.amended:
+            parent.decision.setdefault("amends", []).append({"quantity": str(new_qty), "price": str(new_price),
+                                                             "at_ns": parent.updated_ns})
+        self.ledger.save_parent(parent, "amended" if ack.amended else "amend_refused")
+        await self.ledger.durable()
+        self.bus.publish(OrderUpdated(parent))
+        if not ack.amended:
+            raise OrderError("AMEND_REFUSED", f"order {parent.order_id} was not amended: {ack.reason}", 409)
+        return parent
+
+    @staticmethod
+    def _amendable(parent: Parent) -> Child:
+        """The one live child a client's resting limit order has; refusals name why not."""
+        def refuse(why: str) -> OrderError:
+            return OrderError("NOT_AMENDABLE", f"order {parent.order_id} cannot be amended: {why}", 409)
+
+        if parent.type.is_algo or parent.algo_parent:
+            raise refuse("an execution algorithm's orders are its own (cancel the algorithm and place it again)")
+        if parent.type is not OrderType.LIMIT or parent.tif is TimeInForce.FOK:
+            raise refuse(f"only a resting limit order can be, not a {parent.tif.value} {parent.type.value} order")
+        if parent.state in PARENT_TERMINAL:
+            raise refuse(f"it is {parent.state.value}")
+        if parent.cancel_requested:
+            raise refuse("it is being cancelled")
+        live = [c for c in parent.children if not c.done]
+        if len(parent.children) != 1 or len(live) != 1:
+            raise refuse(f"it went to {len(parent.children)} venues: cancel it and place a new order")
+        return live[0]
 
     async def set_kill_switch(self, on: bool, client: str | None = None) -> int:
         """Turn a kill switch on (cancelling the working orders it covers) or off; returns orders

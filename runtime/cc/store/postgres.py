@@ -95,12 +95,14 @@ _UPSERT_PARENT = (
     f"INSERT INTO parents ({rows.PARENT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
     " ON CONFLICT (order_id) DO UPDATE SET state=excluded.state, reason=excluded.reason,"
     " cancel_requested=excluded.cancel_requested, reroutes=excluded.reroutes, decision=excluded.decision,"
-    " updated_ns=excluded.updated_ns")
+    " updated_ns=excluded.updated_ns,"
+    " qty=excluded.qty, price=excluded.price")
 _UPSERT_CHILD = (
     f"INSERT INTO children ({rows.CHILD_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
     " ON CONFLICT (child_id) DO UPDATE SET state=excluded.state, venue_order_id=excluded.venue_order_id,"
     " filled=excluded.filled, cum_quote=excluded.cum_quote, reason=excluded.reason, sent=excluded.sent,"
-    " last_seq=excluded.last_seq, updated_ns=excluded.updated_ns")
+    " last_seq=excluded.last_seq, updated_ns=excluded.updated_ns,"
+    " qty=excluded.qty, price=excluded.price")
 _INSERT_FILLS = (
     f"INSERT INTO fills ({rows.FILL_COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::text[],"
     " $4::text[], $5::text[], $6::text[], $7::numeric[], $8::numeric[], $9::numeric[], $10::text[], $11::bool[],"

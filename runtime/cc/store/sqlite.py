@@ -27,12 +27,14 @@ _UPSERT_PARENT = (
     f"INSERT INTO parents ({rows.PARENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT(order_id) DO UPDATE SET state=excluded.state, reason=excluded.reason,"
     " cancel_requested=excluded.cancel_requested, reroutes=excluded.reroutes,"
-    " decision=excluded.decision, updated_ns=excluded.updated_ns")
+    " decision=excluded.decision, updated_ns=excluded.updated_ns,"
+    " qty=excluded.qty, price=excluded.price")
 _UPSERT_CHILD = (
     f"INSERT INTO children ({rows.CHILD_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
     " ON CONFLICT(child_id) DO UPDATE SET state=excluded.state, venue_order_id=excluded.venue_order_id,"
     " filled=excluded.filled, cum_quote=excluded.cum_quote, reason=excluded.reason,"
-    " sent=excluded.sent, last_seq=excluded.last_seq, updated_ns=excluded.updated_ns")
+    " sent=excluded.sent, last_seq=excluded.last_seq, updated_ns=excluded.updated_ns,"
+    " qty=excluded.qty, price=excluded.price")
 _INSERT_FILL = (
     f"INSERT OR IGNORE INTO fills ({rows.FILL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
 
