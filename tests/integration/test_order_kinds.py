@@ -108,6 +108,11 @@ def test_post_only_that_would_not_cross_rests_at_the_cheapest_maker_venue(api: C
     joined = bids["kraken"][1] if bids["kraken"][0] == price else Decimal(0)
     wait_until(lambda: tops(api, "bid")["kraken"] == (price, joined + Decimal("0.01")), 60,
                what=f"kraken's best bid to be {price} x {joined + Decimal('0.01')}")
+    # Binance spot has no amend that keeps the order: refused, the order as it was
+    with pytest.raises(ApiError) as err:
+        api.request("PATCH", f"/v1/orders/{order['order_id']}", json={"quantity": "0.005"})
+    assert err.value.status == 409 and err.value.code == "AMEND_REFUSED" and "cancel-replace" in str(err.value)
+    assert api.order(order["order_id"])["quantity"] == "0.01"
     api.cancel(order["order_id"])
     done = final(api, order["order_id"])
     assert done["state"] == "canceled" and done["fills"] == []
