@@ -8,7 +8,9 @@ amend is at the venue learns the outcome from the venue. On the Binance dialect 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
@@ -232,3 +234,45 @@ def test_patch_amends_a_resting_limit_order_in_place(okx_region: Region) -> None
         with pytest.raises(ApiError) as err:
             api.request("PATCH", f"/v1/orders/{market['order_id']}", json={"quantity": "0.002"})
         assert err.value.status == 409 and err.value.code == "NOT_AMENDABLE", err.value.body
+
+
+def test_cc_killed_during_an_amend_takes_the_order_terms_from_the_edge(tmp_path: Path) -> None:
+    """The CC dies with the amend at a slow venue: the edge finishes it (or learns its outcome from
+    the venue), and the CC started again books the order's new terms from the edge's events."""
+    r = Region(tmp_path, venues={"okx": TEST_VENUES["okx"]},
+               sim_args=(*FROZEN_SIM, "--dialect", "okx", "--latency-ms", "1000"), edge_args=("--sim-dialect", "okx"),
+               cc_args=("--stale-after", "3600", "--client", client_arg("dev", DEV_KEY)))
+    try:
+        with CCClient(r.api, DEV_KEY) as api:
+            wait_until(lambda: api.edges()[0]["connected"] and len(api.bbo(SYMBOL)) == 1, 90, what="the venue live")
+            (top,) = api.bbo(SYMBOL)
+            price = str(Decimal(top["bid"]) + TICK)
+            oid = api.submit(SYMBOL, "buy", "0.03", "limit", price, client_order_id="cc-crash-amend")["order_id"]
+            wait_until(lambda: api.order(oid)["children"][0]["state"] == "ACCEPTED", 60, what="the child resting")
+        ledger = tmp_path / "cc.sqlite"
+        patch = threading.Thread(target=_patch_ignoring_the_crash, args=(r.api, oid, {"quantity": "0.01"}))
+        patch.start()
+        wait_until(lambda: _ledger_has(ledger, "amend_requested", oid), 30, what="the amend written ahead")
+        time.sleep(0.3)  # the edge has it; the venue answers in a second
+        r.cc.kill()
+        patch.join(60)
+        r.restart_cc()
+        with CCClient(r.api, DEV_KEY) as api:
+            wait_until(lambda: api.order(oid)["quantity"] == "0.01", 90,
+                       what=f"the amended quantity booked after the restart (is {api.order(oid)['quantity']})")
+            order = api.order(oid)
+            assert Decimal(order["children"][0]["quantity"]) == Decimal("0.01") and order["state"] == "working"
+            assert order["fills"] == []
+            api.cancel(oid)
+    finally:
+        r.stop()
+
+
+def _patch_ignoring_the_crash(url: str, oid: str, body: dict[str, str]) -> None:
+    with contextlib.suppress(Exception), CCClient(url, DEV_KEY) as api:  # the CC dies under it
+        api.request("PATCH", f"/v1/orders/{oid}", json=body)
+
+
+def _ledger_has(ledger: Path, kind: str, ref: str) -> bool:
+    with sqlite3.connect(ledger) as db:
+        return db.execute("SELECT 1 FROM events WHERE kind = ? AND ref = ?", (kind, ref)).fetchone() is not None
