@@ -74,15 +74,24 @@ class CCClient:
         return body
 
     def submit(self, symbol: str, side: str, quantity: str, type: str = "market", price: str | None = None,
-               client_order_id: str | None = None, params: dict[str, Any] | None = None) -> Any:
+               client_order_id: str | None = None, params: dict[str, Any] | None = None,
+               time_in_force: str = "gtc") -> Any:
+        """`time_in_force`: gtc, fok (all at once at one venue, or refused) or post_only (rests, or refused)."""
         body: dict[str, Any] = {"symbol": symbol, "side": side, "quantity": quantity, "type": type}
         if price is not None:
             body["price"] = price
+        if time_in_force != "gtc":
+            body["time_in_force"] = time_in_force
         if client_order_id:
             body["client_order_id"] = client_order_id
         if params:
             body["params"] = params
         return self.request("POST", "/v1/orders", json=body)
+
+    def amend(self, order_id: str, quantity: str | None = None, price: str | None = None) -> Any:
+        """New quantity and/or limit of a resting one-venue limit order (where its venue amends)."""
+        body = {k: v for k, v in (("quantity", quantity), ("price", price)) if v is not None}
+        return self.request("PATCH", f"/v1/orders/{order_id}", json=body)
 
     def pause(self, order_id: str) -> Any:
         return self.request("POST", f"/v1/orders/{order_id}/pause")

@@ -19,12 +19,22 @@ def _client(args: Any) -> CCClient:
 
 def _buy_sell(args: Any) -> int:
     with _client(args) as c:
+        if args.tif != "gtc" and not args.limit:
+            raise SystemExit(f"--tif {args.tif} needs a --limit price")
         o = c.submit(args.symbol, args.command, args.quantity, "limit" if args.limit else "market", args.limit,
-                     args.client_order_id)
+                     args.client_order_id, time_in_force=args.tif)
         _print_order(o)
         if args.wait and o["state"] not in ("filled", "canceled", "expired", "rejected"):
             o = _wait(c, o["order_id"], args.wait)
             _print_order(o)
+    return 0
+
+
+def _amend(args: Any) -> int:
+    if args.quantity is None and args.price is None:
+        raise SystemExit("give --quantity and/or --price")
+    with _client(args) as c:
+        _print_order(c.amend(args.order_id, args.quantity, args.price))
     return 0
 
 
@@ -193,9 +203,19 @@ def register(subparsers: Any) -> None:
         p.add_argument("symbol")
         p.add_argument("quantity")
         p.add_argument("--limit", metavar="PRICE", help="limit price (default: market)")
+        p.add_argument("--tif", choices=("gtc", "fok", "post_only"), default="gtc",
+                       help="with --limit: fok fills all at once at one venue or is refused; post_only rests or is "
+                       "refused")
         p.add_argument("--client-order-id")
         p.add_argument("--wait", type=float, default=10.0, help="seconds to wait for a final state (0: don't)")
         p.set_defaults(handler=_buy_sell)
+    p = subparsers.add_parser("amend", help="change a resting limit order's quantity and/or price (where its venue "
+                              "amends in place)")
+    _common(p)
+    p.add_argument("order_id")
+    p.add_argument("--quantity")
+    p.add_argument("--price")
+    p.set_defaults(handler=_amend)
     specs: list[tuple[str, str, Any, list[str]]] = [
         ("orders", "list your orders", _orders, []),
         ("order", "show one order with its children and fills", _show, ["order_id"]),

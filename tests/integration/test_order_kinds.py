@@ -9,6 +9,8 @@ behind it): Binance refuses a crossing post-only order (-2010), OKX ends it unfi
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -182,3 +184,27 @@ async def test_post_only_at_the_venue_rests_or_never_trades(venue: SingleVenue) 
         assert ack.state == pb.ACCEPTED and ack.venue_order_id, ack
         assert (await client.order("po-rest")).state == pb.ACCEPTED
         assert (await client.cancel("po-rest")).state == pb.CANCELED
+
+
+def cli(region: Region, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "seqmesh", *args, "--api", region.api, "--key", "seqmesh-dev-key"],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def test_the_cli_places_post_only_and_says_why_an_amend_or_a_crossing_one_is_refused(region: Region,
+                                                                                     api: CCClient) -> None:
+    bid = max(p for p, _ in tops(api, "bid").values())
+    ask = max(p for p, _ in tops(api, "ask").values())
+    placed = cli(region, "buy", SYMBOL, "0.01", "--limit", str(bid), "--tif", "post_only", "--client-order-id",
+                 "cli-po", "--wait", "0")
+    assert placed.returncode == 0, placed.stderr
+    order = next(o for o in api.orders() if o.get("client_order_id") == "cli-po")
+    assert order["time_in_force"] == "post_only" and order["price"] == str(bid), order
+    amended = cli(region, "amend", order["order_id"], "--quantity", "0.005")
+    assert amended.returncode != 0 and "AMEND_REFUSED" in amended.stderr + amended.stdout, amended
+    crossing = cli(region, "buy", SYMBOL, "0.01", "--limit", str(ask), "--tif", "post_only", "--wait", "0")
+    assert crossing.returncode != 0 and "POST_ONLY_WOULD_TAKE" in crossing.stderr + crossing.stdout, crossing
+    no_limit = cli(region, "buy", SYMBOL, "0.01", "--tif", "fok")
+    assert no_limit.returncode != 0 and "needs a --limit" in no_limit.stderr, no_limit
+    api.cancel(order["order_id"])
+    assert final(api, order["order_id"])["state"] == "canceled"
