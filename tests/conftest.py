@@ -19,6 +19,7 @@ from seqmesh.testing.postgres import PostgresServer
 TESTS = Path(__file__).resolve().parent
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Groups for pytest-xdist's `--dist loadgroup`: a module's tests stay on one worker (its module
     fixtures start once), and every test of the machine's one development node (the `k8s` marker,
