@@ -115,15 +115,21 @@ async def _call_edge(eu: EuRegion, client: TlsFiles | None) -> grpc.StatusCode:
 
 async def _link_peer(eu: EuRegion, client: TlsFiles | None, region: str = "na") -> grpc.StatusCode:
     """Open a peer Link to eu's CC as `region` would: hello, then a ping that must be answered."""
+    admitted = asyncio.Event()
+
     async def frames() -> AsyncIterator[ppb.PeerFrame]:
         yield ppb.PeerFrame(hello=ppb.Hello(region=region))
+        await admitted.wait()  # no write while the listener may be refusing the call
         yield ppb.PeerFrame(ping=ppb.Ping(t0=1))
         await asyncio.sleep(30)  # hold the stream open until the pong is read
 
     async with _channel(eu.peer, eu.pki.ca("eu"), client, role_dns_name("eu", "cc")) as channel:
         try:
             async for frame in ppbg.PeerStub(channel).Link(frames(), timeout=30):
-                if frame.HasField("pong"):
+                if frame.HasField("hello"):
+                    assert frame.hello.region == "eu", frame
+                    admitted.set()
+                elif frame.HasField("pong"):
                     return grpc.StatusCode.OK
         except grpc.aio.AioRpcError as exc:
             return exc.code()

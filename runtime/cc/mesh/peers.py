@@ -343,6 +343,9 @@ class PeerService(ppbg.PeerServicer):
                    context: grpc.aio.ServicerContext[ppb.PeerFrame, ppb.PeerFrame]) -> AsyncIterator[ppb.PeerFrame]:
         ident = peer_identity(context)  # type: ignore[arg-type]
         mesh = self.mesh
+        # The dialer's hello is read before any refusal: a call refused while its first write was
+        # in flight ended at the dialer as INTERNAL ("Internal error from Core"), not as the refusal.
+        first = await anext(aiter(requests), None)
         if ident is None or ident.role != "cc" or ident.region not in mesh.peers:
             who = ident.uri if ident else "a client without a seqmesh identity"
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"{who} is not a configured peer CC")
@@ -379,6 +382,10 @@ class PeerService(ppbg.PeerServicer):
 
         async def read() -> None:
             try:
+                if first is not None:
+                    reply = await self._on_frame(region, first, spawn, allocate, events)
+                    if reply is not None:
+                        replies.put_nowait(reply)
                 async for frame in requests:
                     reply = await self._on_frame(region, frame, spawn, allocate, events)
                     if reply is not None:
@@ -389,6 +396,7 @@ class PeerService(ppbg.PeerServicer):
 
         peer = mesh.peers[region]
         peer.connected_in = True
+        yield ppb.PeerFrame(hello=ppb.Hello(region=mesh.region))  # admitted: the dialer may go on
         spawn(book_events())
         reader = asyncio.get_running_loop().create_task(read())
         try:
