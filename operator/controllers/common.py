@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import kopf
+from kubernetes.dynamic.exceptions import NotFoundError
 from pydantic import ValidationError
 
 from seqmesh.common.certs import Identity
@@ -126,9 +127,16 @@ def sync_region(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def sync_region_named(namespace: str, region: str) -> None:
+    """Level the named region if it is still there. One being deleted (its release uninstalled with
+    its edges and PeerLinks) has nothing to level: a delete handler that failed on it was retried a
+    minute later, and held the deletion that long."""
     body = find_region(namespace, region)
-    if body is not None:
+    if body is None or body["metadata"].get("deletionTimestamp"):
+        return
+    try:
         sync_region(body)
+    except NotFoundError:  # deleted between the read and the writes
+        return
 
 
 def level_based(plural: str, kind: str, sync: Callable[[dict[str, Any]], object]) -> None:

@@ -13,7 +13,7 @@ from seqmesh.common.crds.models import GROUP, VERSION, EdgeSpec, RegionSpec
 from .. import certs, conditions, kube, status, workload
 from ..builders import edge as edge_builder
 from ..builders import names, netpol
-from .common import apply_all, find_region, level_based, sync_region
+from .common import apply_all, find_region, level_based, sync_region, sync_region_named
 
 
 def sync_edge(body: dict[str, Any]) -> None:
@@ -64,6 +64,4 @@ level_based("edges", "Edge", sync_edge)
 @kopf.on.delete(GROUP, VERSION, "edges", id="edge-delete", optional=True)
 def removed(body: kopf.Body, **_: Any) -> None:
     """The region's CC configuration stops listing it (its own children go by garbage collection)."""
-    region_body = find_region(body["metadata"]["namespace"], body["spec"]["region"])
-    if region_body is not None:
-        sync_region(region_body)
+    sync_region_named(body["metadata"]["namespace"], body["spec"]["region"])

@@ -316,6 +316,6 @@ def test_upgrade_rolls_the_cc_and_uninstall_keeps_the_claims(operator: ControlPl
     assert all(obj(cp, "pvc", c, namespace) is not None for c in claims)
     cp.helm("uninstall", "seqmesh", "-n", namespace)
     wait_until(lambda: obj(cp, "statefulset", "seqmesh-ap-cc", namespace) is None
-               and obj(cp, "region", "ap", namespace) is None, 60, interval=0.5,
+               and obj(cp, "region", "ap", namespace) is None, 180, interval=0.5,
                what="the region and its StatefulSet gone with the release")
     assert all(obj(cp, "pvc", c, namespace) is not None for c in claims), "a claim went with the release"
