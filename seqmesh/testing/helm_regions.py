@@ -35,6 +35,7 @@ class Venue:
     region: str
     symbols: tuple[str, ...]
     seed: int
+    accounts: tuple[tuple[str, str], ...] = ()  # (key, secret) of the venue's other accounts, besides the demo's
 
 
 def ns(region: str) -> str:
@@ -45,7 +46,8 @@ def sim_objects(v: Venue) -> list[dict[str, Any]]:
     labels = {"app": f"sim-{v.name}"}
     container = {"name": "sim", "image": SEQMESH_IMAGE, "imagePullPolicy": "Never",
                  "args": ["sim", "--venue", v.name, "--host", "0.0.0.0", "--port", str(SIM_PORT),
-                          "--seed", str(v.seed), "--symbols", ",".join(v.symbols)],
+                          "--seed", str(v.seed), "--symbols", ",".join(v.symbols),
+                          *(a for key, secret in v.accounts for a in ("--api-key", f"{key}:{secret}"))],
                  "ports": [{"containerPort": SIM_PORT}],
                  "readinessProbe": {"tcpSocket": {"port": SIM_PORT}, "periodSeconds": 1},
                  "securityContext": {"runAsNonRoot": True, "runAsUser": 10001}}

@@ -34,7 +34,11 @@ from seqmesh.testing.processes import wait_until
 
 # The fixture may wait for the machine's one node (another run holding it) and build the image.
 pytestmark = [pytest.mark.k8s, pytest.mark.timeout(1800)]
-VENUES = [Venue("coinbase", "na", ("ETH/USDT", "SOL/USDT"), 11), Venue("kraken", "eu", ("BTC/USDT",), 12),
+# Alice's own account at coinbase: its secret is the exchange's (in the venue pod's arguments, the
+# exchange's namespace), and seqmesh must never write it anywhere.
+ALICE_VENUE_KEY, ALICE_VENUE_SECRET = "alice-at-coinbase", "e2e-alice-venue-secret-7f3a91c4d2b8e605"
+VENUES = [Venue("coinbase", "na", ("ETH/USDT", "SOL/USDT"), 11, ((ALICE_VENUE_KEY, ALICE_VENUE_SECRET),)),
+          Venue("kraken", "eu", ("BTC/USDT",), 12),
           Venue("binance", "ap", ("ETH/USDT",), 13)]
 FINAL = ("filled", "canceled", "rejected", "expired")
 CRASH_FINALS: list[dict[str, Any]] = []  # the flood's orders after the CC pod's deletion
@@ -291,3 +295,42 @@ def test_helm_upgrade_rolls_the_cc_without_losing_an_order(mesh: HelmRegions) ->
         wait_until(lambda: live_venues(c) >= {"coinbase", "binance"}, 120, interval=0.5, what="the ETH venues back")
         c.cancel(resting["order_id"])
         assert wait_final(c, resting["order_id"])["state"] == "canceled"
+
+
+# What seqmesh's objects are made of, in each region's namespace (the chart's, the operator's, ours).
+SCANNED_KINDS = ("secrets,configmaps,pods,deployments,statefulsets,services,persistentvolumeclaims,events,"
+                 "networkpolicies,regions.seqmesh.io,edges.seqmesh.io,algos.seqmesh.io,peerlinks.seqmesh.io")
+
+
+def test_a_clients_venue_secret_is_in_no_kubernetes_object_and_no_pod_log(mesh: HelmRegions) -> None:
+    """Last in the module: alice trades on her own coinbase account from here on."""
+    with mesh.client("na") as c:
+        cred = c.request("POST", "/v1/credentials", json={"venue": "coinbase", "key": ALICE_VENUE_KEY,
+                                                          "secret": ALICE_VENUE_SECRET})
+        assert cred["venue"] == "coinbase" and "secret" not in cred, cred
+        order = wait_final(c, c.submit("ETH/USDT", "buy", "0.01", client_order_id="e2e-own-account-1")["order_id"])
+        assert order["state"] == "filled", order
+        listed = c.request("GET", "/v1/credentials")
+        assert [x["credential_id"] for x in listed] == [cred["credential_id"]]
+        seen = json.dumps([cred, order, listed])
+        c.request("DELETE", f"/v1/credentials/{cred['credential_id']}")  # (the module's last test)
+    assert ALICE_VENUE_SECRET not in seen
+    found = []
+    for region in mesh.regions:
+        namespace = ns(region)
+        objects = mesh.cp.kubectl("get", SCANNED_KINDS, "-n", namespace, "-o", "yaml", timeout=120).stdout
+        assert "kind: Pod" in objects and "kind: Secret" in objects, objects[:2000]  # the scan saw them
+        # Secrets' data is base64: decode every value before looking
+        for item in yaml.safe_load(objects)["items"]:
+            text = yaml.safe_dump(item)
+            for value in (item.get("data") or {}).values():
+                text += base64.b64decode(value).decode(errors="replace")
+            if ALICE_VENUE_SECRET in text:
+                found.append(f"{namespace}/{item['kind']}/{item['metadata']['name']}")
+        for pod in yaml.safe_load(mesh.cp.kubectl("get", "pods", "-n", namespace, "-o", "yaml").stdout)["items"]:
+            for container in pod["spec"]["containers"]:
+                logs = mesh.cp.kubectl("logs", pod["metadata"]["name"], "-c", container["name"], "-n", namespace,
+                                       check=False, timeout=60).stdout
+                if ALICE_VENUE_SECRET in logs:
+                    found.append(f"{namespace}/{pod['metadata']['name']}/{container['name']} log")
+    assert not found, f"alice's venue secret written in: {found}"
