@@ -6,8 +6,8 @@ Time is the recording's: an item happens at its edge receive time. Everything el
 arrival, a fill report, a timer) is queued at the time it is due and runs before the first
 recorded item that is later, ties in the order they were queued. A seed draws the latency's
 jitter; nothing else is random, so the same recording, module, parameters and seed give the
-same fills. `now_ns` inside the guest is still the host's wall clock (the host has no clock to
-substitute yet): an algo that decides on it is not reproducible.
+same fills. `now_ns` inside the guest answers the replayed time, so an algo that decides on the
+clock replays the same way too.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class Backtest:
         compiled = Runtime(None).compile(wasm)
         inst = (Decimal(spec.tick), Decimal(spec.lot), Decimal(spec.min_qty or "0"), Decimal(spec.min_notional or "0"))
         self.instance = Instance(compiled, "backtest", set_timer=self._set_timer, fuel=settings.fuel,
-                                 instrument=abi.encode_instrument(*inst))
+                                 instrument=abi.encode_instrument(*inst), clock_ns=lambda: self.now)
         self.venue = header.info.venue
         #: a public-SDK module: its side of the calls, and the position as it has been told (AlgoState)
         self.guest: PublicGuest | None = None

@@ -115,8 +115,10 @@ class Instance:
     def __init__(self, compiled: Compiled, name: str,
                  send: Callable[[str, bytes], int] | None = None,
                  set_timer: Callable[[int, int], None] | None = None, fuel: int = DEFAULT_FUEL,
-                 memory_limit: int = DEFAULT_MEMORY, instrument: bytes = bytes(abi.INSTRUMENT.size)) -> None:
+                 memory_limit: int = DEFAULT_MEMORY, instrument: bytes = bytes(abi.INSTRUMENT.size),
+                 clock_ns: Callable[[], int] = time.time_ns) -> None:
         self.name = name
+        self._clock_ns = clock_ns  # what `now_ns` answers: the wall clock, or a backtest's replayed time
         self.fuel = fuel
         self.stats = Stats()
         self.stopped: str | None = None  # the reason, once stopped
@@ -237,7 +239,7 @@ class Instance:
         self.stats.log(f"{_LEVELS.get(level, level)}: {text}")
 
     def _now(self, slots: Slots) -> None:
-        slots[0].i64 = time.time_ns()
+        slots[0].i64 = self._clock_ns()
 
     def _send_msg(self, slots: Slots) -> None:
         label_ptr, label_len, ptr, length = slots[0].i32, slots[1].i32, slots[2].i32, slots[3].i32

@@ -160,3 +160,21 @@ def test_a_public_sdk_algo_runs_unchanged(tmp_path: Path) -> None:
     assert [(f.fill.price, f.fill.qty, f.fill.is_maker, f.fill.time_ms) for f, _, _ in r.fills] == [
         (Decimal("99.99"), Decimal("0.001"), True, (T0 + 20 * MS) // MS)]  # not at 10 ms: 3 - 2 still ahead
     assert r.stopped is None and any("fill 1 100000 @ 99990000000" in line for line in r.logs), r.logs
+
+
+def test_the_guests_clock_is_the_replayed_time(tmp_path: Path) -> None:
+    """`now_ns` answers the recording's time, so an algo that decides on the clock replays the same."""
+    clock = bytes(wasmtime.wat2wasm("""(module
+      (import "seqmesh" "now_ns" (func $now (result i64)))
+      (memory (export "memory") 1)
+      (func (export "seqmesh_abi_version") (result i32) (i32.const 1))
+      (func (export "book_ptr") (result i32) (i32.const 1024))
+      (func (export "actions_ptr") (result i32) (i32.const 2048))
+      (func (export "on_book") (param i32) (result i32)
+        (i64.store (i32.const 5000) (call $now)) (i32.const 0)))"""))
+    last = delta(250, bids=[lv("100.00", "6")])
+    seen = set()
+    for i in range(2):
+        (tmp_path / str(i)).mkdir()
+        seen.add(int.from_bytes(run(tmp_path / str(i), [BOOK, last], clock).instance.read(5000, 8), "little"))
+    assert seen == {T0 + 250 * MS}, seen
