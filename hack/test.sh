@@ -33,10 +33,10 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 echo "== ruff" && .venv/bin/ruff check .
 bash hack/typecheck.sh
-# Two workers (SEQMESH_TEST_WORKERS; 0 runs in this process): most tests wait on child processes,
-# so two overlap well on two cores. A module stays on one worker, the development node's tests
-# share one (tests/conftest.py). The slowest tests are listed for whoever keeps the time budget.
-workers=${SEQMESH_TEST_WORKERS:-2}
+# SEQMESH_TEST_WORKERS=N runs N xdist workers (default 0: this process). Not the default yet:
+# xdist still split modules and the development node's tests across workers here, although
+# tests/conftest.py groups them. The slowest tests are listed for whoever keeps the time budget.
+workers=${SEQMESH_TEST_WORKERS:-0}
 xdist=(); if [ "$workers" != 0 ]; then xdist=(-n "$workers" --dist loadgroup); fi
 echo "== pytest" && .venv/bin/pytest "${xdist[@]}" --durations=25 "$@"
 echo "== test command took $(( $(date +%s) - start )) s"

@@ -244,7 +244,8 @@ def test_cc_killed_during_an_amend_takes_the_order_terms_from_the_edge(tmp_path:
                cc_args=("--stale-after", "3600", "--client", client_arg("dev", DEV_KEY)))
     try:
         with CCClient(r.api, DEV_KEY) as api:
-            wait_until(lambda: api.edges()[0]["connected"] and len(api.bbo(SYMBOL)) == 1, 90, what="the venue live")
+            wait_until(lambda: api.edges()[0]["connected"] and len(api.bbo(SYMBOL)) == 1
+                       and api.bbo(SYMBOL)[0]["bid"] is not None, 90, what="the venue live with a bid")
             (top,) = api.bbo(SYMBOL)
             price = str(Decimal(top["bid"]) + TICK)
             oid = api.submit(SYMBOL, "buy", "0.03", "limit", price, client_order_id="cc-crash-amend")["order_id"]

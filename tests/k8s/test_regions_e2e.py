@@ -323,8 +323,9 @@ def test_a_clients_venue_secret_is_in_no_kubernetes_object_and_no_pod_log(mesh: 
         # Secrets' data is base64: decode every value before looking
         for item in yaml.safe_load(objects)["items"]:
             text = yaml.safe_dump(item)
-            for value in (item.get("data") or {}).values():
-                text += base64.b64decode(value).decode(errors="replace")
+            if item["kind"] == "Secret":
+                for value in (item.get("data") or {}).values():
+                    text += base64.b64decode(value).decode(errors="replace")
             if ALICE_VENUE_SECRET in text:
                 found.append(f"{namespace}/{item['kind']}/{item['metadata']['name']}")
         for pod in yaml.safe_load(mesh.cp.kubectl("get", "pods", "-n", namespace, "-o", "yaml").stdout)["items"]:

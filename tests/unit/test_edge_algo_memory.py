@@ -78,7 +78,8 @@ async def test_final_orders_are_remembered_only_within_the_order_managers_window
     mine = {o.client_order_id for o in edge.oms.by_venue_id.values()}
     assert set(edge.oms.recent._items) == mine
     assert set(edge.algos.finished._items) == mine
-    assert not edge.oms._locks  # an order's lock lives only while a command on it runs
+    # an order's lock lives only while a command on it runs (one may still be finishing)
+    await until(lambda: not edge.oms._locks)
 
     # A late trade report of a cancelled order (the venue's trade feed lagging its order report),
     # booked as the trade poll books one: the instance hears of it with the order's tag.
