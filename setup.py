@@ -17,7 +17,7 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 ROOTS = {"seqmesh": "seqmesh", "seqmesh.runtime": "runtime", "seqmesh.operator": "operator"}
-PROTO_DIR = Path(__file__).resolve().parent / "runtime" / "proto"
+PROTO_BUILDER = Path(__file__).resolve().parent / "hack" / "protos.py"
 
 
 def packages() -> list[str]:
@@ -30,7 +30,7 @@ def packages() -> list[str]:
 
 def proto_builder():
     # By path: `seqmesh.runtime` is not importable while the package is being built.
-    spec = importlib.util.spec_from_file_location("seqmesh_proto_build", PROTO_DIR / "build.py")
+    spec = importlib.util.spec_from_file_location("seqmesh_proto_build", PROTO_BUILDER)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

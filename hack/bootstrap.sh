@@ -13,4 +13,4 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   touch "$stamp"
 fi
 # Protobuf stubs are generated, never committed.
-.venv/bin/python -m seqmesh.runtime.proto.build
+.venv/bin/python hack/protos.py

@@ -72,7 +72,7 @@ print(digest.hexdigest()[:20])
 PY
 }
 # What goes into the wheel: the Dockerfile's COPY lines.
-sources=(pyproject.toml setup.py README.md seqmesh runtime operator)
+sources=(pyproject.toml setup.py README.md hack/protos.py seqmesh runtime operator)
 base_key=$(echo "$SUITE $MIRROR $PACKAGES" | sha256sum | cut -c1-12)
 # Layer 1 depends on the declared dependencies only (not on the rest of pyproject.toml) and on how it
 # is made: bump DEPS_RECIPE when the steps of layer 1 below change.
