@@ -95,9 +95,10 @@ def _clients_from_dir(directory: str) -> list[Any]:
         if path.is_file() and not path.name.startswith("."):
             key = path.read_text().strip()
             if key:
-                name, admin = path.name.removesuffix(".admin"), path.name.endswith(".admin")
+                name, dot, suffix = path.name.partition(".")
+                role = suffix if dot and suffix in ("admin", "monitor") else "trader"
                 digest = key.removeprefix("sha256:") if key.startswith("sha256:") else key_digest(key)
-                seeds.append(ClientSeed(id=name, role="admin" if admin else "trader", key_sha256=digest))
+                seeds.append(ClientSeed(id=name if role != "trader" else path.name, role=role, key_sha256=digest))
     return seeds
 
 

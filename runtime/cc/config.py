@@ -36,7 +36,7 @@ class ClientSeed(BaseModel):
     """A client the settings name: its id, role and the SHA-256 (hex) of its key, never the key."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
-    role: Literal["trader", "admin"] = "trader"
+    role: Literal["trader", "admin", "monitor"] = "trader"
     key_sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
     requests_per_s: float | None = Field(None, gt=0)
 
@@ -91,6 +91,7 @@ class CCSettings(BaseModel):
     request_burst_s: float = Field(2.0, gt=0, description="a client may send this many seconds' worth of "
                                    "requests at once (at least one)")
     max_body_bytes: int = Field(65_536, ge=1024, description="largest request body (a WASM upload: 1 MiB)")
+    streams_per_client: int = Field(8, ge=1, description="open /v1/stream connections a client may hold")
     #: Keys must come from SEQMESH_API_KEYS_DIR (the operator always sets this): without them the
     #: CC refuses to start instead of accepting the well-known development key.
     require_api_keys: bool = False

@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
     sub = p.add_subparsers(dest="client_command", metavar="ACTION", required=True)
     add = sub.add_parser("add", help="a new client; prints its key once")
     add.add_argument("client_id")
-    add.add_argument("--role", choices=["trader", "admin"], default="trader")
+    add.add_argument("--role", choices=["trader", "admin", "monitor"], default="trader")
     add.add_argument("--requests-per-s", type=float, help="its API request rate (default: the region's)")
     add.set_defaults(handler=_add)
     specs: list[tuple[str, str, Callable[[Any], int]]] = [

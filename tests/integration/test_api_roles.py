@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from seqmesh.client.api import ApiError, CCClient
+from seqmesh.client.stream import StreamClient
 from seqmesh.testing.guests import pinger
 from seqmesh.testing.mesh import TEST_VENUES, Region
 from seqmesh.testing.processes import wait_until
@@ -21,7 +22,9 @@ PINGER = pinger(200)
 SHARED = {"/v1/bbo", "/v1/nbbo/{symbol}", "/v1/book/{symbol}", "/v1/pools", "/v1/trades", "/v1/edges",
           "/v1/peers", "/v1/pairs", "/v1/clients/me", "/v1/quotes/{symbol}", "/v1/orders/preview"}
 #: answered without a key
-PUBLIC = {"/healthz", "/metrics"}
+PUBLIC = {"/healthz"}
+#: the region's own figures (every venue, peer and algo): a monitor's or an admin's key, nobody else's
+MONITORED = {"/metrics"}
 #: their cross-client cases live with their own tests (a credential needs a venue account of the client's)
 ELSEWHERE = {"/v1/credentials", "/v1/credentials/{credential_id}"}
 
@@ -177,7 +180,7 @@ def test_a_trader_sees_and_changes_only_its_own(region: Region, keys: dict[str, 
         bob.cancel(again["order_id"])
         alice.delete_algo("alice-pinger")
     spec = httpx.get(f"{region.api}/openapi.json").json()
-    unchecked = set(spec["paths"]) - covered - SHARED - PUBLIC - ELSEWHERE
+    unchecked = set(spec["paths"]) - covered - SHARED - PUBLIC - MONITORED - ELSEWHERE
     assert not unchecked, f"endpoints with no cross-client case here: {sorted(unchecked)}"
 
 
@@ -245,6 +248,48 @@ def test_a_client_beyond_its_request_rate_is_answered_429(region: Region) -> Non
         assert 1 <= int(resp.headers["retry-after"]) <= 10
         with CCClient(region.api) as dev:  # one client's limit is not another's
             assert dev.whoami()["client_id"] == "dev"
+
+
+def test_metrics_need_a_monitor_or_admin_key_and_a_monitor_reads_nothing_else(region: Region,
+                                                                              keys: dict[str, str]) -> None:
+    with CCClient(region.api) as dev:
+        prom = dev.create_client("prom", "monitor")
+    assert httpx.get(f"{region.api}/metrics").status_code == 401
+    with client(region, keys["alice"]) as alice, client(region, prom["key"]) as monitor, \
+            client(region, keys["root"]) as root:
+        code, body = status(alice, "GET", "/metrics")
+        assert (code, body["error"]["code"]) == (403, "FORBIDDEN") and "monitor" in body["error"]["message"]
+        for c in (monitor, root):
+            resp = c.http.get("/metrics")
+            assert resp.status_code == 200 and "seqmesh_cc_edge_connected" in resp.text, resp.text[:200]
+        for method, path in (("GET", "/v1/orders"), ("GET", "/v1/bbo"), ("GET", "/v1/clients/me"),
+                             ("POST", "/v1/orders")):
+            code, body = status(monitor, method, path, json={})
+            assert (code, body["error"]["code"]) == (403, "FORBIDDEN"), (method, path, body)
+    with pytest.raises(ConnectionError, match="FORBIDDEN"):  # nor the stream
+        StreamClient(region.api, prom["key"])
+
+
+def test_stream_messages_count_against_the_clients_request_rate(region: Region) -> None:
+    with CCClient(region.api) as dev:
+        slow = dev.create_client("slow-stream", requests_per_s=0.05)  # one, then one per 20 s
+        many = dev.create_client("many-streams")
+    with StreamClient(region.api, slow["key"]) as s:  # the connection took the one token
+        s.send("ping", id="p1")
+        refused = s.until(lambda m: m.get("type") in ("error", "pong"), 30)
+        assert refused["type"] == "error" and refused["id"] == "p1", refused
+        assert refused["error"]["code"] == "RATE_LIMITED" and 0 < refused["error"]["retry_after_s"] <= 20
+        with client(region, slow["key"]) as c:  # one bucket for the stream and REST
+            assert c.http.get("/v1/orders").status_code == 429
+    opened = [StreamClient(region.api, many["key"]) for _ in range(8)]
+    try:
+        with pytest.raises(ConnectionError, match="TOO_MANY_STREAMS"):
+            StreamClient(region.api, many["key"])
+        with CCClient(region.api) as dev, StreamClient(region.api) as other:  # others are not held back
+            assert other.welcome["client"] == dev.whoami()["client_id"]
+    finally:
+        for s in opened:
+            s.close()
 
 
 def test_unauthenticated_and_oversized_bodies_are_refused_unread(region: Region, tmp_path: Path) -> None:

@@ -37,7 +37,7 @@ SECRET = "alice-secret-" + secrets.token_hex(12)  # unique: any sighting of it i
 ALICE_KEY = "alice-binance"
 WITHDRAW_KEY, WITHDRAW_SECRET = "bob-withdraw", "bob-withdraw-secret"
 SHARED_KEY, SHARED_SECRET = "seqmesh-demo", "seqmesh-demo-secret"  # the edge's shared account
-CLIENT_KEYS = {"alice": "alice-api-key", "bob": "bob-api-key"}
+CLIENT_KEYS = {"alice": "alice-api-key", "bob": "bob-api-key", "prometheus.monitor": "prometheus-api-key"}
 FINAL = ("filled", "canceled", "expired", "rejected")
 
 
@@ -276,8 +276,9 @@ def test_secret_nowhere(region: Region, answers: list[str]) -> None:
             alice.order(order["order_id"])
         for path in ("/v1/credentials", "/v1/positions", "/v1/edges", "/openapi.json"):
             alice.request("GET", path)
-        metrics = alice.http.get("/metrics")
-        assert metrics.status_code == 200
+    with api(region, "prometheus.monitor", answers) as prometheus:  # a scrape's key (role monitor)
+        metrics = prometheus.http.get("/metrics")
+        assert metrics.status_code == 200, metrics.text
         answers.append(metrics.text)
     assert len(answers) > 10
     leaks = [a[:200] for a in answers if SECRET in a]

@@ -17,7 +17,7 @@ from .schemas import ClientInfo, answers
 
 class ClientRequest(BaseModel):
     client_id: str = Field(examples=["alice"], description="1-63 of [a-z0-9._-], starting with a letter or digit")
-    role: Literal["trader", "admin"] = "trader"
+    role: Literal["trader", "admin", "monitor"] = Field("trader", description="monitor: reads /metrics only")
     requests_per_s: float | None = Field(None, gt=0, le=1_000_000, description="API requests per second "
                                          "(default: the region's)")
 

@@ -18,10 +18,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..clients import ClientRegistry
 from ..config import CCSettings
 from .algos import MAX_UPLOAD
-from .ratelimit import RequestLimiter, retry_after
+from .ratelimit import RequestLimiter, rate_limited, retry_after
 
-#: what answers without a key: liveness, the Prometheus scrape and the API's own description
-PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/ui"})
+#: what answers without a key: liveness and the API's own description (not /metrics: it names every
+#: venue, peer and algo of the region; a Prometheus scrape sends a monitor client's key)
+PUBLIC_PATHS = frozenset({"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/ui"})
 #: the dashboard's static files (runtime/cc/ui): the page asks for the key and sends it itself
 PUBLIC_PREFIXES = ("/ui/",)
 #: bodies larger than the settings' limit, by (method, path): a WASM module (its route says 1 MiB)
@@ -62,11 +63,9 @@ class ApiGate:
             await refuse(401, "UNAUTHORIZED", "send 'Authorization: Bearer <api key>' with a key of an active client",
                          ((b"www-authenticate", b"Bearer"),))
             return
-        rate = client.requests_per_s or self.settings.requests_per_s
-        wait = self.limiter.take(client.client_id, rate, max(rate * self.settings.request_burst_s, 1.0))
+        wait = self.limiter.admit(client, self.settings)
         if wait > 0:
-            await refuse(429, "RATE_LIMITED", f"more than {rate:g} requests per second from client "
-                         f"{client.client_id!r}: retry after the Retry-After seconds",
+            await refuse(429, "RATE_LIMITED", rate_limited(client, self.settings),
                          ((b"retry-after", retry_after(wait).encode()),))
             return
         limit = LARGE_BODIES.get((scope["method"], scope["path"]), self.settings.max_body_bytes)

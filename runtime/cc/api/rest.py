@@ -24,7 +24,7 @@ from ..routing.amm_v3 import V3_KIND, base_is_token0
 from ..ui.routes import dashboard_routes
 from .algos import algo_routes
 from .amend import amend_routes
-from .auth import Caller, Client
+from .auth import Caller, Client, MetricsReader
 from .clients import client_routes
 from .credentials import credential_routes
 from .deps import ApiDeps
@@ -143,7 +143,8 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
     engine, mesh, algos, region = deps.engine, deps.mesh, deps.algos, deps.settings.region
     app = FastAPI(title="seqmesh Central Coordinator", version="0.1.0", default_response_class=JSONResponse,
                   description=f"Client API of the {region} region's CC.")
-    app.add_middleware(ApiGate, clients=deps.clients, limiter=RequestLimiter(time.monotonic),
+    limiter = RequestLimiter(time.monotonic)  # one bucket per client, for its requests and stream messages
+    app.add_middleware(ApiGate, clients=deps.clients, limiter=limiter,
                        settings=deps.settings, on_refusal=lambda code: metrics.rejections.labels(code).inc())
     controls = RiskControls(deps, deps.clients)
     md = deps.marketdata
@@ -234,7 +235,7 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
     app.include_router(amend_routes(deps, owned, order_view))
     app.include_router(preview_routes(deps))
     app.include_router(fill_routes(deps))
-    app.include_router(stream_routes(deps, metrics, order_view))
+    app.include_router(stream_routes(deps, metrics, order_view, limiter))
     if deps.credentials is not None:
         app.include_router(credential_routes(deps.credentials))
 
@@ -337,7 +338,8 @@ def build_app(deps: ApiDeps, metrics: Metrics) -> FastAPI:
     app.include_router(dashboard_routes())
 
     @app.get("/metrics", response_class=PlainTextResponse)
-    async def prometheus() -> PlainTextResponse:
+    async def prometheus(reader: MetricsReader) -> PlainTextResponse:
+        """Prometheus' text format; needs a monitor (or admin) client's key."""
         await metrics.refresh(deps)
         return PlainTextResponse(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -33,13 +33,14 @@ from starlette.websockets import WebSocketState
 
 from ..algos.manager import SHARED_OWNER
 from ..bus import BookChanged, FillBooked, OrderUpdated, TradePrinted
-from ..domain import PARENT_TERMINAL, ClientRecord, Parent
+from ..domain import PARENT_TERMINAL, ClientRecord, Parent, Role
 from ..errors import OrderError
 from .deps import ApiDeps
 from .fills import fill_view
 from .metrics import Metrics
 from .parsing import BadInput, parse_symbol
 from .placing import invalid_body, place
+from .ratelimit import RequestLimiter, rate_limited
 from .schemas import OrderRequest
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ AUTH_TIMEOUT_S = 10.0
 MAX_DEPTH = 100
 MAX_MESSAGE = 64 * 1024  # bytes of one client message
 MAX_INFLIGHT = 64  # submits of one connection being placed at once
-CLOSE_RESYNC, CLOSE_UNAUTHORIZED = 4000, 4001
+CLOSE_RESYNC, CLOSE_UNAUTHORIZED, CLOSE_REFUSED = 4000, 4001, 4008
 
 OrderView = Callable[[Parent, bool], dict[str, Any]]
 PRIVATE = ("orders", "fills")
@@ -439,7 +440,9 @@ def _bearer(ws: WebSocket) -> str:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def stream_routes(deps: ApiDeps, metrics: Metrics, order_view: OrderView) -> APIRouter:
+def stream_routes(deps: ApiDeps, metrics: Metrics, order_view: OrderView, limiter: RequestLimiter) -> APIRouter:
+    """`limiter`: the REST gate's; every stream message (and the connection itself) takes a token
+    from the client's one bucket."""
     r = APIRouter()
     hub = StreamHub(deps, metrics, order_view)
     deps.clients.on_revoke.append(hub.revoke)
@@ -465,6 +468,22 @@ def stream_routes(deps: ApiDeps, metrics: Metrics, order_view: OrderView) -> API
                     "{\"op\": \"auth\", \"key\": \"<api key>\"}, with a key of an active client"}}).decode())
                 await ws.close(CLOSE_UNAUTHORIZED, "unauthorized")
             return
+        settings = deps.settings
+        refusal = None
+        if client.role is Role.MONITOR:
+            refusal = ("FORBIDDEN", f"client {client.client_id!r} is a monitor: it reads /metrics only")
+        elif sum(c.client_id == client.client_id for c in hub.conns) >= settings.streams_per_client:
+            refusal = ("TOO_MANY_STREAMS", f"client {client.client_id!r} already has "
+                       f"{settings.streams_per_client} open streams")
+        elif limiter.admit(client, settings) > 0:
+            refusal = ("RATE_LIMITED", rate_limited(client, settings))
+        if refusal is not None:
+            metrics.rejections.labels(refusal[0]).inc()
+            with contextlib.suppress(Exception):
+                await ws.send_text(_dumps({"seq": 1, "type": "error", "error": {
+                    "code": refusal[0], "message": refusal[1]}}).decode())
+                await ws.close(CLOSE_REFUSED, refusal[0].lower())
+            return
         conn = hub.attach(client)
         conn.send({"type": "welcome", "client": client.client_id, "region": deps.settings.region,
                    "epoch": hub.epoch, "channels": list(CHANNELS)})
@@ -488,6 +507,13 @@ def stream_routes(deps: ApiDeps, metrics: Metrics, order_view: OrderView) -> API
                     conn.send({"type": "error", "error": {"code": "INVALID_MESSAGE", "message": f"not JSON: {exc}"}})
                     continue
                 request_id = m.get("id") if isinstance(m, dict) else None
+                wait = limiter.admit(client, settings)
+                if wait > 0:  # not acted on: the client sends it again after retry_after_s
+                    metrics.rejections.labels("RATE_LIMITED").inc()
+                    conn.send({"type": "error", "id": request_id, "status": 429, "error": {
+                        "code": "RATE_LIMITED", "message": rate_limited(client, settings),
+                        "retry_after_s": round(wait, 3)}})
+                    continue
                 try:
                     op = m.get("op") if isinstance(m, dict) else None
                     if op == "subscribe":

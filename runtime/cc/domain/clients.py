@@ -10,6 +10,7 @@ from enum import StrEnum
 class Role(StrEnum):
     TRADER = "trader"  # its own orders, positions, algos, credentials and kill switch
     ADMIN = "admin"  # also: the region's kill switch, other clients' risk, the client registry
+    MONITOR = "monitor"  # reads /metrics and nothing else (a Prometheus scrape's key)
 
 
 def key_digest(key: str) -> str:
