@@ -47,6 +47,11 @@ def edge_tls(region: str, venue: str) -> str:
     return f"seqmesh-{region}-edge-{venue}-tls"
 
 
+def wrapping_keys(region: str, venue: str) -> str:
+    """The Secret of a venue's wrapping keys: one per region and venue, whatever Edge runs it."""
+    return f"seqmesh-{region}-{venue}-wrapping"
+
+
 def algo_configmap(name: str) -> str:
     return f"seqmesh-algo-{name}"
 

@@ -10,9 +10,10 @@ import kopf
 from seqmesh.common.certs import Identity
 from seqmesh.common.crds.models import GROUP, VERSION, EdgeSpec, RegionSpec
 
-from .. import certs, conditions, kube, status, workload
+from .. import certs, conditions, kube, status, workload, wrapping
 from ..builders import edge as edge_builder
 from ..builders import names, netpol
+from ..metrics import reconciling
 from .common import apply_all, find_region, level_based, sync_region, sync_region_named
 
 
@@ -42,6 +43,7 @@ def sync_edge(body: dict[str, Any]) -> None:
             "conditions": conditions.ready(current.get("conditions", []), False, "CAUnavailable", str(exc),
                                            generation)})
         return
+    keys = wrapping_keys(spec, meta, region, region_body)
     service = names.edge(spec.region, spec.venue)
     certs.ensure_leaf(names.edge_tls(spec.region, spec.venue), namespace, owner, ca,
                       Identity(spec.region, "edge", spec.venue), ("localhost", *names.service_dns(service, namespace)),
@@ -51,11 +53,36 @@ def sync_edge(body: dict[str, Any]) -> None:
     kube.delete_owned("apps/v1", "Deployment", service, namespace, meta["uid"])  # before it had a claim
     sync_region(region_body)
     pod = workload.of_statefulset(namespace, service)
+    ok, degraded, reason, message = pod.ready, pod.degraded, pod.reason, pod.message
+    if isinstance(keys, wrapping.WrappingKeysUnavailable):
+        # A named Secret not there yet is awaited (the pod waits for it too); unusable keys need a change.
+        ok, degraded, reason, message = False, keys.reason != "WrappingKeysSecretNotFound", keys.reason, str(keys)
     status.write("Edge", meta["name"], namespace, current, {
         "observedGeneration": generation, "certificateSecret": names.edge_tls(spec.region, spec.venue),
+        **({"wrappingKeysSecret": edge_builder.wrapping_keys_secret(spec)}
+           if edge_builder.holds_wrapping_keys(spec) else {}),
         "service": f"{service}.{namespace}.svc:{names.EDGE_GRPC_PORT}", "readyReplicas": pod.ready_replicas,
-        "conditions": conditions.ready(current.get("conditions", []), pod.ready, pod.reason, pod.message, generation,
-                                       degraded=pod.degraded)})
+        "conditions": conditions.ready(current.get("conditions", []), ok, reason, message, generation,
+                                       degraded=degraded)})
+
+
+def wrapping_keys(spec: EdgeSpec, meta: dict[str, Any], region: RegionSpec,
+                  region_body: dict[str, Any]) -> wrapping.WrappingKeysUnavailable | None:
+    """Level the venue's wrapping keys (and rotate them if the Edge asks); what is wrong with them, if anything.
+
+    The operator's Secret belongs to the Region, not the Edge (an Edge deleted and made again keeps
+    the keys), and is retained with the region's claims (`storage.retainOnDelete`): the credentials
+    sealed on them open only with these keys."""
+    if not edge_builder.holds_wrapping_keys(spec):
+        return None
+    owner = None if region.storage.retainOnDelete else kube.owner(region_body)
+    labels = names.labels(spec.region, "wrapping-keys", **{"seqmesh.io/venue": spec.venue})
+    try:
+        wrapping.level(edge_builder.wrapping_keys_secret(spec), bool(spec.wrappingKeysSecret),
+                       meta.get("annotations"), meta["namespace"], owner, labels)
+    except wrapping.WrappingKeysUnavailable as exc:
+        return exc
+    return None
 
 
 level_based("edges", "Edge", sync_edge)
@@ -65,3 +92,18 @@ level_based("edges", "Edge", sync_edge)
 def removed(body: kopf.Body, **_: Any) -> None:
     """The region's CC configuration stops listing it (its own children go by garbage collection)."""
     sync_region_named(body["metadata"]["namespace"], body["spec"]["region"])
+
+
+@kopf.on.event(GROUP, VERSION, "edges", annotations={wrapping.ROTATE_ANNOTATION: kopf.PRESENT}, id="edge-rotate-watch")
+def rotation_requested(body: kopf.Body, **_: Any) -> None:
+    """A rotation is asked for with an annotation, which kopf's change detection does not see (it
+    skips its own prefix, seqmesh.io/): an event of an Edge whose request is not done yet levels it
+    at once (the resync timer would, a minute later). The Secret records the requests done."""
+    spec = EdgeSpec.model_validate(body["spec"])
+    meta = body["metadata"]
+    if meta.get("deletionTimestamp") or spec.wrappingKeysSecret or not edge_builder.holds_wrapping_keys(spec):
+        return
+    annotations = dict(meta.get("annotations") or {})
+    if wrapping.pending(edge_builder.wrapping_keys_secret(spec), meta["namespace"], annotations):
+        with reconciling("Edge"):
+            sync_edge(dict(body))

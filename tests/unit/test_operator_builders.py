@@ -7,7 +7,7 @@ import json
 
 import pytest
 from pydantic import ValidationError
-from seqmesh.operator import certs, conditions
+from seqmesh.operator import certs, conditions, wrapping
 from seqmesh.operator.builders import edge, region
 
 from seqmesh.common.certs import Identity, identity_of, issue_leaf, make_ca
@@ -165,3 +165,51 @@ def test_a_venue_without_the_settings_its_kind_needs_is_refused() -> None:
     with pytest.raises(ValidationError, match=r"spec\.chain is for"):
         EdgeSpec(region="na", venue="binance", symbols=["BTC/USDT"],
                  chain={"rpcUrl": "http://x:1", "router": "0x" + "00" * 20})
+
+
+def test_every_edge_of_a_venue_mounts_its_wrapping_keys_read_only() -> None:
+    """A ccxt edge reads its venue's wrapping keys from one Secret per region and venue (the same
+    for two Edges of the venue), mounted read-only; the Edge may name its own instead."""
+    mounted = []
+    for symbols in (["BTC/USDT"], ["ETH/USDT", "SOL/USDT"]):
+        args, _, pod = _edge_pod(EdgeSpec(region="na", venue="binance", symbols=symbols))
+        assert args[args.index("--wrapping-keys") + 1] == edge.WRAPPING_KEYS_DIR == "/etc/seqmesh/wrapping-keys"
+        mount = next(m for m in pod["spec"]["containers"][0]["volumeMounts"] if m["name"] == "wrapping-keys")
+        assert mount == {"name": "wrapping-keys", "mountPath": edge.WRAPPING_KEYS_DIR, "readOnly": True}
+        mounted.append(next(v for v in pod["spec"]["volumes"] if v["name"] == "wrapping-keys")["secret"])
+    assert mounted[0] == mounted[1] == {"secretName": "seqmesh-na-binance-wrapping", "defaultMode": 0o440}
+    _, _, pod = _edge_pod(EdgeSpec(region="na", venue="binance", symbols=["BTC/USDT"], wrappingKeysSecret="mine"))
+    assert next(v for v in pod["spec"]["volumes"] if v["name"] == "wrapping-keys")["secret"]["secretName"] == "mine"
+    # The DEX and Solana edges trade their one key: no wrapping keys, and naming a Secret is refused.
+    args, _, pod = _edge_pod(EdgeSpec(region="na", venue="solana", symbols=["BTC/USDT"],
+                                      solana={"rpcUrl": "http://solana:8899"}))
+    assert "--wrapping-keys" not in args and all(v["name"] != "wrapping-keys" for v in pod["spec"]["volumes"])
+    with pytest.raises(ValidationError, match=r"spec\.wrappingKeysSecret is for ccxt venues"):
+        EdgeSpec(region="na", venue="solana", symbols=["BTC/USDT"], solana={"rpcUrl": "http://s:1"},
+                 wrappingKeysSecret="mine")
+
+
+def test_a_fresh_wrapping_keys_secret_holds_one_x25519_key() -> None:
+    import base64
+
+    from seqmesh.common.sealing import WrappingKey
+
+    one = wrapping.fresh_secret("s", "ns", OWNER, {"a": "b"})
+    two = wrapping.fresh_secret("s", "ns", None, {"a": "b"})
+    assert wrapping.key_files(one) == ["0001.pem"] and one["metadata"]["ownerReferences"] == [OWNER]
+    assert "ownerReferences" not in two["metadata"]  # retained with the region's claims
+    keys = [WrappingKey.from_pem(base64.b64decode(s["data"]["0001.pem"])) for s in (one, two)]
+    assert keys[0].key_id != keys[1].key_id  # made afresh, never derived
+
+
+def test_a_rotated_key_file_sorts_after_every_other() -> None:
+    assert wrapping.next_key_file([]) == "0001.pem"
+    assert wrapping.next_key_file(["0001.pem", "0002.pem"]) == "0003.pem"
+    assert wrapping.next_key_file(["0009.pem", "0010.pem"]) == "0011.pem"
+    with pytest.raises(wrapping.WrappingKeysUnavailable, match=r"sorts after 'zz\.pem'"):
+        wrapping.next_key_file(["0001.pem", "zz.pem"])
+    assert wrapping.request_of({wrapping.ROTATE_ANNOTATION: " 2026-12-07 "}) == "2026-12-07"
+    assert wrapping.request_of({wrapping.ROTATE_ANNOTATION: ""}) is None and wrapping.request_of(None) is None
+    with pytest.raises(wrapping.WrappingKeysUnavailable) as err:
+        wrapping.request_of({wrapping.ROTATE_ANNOTATION: "x" * 64})
+    assert err.value.reason == "InvalidRotationRequest"

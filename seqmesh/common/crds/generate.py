@@ -141,6 +141,7 @@ def helm_values_schema() -> dict[str, Any]:
                 "venue": {"enum": list(VENUE_IDS)},
                 "symbols": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": SYMBOL}},
                 "credentialsSecret": {"type": "string", "pattern": DNS_LABEL},
+                "wrappingKeysSecret": {"type": "string", "pattern": DNS_LABEL},
                 "exchangeId": {"type": "string"}, "simulatorUrl": {"type": "string", "pattern": "^https?://"},
                 "simulatorDialect": {"enum": ["binance", "okx"]},
                 "rateLimitPerSecond": {"type": "number", "exclusiveMinimum": 0},

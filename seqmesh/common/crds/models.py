@@ -168,6 +168,8 @@ class EdgeSpec(_Model):
         {"rule": "self.venue != 'solana' || has(self.solana)",
          "message": "the solana venue needs spec.solana (rpcUrl)"},
         {"rule": "self.venue == 'solana' || !has(self.solana)", "message": "spec.solana is for the solana venue"},
+        {"rule": "!has(self.wrappingKeysSecret) || (!has(self.chain) && !has(self.solana))",
+         "message": "spec.wrappingKeysSecret is for ccxt venues (DEX and Solana edges trade their own key)"},
     ]})
 
     region: str = Field(pattern=DNS_LABEL, description="name of the Region resource")
@@ -178,6 +180,10 @@ class EdgeSpec(_Model):
     credentialsSecret: str | None = Field(None, pattern=DNS_LABEL,
                                           description="Secret with the venue's credentials (apiKey, secret, "
                                                       "passphrase; privateKey for a DEX; keypair for Solana)")
+    wrappingKeysSecret: str | None = Field(None, pattern=DNS_LABEL,
+                                           description="Secret of the venue's wrapping keys (*.pem, X25519 PKCS#8; "
+                                                       "the current one last by name), brought by you; default: "
+                                                       "seqmesh-<region>-<venue>-wrapping, made by the operator")
     simulatorUrl: str | None = Field(None, pattern=r"^https?://[^\s]+$", description="trade a simulator instead")
     simulatorDialect: Literal["binance", "okx"] = Field("binance", description="the dialect the simulator speaks")
     rateLimitPerSecond: float = Field(20, gt=0, le=10_000)
@@ -195,12 +201,15 @@ class EdgeSpec(_Model):
             raise ValueError(f"spec.chain is for dex-<chain> venues, not {self.venue}")
         if kind != "rfq" and self.solana is not None:
             raise ValueError(f"spec.solana is for the solana venue, not {self.venue}")
+        if self.wrappingKeysSecret and (self.chain is not None or self.solana is not None):
+            raise ValueError("spec.wrappingKeysSecret is for ccxt venues (DEX and Solana edges trade their own key)")
         return self
 
 
 class EdgeStatus(_Status):
     readyReplicas: int = Field(0, ge=0)
     certificateSecret: str | None = None
+    wrappingKeysSecret: str | None = None
     service: str | None = None
 
 
