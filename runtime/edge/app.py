@@ -70,15 +70,20 @@ class EdgeApp:
         else:
             self.gateway = gateway(connect(), self.limiter)
             self._ws = connect(pro=True, cls=TappedBinance if self.tapped else None)
-        #: clients' own venue accounts (ccxt venues; the DEX and Solana edges trade their one key)
+        #: clients' own venue accounts: ccxt venues' API keys, DEX wallets (the Solana edge trades its one key)
         self.accounts: ClientAccounts | None = None
-        if settings.solana is None and settings.dex is None:
+        if settings.solana is None:
             keyring = WrappingKeyring(settings.wrapping_keys or settings.state_dir / "wrapping-keys",
                                       create=settings.wrapping_keys is None)
-            self.accounts = ClientAccounts(settings.state_dir, keyring, settings.client_id,
-                                           lambda c: connect(api_key=c.api_key, secret=c.secret,
-                                                             password=c.passphrase or None),
-                                           self._account_gateway)
+            if self.dex is not None:
+                self.accounts = ClientAccounts(settings.state_dir, keyring, settings.client_id,
+                                               self.dex.client_wallet, self.dex.client_gateway, wallets=True)
+                self.dex.open_account = self.accounts.gateway  # a restart follows its journaled swaps
+            else:
+                self.accounts = ClientAccounts(settings.state_dir, keyring, settings.client_id,
+                                               lambda c: connect(api_key=c.api_key, secret=c.secret,
+                                                                 password=c.passphrase or None),
+                                               self._account_gateway)
         self.instruments: dict[str, InstrumentSpec] = {}
         self.feed: BookFeed
         self.oms: OrderManager

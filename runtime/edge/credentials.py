@@ -60,13 +60,14 @@ class Credential:
     secret: str = field(repr=False)
     passphrase: str = field(default="", repr=False)
     wallet_key: str = field(default="", repr=False)
+    credential_id: str = ""
 
     @classmethod
-    def from_plaintext(cls, raw: bytes) -> Credential:
+    def from_plaintext(cls, raw: bytes, credential_id: str = "") -> Credential:
         try:
             body = orjson.loads(raw)
             return cls(str(body.get("key") or ""), str(body.get("secret") or ""), str(body.get("passphrase") or ""),
-                       str(body.get("wallet_key") or ""))
+                       str(body.get("wallet_key") or ""), credential_id)
         except (orjson.JSONDecodeError, AttributeError):
             raise CredentialRefused("the opened credential is not a credential document") from None
 
@@ -121,7 +122,7 @@ def open_credential(keyring: WrappingKeyring, sealed: pb.SealedCredential) -> Cr
         plaintext = unseal(sealed.sealed, data_key, credential_aad(sealed.client, sealed.venue, sealed.credential_id))
     except SealBroken as exc:
         raise CredentialRefused(f"credential {sealed.credential_id} refused: {exc}") from None
-    return Credential.from_plaintext(plaintext)
+    return Credential.from_plaintext(plaintext, sealed.credential_id)
 
 
 async def venue_permissions(exchange: Any, dialect: str) -> list[str]:
@@ -140,13 +141,17 @@ async def venue_permissions(exchange: Any, dialect: str) -> list[str]:
 
 class ClientAccounts:
     """The sealed credentials this edge holds and, per client account, its gateway (built when an
-    order first needs it, from the credential opened then)."""
+    order first needs it, from the credential opened then). `wallets`: the venue's accounts are
+    wallets (a DEX): a credential is a wallet key, checked by `connect`, which builds the wallet
+    (with an `address`) instead of a ccxt client."""
 
     def __init__(self, state_dir: Path, keyring: WrappingKeyring, dialect: str,
-                 connect: Callable[[Credential], Any], gateway: Callable[[Any], VenueGateway]) -> None:
+                 connect: Callable[[Credential], Any], gateway: Callable[[Any], VenueGateway],
+                 wallets: bool = False) -> None:
         self.store = SqliteStore(state_dir / "credentials.sqlite", SCHEMA)
         self.keyring = keyring
         self.dialect = dialect
+        self.wallets = wallets
         self._connect = connect  # a ccxt client signing with the credential
         self._gateway = gateway  # the venue gateway around such a client
         self.sealed: dict[str, pb.SealedCredential] = {}
@@ -174,7 +179,7 @@ class ClientAccounts:
             return pb.CredentialInstalled(credential_id=sealed.credential_id)
         self.keyring.refresh()
         credential = open_credential(self.keyring, sealed)
-        if not credential.api_key or not credential.secret:
+        if not self.wallets and (not credential.api_key or not credential.secret):
             raise CredentialRefused(f"credential {sealed.credential_id} has no API key and secret")
         permissions: list[str] = []
         exchange = self._connect(credential)
@@ -196,7 +201,8 @@ class ClientAccounts:
             await old.close()
         self.gateways[sealed.credential_id] = self._gateway(exchange)
         self._keep(sealed)
-        return pb.CredentialInstalled(credential_id=sealed.credential_id, permissions=permissions)
+        return pb.CredentialInstalled(credential_id=sealed.credential_id, permissions=permissions,
+                                      address=str(exchange.address) if self.wallets else "")
 
     async def remove(self, credential_id: str) -> None:
         with self.store:

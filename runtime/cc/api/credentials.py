@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from seqmesh.common.venues import venue_kind
 
 from ..credentials.vault import CredentialVault
 from ..store import StoredCredential
@@ -21,16 +23,33 @@ class CredentialRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     venue: str = Field(min_length=1, max_length=64, description="a venue of this region (GET /v1/edges)")
-    key: str = Field(min_length=1, max_length=512, description="the venue API key")
-    secret: str = Field(min_length=1, max_length=512, description="its secret")
+    key: str | None = Field(None, min_length=1, max_length=512, description="the venue API key (order-book venues)")
+    secret: str | None = Field(None, min_length=1, max_length=512, description="its secret (order-book venues)")
     passphrase: str | None = Field(None, max_length=512, description="the key's passphrase (OKX)")
-    wallet_key: str | None = Field(None, max_length=512, description="a wallet's private key (DEX venues)")
+    wallet_key: str | None = Field(None, min_length=1, max_length=512, description=(
+        "the trading wallet's private key (DEX venues: 32 bytes as hex); use a wallet dedicated to trading"))
+
+    @model_validator(mode="after")
+    def _what_the_venue_needs(self) -> CredentialRequest:
+        """An order-book venue signs with an API key and secret; a DEX venue's account is a wallet:
+        its private key, and nothing else."""
+        if venue_kind(self.venue) == "cex":
+            if not self.key or not self.secret:
+                raise ValueError(f"{self.venue} is an order-book venue: it needs key and secret (its API key)")
+        else:
+            given = [name for name in ("key", "secret", "passphrase") if getattr(self, name)]
+            if given:
+                raise ValueError(f"{self.venue}'s account is a wallet: give only wallet_key, not {', '.join(given)}")
+            if not self.wallet_key:
+                raise ValueError(f"{self.venue}'s account is a wallet: it needs wallet_key (the wallet's private key)")
+        return self
 
 
 class CredentialView(BaseModel):
     credential_id: str
     venue: str
-    key_fingerprint: str = Field(description="sha256: and 16 hex digits of SHA-256 of the API key")
+    key_fingerprint: str = Field(description="sha256: and 16 hex digits of SHA-256 of the API key "
+                                                 "(of the wallet's address at a DEX venue)")
     created_ns: int
     permissions: list[str] = Field(description="what the venue reported the key may do when it was added")
     wrapping_key_id: str = Field(description="the venue edges' wrapping key its data key is wrapped for")
@@ -54,9 +73,10 @@ def credential_routes(vault: CredentialVault) -> APIRouter:
     @r.post("", status_code=201, **answers(CredentialView, 404, 409, 413, status=201, also=ADD_REFUSALS,
                                            described="sealed, checked by the venue's edge and stored"))
     async def add(req: CredentialRequest, client: Client) -> dict[str, Any]:
-        """Seal a venue credential for your own account there; refused (422) if the venue says the key
-        can withdraw."""
-        return view(await vault.add(client, req.venue, req.key, req.secret, req.passphrase or "",
+        """Seal a venue credential for your own account there: an API key and secret at an order-book
+        venue, a wallet key at a DEX venue; refused (422) if the venue says the key can withdraw, or
+        the edge refuses the wallet key."""
+        return view(await vault.add(client, req.venue, req.key or "", req.secret or "", req.passphrase or "",
                                     req.wallet_key or ""))
 
     @r.get("", **answers(list[CredentialView]))

@@ -1,4 +1,4 @@
-"""The edge's nonces, counted locally: transactions go out without waiting for each other.
+"""One wallet's nonces, counted locally: transactions go out without waiting for each other.
 
 At start the next nonce is the chain's pending count, or past every swap the journal holds if
 that is higher (a journaled transaction the node has not seen yet still owns its nonce). A
@@ -28,7 +28,8 @@ class NonceManager:
         """The next nonce (hold `lock`)."""
         assert self.lock.locked(), "take a nonce under the manager's lock"
         if self._next is None:
-            self._next = max(await self.client.nonce(self.address, "pending"), self.journal.next_nonce())
+            self._next = max(await self.client.nonce(self.address, "pending"),
+                             self.journal.next_nonce(self.address))
         nonce = self._next
         self._next += 1
         return nonce

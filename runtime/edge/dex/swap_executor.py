@@ -9,6 +9,10 @@ swap is the configured depth under the head (tx_tracker.py): then `fetch` report
 one fill keyed by the transaction hash, at the price the pool's Swap event says it paid, the
 gas as its fee in the chain's native token; or rejected with the router's revert reason.
 
+Orders on a client's own account (a credential holding its wallet key) are the same swaps,
+signed by that client's wallet from its address and paying it (client_wallet.py); every wallet,
+the edge's own included, signs only what wallet_signer.py allows.
+
 A swap once broadcast cannot be called back: cancel works only for an order nothing was
 signed for. The order manager's contract is ccxt's: refusals, unknown orders and an
 unreachable node are raised as ccxt's exception classes, which it already tells apart.
@@ -25,8 +29,6 @@ from decimal import Decimal
 from pathlib import Path
 
 from ccxt.base.errors import InvalidOrder, NetworkError, OrderNotFound
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from seqmesh.runtime.dex.chains import ChainSpec, chain
 from seqmesh.runtime.dex.kinds import V3
@@ -36,12 +38,14 @@ from web3.types import Nonce, TxParams
 
 from seqmesh.common.venues import dex_chain
 
+from ..credentials import Credential, CredentialRefused
 from ..feed import BookFeed
 from ..gateway import InstrumentSpec, VenueGateway, VenueOrder, VenueTrade
 from ..hub import MarketDataHub
 from ..ratelimit import TokenBucket
 from . import v3_state
 from .chain_client import ChainClient
+from .client_wallet import ClientWalletGateway
 from .gas_watcher import GasWatcher
 from .heads import HeadWatcher
 from .markets import DexMarket, Token, discover, from_deployment
@@ -52,6 +56,8 @@ from .stream import DexStream
 from .swap_plan import plan, plan_v3
 from .tx_journal import UNFINISHED, Swap, TxJournal
 from .tx_tracker import TxTracker, sign
+from .wallet_signer import BadWalletKey, WalletSigner, key_account
+from .wallets import Wallet
 
 log = logging.getLogger(__name__)
 #: gas limit over the estimate: a V2 pair writes its cumulative prices (~45k gas) only when the
@@ -71,9 +77,16 @@ class DexGateway(VenueGateway):
         self.confirmations = settings.confirmations or self.spec.confirmations
         self.hub = hub
         self.client = ChainClient(settings.rpc_url)
-        self.account: LocalAccount = Account.from_key(settings.private_key.get_secret_value())
-        self.journal = TxJournal(state_dir / f"{venue}-txs.sqlite", durability)
-        self.nonces = NonceManager(self.client, self.account.address, self.journal)
+        own = key_account(settings.private_key.get_secret_value())
+        self.journal = TxJournal(state_dir / f"{venue}-txs.sqlite", durability, own.address)
+        #: the edge's own key, which trades the shared account
+        self.shared = Wallet("", WalletSigner(own, self.spec.chain_id), NonceManager(self.client, own.address,
+                                                                                      self.journal))
+        #: wallets by account ("" the shared one; a client's by its credential id, opened when first needed)
+        self.wallets: dict[str, Wallet] = {"": self.shared}
+        #: opens a client's account from its sealed credential (the edge's ClientAccounts), which
+        #: registers its wallet here through `client_wallet`
+        self.open_account: Callable[[str], object] | None = None
         self.heads = HeadWatcher(self.client, settings.head_poll_s)
         self.market: DexMarket
         self.pools: PoolWatcher
@@ -107,13 +120,16 @@ class DexGateway(VenueGateway):
         self.pools = PoolWatcher(self.client, self.market, self.venue, self.hub)
         self.gas = GasWatcher(self.client, self.spec, self.venue, self.hub, self.pools, self.confirmations,
                               self.spec.block_time, self.settings.priority_fee_wei)
-        self.tracker = TxTracker(self.client, self.account, self.journal, self.market, self.gas,
-                                 self.confirmations, self.settings.resend_after_blocks, self.nonces.lock)
+        for wallet in self.wallets.values():
+            self._allow(wallet.signer)
+        self.tracker = TxTracker(self.client, self.wallet, self.journal, self.market, self.gas,
+                                 self.confirmations, self.settings.resend_after_blocks)
         self.tracker.on_final.append(self._settled)
         self.heads.listeners = [self.pools.on_head, self.gas.on_head, self.tracker.on_head]
         self.heads.unchanged = [self.gas.still_latest]
         await self.heads.poll()  # pools, gas and journaled swaps as of now, before any order
-        await self._approve()
+        for router in self.market.routers():
+            await self._approve(self.shared, router, list(self.market.tokens().values()))
         return {s: p.instrument() for s, p in pools.items()}
 
     def _settled(self, swap: Swap) -> None:
@@ -122,26 +138,66 @@ class DexGateway(VenueGateway):
             self._settling.add(task)  # referenced until done
             task.add_done_callback(self._settling.discard)
 
-    async def _approve(self) -> None:
-        """The routers may take every token we trade (sent and mined before the first swap)."""
-        for router in self.market.routers():
-            for token in self.market.tokens().values():
-                await self._approve_one(router, token)
+    async def _approve(self, wallet: Wallet, router: str, tokens: list[Token]) -> None:
+        """`router` may take these tokens from `wallet` (sent and mined before its first swap)."""
+        for token in tokens:
+            if (router, token.address) in wallet.approved:
+                continue
+            erc20 = self.client.contract("Token", token.address)
+            allowance = await self.client.call(erc20.functions.allowance(wallet.address, router).call())
+            if int(allowance) < MAX_ALLOWANCE // 2:
+                async with wallet.nonces.lock:
+                    nonce = await wallet.nonces.take()
+                    params: TxParams = {"from": wallet.address, "nonce": Nonce(nonce), "chainId": self.spec.chain_id}
+                    tx = await self.client.call(erc20.functions.approve(router, MAX_ALLOWANCE)
+                                                .build_transaction(params))
+                    signed = wallet.signer.sign(dict(tx))
+                    tx_hash = await self.client.send_raw(signed.raw_transaction)
+                receipt = await self.client.call(self.client.w3.eth.wait_for_transaction_receipt(tx_hash, 120))
+                if receipt["status"] != 1:
+                    raise RuntimeError(f"approving the router {router} for {token.symbol} from {wallet.address} "
+                                       f"reverted ({tx_hash.to_0x_hex()})")
+                log.info("router %s approved for %s from %s", router, token.symbol, wallet.address)
+            wallet.approved.add((router, token.address))
 
-    async def _approve_one(self, router: str, token: Token) -> None:
-        erc20 = self.client.contract("Token", token.address)
-        allowance = await self.client.call(erc20.functions.allowance(self.account.address, router).call())
-        if int(allowance) < MAX_ALLOWANCE // 2:
-            async with self.nonces.lock:
-                nonce = await self.nonces.take()
-                params: TxParams = {"from": self.account.address, "nonce": Nonce(nonce), "chainId": self.spec.chain_id}
-                tx = await self.client.call(erc20.functions.approve(router, MAX_ALLOWANCE).build_transaction(params))
-                signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
-                tx_hash = await self.client.send_raw(signed.raw_transaction)
-            receipt = await self.client.call(self.client.w3.eth.wait_for_transaction_receipt(tx_hash, 120))
-            if receipt["status"] != 1:
-                raise RuntimeError(f"approving the router {router} for {token.symbol} reverted ({tx_hash.to_0x_hex()})")
-            log.info("router %s approved for %s", router, token.symbol)
+    # -- wallets ---------------------------------------------------------------------------
+
+    def _allow(self, signer: WalletSigner) -> None:
+        signer.allow(self.market.routers(), [t.address for t in self.market.tokens().values()])
+
+    def wallet(self, account: str) -> Wallet:
+        """The wallet of a venue account, a client's opened from its sealed credential on first use."""
+        found = self.wallets.get(account)
+        if found is None:
+            if self.open_account is None:
+                raise LookupError(f"no wallet for account {account!r} at this edge")
+            self.open_account(account)
+            found = self.wallets[account]
+        return found
+
+    def client_wallet(self, credential: Credential) -> Wallet:
+        """A client's wallet from its credential's `wallet_key` (CredentialRefused naming what is
+        wrong with it), kept for its account."""
+        if not credential.wallet_key:
+            raise CredentialRefused(f"a {self.venue} credential needs wallet_key: the private key of the "
+                                    f"wallet that trades (an API key and secret mean nothing to a chain)")
+        try:
+            signer = WalletSigner(key_account(credential.wallet_key), self.spec.chain_id)
+        except BadWalletKey as exc:
+            raise CredentialRefused(str(exc)) from None
+        if signer.address == self.shared.address:
+            raise CredentialRefused(f"wallet {signer.address} is this edge's own: a client trades from its own")
+        for other in self.wallets.values():
+            if other.address == signer.address and other.account != credential.credential_id:
+                raise CredentialRefused(f"wallet {signer.address} is another credential's at this edge")
+        if hasattr(self, "market"):
+            self._allow(signer)
+        wallet = Wallet(credential.credential_id, signer, NonceManager(self.client, signer.address, self.journal))
+        self.wallets[credential.credential_id] = wallet
+        return wallet
+
+    def client_gateway(self, wallet: Wallet) -> ClientWalletGateway:
+        return ClientWalletGateway(self, wallet)
 
     async def load_fees(self) -> tuple[Decimal, Decimal]:
         """A pool's fee is paid by the taker; there are no makers (the liquidity providers earn it)."""
@@ -160,23 +216,30 @@ class DexGateway(VenueGateway):
             feed.on_snapshot(symbol, bids, asks, ts_ns // 1_000_000, venue_seq=block)
         return DexStream(self.heads, symbols)
 
-    async def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
+    async def balances(self, wallet: Wallet | None = None) -> dict[str, tuple[Decimal, Decimal]]:
+        """What the wallet holds (the edge's own by default): the tokens traded, and its gas money."""
+        address = (wallet or self.shared).address
         out: dict[str, tuple[Decimal, Decimal]] = {}
         for token in self.market.tokens().values():
             raw = await self.client.call(self.client.contract("Token", token.address)
-                                         .functions.balanceOf(self.account.address).call())
+                                         .functions.balanceOf(address).call())
             out[token.asset] = (token.from_raw(int(raw)), Decimal(0))
-        native = await self.client.call(self.client.w3.eth.get_balance(self.account.address))
+        native = await self.client.call(self.client.w3.eth.get_balance(address))
         out[f"{self.spec.native}:gas"] = (Decimal(native).scaleb(-18), Decimal(0))
         return out
 
     # -- orders ----------------------------------------------------------------------------
 
     async def create(self, symbol: str, side: str, type: str, qty: Decimal, price: Decimal | None,
-                     tif: str, client_order_id: str) -> VenueOrder:
+                     tif: str, client_order_id: str, wallet: Wallet | None = None) -> VenueOrder:
+        """The order as a swap signed by `wallet` (the edge's own by default), from its address."""
         if self.journal.swap(client_order_id) is not None:  # signed before a crash: the tracker has it
             return await self.fetch(symbol, "", client_order_id)
+        wallet = wallet or self.shared
         pool = self.market.pool(symbol)
+        router_address = self.market.router_of(pool)
+        if wallet is not self.shared:  # a client's wallet approves the router itself, once
+            await self._approve(wallet, router_address, [pool.base, pool.quote])
         # the pool as the next block will find it: after the head's swaps and those pending (ours
         # among them, so a second order on the pool is quoted after the first)
         try:
@@ -192,11 +255,10 @@ class DexGateway(VenueGateway):
         except ValueError as exc:
             raise InvalidOrder(f"cannot swap {qty} {symbol}: {exc}") from None
         deadline = int(time.time()) + self.settings.deadline_s
-        function, args = swap_plan.args(pool, self.account.address, deadline)
-        router = self.client.contract("SwapRouter" if pool.kind == V3 else "UniswapV2Router02",
-                                      self.market.router_of(pool))
+        function, args = swap_plan.args(pool, wallet.address, deadline)
+        router = self.client.contract("SwapRouter" if pool.kind == V3 else "UniswapV2Router02", router_address)
         call = router.get_function_by_name(function)(*args)
-        params: TxParams = {"from": self.account.address, "chainId": self.spec.chain_id}
+        params: TxParams = {"from": wallet.address, "chainId": self.spec.chain_id}
         try:
             gas = await self.client.call(call.estimate_gas(params)) * GAS_HEADROOM_PCT // 100
         except ContractLogicError as exc:  # it would revert now: refused before any gas is spent
@@ -207,20 +269,24 @@ class DexGateway(VenueGateway):
             tx.pop(fee_field, None)
         tx["type"] = 2
         max_fee, tip = self.gas.fees()
-        async with self.nonces.lock:
-            nonce = await self.nonces.take()
+        async with wallet.nonces.lock:
+            nonce = await wallet.nonces.take()
             tx["nonce"] = Nonce(nonce)
             tx_json = json.dumps(tx)
-            attempt = sign(self.account, tx_json, max_fee, tip, self.heads.number)
+            try:
+                attempt = sign(wallet.signer, tx_json, max_fee, tip, self.heads.number)
+            except ValueError as exc:  # the wallet's rules refuse it (or eth-account does): nothing signed
+                wallet.nonces.give_back()
+                raise InvalidOrder(f"not signed: {exc}") from None
             swap = Swap(client_order_id, symbol, side, str(qty), nonce, tx_json, UNFINISHED, attempt.tx_hash,
-                        time.time_ns())
+                        time.time_ns(), account=wallet.account, sender=wallet.address)
             self.journal.signed(swap, attempt)  # committed before anyone can see the transaction
             try:
                 await self.client.send_raw(attempt.raw)
             except Web3RPCError as exc:  # the node refused it outright: the nonce was not used
                 if "already known" in str(exc).lower():  # it has it (sent before, as a resend)
                     return VenueOrder(attempt.tx_hash.to_0x_hex(), client_order_id, symbol, "pending", Decimal(0), ())
-                self.nonces.give_back()
+                wallet.nonces.give_back()
                 swap.state, swap.reason = "failed", f"the node refused the swap: {exc}"
                 self.journal.finish(swap)
                 raise InvalidOrder(swap.reason) from None
@@ -269,7 +335,9 @@ class DexGateway(VenueGateway):
     async def open_orders(self, symbol: str) -> list[VenueOrder]:
         return []  # a pending swap is PENDING_NEW, refreshed by `fetch` on every poll
 
-    async def trades(self, symbol: str, since_ms: int | None, venue_order_id: str | None = None) -> list[VenueTrade]:
-        swaps = self.journal.confirmed_since(symbol, (since_ms or 0) // 1000)
+    async def trades(self, symbol: str, since_ms: int | None, venue_order_id: str | None = None,
+                     account: str = "") -> list[VenueTrade]:
+        """Fills of `account`'s swaps (the shared account's by default)."""
+        swaps = self.journal.confirmed_since(symbol, (since_ms or 0) // 1000, account)
         return [self._fill_of(s) for s in swaps if not venue_order_id or s.first_hash.to_0x_hex() == venue_order_id]
 

@@ -9,16 +9,16 @@ in a reorg) while the nonce is still free, the same signed bytes go out again; s
 `resend_after` blocks after it was sent, again; after twice that, it is replaced by the same
 transaction with a higher fee (same nonce, so only one can ever be mined). A nonce used while
 none of the swap's transactions was mined means another transaction took it: the swap failed.
+Each swap is followed with the wallet that signed it (the edge's own or a client's, by the
+account the journal names): its address's nonce, its signer for a replacement.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable
 
-from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from seqmesh.runtime.dex.kinds import V3
 from web3.exceptions import ContractLogicError, Web3RPCError
@@ -30,6 +30,8 @@ from .gas_watcher import GasWatcher
 from .markets import DexMarket, Pool
 from .tx_journal import UNFINISHED, Attempt, Swap, TxJournal
 from .v3_state import V3_SWAP_TOPIC
+from .wallet_signer import WalletSigner
+from .wallets import Wallet
 
 log = logging.getLogger(__name__)
 #: heads a used nonce with none of the swap's transactions mined is looked at before it counts
@@ -37,12 +39,12 @@ NONCE_GONE_HEADS = 2
 
 
 class TxTracker:
-    def __init__(self, client: ChainClient, account: LocalAccount, journal: TxJournal, market: DexMarket,
-                 gas: GasWatcher, confirmations: int, resend_after: int, send_lock: asyncio.Lock) -> None:
+    def __init__(self, client: ChainClient, wallet_of: Callable[[str], Wallet], journal: TxJournal,
+                 market: DexMarket, gas: GasWatcher, confirmations: int, resend_after: int) -> None:
         self.client = client
-        #: the nonce manager's: a swap being signed and sent is not sent again meanwhile
-        self.send_lock = send_lock
-        self.account = account
+        #: the wallet of a venue account (its nonce manager's lock: a swap being signed and sent
+        #: is not sent again meanwhile); LookupError for an account the edge no longer holds
+        self.wallet_of = wallet_of
         self.journal = journal
         self.market = market
         self.gas = gas
@@ -78,7 +80,12 @@ class TxTracker:
         if self._mined_at.pop(swap.client_order_id, None) is not None:
             self.reorged += 1
             log.warning("swap %s: its block left the chain (reorg); pending again", swap.client_order_id)
-        if await self.client.nonce(self.account.address) > swap.nonce:
+        try:
+            wallet = self.wallet_of(swap.account)
+        except LookupError as exc:
+            log.warning("swap %s: its account is not open (%s); not followed", swap.client_order_id, exc)
+            return
+        if await self.client.nonce(wallet.address) > swap.nonce:
             seen = self._nonce_gone[swap.client_order_id] = self._nonce_gone.get(swap.client_order_id, 0) + 1
             if seen >= NONCE_GONE_HEADS:
                 swap.state, swap.reason = "failed", f"nonce {swap.nonce} was used by another transaction"
@@ -87,13 +94,13 @@ class TxTracker:
         self._nonce_gone.pop(swap.client_order_id, None)
         last = attempts[-1]
         waited = head - last.sent_block
-        async with self.send_lock:  # after the submit that journaled it has sent it
+        async with wallet.nonces.lock:  # after the submit that journaled it has sent it
             if waited >= 2 * self.resend_after:
-                await self.replace(swap, last, head)
+                await self.replace(swap, last, head, wallet.signer)
             elif waited >= self.resend_after or await self.client.transaction(last.tx_hash) is None:
-                await self._resend(swap, last, head)
+                await self._resend(swap, last, head, wallet.signer)
 
-    async def _resend(self, swap: Swap, attempt: Attempt, head: int) -> None:
+    async def _resend(self, swap: Swap, attempt: Attempt, head: int, signer: WalletSigner) -> None:
         """The same signed bytes again (the node dropped them, or never had them)."""
         try:
             await self.client.send_raw(attempt.raw)
@@ -102,18 +109,18 @@ class TxTracker:
                 return
             log.warning("swap %s: resending %s refused (%s); replacing it", swap.client_order_id,
                         attempt.tx_hash.to_0x_hex(), exc)
-            await self.replace(swap, attempt, head)
+            await self.replace(swap, attempt, head, signer)
             return
         self.resends += 1
         log.info("swap %s: sent %s again (nonce %d)", swap.client_order_id, attempt.tx_hash.to_0x_hex(), swap.nonce)
 
-    async def replace(self, swap: Swap, last: Attempt, head: int) -> None:
+    async def replace(self, swap: Swap, last: Attempt, head: int, signer: WalletSigner) -> None:
         """The swap's transaction again with a higher fee and the same nonce (journaled first)."""
         max_fee, tip = self.gas.fees()
         # a node takes a replacement only for at least 10% more on both fees
         tip = max(tip, last.priority_fee * 9 // 8 + 1)
         max_fee = max(max_fee, last.max_fee * 9 // 8 + 1, tip)
-        attempt = sign(self.account, swap.tx_json, max_fee, tip, head)
+        attempt = sign(signer, swap.tx_json, max_fee, tip, head)
         self.journal.replaced(swap.client_order_id, attempt)
         self.replacements += 1
         log.warning("swap %s: replacing %s by %s (nonce %d, max fee %d)", swap.client_order_id,
@@ -154,7 +161,7 @@ class TxTracker:
     async def _revert_reason(self, swap: Swap, receipt: TxReceipt) -> str:
         """The router's words: the call replayed on the state of the block it reverted in."""
         tx = json.loads(swap.tx_json)
-        call: TxParams = {"from": self.account.address, "to": tx["to"], "data": tx["data"], "gas": tx["gas"]}
+        call: TxParams = {"from": tx["from"], "to": tx["to"], "data": tx["data"], "gas": tx["gas"]}
         try:
             await self.client.call(self.client.w3.eth.call(call, block_identifier=int(receipt["blockNumber"])))
         except ContractLogicError as exc:
@@ -176,9 +183,10 @@ def _traded(pool: Pool, data: bytes, sell: bool) -> tuple[int, int]:
     return (base_in, quote_out) if sell else (base_out, quote_in)
 
 
-def sign(account: LocalAccount, tx_json: str, max_fee: int, tip: int, head: int) -> Attempt:
-    """The transaction in `tx_json` with these EIP-1559 fees, signed."""
+def sign(signer: WalletSigner, tx_json: str, max_fee: int, tip: int, head: int) -> Attempt:
+    """The transaction in `tx_json` with these EIP-1559 fees, signed (SigningRefused if its wallet's
+    rules do not allow it)."""
     tx = json.loads(tx_json)
     tx.update(maxFeePerGas=max_fee, maxPriorityFeePerGas=tip)
-    signed = account.sign_transaction(tx)
+    signed = signer.sign(tx)
     return Attempt(HexBytes(signed.hash), bytes(signed.raw_transaction), max_fee, tip, head)
