@@ -99,7 +99,8 @@ class CCApp:
                                  settings.risk, bus, positions, self.mesh)
         self.booking = Booking(store, cursors, cache, positions, bus, clock, settings.router.max_reroutes,
                                self.algos.order_owner, md.fee_rate)
-        self.reservations = Reservations(cache.live_children, md.mid)
+        self.reservations = Reservations(cache.live_children, md.mid,
+                                         lambda client, venue: self.credentials.account(client, venue))
         self.home: RemoteHome | None = None
         if self.mesh is not None:
             self.home = RemoteHome(self.mesh, self.edges, store, cursors, got.remote_children, md, self.reservations,
@@ -116,7 +117,7 @@ class CCApp:
         await self.credentials.load()
         for link in self.edges.values():
             link.on_info.append(self.credentials.sync)
-        self.candidates = Candidates(md, self.edges, self.reservations, self.mesh)
+        self.candidates = Candidates(md, self.edges, self.reservations, self.mesh, self.credentials.account)
         router = Router(settings.router.drift_bps_per_ms)
         self.dispatcher = Dispatcher(self.edges, self.mesh, store, self.booking, cache, clock,
                                      self.credentials.account)

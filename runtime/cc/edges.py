@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -55,7 +55,10 @@ class EdgeLink:
         self.info: pb.VenueInfo | None = None
         self.connected = False
         self.rtt_ms = 0.0
+        #: the edge's shared account: asset -> (free, locked)
         self.balances: dict[str, tuple[Decimal, Decimal]] = {}
+        #: clients' own accounts at this venue whose balances the edge reported: account -> asset -> (free, locked)
+        self.accounts: dict[str, dict[str, tuple[Decimal, Decimal]]] = {}
         self.reconnects = 0
         self.last_error = ""
         self.changed = asyncio.Event()  # set whenever connected flips or balances refresh
@@ -87,9 +90,9 @@ class EdgeLink:
                 self.info = await self.client.info(timeout=5)
                 self.rtt_ms = (time.perf_counter() - t0) * 1000
                 self.marketdata.register(self.venue, self.region, False, list(self.info.instruments))
-                await self._refresh_balances()
                 for hook in self.on_info:
                     await hook(self)
+                await self.refresh_balances()  # after the hooks: credentials installed then report too
                 self._set_connected(True)
                 backoff = 0.2
                 async with asyncio.TaskGroup() as tg:
@@ -167,21 +170,32 @@ class EdgeLink:
             t0 = time.perf_counter()
             self.info = await self.client.info(timeout=5)
             self.rtt_ms = (time.perf_counter() - t0) * 1000
-            await self._refresh_balances()
+            await self.refresh_balances()
             for hook in self.on_info:
                 await hook(self)
             self._announce()
 
-    async def _refresh_balances(self) -> None:
+    async def refresh_balances(self) -> None:
+        """Every account's balances (also called out of turn: a client's account just installed)."""
         got = await self.client.balances(timeout=5)
-        self.balances = {b.asset: (Decimal(b.free), Decimal(b.locked)) for b in got.balances}
+        self.balances = _by_asset(got.balances)
+        self.accounts = {a.account: _by_asset(a.balances) for a in got.accounts if not a.error}
         self.changed.set()
 
-    def free(self, asset: str) -> Decimal:
-        return self.balances.get(asset, (Decimal(0), Decimal(0)))[0]
+    def account_balances(self, account: str = "") -> dict[str, tuple[Decimal, Decimal]] | None:
+        """An account's balances ("" the shared one); None while the edge has not reported that account."""
+        return self.balances if not account else self.accounts.get(account)
+
+    def free(self, asset: str, account: str = "") -> Decimal:
+        """What `account` ("" the shared one) has free of `asset` (0 while not known)."""
+        return (self.account_balances(account) or {}).get(asset, (Decimal(0), Decimal(0)))[0]
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def _by_asset(rows: Iterable[pb.Balance]) -> dict[str, tuple[Decimal, Decimal]]:
+    return {b.asset: (Decimal(b.free), Decimal(b.locked)) for b in rows}
 
 
 def _describe(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import edge_pb2_grpc as pbg
 from seqmesh.runtime.wasm.host import AbiViolation
 
+from .balances import all_balances
 from .credentials import ClientAccounts, CredentialRefused
 
 if TYPE_CHECKING:
@@ -204,9 +205,9 @@ class EdgeService(pbg.EdgeServicer):
 
     async def GetBalances(self, request: pb.BalancesRequest, context: Ctx) -> pb.Balances:  # type: ignore[type-arg]
         await self._authorise(context)
-        balances = await self.app.gateway.balances()
-        return pb.Balances(ts=time.time_ns(), balances=[
-            pb.Balance(asset=a, free=str(f), locked=str(lk)) for a, (f, lk) in sorted(balances.items())])
+        balances = await all_balances(self.app.gateway, self._accounts())
+        balances.ts = time.time_ns()
+        return balances
 
     # -- clients' own venue accounts (edge/credentials.py) --------------------------------
 

@@ -100,7 +100,8 @@ def preview_routes(deps: ApiDeps) -> APIRouter:
         if req.params:
             raise OrderError("INVALID_REQUEST", f"params: a {req.type} order takes none")
         engine = deps.engine
-        route = engine.route(engine.prepare(req.symbol, Side(req.side), req.quantity, OrderType(req.type), req.price))
+        route = engine.route(engine.prepare(req.symbol, Side(req.side), req.quantity, OrderType(req.type), req.price,
+                                            client=client))
         bid, ask = md.best(req.symbol)
         return {"symbol": req.symbol, "type": req.type, "price": None if req.price is None else str(req.price),
                 "bid": None if bid is None else str(bid), "ask": None if ask is None else str(ask),
@@ -118,8 +119,9 @@ def preview_routes(deps: ApiDeps) -> APIRouter:
         if s not in md.symbols():
             raise OrderError("UNKNOWN_SYMBOL", f"no venue lists {s}; see GET /v1/pairs", 404)
         sides = [Side(side)] if side else [Side.BUY, Side.SELL]
+        engine = deps.engine
         return {"symbol": s, "quantity": str(q),
-                **{x.value: cost_of(deps.engine.route(deps.engine.prepare(s, x, q, OrderType.MARKET, None), False))
+                **{x.value: cost_of(engine.route(engine.prepare(s, x, q, OrderType.MARKET, None, client=client), False))
                    for x in sides}}
 
     return r

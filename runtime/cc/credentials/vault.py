@@ -113,9 +113,7 @@ class CredentialVault:
                 raise OrderError("CREDENTIAL_REFUSED", f"{venue}: {exc.details()}", 422) from None
             raise OrderError("VENUE_UNAVAILABLE", f"the edge of {venue} did not answer: {exc.code().name}",
                              503) from None
-        # a wallet is known by its address (the edge derives it from the key): no API key there
-        stored = StoredCredential(cid, client, venue, fingerprint(installed.address or api_key),
-                                  tuple(installed.permissions),
+        stored = StoredCredential(cid, client, venue, fingerprint(api_key), tuple(installed.permissions),
                                   time.time_ns(), sealed.wrap_key_id, base64.b64encode(sealed.wrapped_key).decode(),
                                   base64.b64encode(sealed.sealed).decode())
         try:
@@ -128,6 +126,10 @@ class CredentialVault:
             raise
         self._remember(stored)
         log.info("credential %s of %s for %s stored (key %s)", cid, client, venue, stored.key_fingerprint)
+        try:  # routing caps the client's orders there by this account's balance: known from now on
+            await link.refresh_balances()
+        except (grpc.aio.AioRpcError, ConnectionError) as exc:  # the next poll brings it; until then the venue
+            log.warning("balances of %s after installing %s: %s", venue, cid, exc)  # takes none of their orders
         return stored
 
     async def delete(self, client: str, credential_id: str) -> None:

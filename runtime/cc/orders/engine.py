@@ -87,7 +87,7 @@ class OrderEngine:
             known = await self.cache.by_client_order_id(client, client_order_id)
             if known is not None:
                 return same_order(known, symbol, side, qty, type, price, tif=tif), False
-        order = self.prepare(symbol, side, qty, type, price, tif)
+        order = self.prepare(symbol, side, qty, type, price, tif, client)
         working = self.working_qty(client, symbol)
         if algo_parent is not None:
             working -= qty * side.sign  # the slice is carved out of its algorithm's remainder: once
@@ -121,10 +121,11 @@ class OrderEngine:
         return parent, True
 
     def prepare(self, symbol: str, side: Side, qty: Decimal, type: OrderType, price: Decimal | None,
-                tif: TimeInForce = TimeInForce.GTC) -> Prepared:
-        """A valid order, the venues it may route to and its reference prices (refusals raised)."""
+                tif: TimeInForce = TimeInForce.GTC, client: str = "") -> Prepared:
+        """A valid order, the venues it may route to (capped by the accounts `client`'s orders trade
+        on) and its reference prices (refusals raised)."""
         validate(symbol, qty, type, price, self.marketdata.venue_books(symbol), tif)
-        candidates = self.candidates(symbol, side)
+        candidates = self.candidates(symbol, side, client=client)
         if not candidates:
             raise OrderError("NO_LIVE_VENUE", f"no connected venue has a live {symbol} book", 409)
         best_bid, best_ask = self.marketdata.best(symbol)

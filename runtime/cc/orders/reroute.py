@@ -52,7 +52,7 @@ class Rerouter:
                 return
             p.reroutes += 1
             tried = frozenset(c.venue for c in p.children if c.state == ChildState.REJECTED)
-            route = self.router.route(p.side, remainder, self.candidates(p.symbol, p.side, tried), None,
+            route = self.router.route(p.side, remainder, self.candidates(p.symbol, p.side, tried, p.client), None,
                                       self.marketdata.mid(p.symbol))
             p.decision.setdefault("reroutes", []).append(route.summary())
             now = self.booking.clock.now_ns()

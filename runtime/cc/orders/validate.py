@@ -60,6 +60,9 @@ def untakeable(symbol: str, qty: Decimal, price: Decimal | None, ref: Decimal | 
                          for c in too_small)
         return OrderError("BELOW_VENUE_MINIMUM", f"{qty} {symbol} is below the minimum of every live venue "
                           f"({mins})", 400)
+    if candidates and all(c.balance_short for c in candidates):  # the accounts the order would trade on
+        return OrderError("INSUFFICIENT_BALANCE", f"no venue account can pay for {qty} {symbol}: "
+                          + "; ".join(c.balance_short for c in candidates), 409)
     if tif is TimeInForce.FOK:
         return OrderError("CANNOT_FILL_ENTIRELY", f"no live venue alone can fill all {qty} {symbol} at {price} or "
                           "better now (fill-or-kill is not split across venues); nothing was placed", 409)

@@ -5,14 +5,23 @@ edge links; other regions' venues from the peer mesh, with the peer round trip a
 A DEX venue's pool is a candidate on its curve (V2's, or V3's across its ticks, by the pool's
 kind; its book is only a picture of it), with its chain's gas for one swap priced in the
 order's quote currency and its confirmation time (block time x depth) as latency; a pool whose
-gas cannot be priced is left out."""
+gas cannot be priced is left out.
+
+Whose balance caps a venue: the venue account the client's order will trade on there. A client
+with its own credential at a venue (docs/security.md, "Credentials") is capped by that account's
+free balance, as the venue's edge reports it, minus what its own orders there already hold; the
+edge's shared account is capped by its own balance minus the shared account's orders, and never
+by a client's own. Until the edge has reported a client's account (a credential just installed,
+an account the venue did not answer for) the venue takes none of that client's order: routing
+on a guess would send the venue orders the account may not cover, and the first poll (a second)
+or the install itself makes it known."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Protocol
 
@@ -48,13 +57,17 @@ class RemoteVenues(Protocol):
 
 class Candidates:
     def __init__(self, marketdata: MarketData, edges: Mapping[str, EdgeLink], reservations: Reservations,
-                 remote: RemoteVenues | None) -> None:
+                 remote: RemoteVenues | None, account: Callable[[str, str], str] = lambda _c, _v: "") -> None:
         self.marketdata = marketdata
         self.edges = edges
         self.reservations = reservations
         self.remote = remote
+        #: (client, venue) -> the client's own venue account there (its credential id), "" for the shared one
+        self.account = account
 
-    def __call__(self, symbol: str, side: Side, exclude: frozenset[str] = frozenset()) -> list[VenueCandidate]:
+    def __call__(self, symbol: str, side: Side, exclude: frozenset[str] = frozenset(),
+                 client: str = "") -> list[VenueCandidate]:
+        """`client`: whose order it is (its own venue accounts cap it); "" routes on the shared accounts."""
         buy = side is Side.BUY
         base, quote = symbol.split("/")
         asset = quote if buy else base
@@ -74,12 +87,15 @@ class Candidates:
             inst = link.instrument(symbol) if link else None
             if link is None or not link.connected or inst is None:
                 continue
-            cap = max(link.free(asset) - self.reservations.reserved(vb.venue, asset), ZERO)
+            account = self.account(client, vb.venue) if client else ""
+            known = link.account_balances(account) is not None
+            cap = max(link.free(asset, account) - self.reservations.reserved(vb.venue, asset, account), ZERO)
             local = VenueCandidate(
                 vb.venue, functools.partial(vb.level_at, not buy), link.taker_fee, link.maker_fee, link.rtt_ms,
                 Decimal(inst.lot), Decimal(inst.min_qty), Decimal(inst.min_notional), Decimal(inst.tick),
-                balance_cap=cap, region=vb.region, remote=False,
+                balance_cap=cap, region=vb.region, remote=False, own_account=bool(account),
             )
+            local.balance_short = short_of_balance(local, asset, buy, known)
             chosen = self._as_pool(local, symbol) if pooled else local
             if chosen is not None:
                 out.append(chosen)
@@ -98,12 +114,14 @@ class Candidates:
         if inst is None:
             return None
         free = next((Decimal(b.free) for b in v.balances if b.asset == asset), ZERO)
-        return VenueCandidate(
+        cand = VenueCandidate(
             venue, level_at, Decimal(v.info.taker_fee or "0"), Decimal(v.info.maker_fee or "0"), v.edge_rtt_ms,
             Decimal(inst.lot), Decimal(inst.min_qty), Decimal(inst.min_notional), Decimal(inst.tick),
             balance_cap=max(free - self.reservations.reserved(venue, asset), ZERO),
             region=region, remote=True, extra_latency_ms=peer_rtt,
         )
+        cand.balance_short = short_of_balance(cand, asset, asset != symbol.split("/")[0])
+        return cand
 
     def _as_pool(self, cand: VenueCandidate, symbol: str) -> VenueCandidate | None:
         """The venue's candidate on its pool's curve instead of its (pictured) levels."""
@@ -145,3 +163,21 @@ class Candidates:
 
 def instrument(info: pb.VenueInfo, symbol: str) -> pb.Instrument | None:
     return next((i for i in info.instruments if i.symbol == symbol), None)
+
+
+def short_of_balance(c: VenueCandidate, asset: str, buy: bool, known: bool = True) -> str:
+    """Why the account `c` trades on cannot pay for the venue's smallest order ("" if it can): the
+    refusal's words when no venue can (INSUFFICIENT_BALANCE)."""
+    whose = "your own account" if c.own_account else "the shared account"
+    if not known:
+        return f"{c.venue}: the balance of {whose} there is not known yet (its edge has not reported it)"
+    assert c.balance_cap is not None
+    smallest = max(c.min_qty, c.lot)
+    if buy:
+        top = c.level_at(0)
+        if top is None:
+            return ""  # nothing to buy there: no liquidity, not the balance, is the reason
+        smallest = max(smallest * top[0], c.min_notional) * (1 + c.taker_fee)
+    if c.balance_cap >= smallest:
+        return ""
+    return f"{c.venue}: {whose} there has {c.balance_cap} {asset} available, less than its smallest order"

@@ -56,6 +56,9 @@ class VenueCandidate:
     remote: bool = False
     extra_latency_ms: float = 0.0  # peer-link round trip for a remote venue; a pool's confirmation time
     curve: Curve | None = None  # an AMM pool: its curve, not levels (level_at is unused)
+    own_account: bool = False  # the order trades on the client's own venue account (balance_cap is its)
+    #: why the account cannot pay for the venue's smallest order ("" when it can)
+    balance_short: str = ""
 
 
 @dataclass
@@ -395,6 +398,7 @@ class Router:
                 "latency_cost_bps": str(latency * BPS),
                 "effective_top_price": None if eff is None else str(eff),
                 "balance_cap": None if c.balance_cap is None else str(c.balance_cap),
+                "account": "own" if c.own_account else "shared",
                 "excluded": "below venue minimums" if excluded else None}
 
     def _explain_pool(self, c: VenueCandidate, curve: Curve, side: Side, excluded: bool) -> dict[str, Any]:
@@ -406,4 +410,5 @@ class Router:
                 "taker_fee": "0.003", "rtt_ms": round(c.rtt_ms + c.extra_latency_ms, 3),
                 "latency_cost_bps": str(latency * BPS), "effective_top_price": str(eff),
                 "balance_cap": None if c.balance_cap is None else str(c.balance_cap),
+                "account": "own" if c.own_account else "shared",
                 "excluded": "its share saves less than its gas" if excluded else None}
