@@ -113,7 +113,9 @@ class CredentialVault:
                 raise OrderError("CREDENTIAL_REFUSED", f"{venue}: {exc.details()}", 422) from None
             raise OrderError("VENUE_UNAVAILABLE", f"the edge of {venue} did not answer: {exc.code().name}",
                              503) from None
-        stored = StoredCredential(cid, client, venue, fingerprint(api_key), tuple(installed.permissions),
+        # a wallet is known by its address (the edge derives it from the key): no API key there
+        stored = StoredCredential(cid, client, venue, fingerprint(installed.address or api_key),
+                                  tuple(installed.permissions),
                                   time.time_ns(), sealed.wrap_key_id, base64.b64encode(sealed.wrapped_key).decode(),
                                   base64.b64encode(sealed.sealed).decode())
         try:
