@@ -12,6 +12,7 @@ from pathlib import Path
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
 
 import pytest
+from _pytest.nodeid import NodeId
 
 from seqmesh.testing.mesh import start_sim
 from seqmesh.testing.postgres import PostgresServer
@@ -19,16 +20,23 @@ from seqmesh.testing.postgres import PostgresServer
 TESTS = Path(__file__).resolve().parent
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks into the test ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Groups for pytest-xdist's `--dist loadgroup`: a module's tests stay on one worker (its module
     fixtures start once), and every test of the machine's one development node (the `k8s` marker,
-    tests/k8s) runs on the same worker, one after another."""
+    tests/k8s) runs on the same worker, one after another.
+
+    The grouping is written into the test ids here, on each worker, as `<id>@<group>` (what the
+    controller's loadgroup scheduler reads). xdist 3.8's own worker hook does that by setting
+    `item._nodeid`, which pytest 9 no longer reads (a node's id is `item._id`): its rename was
+    lost and modules were spread over both workers."""
+    loadgroup = hasattr(config, "workerinput") and config.getvalue("loadgroup")
     for item in items:
         path = Path(str(item.fspath)).resolve()
         rel = path.relative_to(TESTS) if path.is_relative_to(TESTS) else path
         node = item.get_closest_marker("k8s") is not None or rel.parts[:1] == ("k8s",)
-        item.add_marker(pytest.mark.xdist_group("development-node" if node else str(rel)))
+        group = "development-node" if node else str(rel)
+        if loadgroup:
+            item._id = NodeId.parse(f"{item.nodeid}@{group}")
 
 
 @pytest.fixture(scope="session")
