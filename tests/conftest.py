@@ -28,15 +28,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     The grouping is written into the test ids here, on each worker, as `<id>@<group>` (what the
     controller's loadgroup scheduler reads). xdist 3.8's own worker hook does that by setting
     `item._nodeid`, which pytest 9 no longer reads (a node's id is `item._id`): its rename was
-    lost and modules were spread over both workers."""
-    loadgroup = hasattr(config, "workerinput") and config.getvalue("loadgroup")
+    lost and modules were spread over both workers. The node's group, the longest, goes first:
+    scopes are handed out in collection order, and started last it would run alone at the end."""
+    if not (hasattr(config, "workerinput") and config.getvalue("loadgroup")):
+        return
+    on_node = []
     for item in items:
         path = Path(str(item.fspath)).resolve()
         rel = path.relative_to(TESTS) if path.is_relative_to(TESTS) else path
         node = item.get_closest_marker("k8s") is not None or rel.parts[:1] == ("k8s",)
-        group = "development-node" if node else str(rel)
-        if loadgroup:
-            item._id = NodeId.parse(f"{item.nodeid}@{group}")
+        item._id = NodeId.parse(f"{item.nodeid}@{'development-node' if node else rel}")
+        on_node.append(node)
+    order = sorted(range(len(items)), key=lambda i: not on_node[i])  # stable: the node's tests first
+    items[:] = [items[i] for i in order]
 
 
 @pytest.fixture(scope="session")
