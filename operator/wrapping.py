@@ -68,18 +68,20 @@ def fresh_secret(name: str, namespace: str, owner: dict[str, Any] | None, labels
             "data": {"0001.pem": _b64(WrappingKey.generate().to_pem())}}
 
 
-def _valid(live: dict[str, Any], field: str) -> dict[str, Any]:
+def key_ids(live: dict[str, Any], field: str) -> list[str]:
+    """The ids of the Secret's keys, in file order (the edge's current one last); unusable keys refused."""
     name = live["metadata"]["name"]
     files = key_files(live)
     if not files:
         raise WrappingKeysUnavailable("InvalidWrappingKeys", f"Secret {name!r} ({field}) holds no wrapping key "
                                                              f"(*.pem, an X25519 private key in PKCS#8 PEM)")
+    ids = []
     for file in files:
         try:
-            WrappingKey.from_pem(base64.b64decode(live["data"][file]))
+            ids.append(WrappingKey.from_pem(base64.b64decode(live["data"][file])).key_id)
         except ValueError as exc:
             raise WrappingKeysUnavailable("InvalidWrappingKeys", f"Secret {name!r} ({field}), {file}: {exc}") from None
-    return live
+    return ids
 
 
 def checked(name: str, namespace: str, field: str) -> dict[str, Any]:
@@ -88,16 +90,28 @@ def checked(name: str, namespace: str, field: str) -> dict[str, Any]:
     if live is None:
         raise WrappingKeysUnavailable("WrappingKeysSecretNotFound",
                                       f"the edge's pod waits for Secret {name!r} ({field}) in {namespace}")
-    return _valid(live, field)
+    key_ids(live, field)
+    return live
 
 
-def ensure(name: str, namespace: str, owner: dict[str, Any] | None, labels: dict[str, str]) -> dict[str, Any]:
+def ensure(name: str, namespace: str, owner: dict[str, Any] | None, labels: dict[str, str],
+           known: list[str]) -> dict[str, Any]:
     """The venue's Secret, created with a first key if absent (the first of racing creators wins).
-    One that lost its keys is reported, never filled again: its credentials need the old keys."""
+
+    Never made again once it had keys (`known`: the key ids the Edge saw in it): a deleted
+    Secret is reported, not replaced, since every credential of the venue is sealed for those
+    keys and a fresh one would quietly replace them in the running pods too. Nor is one that
+    lost its keys filled again."""
     live = kube.get("v1", "Secret", name, namespace)
+    if live is None and known:
+        raise WrappingKeysUnavailable("WrappingKeysSecretLost", (
+            f"Secret {name!r} with wrapping keys {', '.join(known)} is gone: restore it from your backup "
+            f"(every client credential of the venue is sealed for them); to start over with a new key "
+            f"(each client enters its credentials again), delete this Edge and apply it again"))
     if live is None:
         live = kube.create_or_get(fresh_secret(name, namespace, owner, labels))
-    return _valid(live, "the venue's wrapping keys")
+    key_ids(live, "the venue's wrapping keys")
+    return live
 
 
 def request_of(annotations: dict[str, str] | None) -> str | None:
@@ -133,8 +147,8 @@ def pending(name: str, namespace: str, annotations: dict[str, str] | None) -> bo
         return True
 
 
-def rotate(secret: dict[str, Any], request: str) -> str | None:
-    """Add a key to the venue's Secret for `request` unless one was added for it; the file added.
+def rotate(secret: dict[str, Any], request: str) -> dict[str, Any]:
+    """Add a key to the venue's Secret for `request` unless one was added for it; the Secret after.
 
     The patch carries the Secret's resourceVersion: two handlers rotating at once cannot both
     add a key, nor lose the other's (the loser reads the Secret again and finds it done)."""
@@ -142,17 +156,17 @@ def rotate(secret: dict[str, Any], request: str) -> str | None:
     for _ in range(5):
         done = rotations(secret)
         if request in done:
-            return None
+            return secret
         file = next_key_file(key_files(secret))
         patch = {"metadata": {"resourceVersion": secret["metadata"]["resourceVersion"], "annotations": {
                      ROTATIONS_ANNOTATION: json.dumps({**done, request: file}, sort_keys=True)}},
                  "data": {file: _b64(WrappingKey.generate().to_pem())}}
         resource = kube.api().resources.get(api_version="v1", kind="Secret")
         try:
-            kube.api().patch(  # type: ignore[no-untyped-call]
+            patched: dict[str, Any] = kube.api().patch(  # type: ignore[no-untyped-call]
                 resource, name=meta["name"], namespace=meta["namespace"], body=patch,
-                content_type="application/merge-patch+json")
-            return file
+                content_type="application/merge-patch+json").to_dict()
+            return patched
         except ConflictError:
             live = kube.get("v1", "Secret", meta["name"], meta["namespace"])
             if live is None:
@@ -163,12 +177,13 @@ def rotate(secret: dict[str, Any], request: str) -> str | None:
 
 
 def level(name: str, given: bool, annotations: dict[str, str] | None, namespace: str,
-          owner: dict[str, Any] | None, labels: dict[str, str]) -> str | None:
+          owner: dict[str, Any] | None, labels: dict[str, str], known: list[str]) -> list[str]:
     """Make sure the edge's wrapping keys exist: the Secret the Edge names (`given`: only read), or
-    the venue's, created once and rotated on request. The key file a rotation added, if any."""
+    the venue's, created once and rotated on request. Their key ids, the current one last."""
     if given:
-        checked(name, namespace, "spec.wrappingKeysSecret")
-        return None
-    secret = ensure(name, namespace, owner, labels)
+        return key_ids(checked(name, namespace, "spec.wrappingKeysSecret"), "spec.wrappingKeysSecret")
+    secret = ensure(name, namespace, owner, labels, known)
     request = request_of(annotations)
-    return rotate(secret, request) if request else None
+    if request:
+        secret = rotate(secret, request)
+    return key_ids(secret, "the venue's wrapping keys")

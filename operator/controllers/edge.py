@@ -43,7 +43,7 @@ def sync_edge(body: dict[str, Any]) -> None:
             "conditions": conditions.ready(current.get("conditions", []), False, "CAUnavailable", str(exc),
                                            generation)})
         return
-    keys = wrapping_keys(spec, meta, region, region_body)
+    keys = wrapping_keys(spec, meta, current, region, region_body)
     service = names.edge(spec.region, spec.venue)
     certs.ensure_leaf(names.edge_tls(spec.region, spec.venue), namespace, owner, ca,
                       Identity(spec.region, "edge", spec.venue), ("localhost", *names.service_dns(service, namespace)),
@@ -54,35 +54,43 @@ def sync_edge(body: dict[str, Any]) -> None:
     sync_region(region_body)
     pod = workload.of_statefulset(namespace, service)
     ok, degraded, reason, message = pod.ready, pod.degraded, pod.reason, pod.message
+    key_status: dict[str, Any] = {}
     if isinstance(keys, wrapping.WrappingKeysUnavailable):
         # A named Secret not there yet is awaited (the pod waits for it too); unusable keys need a change.
         ok, degraded, reason, message = False, keys.reason != "WrappingKeysSecretNotFound", keys.reason, str(keys)
+    elif keys is not None:
+        # The ids the pods hold (compare with GET /v1/credentials' wrapping_key_id when rotating).
+        key_status["wrappingKeyIds"] = keys
+    if edge_builder.holds_wrapping_keys(spec):
+        key_status["wrappingKeysSecret"] = edge_builder.wrapping_keys_secret(spec)
     status.write("Edge", meta["name"], namespace, current, {
         "observedGeneration": generation, "certificateSecret": names.edge_tls(spec.region, spec.venue),
-        **({"wrappingKeysSecret": edge_builder.wrapping_keys_secret(spec)}
-           if edge_builder.holds_wrapping_keys(spec) else {}),
+        **key_status,
         "service": f"{service}.{namespace}.svc:{names.EDGE_GRPC_PORT}", "readyReplicas": pod.ready_replicas,
         "conditions": conditions.ready(current.get("conditions", []), ok, reason, message, generation,
                                        degraded=degraded)})
 
 
-def wrapping_keys(spec: EdgeSpec, meta: dict[str, Any], region: RegionSpec,
-                  region_body: dict[str, Any]) -> wrapping.WrappingKeysUnavailable | None:
-    """Level the venue's wrapping keys (and rotate them if the Edge asks); what is wrong with them, if anything.
+def wrapping_keys(spec: EdgeSpec, meta: dict[str, Any], current: dict[str, Any], region: RegionSpec,
+                  region_body: dict[str, Any]) -> list[str] | wrapping.WrappingKeysUnavailable | None:
+    """Level the venue's wrapping keys (and rotate them if the Edge asks): their ids, or what is
+    wrong with them (None: the edge holds none).
 
     The operator's Secret belongs to the Region, not the Edge (an Edge deleted and made again keeps
     the keys), and is retained with the region's claims (`storage.retainOnDelete`): the credentials
-    sealed on them open only with these keys."""
+    sealed on them open only with these keys. A retained Secret that disappears is not made again
+    while this Edge's status remembers its keys."""
     if not edge_builder.holds_wrapping_keys(spec):
         return None
+    name = edge_builder.wrapping_keys_secret(spec)
     owner = None if region.storage.retainOnDelete else kube.owner(region_body)
+    remembered = owner is None and current.get("wrappingKeysSecret") == name
     labels = names.labels(spec.region, "wrapping-keys", **{"seqmesh.io/venue": spec.venue})
     try:
-        wrapping.level(edge_builder.wrapping_keys_secret(spec), bool(spec.wrappingKeysSecret),
-                       meta.get("annotations"), meta["namespace"], owner, labels)
+        return wrapping.level(name, bool(spec.wrappingKeysSecret), meta.get("annotations"), meta["namespace"],
+                              owner, labels, list(current.get("wrappingKeyIds") or []) if remembered else [])
     except wrapping.WrappingKeysUnavailable as exc:
         return exc
-    return None
 
 
 level_based("edges", "Edge", sync_edge)

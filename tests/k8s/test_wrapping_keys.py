@@ -1,7 +1,8 @@
 """The venues' wrapping keys against the real API server: one Secret per region and venue, made
 once by the operator and never regenerated (resyncs, operator restarts, an Edge deleted and made
 again), mounted into every edge pod of the venue; an Edge naming its own Secret; rotation by
-annotation adds a key and keeps the old ones."""
+annotation adds a key and keeps the old ones; a retained Secret deleted by mistake is not
+made again."""
 
 from __future__ import annotations
 
@@ -165,6 +166,26 @@ def test_keys_retained_with_the_claims_serve_the_region_made_again(operator: Ope
     wait_reconciled(cp, "edge", "kept-okx", namespace=NS)
     after_resyncs()
     assert secret(cp, name) == first
+    # The Secret deleted by mistake is not made again with a new key (every credential is sealed for
+    # the old one, and the pods would take the new file): the Edge says so, naming the key.
+    (key_id,) = keys_of(first).values()
+    wait_until(lambda: edge_status(cp, "kept-okx").get("wrappingKeyIds") == [key_id], 30, interval=0.2,
+               what=f"the key id in the Edge's status: {edge_status(cp, 'kept-okx')}")
+    cp.kubectl("delete", "secret", name, "-n", NS)
+
+    def degraded() -> dict[str, Any]:
+        return condition(get(cp, "edge", "kept-okx", NS), "Degraded")
+
+    wait_until(lambda: degraded().get("reason") == "WrappingKeysSecretLost", 30, interval=0.2,
+               what=f"WrappingKeysSecretLost; Degraded: {degraded()}")
+    assert degraded()["status"] == "True" and name in degraded()["message"] and key_id in degraded()["message"]
+    after_resyncs()
+    assert secret(cp, name) is None
+    # Starting over is a deliberate act: the Edge deleted and applied again gets a new key.
+    delete(cp, "edge", "kept-okx")
+    apply(cp, NS, edge("kept-okx", "kept", venue="okx", simulatorDialect="okx"))
+    wait_until(lambda: secret(cp, name) is not None, 60, interval=0.2, what=f"a new Secret {name}")
+    assert list(keys_of(secret(cp, name)).values()) != [key_id]
 
 
 def test_an_edge_naming_its_own_secret(operator: Operator) -> None:
@@ -216,6 +237,8 @@ def test_rotation_adds_a_key_once_per_request_and_keeps_the_old(operator: Operat
     assert keys["0002.pem"] != first["0001.pem"]
     assert json.loads(rotated["metadata"]["annotations"]["seqmesh.io/wrapping-key-rotations"]) == {  # type: ignore[index]
         "2026-12-07": "0002.pem"}
+    wait_until(lambda: edge_status(cp, "rot-bitmart").get("wrappingKeyIds") == list(keys.values()), 30,
+               interval=0.2, what=f"both key ids in the Edge's status: {edge_status(cp, 'rot-bitmart')}")
     # The request stays on the Edge: resyncs and a restart do not rotate again.
     after_resyncs()
     operator.stop()

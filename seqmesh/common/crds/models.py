@@ -210,6 +210,7 @@ class EdgeStatus(_Status):
     readyReplicas: int = Field(0, ge=0)
     certificateSecret: str | None = None
     wrappingKeysSecret: str | None = None
+    wrappingKeyIds: list[str] = Field(default_factory=list, description="the wrapping keys' ids, the current one last")
     service: str | None = None
 
 
