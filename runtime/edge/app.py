@@ -56,12 +56,13 @@ class EdgeApp:
         # The DEX and Solana parts (web3, solana-py: seconds of imports) are imported by the edges that run them.
         self.dex: DexGateway | None = None
         self.own_market: SolanaGateway | DexGateway | None = None  # a venue with its own market data
+        self.solana: SolanaGateway | None = None
         if settings.solana is not None:  # the Solana RFQ venue: quotes settled on chain, no ccxt
             from .solana.gateway import SolanaGateway
 
             self.gateway: VenueGateway = SolanaGateway(settings.solana, self.limiter, settings.state_dir,
                                                        settings.durability)
-            self.own_market = self.gateway
+            self.own_market = self.solana = self.gateway
         elif settings.dex is not None:  # a DEX venue: Uniswap V2 pools on an EVM chain, no ccxt
             from .dex.swap_executor import DexGateway
 
@@ -70,20 +71,22 @@ class EdgeApp:
         else:
             self.gateway = gateway(connect(), self.limiter)
             self._ws = connect(pro=True, cls=TappedBinance if self.tapped else None)
-        #: clients' own venue accounts: ccxt venues' API keys, DEX wallets (the Solana edge trades its one key)
-        self.accounts: ClientAccounts | None = None
-        if settings.solana is None:
-            keyring = WrappingKeyring(settings.wrapping_keys or settings.state_dir / "wrapping-keys",
-                                      create=settings.wrapping_keys is None)
-            if self.dex is not None:
-                self.accounts = ClientAccounts(settings.state_dir, keyring, settings.client_id,
-                                               self.dex.client_wallet, self.dex.client_gateway, wallets=True)
-                self.dex.open_account = self.accounts.gateway  # a restart follows its journaled swaps
-            else:
-                self.accounts = ClientAccounts(settings.state_dir, keyring, settings.client_id,
-                                               lambda c: connect(api_key=c.api_key, secret=c.secret,
-                                                                 password=c.passphrase or None),
-                                               self._account_gateway)
+        #: clients' own venue accounts: ccxt venues' API keys, DEX wallets, Solana keypairs
+        keyring = WrappingKeyring(settings.wrapping_keys or settings.state_dir / "wrapping-keys",
+                                  create=settings.wrapping_keys is None)
+        self.accounts: ClientAccounts | None
+        if self.dex is not None:
+            self.accounts = ClientAccounts(settings.state_dir, keyring, settings.client_id,
+                                           self.dex.client_wallet, self.dex.client_gateway, wallets=True)
+            self.dex.open_account = self.accounts.gateway  # a restart follows its journaled swaps
+        elif self.solana is not None:
+            self.accounts = ClientAccounts(settings.state_dir, keyring, settings.client_id,
+                                           self.solana.client_taker, self.solana.client_gateway, wallets=True)
+        else:
+            self.accounts = ClientAccounts(settings.state_dir, keyring, settings.client_id,
+                                           lambda c: connect(api_key=c.api_key, secret=c.secret,
+                                                             password=c.passphrase or None),
+                                           self._account_gateway)
         self.instruments: dict[str, InstrumentSpec] = {}
         self.feed: BookFeed
         self.oms: OrderManager

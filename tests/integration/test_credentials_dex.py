@@ -28,6 +28,7 @@ from seqmesh.client.api import ApiError, CCClient
 from seqmesh.testing.dex import EDGE_KEY, Chain, rpc
 from seqmesh.testing.mesh import start_cc
 from seqmesh.testing.processes import Proc, wait_until
+from seqmesh.testing.secret_scan import RecordedAnswers
 
 ALICE_WALLET_KEY = Web3.keccak(text="seqmesh dex credential test: alice's wallet").hex().removeprefix("0x")
 ALICE = Account.from_key(ALICE_WALLET_KEY).address
@@ -41,7 +42,7 @@ class Market:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.answers: list[str] = []
+        self.recorded = RecordedAnswers()
         self.chain = Chain(tmp, "arbitrum")
         self.cc: Proc | None = None
         self.chain.start_edge()
@@ -57,20 +58,7 @@ class Market:
 
     def client(self, name: str) -> CCClient:
         """`name`'s API client, recording every answer."""
-        c = CCClient(self.api, key=self.keys[name])
-        inner = c.request
-
-        def request(method: str, path: str, **kw: Any) -> Any:
-            try:
-                out = inner(method, path, **kw)
-            except ApiError as exc:
-                self.answers.append(repr(exc.body))
-                raise
-            self.answers.append(repr(out))
-            return out
-
-        c.request = request  # type: ignore[method-assign]
-        return c
+        return self.recorded.client(self.api, self.keys[name])
 
     def refused(self, c: CCClient, body: dict[str, Any]) -> tuple[int, str]:
         with pytest.raises(ApiError) as seen:
@@ -205,21 +193,12 @@ def test_kill_9_mid_swap_ends_in_exactly_one_swap_from_the_clients_wallet(market
 def test_the_wallet_key_is_nowhere(market: Market, credential: dict[str, Any]) -> None:
     """Runs last: every log, API answer, metrics page and stored file of the run, scanned for the key."""
     with market.client("alice") as alice:
-        for order in alice.orders():
-            alice.order(order["order_id"])
-        for path in ("/v1/credentials", f"/v1/credentials/{credential['credential_id']}", "/v1/positions",
-                     "/v1/edges", "/openapi.json"):
-            alice.request("GET", path)
-    with market.client("scraper") as scraper:
-        metrics = scraper.http.get("/metrics")
-        assert metrics.status_code == 200, metrics.text
-        market.answers.append(metrics.text)
-    assert len(market.answers) > 10
-    forms = [ALICE_WALLET_KEY, ALICE_WALLET_KEY.upper(), bytes.fromhex(ALICE_WALLET_KEY).hex()]
-    leaks = [a[:200] for a in market.answers if any(f.lower() in a.lower() for f in forms)]
-    files = [p for p in market.tmp.rglob("*") if p.is_file() and "pki" not in p.parts]
-    names = {p.name for p in files}
+        market.recorded.browse(alice, "/v1/credentials", f"/v1/credentials/{credential['credential_id']}",
+                               "/v1/positions", "/v1/edges", "/openapi.json")
+    market.recorded.metrics(market.api, market.keys["scraper"])
+    assert len(market.recorded.answers) > 10
+    names = {p.name for p in market.tmp.rglob("*")}
     assert {"cc.sqlite", "credentials.sqlite", "cc.log", "edge.log", "dex-arbitrum-txs.sqlite"} <= names, names
-    raw = bytes.fromhex(ALICE_WALLET_KEY)
-    leaks += [str(p) for p in files if raw in (data := p.read_bytes()) or ALICE_WALLET_KEY.encode() in data.lower()]
+    leaks = market.recorded.leaks(market.tmp, [ALICE_WALLET_KEY, ALICE_WALLET_KEY.upper()],
+                                  bytes.fromhex(ALICE_WALLET_KEY))
     assert not leaks, f"alice's wallet key appears in {leaks}"

@@ -27,12 +27,13 @@ class CredentialRequest(BaseModel):
     secret: str | None = Field(None, min_length=1, max_length=512, description="its secret (order-book venues)")
     passphrase: str | None = Field(None, max_length=512, description="the key's passphrase (OKX)")
     wallet_key: str | None = Field(None, min_length=1, max_length=512, description=(
-        "the trading wallet's private key (DEX venues: 32 bytes as hex); use a wallet dedicated to trading"))
+        "the trading wallet's private key: at a DEX venue 32 bytes as hex, at solana the 64-byte keypair as "
+        "base58 or solana-keygen's JSON array; use a wallet dedicated to trading"))
 
     @model_validator(mode="after")
     def _what_the_venue_needs(self) -> CredentialRequest:
-        """An order-book venue signs with an API key and secret; a DEX venue's account is a wallet:
-        its private key, and nothing else."""
+        """An order-book venue signs with an API key and secret; a DEX or Solana venue's account is
+        a wallet: its private key, and nothing else."""
         if venue_kind(self.venue) == "cex":
             if not self.key or not self.secret:
                 raise ValueError(f"{self.venue} is an order-book venue: it needs key and secret (its API key)")
@@ -74,7 +75,7 @@ def credential_routes(vault: CredentialVault) -> APIRouter:
                                            described="sealed, checked by the venue's edge and stored"))
     async def add(req: CredentialRequest, client: Client) -> dict[str, Any]:
         """Seal a venue credential for your own account there: an API key and secret at an order-book
-        venue, a wallet key at a DEX venue; refused (422) if the venue says the key can withdraw, or
+        venue, a wallet key at a DEX or the Solana venue; refused (422) if the venue says the key can withdraw, or
         the edge refuses the wallet key."""
         return view(await vault.add(client, req.venue, req.key or "", req.secret or "", req.passphrase or "",
                                     req.wallet_key or ""))

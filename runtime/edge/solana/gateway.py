@@ -11,6 +11,11 @@ miss a late landing: first the finalized block height is past the transaction's 
 height, then its signature still has no status. After a crash, `fetch` resumes from the
 recorded signatures in the same way (the order manager reconciles every order not final).
 
+Orders on a client's own account (a credential holding its keypair) are the same settlements,
+quoted for the client's key, co-signed by it and moving the client's own token accounts
+(client_taker.py); the quote check is the same, so a keypair signs nothing but the settlement
+of the order it was asked for.
+
 The order manager's contract is ccxt's: refusals, unknown orders and an unreachable venue
 are raised as ccxt's exception classes, which it already tells apart.
 """
@@ -33,6 +38,7 @@ from solana.rpc.commitment import Commitment
 from solana.rpc.core import RPCException
 from solana.rpc.models import TxOpts
 from solders.keypair import Keypair
+from solders.pubkey import Pubkey
 from solders.rpc.errors import SendTransactionPreflightFailureMessage
 from solders.signature import Signature
 from solders.transaction_status import (
@@ -43,9 +49,12 @@ from solders.transaction_status import (
 )
 from spl.token.instructions import get_associated_token_address
 
+from ..credentials import Credential, CredentialRefused
 from ..feed import BookFeed
 from ..gateway import InstrumentSpec, VenueGateway, VenueOrder, VenueTrade
 from ..ratelimit import TokenBucket
+from .client_keypair import BadKeypair, ClientTaker, parse_keypair
+from .client_taker import ClientTakerGateway
 from .levels import LevelsStream
 from .rfq_client import QuoteError, RfqClient
 from .settings import SolanaSettings
@@ -108,8 +117,9 @@ class SolanaGateway(VenueGateway):
         """The maker's spread is its price; the network fee (SOL) is charged on each fill."""
         return self.maker_fee, self.taker_fee
 
-    async def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
-        owner = self.keypair.pubkey()
+    async def balances(self, owner: Pubkey | None = None) -> dict[str, tuple[Decimal, Decimal]]:
+        """SOL and the token accounts of `owner` (the edge's own key by default)."""
+        owner = owner or self.keypair.pubkey()
         out = {"SOL": (Decimal((await self._request(self.rpc.get_balance(owner, self._commitment))).value)
                        / LAMPORTS_PER_SOL, Decimal(0))}
         mints = {m.base: m.base_mint for m in self.rfq.markets.values()}
@@ -123,23 +133,43 @@ class SolanaGateway(VenueGateway):
             out[token] = (Decimal(resp.value.ui_amount_string), Decimal(0))
         return out
 
+    # -- clients' own keypairs ------------------------------------------------------------
+
+    def client_taker(self, credential: Credential) -> ClientTaker:
+        """A client's keypair from its credential's `wallet_key` (CredentialRefused naming what is wrong)."""
+        if not credential.wallet_key:
+            raise CredentialRefused("a solana credential needs wallet_key: the keypair that takes the quotes "
+                                    "(an API key and secret mean nothing to a chain)")
+        try:
+            keypair = parse_keypair(credential.wallet_key)
+        except BadKeypair as exc:
+            raise CredentialRefused(str(exc)) from None
+        if keypair.pubkey() == self.keypair.pubkey():
+            raise CredentialRefused(f"keypair {keypair.pubkey()} is this edge's own: a client trades with its own")
+        return ClientTaker(credential.credential_id, keypair)
+
+    def client_gateway(self, taker: ClientTaker) -> ClientTakerGateway:
+        return ClientTakerGateway(self, taker)
+
     # -- orders -----------------------------------------------------------------------------
 
     async def create(self, symbol: str, side: str, type: str, qty: Decimal, price: Decimal | None,
-                     tif: str, client_order_id: str) -> VenueOrder:
-        """Settle the order (an RFQ is immediate-or-cancel whatever its time in force)."""
+                     tif: str, client_order_id: str, taker: ClientTaker | None = None) -> VenueOrder:
+        """Settle the order (an RFQ is immediate-or-cancel whatever its time in force), taken by
+        `taker`'s keypair (the edge's own by default)."""
         self._settling.add(client_order_id)
         try:
-            return await self._settle(symbol, side == "buy", qty, price, client_order_id)
+            return await self._settle(symbol, side == "buy", qty, price, client_order_id,
+                                      taker.keypair if taker else self.keypair, taker.account if taker else "")
         finally:
             self._settling.discard(client_order_id)
 
     async def _settle(self, symbol: str, buy: bool, qty: Decimal, limit: Decimal | None,
-                      cid: str) -> VenueOrder:
+                      cid: str, keypair: Keypair, account: str) -> VenueOrder:
         last = ""
         for attempt in range(self.settings.max_quotes):
             try:
-                quote = await self._request(self.rfq.quote(symbol, buy, qty, self.keypair))
+                quote = await self._request(self.rfq.quote(symbol, buy, qty, keypair))
             except QuoteError as exc:
                 if attempt == 0:
                     raise InvalidOrder(str(exc)) from None
@@ -148,7 +178,7 @@ class SolanaGateway(VenueGateway):
                 log.info("order %s: quote %s at %s does not meet the limit %s", cid, quote.quote_id, quote.price, limit)
                 return VenueOrder(last, cid, symbol, "expired", Decimal(0), ())
             s = Settlement(str(quote.tx.signatures[0]), cid, quote.quote_id, symbol, buy, qty, quote.price,
-                           quote.last_valid_block_height, bytes(quote.tx), "pending")
+                           quote.last_valid_block_height, bytes(quote.tx), "pending", account, str(keypair.pubkey()))
             self.settlements.record(s)  # on disk before the transaction leaves
             last = s.signature
             outcome = await self._send_first(s) or await self._follow(s)
@@ -237,7 +267,8 @@ class SolanaGateway(VenueGateway):
             await asyncio.sleep(self.settings.poll_interval_s)
         meta = resp.value.transaction.meta
         market = self.rfq.markets[s.symbol]
-        moved = _moved(meta.pre_token_balances or [], meta.post_token_balances or [], str(self.keypair.pubkey()))
+        taker = s.taker or str(self.keypair.pubkey())  # whose token accounts settled it
+        moved = _moved(meta.pre_token_balances or [], meta.post_token_balances or [], taker)
         base = Decimal(moved.get(str(market.base_mint), 0)).scaleb(-market.base_decimals)
         quote = Decimal(moved.get(str(market.quote_mint), 0)).scaleb(-market.quote_decimals)
         if not base or (base > 0) != s.buy or (quote < 0) != s.buy:

@@ -3,6 +3,9 @@
 A signed transaction is identified by its signature before it reaches the chain, so after a
 crash the edge asks the chain about each signature it recorded: landed (book the fill), or
 its blockhash expired without it landing (it never will: the order may be quoted again).
+Each settlement names the venue account it trades on (`account`: a client's credential id, ""
+for the edge's own key) and the taker that signed it (`taker`: its public key), whose token
+accounts its fill is read from.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ CREATE TABLE IF NOT EXISTS settlements (
     last_valid_block_height INTEGER NOT NULL,
     tx BLOB NOT NULL,
     outcome TEXT NOT NULL DEFAULT 'pending',
-    created_ns INTEGER NOT NULL
+    created_ns INTEGER NOT NULL,
+    account TEXT NOT NULL DEFAULT '',
+    taker TEXT NOT NULL DEFAULT ''  -- '' in a journal from before: the edge's own key
 );
 CREATE INDEX IF NOT EXISTS settlements_by_order ON settlements (client_order_id);
 """
@@ -49,20 +54,26 @@ class Settlement:
     last_valid_block_height: int
     tx: bytes
     outcome: str
+    account: str = ""
+    taker: str = ""
 
 
 class SettlementJournal(SqliteStore):
     def __init__(self, path: Path, durability: str = "power-loss") -> None:
         super().__init__(path, SCHEMA, durability)
+        if "taker" not in {r[1] for r in self.db.execute("PRAGMA table_info(settlements)")}:  # journals before it
+            self.db.execute("ALTER TABLE settlements ADD COLUMN account TEXT NOT NULL DEFAULT ''")
+            self.db.execute("ALTER TABLE settlements ADD COLUMN taker TEXT NOT NULL DEFAULT ''")
 
     def record(self, s: Settlement) -> None:
         """Durable when this returns (its own committed transaction): only then may it be sent."""
         with self:
             self.db.execute(
                 "INSERT INTO settlements (signature, client_order_id, quote_id, symbol, buy, qty, price,"
-                " last_valid_block_height, tx, outcome, created_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " last_valid_block_height, tx, outcome, created_ns, account, taker)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (s.signature, s.client_order_id, s.quote_id, s.symbol, int(s.buy), str(s.qty), str(s.price),
-                 s.last_valid_block_height, s.tx, s.outcome, time.time_ns()))
+                 s.last_valid_block_height, s.tx, s.outcome, time.time_ns(), s.account, s.taker))
 
     def settle(self, signature: str, outcome: str) -> None:
         if outcome not in OUTCOMES:
@@ -70,7 +81,8 @@ class SettlementJournal(SqliteStore):
         with self:
             self.db.execute("UPDATE settlements SET outcome = ? WHERE signature = ?", (outcome, signature))
 
-    _COLUMNS = "signature, client_order_id, quote_id, symbol, buy, qty, price, last_valid_block_height, tx, outcome"
+    _COLUMNS = ("signature, client_order_id, quote_id, symbol, buy, qty, price, last_valid_block_height, tx, outcome,"
+                " account, taker")
 
     def of_order(self, client_order_id: str) -> list[Settlement]:
         """The order's settlements, oldest first."""
@@ -83,4 +95,5 @@ class SettlementJournal(SqliteStore):
 
 
 def _settlement(r: Any) -> Settlement:
-    return Settlement(r[0], r[1], r[2], r[3], bool(r[4]), Decimal(r[5]), Decimal(r[6]), r[7], r[8], r[9])
+    return Settlement(r[0], r[1], r[2], r[3], bool(r[4]), Decimal(r[5]), Decimal(r[6]), r[7], r[8], r[9], r[10],
+                      r[11])
