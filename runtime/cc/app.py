@@ -104,7 +104,8 @@ class CCApp:
         self.home: RemoteHome | None = None
         if self.mesh is not None:
             self.home = RemoteHome(self.mesh, self.edges, store, cursors, got.remote_children, md, self.reservations,
-                                   self.booking.on_edge_events, self.algos.from_peer)
+                                   self.booking.on_edge_events, self.algos.from_peer,
+                                   lambda credential_id: credential_id in self.credentials.by_id)
             self.home.client_of.update(await store.remote_child_clients())
             self.mesh.attach(self.home)
             self.booking.relay = self.home
@@ -113,7 +114,7 @@ class CCApp:
                                            self.booking.on_edge_events, cursors.get, settings.balance_refresh_s,
                                            mirror=self.mesh, algo_task=self.algos.run_link)
         self.credentials = CredentialVault(store, self.edges, lambda client, venue: any(
-            p.client == client and c.venue == venue and not c.done for p, c in cache.live_children()))
+            p.client == client and c.venue == venue and not c.done for p, c in cache.live_children()), self.mesh)
         await self.credentials.load()
         for link in self.edges.values():
             link.on_info.append(self.credentials.sync)

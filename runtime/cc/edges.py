@@ -30,7 +30,8 @@ class Mirror(Protocol):
     """Where a region with peers sends its local venues' announcements and market data."""
 
     def announce(self, info: pb.VenueInfo, connected: bool, rtt_ms: float,
-                 balances: list[pb.Balance] | None = None) -> None: ...
+                 balances: list[pb.Balance] | None = None, accounts: list[pb.AccountBalances] | None = None
+                 ) -> None: ...
 
     def mirror(self, item: pb.MarketData) -> None: ...
 
@@ -122,8 +123,8 @@ class EdgeLink:
 
     def _announce(self) -> None:
         if self.mesh is not None and self.info is not None:
-            balances = [pb.Balance(asset=a, free=str(f), locked=str(lk)) for a, (f, lk) in self.balances.items()]
-            self.mesh.announce(self.info, self.connected, self.rtt_ms, balances)
+            accounts = [pb.AccountBalances(account=a, balances=_rows(b)) for a, b in self.accounts.items()]
+            self.mesh.announce(self.info, self.connected, self.rtt_ms, _rows(self.balances), accounts)
 
     async def _market_data(self) -> None:
         gaps = self.marketdata.gaps
@@ -196,6 +197,10 @@ class EdgeLink:
 
 def _by_asset(rows: Iterable[pb.Balance]) -> dict[str, tuple[Decimal, Decimal]]:
     return {b.asset: (Decimal(b.free), Decimal(b.locked)) for b in rows}
+
+
+def _rows(balances: dict[str, tuple[Decimal, Decimal]]) -> list[pb.Balance]:
+    return [pb.Balance(asset=a, free=str(f), locked=str(lk)) for a, (f, lk) in balances.items()]
 
 
 def _describe(exc: BaseException) -> str:

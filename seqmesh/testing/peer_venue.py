@@ -38,3 +38,9 @@ class HeldVenue:
 
     def algo_message(self, msg: pb.AlgoMessage) -> None:
         return None
+
+    async def credential(self, origin: str, fwd: ppb.CredentialForward) -> ppb.CredentialForwardAck:
+        return ppb.CredentialForwardAck(error_code="CREDENTIALS_UNSUPPORTED", error="a held venue takes none")
+
+    def accounts_of(self, origin: str) -> frozenset[str]:
+        return frozenset()

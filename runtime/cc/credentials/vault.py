@@ -30,7 +30,9 @@ from seqmesh.common.sealing import seal_credential
 
 from ..edges import EdgeLink
 from ..errors import OrderError
+from ..mesh.peers import PeerMesh
 from ..store import LedgerStore, StoreConflict, StoredCredential
+from .remote import RemoteCredentials
 
 log = logging.getLogger(__name__)
 #: how long the edge may take to open a credential and ask the venue about it
@@ -50,9 +52,11 @@ def _sealed(c: StoredCredential) -> pb.SealedCredential:
 
 class CredentialVault:
     def __init__(self, store: LedgerStore, edges: Mapping[str, EdgeLink],
-                 has_live_orders: Callable[[str, str], bool]) -> None:
+                 has_live_orders: Callable[[str, str], bool], mesh: PeerMesh | None = None) -> None:
         self.store = store
         self.edges = edges
+        #: venues of other regions: credentials forwarded to their home CCs
+        self.remote = None if mesh is None else RemoteCredentials(mesh, self.sealed_for)
         self.has_live_orders = has_live_orders  # (client, venue): orders there not yet final
         self.by_id: dict[str, StoredCredential] = {}
         self._accounts: dict[tuple[str, str], str] = {}
@@ -70,6 +74,9 @@ class CredentialVault:
     def account(self, client: str, venue: str) -> str:
         """The venue account a client's order trades on: its credential's id, or "" (the edge's shared one)."""
         return self._accounts.get((client, venue), "")
+
+    def sealed_for(self, venue: str) -> list[pb.SealedCredential]:
+        return [_sealed(c) for c in self.by_id.values() if c.venue == venue]
 
     def of_client(self, client: str) -> list[StoredCredential]:
         return [c for c in self.by_id.values() if c.client == client]
@@ -96,7 +103,8 @@ class CredentialVault:
         if (client, venue) in self._accounts:
             raise OrderError("CREDENTIAL_EXISTS", f"you have a credential for {venue} already "
                              f"({self._accounts[(client, venue)]}): delete it first", 409)
-        link, public = self._link(venue)
+        remote = self.remote if venue not in self.edges and self.remote and self.remote.hosts(venue) else None
+        link, public = (None, remote.public_key(venue)) if remote is not None else self._link(venue)
         cid = "cred-" + secrets.token_hex(8)
         sealed_parts = seal_credential(orjson.dumps({"key": api_key, "secret": secret, "passphrase": passphrase,
                                                      "wallet_key": wallet_key}), client, venue, cid, public.public_key)
@@ -105,14 +113,11 @@ class CredentialVault:
         sealed = pb.SealedCredential(credential_id=cid, client=client, venue=venue,
                                      wrap_key_id=sealed_parts.wrap_key_id, wrapped_key=sealed_parts.wrapped_key,
                                      sealed=sealed_parts.sealed)
-        try:
-            installed = await link.client.stub.InstallCredential(pb.CredentialInstall(credential=sealed, check=True),
-                                                                 timeout=INSTALL_TIMEOUT_S)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT):
-                raise OrderError("CREDENTIAL_REFUSED", f"{venue}: {exc.details()}", 422) from None
-            raise OrderError("VENUE_UNAVAILABLE", f"the edge of {venue} did not answer: {exc.code().name}",
-                             503) from None
+        if remote is not None:
+            installed = await remote.install(sealed, check=True)  # forwarded to the venue's home region
+        else:
+            assert link is not None
+            installed = await self._install(link, sealed)
         # a wallet is known by its address (the edge derives it from the key): no API key there
         stored = StoredCredential(cid, client, venue, fingerprint(installed.address or api_key),
                                   tuple(installed.permissions),
@@ -121,13 +126,15 @@ class CredentialVault:
         try:
             await self.store.put_credential(stored)
         except StoreConflict:  # the same client raced itself: the other one stands
-            await self._uninstall(link, cid)
+            await self._forget(client, venue, cid)
             raise OrderError("CREDENTIAL_EXISTS", f"you have a credential for {venue} already", 409) from None
         except BaseException:
-            await self._uninstall(link, cid)
+            await self._forget(client, venue, cid)
             raise
         self._remember(stored)
         log.info("credential %s of %s for %s stored (key %s)", cid, client, venue, stored.key_fingerprint)
+        if link is None:  # another region's venue: its home announces the account's balances to us
+            return stored
         try:  # routing caps the client's orders there by this account's balance: known from now on
             await link.refresh_balances()
         except (grpc.aio.AioRpcError, ConnectionError) as exc:  # the next poll brings it; until then the venue
@@ -142,9 +149,28 @@ class CredentialVault:
         await self.store.delete_credential(credential_id)
         self.by_id.pop(credential_id, None)
         self._accounts.pop((c.client, c.venue), None)
-        link = self.edges.get(c.venue)
-        if link is not None and link.connected:
-            await self._uninstall(link, credential_id)
+        await self._forget(c.client, c.venue, credential_id)
+
+    async def _install(self, link: EdgeLink, sealed: pb.SealedCredential) -> pb.CredentialInstalled:
+        """At a venue of this region: its edge opens it and asks the venue about the key."""
+        try:
+            installed: pb.CredentialInstalled = await link.client.stub.InstallCredential(
+                pb.CredentialInstall(credential=sealed, check=True), timeout=INSTALL_TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT):
+                raise OrderError("CREDENTIAL_REFUSED", f"{sealed.venue}: {exc.details()}", 422) from None
+            raise OrderError("VENUE_UNAVAILABLE", f"the edge of {sealed.venue} did not answer: {exc.code().name}",
+                             503) from None
+        return installed
+
+    async def _forget(self, client: str, venue: str, credential_id: str) -> None:
+        """The edge's copy, wherever the venue is."""
+        link = self.edges.get(venue)
+        if link is not None:
+            if link.connected:
+                await self._uninstall(link, credential_id)
+        elif self.remote is not None and self.remote.hosts(venue):
+            await self.remote.remove(client, venue, credential_id)
 
     async def _uninstall(self, link: EdgeLink, credential_id: str) -> None:
         try:

@@ -4,7 +4,14 @@ A peer's child is recorded before our edge hears of it, held against the venue's
 until the venue's locked balance shows it, placed, and its events relayed back to the
 origin; when a peer reconnects, its children's events are replayed from where its ledger
 stops. Our own children at other regions' venues come back as relayed events and are
-booked like any edge's."""
+booked like any edge's.
+
+Other regions' clients' own accounts at our venues: the origin forwards a client's credential
+sealed for our venue's edges, and we hand it to the edge as it came (we cannot open it). We
+remember, in memory, which origin and client each such account is for: a child may trade on an
+account only if its origin forwarded that account for that client, and each origin hears only
+of its own clients' accounts' balances. The origin forwards its credentials again whenever a
+link between us comes up, so a restarted home learns them again."""
 
 from __future__ import annotations
 
@@ -35,13 +42,16 @@ REMOTE_VIEW_KEPT = 10_000
 FINAL = frozenset({pb.FILLED, pb.CANCELED, pb.REJECTED, pb.EXPIRED})
 #: how long a replay waits for our link back to the origin that asked for it
 REPLAY_WAIT_S = 60.0
+#: how long an edge may take to open a forwarded credential and ask the venue about it
+INSTALL_TIMEOUT_S = 30.0
 
 
 class RemoteHome:
     def __init__(self, mesh: PeerMesh, edges: Mapping[str, EdgeLink], ledger: LedgerStore, cursors: Cursors,
                  hosted: dict[str, tuple[str, str]], marketdata: MarketData, reservations: Reservations,
                  book_events: Callable[[str, list[pb.OrderEvent]], Awaitable[None]],
-                 algo_message: Callable[[pb.AlgoMessage], None]) -> None:
+                 algo_message: Callable[[pb.AlgoMessage], None],
+                 local_credential: Callable[[str], bool] = lambda _id: False) -> None:
         self.mesh = mesh
         self.edges = edges
         self.ledger = ledger
@@ -62,6 +72,10 @@ class RemoteHome:
         #: the origin's client of each child in `children` and `view` (/v1/remote-orders shows a client its own)
         self.client_of: dict[str, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: other regions' clients' accounts at our venues: credential id -> (origin, client, venue)
+        self.forwarded: dict[str, tuple[str, str, str]] = {}
+        #: whether a credential id is one of our own region's clients' (never replaced from outside)
+        self.local_credential = local_credential
 
     # -- PeerHandler ------------------------------------------------------------------------
 
@@ -73,12 +87,19 @@ class RemoteHome:
             return pb.OrderAck(client_order_id=cid, state=pb.REJECTED, reason=f"{alloc.venue} is not in this region")
         if not link.connected:
             return pb.OrderAck(client_order_id=cid, reason=f"edge {alloc.venue} is down")  # origin resends
+        account = alloc.order.account
+        if account and self.forwarded.get(account) != (origin, alloc.client, alloc.venue):
+            # Not (yet) forwarded here for that client: a restarted home learns it at the origin's
+            # next link; until then the origin resends. Never another client's account.
+            return pb.OrderAck(client_order_id=cid, reason=f"account {account!r} of {origin}'s {alloc.client} is not "
+                                                           f"installed at {alloc.venue} through this region (yet)")
         if cid not in self.children and cid not in self.finished and await self.ledger.remote_child(cid) is None:
-            # The home region agrees the reservation: what its venue's account can still cover,
-            # after every order already on its way there (ours and other regions'), is the limit.
+            # The home region agrees the reservation: what the venue account the child trades on
+            # can still cover, after every order already on its way there (ours and other
+            # regions'), is the limit.
             asset, need = self._needs(link, alloc.order)
-            free = (link.free(asset) - self.reservations.held_for_remote(link.venue, asset)
-                    - self.reservations.reserved(link.venue, asset))
+            free = (link.free(asset, account) - self.reservations.held_for_remote(link.venue, asset, account)
+                    - self.reservations.reserved(link.venue, asset, account))
             if need > free:
                 return pb.OrderAck(client_order_id=cid, state=pb.REJECTED,
                                    reason=f"RESERVATION_DENIED: {link.venue} can cover {max(free, ZERO)} {asset}, "
@@ -88,7 +109,7 @@ class RemoteHome:
             await self.ledger.durable()
             self.children[cid] = (origin, alloc.venue)
             self.client_of[cid] = alloc.client
-            self.reservations.hold_remote(cid, link.venue, asset, need)
+            self.reservations.hold_remote(cid, link.venue, asset, need, account)
         try:
             return await link.client.submit(alloc.order, timeout=15)
         except grpc.aio.AioRpcError as exc:
@@ -109,6 +130,44 @@ class RemoteHome:
 
     def algo_message(self, msg: pb.AlgoMessage) -> None:
         self._algo_message(msg)
+
+    async def credential(self, origin: str, fwd: ppb.CredentialForward) -> ppb.CredentialForwardAck:
+        """Install (or forget) another region's client's credential at our venue's edge, as sealed."""
+        link = self.edges.get(fwd.venue)
+        if link is None:
+            return ppb.CredentialForwardAck(error_code="UNKNOWN_VENUE", error=f"{fwd.venue} is not in this region")
+        if fwd.remove:
+            if self.forwarded.get(fwd.remove, ("",))[0] == origin:  # only what that origin forwarded
+                del self.forwarded[fwd.remove]
+                if link.connected:
+                    with contextlib.suppress(grpc.aio.AioRpcError):
+                        await link.client.stub.RemoveCredential(pb.CredentialRef(credential_id=fwd.remove), timeout=10)
+            return ppb.CredentialForwardAck()
+        sealed = fwd.install.credential
+        cid = sealed.credential_id
+        owner = (origin, fwd.client, fwd.venue)
+        if (sealed.venue != fwd.venue or sealed.client != fwd.client or self.local_credential(cid)
+                or self.forwarded.get(cid, owner) != owner):
+            # sealed for another venue or client, or an account that is someone else's here
+            return ppb.CredentialForwardAck(error_code="CREDENTIAL_REFUSED",
+                                            error=f"credential {cid!r} does not belong to {origin}'s {fwd.client} "
+                                                  f"at {fwd.venue}")
+        if not link.connected:
+            return ppb.CredentialForwardAck(error_code="VENUE_UNAVAILABLE", error=f"the edge of {fwd.venue} is down")
+        try:
+            installed = await link.client.stub.InstallCredential(fwd.install, timeout=INSTALL_TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            refused = exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT)
+            return ppb.CredentialForwardAck(error_code="CREDENTIAL_REFUSED" if refused else "VENUE_UNAVAILABLE",
+                                            error=(exc.details() or "") if refused else exc.code().name)
+        self.forwarded[cid] = owner
+        log.info("credential %s of %s's %s installed at %s", cid, origin, fwd.client, fwd.venue)
+        with contextlib.suppress(grpc.aio.AioRpcError, ConnectionError):
+            await link.refresh_balances()  # its balances go back with the next announcement
+        return ppb.CredentialForwardAck(installed=installed)
+
+    def accounts_of(self, origin: str) -> frozenset[str]:
+        return frozenset(cid for cid, (o, _c, _v) in self.forwarded.items() if o == origin)
 
     def resume(self, origin: str, cursors: dict[str, int]) -> None:
         """A peer reconnected: replay its children's events from where its ledger stops."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,6 +57,14 @@ class PeerHandler(Protocol):
 
     def algo_message(self, msg: pb.AlgoMessage) -> None: ...
 
+    async def credential(self, origin: str, fwd: ppb.CredentialForward) -> ppb.CredentialForwardAck:
+        """A credential `origin` forwards for one of our venues' edges (or asks it to forget)."""
+        ...
+
+    def accounts_of(self, origin: str) -> frozenset[str]:
+        """The venue accounts `origin`'s clients forwarded credentials for: it hears only of those."""
+        ...
+
 
 @dataclass
 class PeerState:
@@ -72,6 +80,8 @@ class PeerState:
     venues: dict[str, ppb.VenueAnnounce] = field(default_factory=dict)
     items_in: int = 0
     items_out: int = 0
+    #: counts the links to it coming up (either way): what it was told before may be lost since
+    epoch: int = 0
 
 
 class PeerMesh:
@@ -87,7 +97,12 @@ class PeerMesh:
         self._linked: dict[str, asyncio.Event] = {}
         self.local_venues: dict[str, ppb.VenueAnnounce] = {}
         self._acks: dict[str, asyncio.Future[pb.OrderAck]] = {}
+        self._credential_acks: dict[str, asyncio.Future[ppb.CredentialForwardAck]] = {}
+        #: account balances of our venues: venue -> each client account's (filtered per peer when sent)
+        self.local_accounts: dict[str, list[pb.AccountBalances]] = {}
         self.handler: PeerHandler | None = None
+        #: called with each venue announcement a peer sends (its region's state, and the venue's)
+        self.on_announce: list[Callable[[PeerState, ppb.VenueAnnounce], None]] = []
 
     def peer_cas(self) -> list[bytes]:
         """The peers' CA bundles that can be read. A missing one does not stop the region (it
@@ -159,6 +174,22 @@ class PeerMesh:
         finally:
             self._acks.pop(order.client_order_id, None)
 
+    async def forward_credential(self, venue: str, fwd: ppb.CredentialForward,
+                                 timeout: float = 30.0) -> ppb.CredentialForwardAck:
+        """Send a credential (sealed for the venue's edges) to the venue's home region; its answer."""
+        peer = self.home_of(venue)
+        if peer is None or peer.region not in self._outboxes:
+            raise ConnectionError(f"no live link to the home region of {venue}")
+        fwd.venue = venue
+        fwd.request_id = fwd.request_id or f"{self.region}-cred-{time.time_ns()}"
+        fut: asyncio.Future[ppb.CredentialForwardAck] = asyncio.get_running_loop().create_future()
+        self._credential_acks[fwd.request_id] = fut
+        self._outboxes[peer.region].put_nowait(ppb.PeerFrame(credential=fwd))
+        try:
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._credential_acks.pop(fwd.request_id, None)
+
     def cancel_remote(self, venue: str, client_order_id: str) -> bool:
         peer = self.home_of(venue)
         if peer is None or peer.region not in self._outboxes:
@@ -190,12 +221,25 @@ class PeerMesh:
     # -- what the local region has ---------------------------------------------------------
 
     def announce(self, info: pb.VenueInfo, connected: bool, rtt_ms: float,
-                 balances: list[pb.Balance] | None = None) -> None:
+                 balances: list[pb.Balance] | None = None, accounts: list[pb.AccountBalances] | None = None) -> None:
         frame = ppb.VenueAnnounce(connected=connected, edge_rtt_ms=rtt_ms)
         frame.info.CopyFrom(info)
         frame.balances.extend(balances or [])
         self.local_venues[info.venue] = frame
-        self._broadcast(ppb.PeerFrame(venue=frame))
+        self.local_accounts[info.venue] = accounts or []
+        self._broadcast(lambda region: ppb.PeerFrame(venue=self._announcement(region, info.venue)))
+
+    def _announcement(self, region: str, venue: str) -> ppb.VenueAnnounce:
+        """A local venue's announcement for `region`: with its own clients' accounts only."""
+        frame = self.local_venues[venue]
+        theirs = self.handler.accounts_of(region) if self.handler is not None else frozenset()
+        mine = [a for a in self.local_accounts.get(venue, ()) if a.account in theirs]
+        if not mine:
+            return frame
+        out = ppb.VenueAnnounce()
+        out.CopyFrom(frame)
+        out.accounts.extend(mine)
+        return out
 
     def send_algo_message(self, msg: pb.AlgoMessage) -> int:
         """A message of a local algo instance goes to every connected peer region (not further)."""
@@ -207,16 +251,17 @@ class PeerMesh:
         if self._outboxes:
             self._broadcast(ppb.PeerFrame(market_data=item))
 
-    def _broadcast(self, frame: ppb.PeerFrame) -> None:
+    def _broadcast(self, frame: ppb.PeerFrame | Callable[[str], ppb.PeerFrame]) -> None:
+        """`frame`, or what `frame(region)` makes for each region, to every linked peer."""
         for region, box in self._outboxes.items():
             if box.qsize() > 100_000:  # a peer that cannot keep up gets a fresh start instead
                 box.put_nowait(None)
                 continue
-            box.put_nowait(frame)
+            box.put_nowait(frame(region) if callable(frame) else frame)
             self.peers[region].items_out += 1
 
-    def _snapshots(self) -> list[ppb.PeerFrame]:
-        frames = [ppb.PeerFrame(venue=v) for v in self.local_venues.values()]
+    def _snapshots(self, region: str) -> list[ppb.PeerFrame]:
+        frames = [ppb.PeerFrame(venue=self._announcement(region, v)) for v in self.local_venues]
         for vb in self.marketdata.books.values():
             if vb.remote or not vb.synced:
                 continue
@@ -296,11 +341,16 @@ class PeerMesh:
                 fut = self._acks.get(ack.client_order_id)
                 if fut is not None and not fut.done():
                     fut.set_result(ack)
+            elif frame.HasField("credential_ack"):
+                cred = self._credential_acks.get(frame.credential_ack.request_id)
+                if cred is not None and not cred.done():
+                    cred.set_result(frame.credential_ack)
             elif frame.HasField("pong"):
                 peer.rtt_ms = (time.perf_counter_ns() - frame.pong.t0) / 1e6
                 peer.last_pong = time.monotonic()
                 if not peer.connected_out:
                     peer.connected_out, peer.last_error = True, ""
+                    peer.epoch += 1
 
     async def _outgoing(self, peer: PeerState, box: asyncio.Queue[ppb.PeerFrame | None]
                         ) -> AsyncIterator[ppb.PeerFrame]:
@@ -310,7 +360,7 @@ class PeerMesh:
         yield ppb.PeerFrame(hello=hello)
         self._outboxes[peer.region] = box  # live items queue from here on, after the snapshots
         self._linked.setdefault(peer.region, asyncio.Event()).set()
-        for frame in self._snapshots():
+        for frame in self._snapshots(peer.region):
             yield frame
         pinger = asyncio.create_task(self._ping(box))
         try:
@@ -374,6 +424,14 @@ class PeerService(ppbg.PeerServicer):
             reply.allocate_ack.ack.CopyFrom(ack)
             replies.put_nowait(reply)
 
+        async def credential(fwd: ppb.CredentialForward) -> None:
+            handler = mesh.handler
+            if handler is None:
+                return
+            ack = await handler.credential(region, fwd)
+            ack.request_id = fwd.request_id
+            replies.put_nowait(ppb.PeerFrame(credential_ack=ack))
+
         async def book_events() -> None:
             while True:
                 ev = await events.get()
@@ -383,11 +441,11 @@ class PeerService(ppbg.PeerServicer):
         async def read() -> None:
             try:
                 if first is not None:
-                    reply = await self._on_frame(region, first, spawn, allocate, events)
+                    reply = await self._on_frame(region, first, spawn, allocate, events, credential)
                     if reply is not None:
                         replies.put_nowait(reply)
                 async for frame in requests:
-                    reply = await self._on_frame(region, frame, spawn, allocate, events)
+                    reply = await self._on_frame(region, frame, spawn, allocate, events, credential)
                     if reply is not None:
                         replies.put_nowait(reply)
                 replies.put_nowait(None)
@@ -396,6 +454,7 @@ class PeerService(ppbg.PeerServicer):
 
         peer = mesh.peers[region]
         peer.connected_in = True
+        peer.epoch += 1
         yield ppb.PeerFrame(hello=ppb.Hello(region=mesh.region))  # admitted: the dialer may go on
         spawn(book_events())
         reader = asyncio.get_running_loop().create_task(read())
@@ -418,7 +477,7 @@ class PeerService(ppbg.PeerServicer):
                 mesh.marketdata.set_connected(venue, False)  # its venues leave NBBO and routing until back
 
     async def _on_frame(self, region: str, frame: ppb.PeerFrame, spawn: Any, allocate: Any,
-                        events: asyncio.Queue[ppb.RemoteEvent]) -> ppb.PeerFrame | None:
+                        events: asyncio.Queue[ppb.RemoteEvent], credential: Any) -> ppb.PeerFrame | None:
         mesh = self.mesh
         peer = mesh.peers[region]
         kind = frame.WhichOneof("body")
@@ -436,6 +495,8 @@ class PeerService(ppbg.PeerServicer):
             peer.venues[v.info.venue] = v
             mesh.marketdata.register(v.info.venue, region, True, list(v.info.instruments))
             mesh.marketdata.set_connected(v.info.venue, v.connected)
+            for hook in mesh.on_announce:
+                hook(peer, v)
         elif kind == "allocate":
             spawn(allocate(frame.allocate))
         elif kind == "remote_event":
@@ -444,6 +505,8 @@ class PeerService(ppbg.PeerServicer):
             return None
         elif kind == "cancel":
             spawn(mesh.handler.cancel(frame.cancel))
+        elif kind == "credential":
+            spawn(credential(frame.credential))
         elif kind == "algo_message":
             mesh.handler.algo_message(frame.algo_message)
         elif kind == "hello":

@@ -79,11 +79,11 @@ class Dispatcher:
         if parent.tif is not TimeInForce.GTC:
             req.time_in_force = _TIF[parent.tif]
         link = self.edges.get(child.venue)
+        req.account = self.account(parent.client, child.venue)  # at another region's venue too
         try:
             if link is not None:
                 if not link.connected:
                     return  # the resend sweep retries once the edge is back
-                req.account = self.account(parent.client, child.venue)
                 ack = await link.client.submit_streamed(req, timeout=15)
             elif self.mesh is not None and self.mesh.home_of(child.venue) is not None:
                 ack = await self.mesh.allocate(child.venue, req, client=parent.client)  # AllocateRemote to its home

@@ -77,7 +77,7 @@ class Candidates:
                 continue
             pooled = self.marketdata.pools.pool(vb.venue, symbol) is not None
             if vb.remote:
-                cand = self._remote(vb.venue, symbol, asset, functools.partial(vb.level_at, not buy))
+                cand = self._remote(vb.venue, symbol, asset, functools.partial(vb.level_at, not buy), client)
                 if cand is not None and pooled:
                     cand = self._as_pool(cand, symbol)
                 if cand is not None:
@@ -101,9 +101,10 @@ class Candidates:
                 out.append(chosen)
         return out + remote
 
-    def _remote(self, venue: str, symbol: str, asset: str, level_at: functools.partial[tuple[Decimal, Decimal] | None]
-                ) -> VenueCandidate | None:
-        """A venue of another region, through its home CC: the peer round trip is part of its cost."""
+    def _remote(self, venue: str, symbol: str, asset: str, level_at: functools.partial[tuple[Decimal, Decimal] | None],
+                client: str) -> VenueCandidate | None:
+        """A venue of another region, through its home CC: the peer round trip is part of its cost.
+        A client's own account there is capped by the balances its home announces to us for it."""
         if self.remote is None or not self.remote.routable(venue):
             return None
         found = self.remote.remote_venue(venue)
@@ -113,14 +114,16 @@ class Candidates:
         inst = instrument(v.info, symbol)
         if inst is None:
             return None
-        free = next((Decimal(b.free) for b in v.balances if b.asset == asset), ZERO)
+        account = self.account(client, venue) if client else ""
+        rows = v.balances if not account else next((a.balances for a in v.accounts if a.account == account), None)
+        free = next((Decimal(b.free) for b in rows or () if b.asset == asset), ZERO)
         cand = VenueCandidate(
             venue, level_at, Decimal(v.info.taker_fee or "0"), Decimal(v.info.maker_fee or "0"), v.edge_rtt_ms,
             Decimal(inst.lot), Decimal(inst.min_qty), Decimal(inst.min_notional), Decimal(inst.tick),
-            balance_cap=max(free - self.reservations.reserved(venue, asset), ZERO),
-            region=region, remote=True, extra_latency_ms=peer_rtt,
+            balance_cap=max(free - self.reservations.reserved(venue, asset, account), ZERO),
+            region=region, remote=True, extra_latency_ms=peer_rtt, own_account=bool(account),
         )
-        cand.balance_short = short_of_balance(cand, asset, asset != symbol.split("/")[0])
+        cand.balance_short = short_of_balance(cand, asset, asset != symbol.split("/")[0], rows is not None)
         return cand
 
     def _as_pool(self, cand: VenueCandidate, symbol: str) -> VenueCandidate | None:

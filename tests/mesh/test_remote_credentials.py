@@ -1,0 +1,188 @@
+"""A client's own account at another region's venue, over real processes: two regions (each its
+own CA and simulators, edges and CC), na with kraken, eu with binance (the cheaper: na's buys go
+there). alice, a client of na, registers at na a credential for eu's binance: na seals it for
+binance's edge with the wrapping key eu relays, eu hands it to its edge unopened, and alice's
+orders routed from na to binance trade on her own account there; bob's on eu's shared one. Her
+account's balances come back to na with binance's announcement and cap her orders there. eu
+killed -9 learns her credential again from na. Her secret is in neither region's files, logs or
+API answers.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from seqmesh.client.api import ApiError, CCClient
+from seqmesh.common.sealing import WrappingKey
+from seqmesh.testing.mesh import Mesh
+from seqmesh.testing.orders import wait_filled
+from seqmesh.testing.processes import wait_until
+from seqmesh.testing.venue_accounts import VenueAccount, client_keys
+
+SECRET = "alice-secret-" + secrets.token_hex(12)  # unique: any sighting of it is a leak
+ALICE_KEY = "alice-own"
+SHARED_KEY, SHARED_SECRET = "seqmesh-demo", "seqmesh-demo-secret"
+CLIENT_KEYS = {"alice": "alice-api-key", "bob": "bob-api-key"}
+#: na's kraken quotes 50 bps above eu's binance and charges more: buys go to binance
+REGIONS = {"na": {"kraken": ("50", "0.0008", "0.002")}, "eu": {"binance": ("0", "0.0008", "0.0005")}}
+ORDER = "0.01"
+POOR = Decimal(300)
+CENT = Decimal("0.01")
+
+
+class Seen:
+    """Every API answer of the run, for the final scan."""
+
+    def __init__(self) -> None:
+        self.answers: list[str] = []
+
+    def client(self, api: str, who: str) -> CCClient:
+        c = CCClient(api, key=CLIENT_KEYS[who])
+        inner = c.request
+
+        def request(method: str, path: str, **kw: Any) -> Any:
+            try:
+                out = inner(method, path, **kw)
+            except ApiError as exc:
+                self.answers.append(repr(exc.body))
+                raise
+            self.answers.append(repr(out))
+            return out
+
+        c.request = request  # type: ignore[method-assign]
+        return c
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
+    tmp = tmp_path_factory.mktemp("remote-credentials")
+    with client_keys(tmp, CLIENT_KEYS):
+        m = Mesh(tmp, REGIONS, probe_s=1.0, sim_args=("--volatility-bps", "0", "--taker-probability", "0",
+                                                      "--api-key", f"{ALICE_KEY}:{SECRET}"))
+    try:
+        with CCClient(m.regions["na"].api, key=CLIENT_KEYS["alice"]) as c:
+            wait_until(lambda: {(e["venue"], e["connected"]) for e in c.edges()} == {("kraken", True),
+                                                                                     ("binance", True)},
+                       90, what="na sees kraken and eu's binance connected")
+        yield m
+    finally:
+        m.stop()
+
+
+@pytest.fixture(scope="module")
+def seen() -> Seen:
+    return Seen()
+
+
+def eu_account(mesh: Mesh, key: str, secret: str) -> VenueAccount:
+    return VenueAccount(mesh.regions["eu"].sims["binance"][1], key, secret)
+
+
+def binance_route(c: CCClient) -> dict[str, Any] | None:
+    """How na would route a buy of `c`'s at binance now (a preview places nothing)."""
+    try:
+        route = c.request("POST", "/v1/orders/preview", json={"symbol": "BTC/USDT", "side": "buy",
+                                                              "quantity": ORDER, "type": "market"})["routing"]
+    except ApiError:
+        return None
+    view: dict[str, Any] | None = next((v for v in route["venues"] if v["venue"] == "binance"), None)
+    return view
+
+
+def wait_capped(c: CCClient, account: str, free: Decimal) -> dict[str, Any]:
+    seen: list[dict[str, Any] | None] = []
+
+    def capped() -> bool:
+        seen.append(binance_route(c))
+        v = seen[-1]
+        return v is not None and v["account"] == account and abs(Decimal(v["balance_cap"]) - free) < CENT
+
+    try:
+        wait_until(capped, 30, interval=0.2, what=f"na routing at binance on the {account} account, {free} USDT")
+    except TimeoutError as exc:
+        raise TimeoutError(f"{exc}; last seen: {seen[-2:]}") from None
+    out = seen[-1]
+    assert out is not None
+    return out
+
+
+def fill_ids(order: dict[str, Any], venue: str) -> set[str]:
+    return {f["fill_id"].rsplit(":", 1)[1] for f in order["fills"] if f["venue"] == venue}
+
+
+def test_registered_at_home_trades_on_own_account_abroad(mesh: Mesh, seen: Seen) -> None:
+    na = mesh.regions["na"]
+    own, shared = eu_account(mesh, ALICE_KEY, SECRET), eu_account(mesh, SHARED_KEY, SHARED_SECRET)
+    with seen.client(na.api, "alice") as alice, seen.client(na.api, "bob") as bob:
+        added = alice.request("POST", "/v1/credentials", json={"venue": "binance", "key": ALICE_KEY,
+                                                                "secret": SECRET})
+        assert added["venue"] == "binance" and added["permissions"] == ["read", "trade"], added
+        [key_file] = sorted((mesh.regions["eu"].tmp / "binance" / "state" / "wrapping-keys").glob("*.pem"))
+        assert added["wrapping_key_id"] == WrappingKey.from_pem(key_file.read_bytes()).key_id  # eu's edge's key
+
+        # her account's balances come back from eu, to na only for her; bob's stays the shared one's
+        view = wait_capped(alice, "own", own.free("USDT"))
+        assert view["remote"] is True and view["region"] == "eu"
+        wait_capped(bob, "shared", shared.free("USDT"))
+
+        own_before, shared_before = own.trade_ids(), shared.trade_ids()
+        mine = wait_filled(alice, alice.submit("BTC/USDT", "buy", ORDER)["order_id"])
+        assert {c["venue"] for c in mine["children"]} == {"binance"}, mine["children"]
+        assert fill_ids(mine, "binance") == own.trade_ids() - own_before  # on her own account at eu's venue
+        theirs = wait_filled(bob, bob.submit("BTC/USDT", "buy", ORDER)["order_id"])
+        assert fill_ids(theirs, "binance") == shared.trade_ids() - shared_before  # bob's on eu's shared one
+        assert not fill_ids(mine, "binance") & shared.trade_ids()
+
+
+def test_her_account_abroad_caps_her_orders(mesh: Mesh, seen: Seen) -> None:
+    na = mesh.regions["na"]
+    own = eu_account(mesh, ALICE_KEY, SECRET)
+    lock = own.lock_quote(POOR)
+    try:
+        with seen.client(na.api, "alice") as alice:
+            free = own.free("USDT")
+            wait_capped(alice, "own", free)
+            mine = wait_filled(alice, alice.submit("BTC/USDT", "buy", "0.02")["order_id"])
+            at_binance = sum((Decimal(f["price"]) * Decimal(f["quantity"]) for f in mine["fills"]
+                              if f["venue"] == "binance"), Decimal(0))
+            assert 0 < at_binance * (1 + Decimal(REGIONS["eu"]["binance"][2])) <= free + CENT, mine["fills"]
+            assert {c["venue"] for c in mine["children"]} == {"binance", "kraken"}  # the rest at na's venue
+    finally:
+        own.cancel(lock)
+
+
+def test_home_killed_learns_it_again(mesh: Mesh, seen: Seen) -> None:
+    """eu keeps forwarded credentials in memory only: killed -9, it learns alice's again from na
+    when their links come back, and her next order at binance is on her own account again."""
+    eu, na = mesh.regions["eu"], mesh.regions["na"]
+    eu.cc.kill()
+    with client_keys(eu.tmp.parent, CLIENT_KEYS):
+        mesh.start_cc("eu")
+    own = eu_account(mesh, ALICE_KEY, SECRET)
+    with seen.client(na.api, "alice") as alice:
+        wait_capped(alice, "own", own.free("USDT"))
+        before = own.trade_ids()
+        mine = wait_filled(alice, alice.submit("BTC/USDT", "buy", ORDER)["order_id"])
+        assert {c["venue"] for c in mine["children"]} == {"binance"}
+        assert fill_ids(mine, "binance") == own.trade_ids() - before
+
+
+def test_secret_nowhere(mesh: Mesh, seen: Seen) -> None:
+    """Runs last: both regions' logs, databases and edge state, and every API answer."""
+    for region in mesh.regions.values():
+        with seen.client(region.api, "alice") as alice:
+            for order in alice.orders():
+                alice.order(order["order_id"])
+            for path in ("/v1/credentials", "/v1/edges", "/v1/remote-orders"):
+                alice.request("GET", path)
+    leaks = [a[:200] for a in seen.answers if SECRET in a]
+    files = [p for r in mesh.regions.values() for p in r.tmp.rglob("*") if p.is_file() and "pki" not in p.parts]
+    names = {p.name for p in files}
+    assert {"cc.sqlite", "cc.log", "credentials.sqlite"} <= names, sorted(names)
+    leaks += [str(p) for p in files if SECRET.encode() in p.read_bytes()]
+    assert not leaks, f"the secret appears in {leaks}"
