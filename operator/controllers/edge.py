@@ -103,13 +103,14 @@ def removed(body: kopf.Body, **_: Any) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, "edges", annotations={wrapping.ROTATE_ANNOTATION: kopf.PRESENT}, id="edge-rotate-watch")
-def rotation_requested(body: kopf.Body, **_: Any) -> None:
+def rotation_requested(body: kopf.Body, type: str | None, **_: Any) -> None:
     """A rotation is asked for with an annotation, which kopf's change detection does not see (it
     skips its own prefix, seqmesh.io/): an event of an Edge whose request is not done yet levels it
     at once (the resync timer would, a minute later). The Secret records the requests done."""
     spec = EdgeSpec.model_validate(body["spec"])
     meta = body["metadata"]
-    if meta.get("deletionTimestamp") or spec.wrappingKeysSecret or not edge_builder.holds_wrapping_keys(spec):
+    if type == "DELETED" or meta.get("deletionTimestamp") or spec.wrappingKeysSecret or \
+            not edge_builder.holds_wrapping_keys(spec):
         return
     annotations = dict(meta.get("annotations") or {})
     if wrapping.pending(edge_builder.wrapping_keys_secret(spec), meta["namespace"], annotations):
