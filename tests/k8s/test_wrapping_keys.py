@@ -258,3 +258,24 @@ def test_the_api_server_refuses_own_wrapping_keys_for_a_dex_or_solana_edge(opera
     del bad["spec"]["simulatorUrl"]
     r = operator.cp.kubectl("apply", "-n", NS, "-f", "-", input=json.dumps(bad), check=False)
     assert r.returncode != 0 and "spec.wrappingKeysSecret is for ccxt venues" in r.stderr
+
+
+def test_rotations_racing_on_one_secret_lose_no_key(operator: Operator) -> None:
+    """Two Edges of a venue asking at once: each rotation patches on the Secret's resourceVersion,
+    so the one that read it first and writes second is refused by the API server and reads again."""
+    from seqmesh.operator import kube, wrapping
+
+    cp = operator.cp
+    apply(cp, NS, region("race", retain=False), edge("race-binance", "race"))
+    name = "seqmesh-race-binance-wrapping"
+    wait_until(lambda: secret(cp, name) is not None, 60, interval=0.2, what=f"Secret {name}")
+    stale = kube.get("v1", "Secret", name, NS)
+    assert stale is not None
+    second = keys_of(wrapping.rotate(stale, "a"))["0002.pem"]
+    # The same request from the stale copy: refused, read again, found done (0002.pem not rewritten).
+    assert keys_of(wrapping.rotate(stale, "a")) == {**keys_of(stale), "0002.pem": second}
+    # Another request from the stale copy: refused, read again, a third key after the second.
+    after = wrapping.rotate(stale, "b")
+    assert wrapping.rotations(after) == {"a": "0002.pem", "b": "0003.pem"}
+    assert list(keys_of(after)) == ["0001.pem", "0002.pem", "0003.pem"] and keys_of(after)["0002.pem"] == second
+    assert keys_of(secret(cp, name)) == keys_of(after)
