@@ -10,16 +10,22 @@ API answers.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from seqmesh.runtime.cc.marketdata import MarketData
+from seqmesh.runtime.cc.mesh.peers import PeerMesh, PeerState
+from seqmesh.runtime.links.tls import TlsFiles
+from seqmesh.runtime.proto import edge_pb2 as pb
+from seqmesh.runtime.proto import peer_pb2 as ppb
 
 from seqmesh.client.api import ApiError, CCClient
 from seqmesh.common.sealing import WrappingKey
-from seqmesh.testing.mesh import Mesh
+from seqmesh.testing.mesh import Mesh, cc_tls_paths
 from seqmesh.testing.orders import wait_filled
 from seqmesh.testing.processes import wait_until
 from seqmesh.testing.venue_accounts import VenueAccount, client_keys
@@ -154,6 +160,42 @@ def test_her_account_abroad_caps_her_orders(mesh: Mesh, seen: Seen) -> None:
             assert {c["venue"] for c in mine["children"]} == {"binance", "kraken"}  # the rest at na's venue
     finally:
         own.cancel(lock)
+
+
+def test_an_account_abroad_is_its_clients_only(mesh: Mesh, seen: Seen) -> None:
+    """eu, asked over a link with na's own identity, neither places a child of another of na's
+    clients on alice's account nor lets that client's credential take her account's id."""
+    na = mesh.regions["na"]
+    with seen.client(na.api, "alice") as alice:
+        [cred] = [c["credential_id"] for c in alice.request("GET", "/v1/credentials") if c["venue"] == "binance"]
+    own = eu_account(mesh, ALICE_KEY, SECRET)
+    before = own.trade_ids()
+    ack, refused = asyncio.run(_as_na(mesh, cred))
+    assert ack.state == pb.ORDER_STATE_UNSPECIFIED and "not installed at binance" in ack.reason, ack
+    assert refused.error_code == "CREDENTIAL_REFUSED" and "does not belong" in refused.error, refused
+    assert own.trade_ids() == before and own.call("fetch_open_orders", "BTC/USDT") == []
+
+
+async def _as_na(mesh: Mesh, cred: str) -> tuple[pb.OrderAck, ppb.CredentialForwardAck]:
+    """Over a peer link of na's (its CA, its CC's identity) to eu: bob's child on alice's account,
+    then bob's credential claiming her account's id."""
+    ca, cert, key = cc_tls_paths(mesh.regions["na"].tmp, "na")
+    prober = PeerMesh("na", TlsFiles(ca, cert, key), MarketData(stale_after_s=30),
+                      [PeerState("eu", f"127.0.0.1:{mesh.peer_ports['eu']}", mesh.regions["eu"].ca)], probe_s=1.0)
+    prober.peers["eu"].venues["binance"] = ppb.VenueAnnounce()  # where to send (eu announces to na's CC)
+    run = asyncio.create_task(prober.run())
+    try:
+        assert await prober.wait_linked("eu", 30)
+        order = pb.SubmitOrder(client_order_id="na-probe-1", symbol="BTC/USDT", side=pb.BUY, type=pb.MARKET,
+                               quantity="0.001", account=cred)
+        ack = await prober.allocate("binance", order, client="bob")
+        claim = ppb.CredentialForward(client="bob")
+        claim.install.credential.CopyFrom(pb.SealedCredential(credential_id=cred, client="bob", venue="binance",
+                                                              wrap_key_id="x", wrapped_key=b"x", sealed=b"x"))
+        return ack, await prober.forward_credential("binance", claim)
+    finally:
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
 
 
 def test_home_killed_learns_it_again(mesh: Mesh, seen: Seen) -> None:
