@@ -28,6 +28,7 @@ from seqmesh.common.sealing import WrappingKey
 from seqmesh.testing.mesh import Mesh, cc_tls_paths
 from seqmesh.testing.orders import wait_filled
 from seqmesh.testing.processes import wait_until
+from seqmesh.testing.secret_scan import RecordedAnswers
 from seqmesh.testing.venue_accounts import VenueAccount, client_keys
 
 SECRET = "alice-secret-" + secrets.token_hex(12)  # unique: any sighting of it is a leak
@@ -39,29 +40,6 @@ REGIONS = {"na": {"kraken": ("50", "0.0008", "0.002")}, "eu": {"binance": ("0", 
 ORDER = "0.01"
 POOR = Decimal(300)
 CENT = Decimal("0.01")
-
-
-class Seen:
-    """Every API answer of the run, for the final scan."""
-
-    def __init__(self) -> None:
-        self.answers: list[str] = []
-
-    def client(self, api: str, who: str) -> CCClient:
-        c = CCClient(api, key=CLIENT_KEYS[who])
-        inner = c.request
-
-        def request(method: str, path: str, **kw: Any) -> Any:
-            try:
-                out = inner(method, path, **kw)
-            except ApiError as exc:
-                self.answers.append(repr(exc.body))
-                raise
-            self.answers.append(repr(out))
-            return out
-
-        c.request = request  # type: ignore[method-assign]
-        return c
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +59,8 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
 
 
 @pytest.fixture(scope="module")
-def seen() -> Seen:
-    return Seen()
+def seen() -> RecordedAnswers:
+    return RecordedAnswers()  # every API answer of the run, for the final scan
 
 
 def eu_account(mesh: Mesh, key: str, secret: str) -> VenueAccount:
@@ -121,10 +99,10 @@ def fill_ids(order: dict[str, Any], venue: str) -> set[str]:
     return {f["fill_id"].rsplit(":", 1)[1] for f in order["fills"] if f["venue"] == venue}
 
 
-def test_registered_at_home_trades_on_own_account_abroad(mesh: Mesh, seen: Seen) -> None:
+def test_registered_at_home_trades_on_own_account_abroad(mesh: Mesh, seen: RecordedAnswers) -> None:
     na = mesh.regions["na"]
     own, shared = eu_account(mesh, ALICE_KEY, SECRET), eu_account(mesh, SHARED_KEY, SHARED_SECRET)
-    with seen.client(na.api, "alice") as alice, seen.client(na.api, "bob") as bob:
+    with seen.client(na.api, CLIENT_KEYS["alice"]) as alice, seen.client(na.api, CLIENT_KEYS["bob"]) as bob:
         added = alice.request("POST", "/v1/credentials", json={"venue": "binance", "key": ALICE_KEY,
                                                                 "secret": SECRET})
         assert added["venue"] == "binance" and added["permissions"] == ["read", "trade"], added
@@ -145,12 +123,12 @@ def test_registered_at_home_trades_on_own_account_abroad(mesh: Mesh, seen: Seen)
         assert not fill_ids(mine, "binance") & shared.trade_ids()
 
 
-def test_her_account_abroad_caps_her_orders(mesh: Mesh, seen: Seen) -> None:
+def test_her_account_abroad_caps_her_orders(mesh: Mesh, seen: RecordedAnswers) -> None:
     na = mesh.regions["na"]
     own = eu_account(mesh, ALICE_KEY, SECRET)
     lock = own.lock_quote(POOR)
     try:
-        with seen.client(na.api, "alice") as alice:
+        with seen.client(na.api, CLIENT_KEYS["alice"]) as alice:
             free = own.free("USDT")
             wait_capped(alice, "own", free)
             mine = wait_filled(alice, alice.submit("BTC/USDT", "buy", "0.02")["order_id"])
@@ -162,11 +140,11 @@ def test_her_account_abroad_caps_her_orders(mesh: Mesh, seen: Seen) -> None:
         own.cancel(lock)
 
 
-def test_an_account_abroad_is_its_clients_only(mesh: Mesh, seen: Seen) -> None:
+def test_an_account_abroad_is_its_clients_only(mesh: Mesh, seen: RecordedAnswers) -> None:
     """eu, asked over a link with na's own identity, neither places a child of another of na's
     clients on alice's account nor lets that client's credential take her account's id."""
     na = mesh.regions["na"]
-    with seen.client(na.api, "alice") as alice:
+    with seen.client(na.api, CLIENT_KEYS["alice"]) as alice:
         [cred] = [c["credential_id"] for c in alice.request("GET", "/v1/credentials") if c["venue"] == "binance"]
     own = eu_account(mesh, ALICE_KEY, SECRET)
     before = own.trade_ids()
@@ -198,7 +176,7 @@ async def _as_na(mesh: Mesh, cred: str) -> tuple[pb.OrderAck, ppb.CredentialForw
         await asyncio.gather(run, return_exceptions=True)
 
 
-def test_home_killed_learns_it_again(mesh: Mesh, seen: Seen) -> None:
+def test_home_killed_learns_it_again(mesh: Mesh, seen: RecordedAnswers) -> None:
     """eu keeps forwarded credentials in memory only: killed -9, it learns alice's again from na
     when their links come back, and her next order at binance is on her own account again."""
     eu, na = mesh.regions["eu"], mesh.regions["na"]
@@ -206,7 +184,7 @@ def test_home_killed_learns_it_again(mesh: Mesh, seen: Seen) -> None:
     with client_keys(eu.tmp.parent, CLIENT_KEYS):
         mesh.start_cc("eu")
     own = eu_account(mesh, ALICE_KEY, SECRET)
-    with seen.client(na.api, "alice") as alice:
+    with seen.client(na.api, CLIENT_KEYS["alice"]) as alice:
         wait_capped(alice, "own", own.free("USDT"))
         before = own.trade_ids()
         mine = wait_filled(alice, alice.submit("BTC/USDT", "buy", ORDER)["order_id"])
@@ -214,17 +192,12 @@ def test_home_killed_learns_it_again(mesh: Mesh, seen: Seen) -> None:
         assert fill_ids(mine, "binance") == own.trade_ids() - before
 
 
-def test_secret_nowhere(mesh: Mesh, seen: Seen) -> None:
+def test_secret_nowhere(mesh: Mesh, seen: RecordedAnswers) -> None:
     """Runs last: both regions' logs, databases and edge state, and every API answer."""
     for region in mesh.regions.values():
-        with seen.client(region.api, "alice") as alice:
-            for order in alice.orders():
-                alice.order(order["order_id"])
-            for path in ("/v1/credentials", "/v1/edges", "/v1/remote-orders"):
-                alice.request("GET", path)
-    leaks = [a[:200] for a in seen.answers if SECRET in a]
-    files = [p for r in mesh.regions.values() for p in r.tmp.rglob("*") if p.is_file() and "pki" not in p.parts]
-    names = {p.name for p in files}
-    assert {"cc.sqlite", "cc.log", "credentials.sqlite"} <= names, sorted(names)
-    leaks += [str(p) for p in files if SECRET.encode() in p.read_bytes()]
-    assert not leaks, f"the secret appears in {leaks}"
+        with seen.client(region.api, CLIENT_KEYS["alice"]) as alice:
+            seen.browse(alice, "/v1/credentials", "/v1/edges", "/v1/remote-orders")
+    names = {p.name for r in mesh.regions.values() for p in r.tmp.rglob("*") if p.is_file()}
+    assert {"cc.sqlite", "cc.log", "credentials.sqlite"} <= names, sorted(names)  # the scan sees them
+    leaks = [found for r in mesh.regions.values() for found in seen.leaks(r.tmp, [SECRET], SECRET.encode())]
+    assert len(seen.answers) > 10 and not leaks, f"the secret appears in {leaks}"
