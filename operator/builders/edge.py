@@ -13,11 +13,6 @@ KEYPAIR_DIR = "/etc/seqmesh/solana"  # the Solana taker's keypair, from the cred
 WRAPPING_KEYS_DIR = "/etc/seqmesh/wrapping-keys"  # the venue's wrapping keys, from their Secret
 
 
-def holds_wrapping_keys(spec: EdgeSpec) -> bool:
-    """Whether the edge opens clients' sealed credentials (ccxt venues; DEX and Solana edges trade their one key)."""
-    return spec.chain is None and spec.solana is None
-
-
 def wrapping_keys_secret(spec: EdgeSpec) -> str:
     """The Secret the edge's wrapping keys come from: the one the Edge names, or the operator's for its venue."""
     return spec.wrappingKeysSecret or names.wrapping_keys(spec.region, spec.venue)
@@ -39,12 +34,12 @@ def objects(spec: EdgeSpec, namespace: str, owner: dict[str, Any], region: Regio
         args += ["--sim-url", spec.simulatorUrl, "--sim-dialect", spec.simulatorDialect]
     mounts = [("tls", TLS_DIR), (workloads.STATE_VOLUME, workloads.STATE_DIR)]
     volumes = [workloads.secret_volume("tls", names.edge_tls(r, v))]
-    if holds_wrapping_keys(spec):
-        # Read-only, from a Secret every edge of the venue shares; a key added to it reaches the
-        # pod's files without a restart (the kubelet refreshes Secret volumes) and is announced.
-        args += ["--wrapping-keys", WRAPPING_KEYS_DIR]
-        mounts.append(("wrapping-keys", WRAPPING_KEYS_DIR))
-        volumes.append(workloads.secret_volume("wrapping-keys", wrapping_keys_secret(spec)))
+    # Every kind of edge opens its clients' sealed credentials (API keys, wallets, keypairs) with
+    # the venue's wrapping keys: read-only, from a Secret every edge of the venue shares; a key
+    # added to it reaches the pod's files without a restart (the kubelet refreshes Secret volumes).
+    args += ["--wrapping-keys", WRAPPING_KEYS_DIR]
+    mounts.append(("wrapping-keys", WRAPPING_KEYS_DIR))
+    volumes.append(workloads.secret_volume("wrapping-keys", wrapping_keys_secret(spec)))
     if spec.chain is not None:
         args += ["--chain-rpc", spec.chain.rpcUrl, "--router", spec.chain.router, "--slippage", spec.chain.slippage]
         if spec.chain.confirmations is not None:

@@ -58,30 +58,26 @@ def sync_edge(body: dict[str, Any]) -> None:
     if isinstance(keys, wrapping.WrappingKeysUnavailable):
         # A named Secret not there yet is awaited (the pod waits for it too); unusable keys need a change.
         ok, degraded, reason, message = False, keys.reason != "WrappingKeysSecretNotFound", keys.reason, str(keys)
-    elif keys is not None:
+    else:
         # The ids the pods hold (compare with GET /v1/credentials' wrapping_key_id when rotating).
         key_status["wrappingKeyIds"] = keys
-    if edge_builder.holds_wrapping_keys(spec):
-        key_status["wrappingKeysSecret"] = edge_builder.wrapping_keys_secret(spec)
     status.write("Edge", meta["name"], namespace, current, {
         "observedGeneration": generation, "certificateSecret": names.edge_tls(spec.region, spec.venue),
-        **key_status,
+        "wrappingKeysSecret": edge_builder.wrapping_keys_secret(spec), **key_status,
         "service": f"{service}.{namespace}.svc:{names.EDGE_GRPC_PORT}", "readyReplicas": pod.ready_replicas,
         "conditions": conditions.ready(current.get("conditions", []), ok, reason, message, generation,
                                        degraded=degraded)})
 
 
 def wrapping_keys(spec: EdgeSpec, meta: dict[str, Any], current: dict[str, Any], region: RegionSpec,
-                  region_body: dict[str, Any]) -> list[str] | wrapping.WrappingKeysUnavailable | None:
+                  region_body: dict[str, Any]) -> list[str] | wrapping.WrappingKeysUnavailable:
     """Level the venue's wrapping keys (and rotate them if the Edge asks): their ids, or what is
-    wrong with them (None: the edge holds none).
+    wrong with them.
 
     The operator's Secret belongs to the Region, not the Edge (an Edge deleted and made again keeps
     the keys), and is retained with the region's claims (`storage.retainOnDelete`): the credentials
     sealed on them open only with these keys. A retained Secret that disappears is not made again
     while this Edge's status remembers its keys."""
-    if not edge_builder.holds_wrapping_keys(spec):
-        return None
     name = edge_builder.wrapping_keys_secret(spec)
     owner = None if region.storage.retainOnDelete else kube.owner(region_body)
     remembered = owner is None and current.get("wrappingKeysSecret") == name
@@ -109,8 +105,7 @@ def rotation_requested(body: kopf.Body, type: str | None, **_: Any) -> None:
     at once (the resync timer would, a minute later). The Secret records the requests done."""
     spec = EdgeSpec.model_validate(body["spec"])
     meta = body["metadata"]
-    if type == "DELETED" or meta.get("deletionTimestamp") or spec.wrappingKeysSecret or \
-            not edge_builder.holds_wrapping_keys(spec):
+    if type == "DELETED" or meta.get("deletionTimestamp") or spec.wrappingKeysSecret:
         return
     annotations = dict(meta.get("annotations") or {})
     if wrapping.pending(edge_builder.wrapping_keys_secret(spec), meta["namespace"], annotations):

@@ -253,13 +253,6 @@ def test_rotation_adds_a_key_once_per_request_and_keeps_the_old(operator: Operat
         (keys["0001.pem"], keys["0002.pem"]) == (first["0001.pem"], keys_of(rotated)["0002.pem"])
 
 
-def test_the_api_server_refuses_own_wrapping_keys_for_a_dex_or_solana_edge(operator: Operator) -> None:
-    bad = edge("bad-solana", "own", venue="solana", wrappingKeysSecret="x", solana={"rpcUrl": "http://s:8899"})
-    del bad["spec"]["simulatorUrl"]
-    r = operator.cp.kubectl("apply", "-n", NS, "-f", "-", input=json.dumps(bad), check=False)
-    assert r.returncode != 0 and "spec.wrappingKeysSecret is for ccxt venues" in r.stderr
-
-
 def test_rotations_racing_on_one_secret_lose_no_key(operator: Operator) -> None:
     """Two Edges of a venue asking at once: each rotation patches on the Secret's resourceVersion,
     so the one that read it first and writes second is refused by the API server and reads again."""

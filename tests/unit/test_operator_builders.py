@@ -168,8 +168,8 @@ def test_a_venue_without_the_settings_its_kind_needs_is_refused() -> None:
 
 
 def test_every_edge_of_a_venue_mounts_its_wrapping_keys_read_only() -> None:
-    """A ccxt edge reads its venue's wrapping keys from one Secret per region and venue (the same
-    for two Edges of the venue), mounted read-only; the Edge may name its own instead."""
+    """An edge reads its venue's wrapping keys from one Secret per region and venue (the same for
+    two Edges of the venue), mounted read-only; the Edge may name its own instead."""
     mounted = []
     for symbols in (["BTC/USDT"], ["ETH/USDT", "SOL/USDT"]):
         args, _, pod = _edge_pod(EdgeSpec(region="na", venue="binance", symbols=symbols))
@@ -180,13 +180,14 @@ def test_every_edge_of_a_venue_mounts_its_wrapping_keys_read_only() -> None:
     assert mounted[0] == mounted[1] == {"secretName": "seqmesh-na-binance-wrapping", "defaultMode": 0o440}
     _, _, pod = _edge_pod(EdgeSpec(region="na", venue="binance", symbols=["BTC/USDT"], wrappingKeysSecret="mine"))
     assert next(v for v in pod["spec"]["volumes"] if v["name"] == "wrapping-keys")["secret"]["secretName"] == "mine"
-    # The DEX and Solana edges trade their one key: no wrapping keys, and naming a Secret is refused.
-    args, _, pod = _edge_pod(EdgeSpec(region="na", venue="solana", symbols=["BTC/USDT"],
-                                      solana={"rpcUrl": "http://solana:8899"}))
-    assert "--wrapping-keys" not in args and all(v["name"] != "wrapping-keys" for v in pod["spec"]["volumes"])
-    with pytest.raises(ValidationError, match=r"spec\.wrappingKeysSecret is for ccxt venues"):
-        EdgeSpec(region="na", venue="solana", symbols=["BTC/USDT"], solana={"rpcUrl": "http://s:1"},
-                 wrappingKeysSecret="mine")
+    # DEX and Solana edges open clients' wallets and keypairs with theirs too.
+    for spec in (EdgeSpec(region="na", venue="solana", symbols=["BTC/USDT"], solana={"rpcUrl": "http://s:8899"}),
+                 EdgeSpec(region="na", venue="dex-base", symbols=["ETH/USDT"],
+                          chain={"rpcUrl": "http://anvil:8545", "router": "0x" + "ab" * 20})):
+        args, _, pod = _edge_pod(spec)
+        assert args[args.index("--wrapping-keys") + 1] == edge.WRAPPING_KEYS_DIR
+        secret = next(v for v in pod["spec"]["volumes"] if v["name"] == "wrapping-keys")["secret"]
+        assert secret["secretName"] == f"seqmesh-na-{spec.venue}-wrapping"
 
 
 def test_a_fresh_wrapping_keys_secret_holds_one_x25519_key() -> None:

@@ -168,8 +168,6 @@ class EdgeSpec(_Model):
         {"rule": "self.venue != 'solana' || has(self.solana)",
          "message": "the solana venue needs spec.solana (rpcUrl)"},
         {"rule": "self.venue == 'solana' || !has(self.solana)", "message": "spec.solana is for the solana venue"},
-        {"rule": "!has(self.wrappingKeysSecret) || (!has(self.chain) && !has(self.solana))",
-         "message": "spec.wrappingKeysSecret is for ccxt venues (DEX and Solana edges trade their own key)"},
     ]})
 
     region: str = Field(pattern=DNS_LABEL, description="name of the Region resource")
@@ -201,8 +199,6 @@ class EdgeSpec(_Model):
             raise ValueError(f"spec.chain is for dex-<chain> venues, not {self.venue}")
         if kind != "rfq" and self.solana is not None:
             raise ValueError(f"spec.solana is for the solana venue, not {self.venue}")
-        if self.wrappingKeysSecret and (self.chain is not None or self.solana is not None):
-            raise ValueError("spec.wrappingKeysSecret is for ccxt venues (DEX and Solana edges trade their own key)")
         return self
 
 
