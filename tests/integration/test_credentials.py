@@ -228,7 +228,8 @@ def test_rotation_without_reentering(region: Region, answers: list[str]) -> None
                    what="alice's data key rewrapped for the new wrapping key")
         old[0].unlink()  # the old key retired: only the new one opens alice's credential now
         region.restart_edge("binance")  # kill -9: the edge opens it again from its own sealed copy
-        wait_until(lambda: all(e["connected"] for e in alice.edges()), 60, what="the edge back")
+        wait_until(lambda: all(e["connected"] for e in alice.edges()) and len(alice.bbo("BTC/USDT")) == 1, 60,
+                   what="the edge back, with its book live at the CC")
         mine = filled(alice, alice.submit("BTC/USDT", "sell", "0.01")["order_id"])
         assert trade_ids(mine) <= {str(t["id"]) for t in venue_trades(region, ALICE_KEY, SECRET)}
 
