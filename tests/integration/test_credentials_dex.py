@@ -11,6 +11,7 @@ her key is in no log, API answer, metrics page, database or state file.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.venues.chain.deploy import ETHER
 from seqmesh.runtime.venues.chain.funding import fund_account
 from web3 import Web3
@@ -103,6 +105,12 @@ def _balances(chain: Chain, who: str) -> tuple[int, int]:
     return chain.balance("WBTC", who), chain.balance("USDT", who)
 
 
+def _pending(chain: Chain, address: str) -> list[str]:
+    """Hashes of `address`'s transactions waiting at the node."""
+    pending = {a.lower(): txs for a, txs in rpc(chain.w3, "txpool_content")["pending"].items()}
+    return [tx["hash"] for tx in pending.get(address.lower(), {}).values()]
+
+
 def _journal(chain: Chain) -> dict[str, tuple[str, str, str, int]]:
     """client order id -> (account, sender, state, attempts) of every swap in the edge's journal."""
     with sqlite3.connect(chain.tmp / "state" / f"{chain.venue}-txs.sqlite") as db:
@@ -148,7 +156,21 @@ def test_a_clients_swaps_come_from_its_own_wallet_and_others_from_the_edges(mark
         assert _balances(chain, ALICE) == alice_mid and chain.balance("WBTC") == edge_before[0] - 4_000_000
     journal = _journal(chain)
     assert journal[child["child_id"]][:3] == (credential["credential_id"], ALICE, "confirmed")
+    # the edge reports her account's balances as her address holds them, beside its own
+    reported = asyncio.run(_edge_balances(chain))
+    (hers,) = [a for a in reported.accounts if a.account == credential["credential_id"]]
+    held = {b.asset: Decimal(b.free) for b in hers.balances}
+    assert not hers.error and held["BTC"] == Decimal(chain.balance("WBTC", ALICE)).scaleb(-8)
+    assert held["USDT"] == Decimal(chain.balance("USDT", ALICE)).scaleb(-6)
+    assert held["ETH:gas"] == Decimal(chain.w3.eth.get_balance(ALICE)).scaleb(-18)
+    shared = {b.asset: Decimal(b.free) for b in reported.balances}
+    assert shared["BTC"] == Decimal(chain.balance("WBTC")).scaleb(-8)
     assert journal[their_child["child_id"]][:3] == ("", chain.address, "confirmed")
+
+
+async def _edge_balances(chain: Chain) -> pb.Balances:
+    async with chain.client() as client:
+        return await client.balances()
 
 
 def test_kill_9_mid_swap_ends_in_exactly_one_swap_from_the_clients_wallet(market: Market,
@@ -171,23 +193,59 @@ def test_kill_9_mid_swap_ends_in_exactly_one_swap_from_the_clients_wallet(market
 
         wait_until(lambda: journaled() != [], 30, what="alice's swap journaled")
         (cid,) = journaled()
-        pending = rpc(chain.w3, "txpool_content")["pending"]
-        wait_until(lambda: ALICE.lower() in {a.lower() for a in rpc(chain.w3, "txpool_content")["pending"]}, 30,
-                   what=f"alice's swap at the node (pending: {list(pending)})")
+        wait_until(lambda: _pending(chain, ALICE) != [], 30, what="alice's swap at the node")
         chain.edge.kill()
-        (sent,) = {a.lower(): v for a, v in rpc(chain.w3, "txpool_content")["pending"].items()}[ALICE.lower()].values()
-        assert sent["nonce"] == hex(nonce), sent
-        rpc(chain.w3, "anvil_dropTransaction", sent["hash"])  # as if never broadcast
+        (sent,) = _pending(chain, ALICE)
+        assert chain.w3.eth.get_transaction(sent)["nonce"] == nonce
+        rpc(chain.w3, "anvil_dropTransaction", sent)  # as if never broadcast
         chain.automine(True)
         chain.start_edge()
         done = _filled(alice, order_id)
     assert len(done["fills"]) == 1 and Decimal(done["filled"]) == Decimal("0.03"), done
     (child,) = done["children"]
-    assert child["child_id"] == cid and child["venue_order_id"] == sent["hash"]  # the same signed bytes
-    assert chain.w3.eth.get_transaction(sent["hash"])["from"] == ALICE
+    assert child["child_id"] == cid and child["venue_order_id"] == sent  # the same signed bytes
+    assert chain.w3.eth.get_transaction(sent)["from"] == ALICE
     assert before - chain.balance("WBTC", ALICE) == 3_000_000
     assert chain.w3.eth.get_transaction_count(ALICE) == nonce + 1  # one transaction, one swap
     assert _journal(chain)[cid][2:] == ("confirmed", 1)
+
+
+def test_a_clients_swap_the_node_keeps_dropping_is_replaced_by_its_wallet(market: Market,
+                                                                         credential: dict[str, Any]) -> None:
+    chain = market.chain
+    with market.client("alice") as alice:
+        if not chain.w3.eth.get_transaction_count(ALICE):  # her wallet approves the router at its first order
+            _filled(alice, alice.submit(SYMBOL, "sell", "0.01")["order_id"])
+        before, nonce = chain.balance("WBTC", ALICE), chain.w3.eth.get_transaction_count(ALICE)
+        chain.automine(False)
+        order_id = alice.submit(SYMBOL, "sell", "0.02")["order_id"]
+        wait_until(lambda: _pending(chain, ALICE) != [], 30, what="alice's swap at the node")
+        (first,) = _pending(chain, ALICE)
+        dropped, replacement = 0, ""
+
+        def replaced() -> bool:  # the node drops whatever comes back the same, and a block goes by
+            nonlocal dropped, replacement
+            pending = _pending(chain, ALICE)
+            if pending and pending != [first]:
+                replacement = pending[0]
+                return True
+            if pending:
+                rpc(chain.w3, "anvil_dropTransaction", first)
+                dropped += 1
+                chain.mine()
+            return False
+
+        wait_until(replaced, 60, interval=0.05, what=f"a replacement of alice's swap {first}")
+        chain.automine(True)
+        chain.mine()
+        done = _filled(alice, order_id)
+    (fill,) = done["fills"]
+    assert fill["fill_id"] == f"dex-arbitrum:{SYMBOL}:{replacement}" and dropped >= 2  # sent again, dropped again
+    tx = chain.w3.eth.get_transaction(replacement)
+    assert tx["from"] == ALICE and tx["nonce"] == nonce  # signed by her wallet, the same nonce
+    assert chain.w3.eth.get_transaction_count(ALICE) == nonce + 1 and before - chain.balance("WBTC", ALICE) == 2_000_000
+    (child,) = done["children"]
+    assert _journal(chain)[child["child_id"]][2:] == ("confirmed", 2)
 
 
 def test_the_wallet_key_is_nowhere(market: Market, credential: dict[str, Any]) -> None:

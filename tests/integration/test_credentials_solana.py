@@ -23,6 +23,9 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from seqmesh.runtime.links.edge_client import EdgeClient
+from seqmesh.runtime.links.tls import TlsFiles
+from seqmesh.runtime.proto import edge_pb2 as pb
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Commitment
 from solders.keypair import Keypair
@@ -31,7 +34,7 @@ from solders.signature import Signature
 from spl.token.instructions import get_associated_token_address
 
 from seqmesh.client.api import ApiError, CCClient
-from seqmesh.testing.mesh import start_cc
+from seqmesh.testing.mesh import cc_tls_paths, start_cc
 from seqmesh.testing.processes import Proc, wait_until
 from seqmesh.testing.secret_scan import RecordedAnswers
 from seqmesh.testing.solana import start_solana, start_solana_edge
@@ -97,6 +100,10 @@ class Venue:
                                                       Commitment("confirmed"), 0)).value
         assert tx is not None, signature
         return tx.transaction.transaction.message.account_keys[0]  # type: ignore[union-attr]
+
+    async def edge_balances(self) -> pb.Balances:
+        async with EdgeClient(self.addr, TlsFiles(*cc_tls_paths(self.tmp))) as client:
+            return await client.balances()
 
     def settlements(self) -> dict[str, tuple[str, str, str, str]]:
         """signature -> (client order id, account, taker, outcome), from the edge's record."""
@@ -180,6 +187,11 @@ def test_a_clients_settlements_are_signed_by_its_keypair_and_move_its_accounts(v
         assert venue.tokens(ALICE.pubkey(), venue.btc) - mine_before[0] == Decimal("0.01")
     journal = venue.settlements()
     assert journal[child["venue_order_id"]][1:] == (credential["credential_id"], str(ALICE.pubkey()), "landed")
+    # the edge reports her account's balances as her token accounts hold them
+    (hers,) = [a for a in asyncio.run(venue.edge_balances()).accounts if a.account == credential["credential_id"]]
+    held = {b.asset: Decimal(b.free) for b in hers.balances}
+    assert not hers.error and held["BTC"] == venue.tokens(ALICE.pubkey(), venue.btc)
+    assert held["USDT"] == venue.tokens(ALICE.pubkey(), venue.usdt) and held["SOL"] > 0
     assert journal[their_child["venue_order_id"]][1:] == ("", str(edge_own), "landed")
 
 
