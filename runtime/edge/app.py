@@ -30,6 +30,7 @@ from .recorder import Recorder
 from .recording import Header
 from .service import EdgeService
 from .stream import MarketStream, TappedBinance
+from .vouch import KeyVoucher
 
 if TYPE_CHECKING:
     from .dex.stream import DexStream
@@ -87,6 +88,8 @@ class EdgeApp:
                                            lambda c: connect(api_key=c.api_key, secret=c.secret,
                                                              password=c.passphrase or None),
                                            self._account_gateway)
+        #: signs the wrapping key announced, for other regions (which see it relayed by our CC)
+        self.voucher = KeyVoucher(settings.venue, settings.cert, settings.key)
         self.instruments: dict[str, InstrumentSpec] = {}
         self.feed: BookFeed
         self.oms: OrderManager
@@ -185,7 +188,7 @@ class EdgeApp:
         wrapping_key = None
         if self.accounts is not None:
             self.accounts.keyring.refresh()  # a key added to the directory is announced at once
-            wrapping_key = self.accounts.keyring.public()
+            wrapping_key = self.voucher(self.accounts.keyring.public())
         return pb.VenueInfo(
             wrapping_key=wrapping_key,
             venue=self.settings.venue, exchange_id=self.settings.ccxt_id, region=self.settings.region,

@@ -10,6 +10,10 @@ CC can open it. The child orders of that client at that venue then name the acco
 The home CC keeps forwarded credentials in memory only; the edge keeps them sealed in its state.
 So we forward ours again (without asking the venue again) whenever a link between the two
 regions comes up, or the venue's edge comes back there.
+
+The venue's CC relays the key; it is sealed for only if the venue's edge vouches for it (signed
+with its TLS leaf, issued by that region's CA: `seqmesh.common.vouching`), so that CC cannot
+put a key of its own in its place.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any
 
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.proto import peer_pb2 as ppb
+
+from seqmesh.common.vouching import vouching_problem
 
 from ..errors import OrderError
 from ..mesh.peers import PeerMesh, PeerState
@@ -55,6 +61,15 @@ class RemoteCredentials:
         key = announced.info.wrapping_key
         if not announced.info.HasField("wrapping_key") or not key.public_key:
             raise OrderError("CREDENTIALS_UNSUPPORTED", f"venue {venue} takes no per-client credentials", 400)
+        try:  # the key as that region relays it: sealed for only if the venue's edge signed it
+            ca = self.mesh.peers[region].ca_bundle.read_bytes()
+        except OSError as exc:
+            raise OrderError("VENUE_UNAVAILABLE", f"region {region}'s CA cannot be read: {exc}", 503) from None
+        problem = vouching_problem(region, venue, key.public_key, key.certificate, key.signature, ca)
+        if problem is not None:
+            log.error("the wrapping key region %s announces for %s is refused: %s", region, venue, problem)
+            raise OrderError("VENUE_UNAVAILABLE", f"the wrapping key announced for {venue} is not vouched for by its "
+                             f"edge ({problem}): nothing was sealed", 503)
         return key
 
     async def install(self, sealed: pb.SealedCredential, check: bool) -> pb.CredentialInstalled:
