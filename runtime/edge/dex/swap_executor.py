@@ -171,7 +171,10 @@ class DexGateway(VenueGateway):
         if found is None:
             if self.open_account is None:
                 raise LookupError(f"no wallet for account {account!r} at this edge")
-            self.open_account(account)
+            try:
+                self.open_account(account)
+            except CredentialRefused as exc:  # its wrapping key is gone, say: that account's swaps wait
+                raise LookupError(f"the credential of account {account!r} does not open: {exc}") from None
             found = self.wallets[account]
         return found
 
