@@ -140,6 +140,27 @@ def test_her_account_abroad_caps_her_orders(mesh: Mesh, seen: RecordedAnswers) -
         own.cancel(lock)
 
 
+def test_rotation_at_the_venue_abroad(mesh: Mesh, seen: RecordedAnswers) -> None:
+    """eu's edge rotates its wrapping key: na has that edge rewrap alice's data key (eu's CC sees
+    only wrapped keys), the old key goes, the edge is killed -9, and she trades on her own account."""
+    eu, na = mesh.regions["eu"], mesh.regions["na"]
+    keys = eu.tmp / "binance" / "state" / "wrapping-keys"
+    [old] = sorted(keys.glob("*.pem"))
+    new = WrappingKey.generate()
+    (keys / "0002.pem").write_bytes(new.to_pem())
+    with seen.client(na.api, CLIENT_KEYS["alice"]) as alice:
+        wait_until(lambda: [c["wrapping_key_id"] for c in alice.request("GET", "/v1/credentials")] == [new.key_id],
+                   60, what="alice's data key rewrapped for eu's edge's new key, stored at na")
+        old.unlink()  # only the new key opens her credential now
+        eu.restart_edge("binance")
+        own = eu_account(mesh, ALICE_KEY, SECRET)
+        wait_capped(alice, "own", own.free("USDT"))  # the edge back at eu, her account's balance back at na
+        before = own.trade_ids()
+        mine = wait_filled(alice, alice.submit("BTC/USDT", "buy", ORDER)["order_id"])
+        assert {c["venue"] for c in mine["children"]} == {"binance"}
+        assert fill_ids(mine, "binance") == own.trade_ids() - before
+
+
 def test_an_account_abroad_is_its_clients_only(mesh: Mesh, seen: RecordedAnswers) -> None:
     """eu, asked over a link with na's own identity, neither places a child of another of na's
     clients on alice's account nor lets that client's credential take her account's id."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from seqmesh.runtime.proto import edge_pb2 as pb
@@ -37,9 +37,11 @@ FORWARD_TIMEOUT_S = 40.0
 
 
 class RemoteCredentials:
-    def __init__(self, mesh: PeerMesh, sealed_for: Callable[[str], list[pb.SealedCredential]]) -> None:
+    def __init__(self, mesh: PeerMesh, sealed_for: Callable[[str], list[pb.SealedCredential]],
+                 rewrapped: Callable[[list[pb.SealedCredential]], Awaitable[None]]) -> None:
         self.mesh = mesh
         self.sealed_for = sealed_for  # venue -> our clients' credentials there, as stored (sealed)
+        self.rewrapped = rewrapped  # stores credentials whose data keys the venue's edge rewrapped
         #: venue -> (the peer's link epoch, the edge's wrapping key id, our credential ids) when last forwarded
         self._synced: dict[str, tuple[int, str, frozenset[str]]] = {}
         self._syncing: set[str] = set()
@@ -74,8 +76,12 @@ class RemoteCredentials:
 
     async def install(self, sealed: pb.SealedCredential, check: bool) -> pb.CredentialInstalled:
         """Forward `sealed` to its venue's home region for the edge there; its answer, or the refusal."""
+        return (await self._forward(sealed, check)).installed
+
+    async def _forward(self, sealed: pb.SealedCredential, check: bool = False,
+                       rewrap: bool = False) -> ppb.CredentialForwardAck:
         venue = sealed.venue
-        fwd = ppb.CredentialForward(client=sealed.client)
+        fwd = ppb.CredentialForward(client=sealed.client, rewrap=rewrap)
         fwd.install.CopyFrom(pb.CredentialInstall(credential=sealed, check=check))
         try:
             ack = await self.mesh.forward_credential(venue, fwd, FORWARD_TIMEOUT_S)
@@ -86,7 +92,7 @@ class RemoteCredentials:
             raise OrderError("CREDENTIAL_REFUSED", f"{venue}: {ack.error}", 422)
         if ack.error_code:
             raise OrderError("VENUE_UNAVAILABLE", f"{venue}: {ack.error}", 503)
-        return ack.installed
+        return ack
 
     async def remove(self, client: str, venue: str, credential_id: str) -> None:
         """Have the home region forget it (best effort: an unreachable one never learns it again)."""
@@ -112,14 +118,20 @@ class RemoteCredentials:
     async def _forward_again(self, venue: str, state: tuple[int, str, frozenset[str]],
                              ours: list[pb.SealedCredential]) -> None:
         try:
+            current, fresh = state[1], []
             for sealed in ours:
                 try:
                     await self.install(sealed, check=False)
+                    if sealed.wrap_key_id != current:  # the edge there rotated its key: rewrapped for it
+                        fresh.append((await self._forward(sealed, rewrap=True)).rewrapped)
                 except OrderError as exc:
                     if exc.code != "CREDENTIAL_REFUSED":
                         raise
                     # its client's orders there are not placed until it is deleted and added again
                     log.error("credential %s refused at %s: %s", sealed.credential_id, venue, exc.message)
+            if fresh:
+                await self.rewrapped(fresh)
+                log.info("%d credentials for %s rewrapped for its wrapping key %s", len(fresh), venue, current)
             self._synced[venue] = state
             log.info("%d credentials forwarded again to %s", len(ours), venue)
         except OrderError as exc:  # tried again at the next announcement

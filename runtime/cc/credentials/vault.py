@@ -56,7 +56,7 @@ class CredentialVault:
         self.store = store
         self.edges = edges
         #: venues of other regions: credentials forwarded to their home CCs
-        self.remote = None if mesh is None else RemoteCredentials(mesh, self.sealed_for)
+        self.remote = None if mesh is None else RemoteCredentials(mesh, self.sealed_for, self.rewrapped)
         self.has_live_orders = has_live_orders  # (client, venue): orders there not yet final
         self.by_id: dict[str, StoredCredential] = {}
         self._accounts: dict[tuple[str, str], str] = {}
@@ -178,6 +178,18 @@ class CredentialVault:
         except grpc.aio.AioRpcError as exc:  # installed again at the next connection's sync, then removed
             log.warning("credential %s not removed from %s: %s", credential_id, link.venue, exc.code().name)
 
+    async def rewrapped(self, credentials: list[pb.SealedCredential]) -> None:
+        """Store the new wrapped data keys of credentials (the sealed credentials do not change)."""
+        for new in credentials:
+            old = self.by_id.get(new.credential_id)
+            if old is None:  # deleted meanwhile
+                continue
+            c = StoredCredential(old.credential_id, old.client, old.venue, old.key_fingerprint,
+                                 old.permissions, old.created_ns, new.wrap_key_id,
+                                 base64.b64encode(new.wrapped_key).decode(), old.sealed)
+            await self.store.put_credential(c)
+            self._remember(c)
+
     async def sync(self, link: EdgeLink) -> None:
         """After an edge's Info: if it (re)connected or announces another wrapping key, rewrap what is
         wrapped for an older key of its and install the venue's credentials there."""
@@ -194,15 +206,7 @@ class CredentialVault:
             if stale:
                 reply = await link.client.stub.RewrapCredentials(
                     pb.RewrapRequest(credentials=[_sealed(c) for c in stale]), timeout=INSTALL_TIMEOUT_S)
-                for new in reply.credentials:
-                    old = self.by_id.get(new.credential_id)
-                    if old is None:  # deleted meanwhile
-                        continue
-                    c = StoredCredential(old.credential_id, old.client, old.venue, old.key_fingerprint,
-                                         old.permissions, old.created_ns, new.wrap_key_id,
-                                         base64.b64encode(new.wrapped_key).decode(), old.sealed)
-                    await self.store.put_credential(c)
-                    self._remember(c)
+                await self.rewrapped(list(reply.credentials))
                 log.info("edge %s: %d credentials rewrapped for its wrapping key %s", link.venue, len(stale), current)
             for c in [self.by_id[c.credential_id] for c in ours if c.credential_id in self.by_id]:
                 await link.client.stub.InstallCredential(pb.CredentialInstall(credential=_sealed(c), check=False),

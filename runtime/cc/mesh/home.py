@@ -154,6 +154,8 @@ class RemoteHome:
                                                   f"at {fwd.venue}")
         if not link.connected:
             return ppb.CredentialForwardAck(error_code="VENUE_UNAVAILABLE", error=f"the edge of {fwd.venue} is down")
+        if fwd.rewrap:
+            return await self._rewrap(link, sealed, owner)
         try:
             installed = await link.client.stub.InstallCredential(fwd.install, timeout=INSTALL_TIMEOUT_S)
         except grpc.aio.AioRpcError as exc:
@@ -165,6 +167,22 @@ class RemoteHome:
         with contextlib.suppress(grpc.aio.AioRpcError, ConnectionError):
             await link.refresh_balances()  # its balances go back with the next announcement
         return ppb.CredentialForwardAck(installed=installed)
+
+    async def _rewrap(self, link: EdgeLink, sealed: pb.SealedCredential,
+                      owner: tuple[str, str, str]) -> ppb.CredentialForwardAck:
+        """The edge's current wrapping key rotated: the data key of a credential forwarded here,
+        rewrapped by the edge (we see only wrapped keys)."""
+        if self.forwarded.get(sealed.credential_id) != owner:
+            return ppb.CredentialForwardAck(error_code="VENUE_UNAVAILABLE",
+                                            error=f"credential {sealed.credential_id!r} is not installed here (yet)")
+        try:
+            reply = await link.client.stub.RewrapCredentials(pb.RewrapRequest(credentials=[sealed]),
+                                                             timeout=INSTALL_TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            refused = exc.code() == grpc.StatusCode.INVALID_ARGUMENT
+            return ppb.CredentialForwardAck(error_code="CREDENTIAL_REFUSED" if refused else "VENUE_UNAVAILABLE",
+                                            error=(exc.details() or "") if refused else exc.code().name)
+        return ppb.CredentialForwardAck(rewrapped=reply.credentials[0])
 
     def accounts_of(self, origin: str) -> frozenset[str]:
         return frozenset(cid for cid, (o, _c, _v) in self.forwarded.items() if o == origin)
