@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +24,8 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from seqmesh.runtime.links.edge_client import EdgeClient
+from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.runtime.venues.chain.deploy import ETHER
 from seqmesh.runtime.venues.chain.funding import fund_account
@@ -28,7 +33,7 @@ from web3 import Web3
 
 from seqmesh.client.api import ApiError, CCClient
 from seqmesh.testing.dex import EDGE_KEY, Chain, rpc
-from seqmesh.testing.mesh import start_cc
+from seqmesh.testing.mesh import cc_tls_paths, start_cc
 from seqmesh.testing.processes import Proc, wait_until
 from seqmesh.testing.secret_scan import RecordedAnswers
 
@@ -49,6 +54,9 @@ class Market:
         self.cc: Proc | None = None
         self.chain.start_edge()
         self.chain.edge_args = ("--listen", self.chain.addr)  # a restarted edge comes back where the CC dials
+        # the test's own CC identity, issued once before the CC starts: issuing it again later
+        # rewrites the running CC's certificate files (a rotation under it)
+        self.tls = TlsFiles(*cc_tls_paths(tmp))
         self.cc, self.api = start_cc(tmp, {self.chain.venue: self.chain.addr})
         with CCClient(self.api) as dev:
             wait_until(lambda: all(e["connected"] for e in dev.edges())
@@ -131,6 +139,11 @@ def test_what_each_venue_kind_needs_and_bad_wallet_keys_are_refused(market: Mark
         assert status == 422 and "CREDENTIAL_REFUSED" in body and "wallet_key must be" in body, body
         status, body = market.refused(bob, {"venue": "dex-arbitrum", "wallet_key": EDGE_KEY})
         assert status == 422 and "this edge's own" in body, body
+        # the command line takes the key from the environment (never an argument), and says the same
+        cli = subprocess.run([sys.executable, "-m", "seqmesh", "credentials", "add", "--api", market.api, "--key",
+                              market.keys["bob"], "dex-arbitrum"], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "SEQMESH_WALLET_KEY": "0x1234"}, stdin=subprocess.DEVNULL)
+        assert cli.returncode != 0 and "wallet_key must be" in cli.stdout + cli.stderr, cli
         assert bob.request("GET", "/v1/credentials") == []
 
 
@@ -157,7 +170,7 @@ def test_a_clients_swaps_come_from_its_own_wallet_and_others_from_the_edges(mark
     journal = _journal(chain)
     assert journal[child["child_id"]][:3] == (credential["credential_id"], ALICE, "confirmed")
     # the edge reports her account's balances as her address holds them, beside its own
-    reported = asyncio.run(_edge_balances(chain))
+    reported = asyncio.run(_edge_balances(market))
     (hers,) = [a for a in reported.accounts if a.account == credential["credential_id"]]
     held = {b.asset: Decimal(b.free) for b in hers.balances}
     assert not hers.error and held["BTC"] == Decimal(chain.balance("WBTC", ALICE)).scaleb(-8)
@@ -168,8 +181,8 @@ def test_a_clients_swaps_come_from_its_own_wallet_and_others_from_the_edges(mark
     assert journal[their_child["child_id"]][:3] == ("", chain.address, "confirmed")
 
 
-async def _edge_balances(chain: Chain) -> pb.Balances:
-    async with chain.client() as client:
+async def _edge_balances(market: Market) -> pb.Balances:
+    async with EdgeClient(market.chain.addr, market.tls) as client:
         return await client.balances()
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +64,9 @@ class Venue:
                                                                *SLOW_SEND)
         try:
             self.start_edge()
+            # the test's own CC identity, issued once before the CC starts: issuing it again later
+            # rewrites the running CC's certificate files (a rotation under it)
+            self.tls = TlsFiles(*cc_tls_paths(tmp))
             # the maker stands still (no new levels): its book stays live for the run
             self.cc, self.api = start_cc(tmp, {"solana": self.addr}, "--stale-after", "600")
             with CCClient(self.api) as dev:
@@ -102,7 +107,7 @@ class Venue:
         return tx.transaction.transaction.message.account_keys[0]  # type: ignore[union-attr]
 
     async def edge_balances(self) -> pb.Balances:
-        async with EdgeClient(self.addr, TlsFiles(*cc_tls_paths(self.tmp))) as client:
+        async with EdgeClient(self.addr, self.tls) as client:
             return await client.balances()
 
     def settlements(self) -> dict[str, tuple[str, str, str, str]]:
@@ -132,11 +137,16 @@ def venue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venue]:
 
 @pytest.fixture(scope="module")
 def credential(venue: Venue) -> dict[str, Any]:
-    """alice's keypair, added as solana-keygen wrote it (once for the module)."""
+    """alice's keypair, added with `seqmesh credentials add` from her solana-keygen file (once for the module)."""
+    added = subprocess.run([sys.executable, "-m", "seqmesh", "credentials", "add", "--api", venue.api, "--key",
+                            venue.keys["alice"], "solana", "--wallet-key-file", str(venue.alice_file)],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    venue.recorded.answers += [added.stdout, added.stderr]
+    assert added.returncode == 0, added.stderr
     with venue.client("alice") as alice:
-        added: dict[str, Any] = alice.request("POST", "/v1/credentials", json={
-            "venue": "solana", "wallet_key": venue.alice_file.read_text()})
-    return added
+        (listed,) = alice.request("GET", "/v1/credentials")
+    assert listed["credential_id"] in added.stdout and listed["key_fingerprint"] in added.stdout, added.stdout
+    return dict(listed)
 
 
 def _filled(c: CCClient, order_id: str) -> dict[str, Any]:
