@@ -22,7 +22,9 @@ from .schemas import ErrorResponse, answers
 class CredentialRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    venue: str = Field(min_length=1, max_length=64, description="a venue of this region (GET /v1/edges)")
+    venue: str = Field(min_length=1, max_length=64, description=(
+        "a venue of the mesh (GET /v1/edges): this region's, or another region's, where it is "
+        "forwarded sealed"))
     key: str | None = Field(None, min_length=1, max_length=512, description="the venue API key (order-book venues)")
     secret: str | None = Field(None, min_length=1, max_length=512, description="its secret (order-book venues)")
     passphrase: str | None = Field(None, max_length=512, description="the key's passphrase (OKX)")
