@@ -63,7 +63,8 @@ class Market:
                        and any(p["live"] and p["symbol"] == SYMBOL for p in dev.request("GET", "/v1/pools")), 60,
                        what="the DEX edge connected and its pools live at the CC")
             self.keys = {name: dev.create_client(name, role)["key"]
-                         for name, role in (("alice", "trader"), ("bob", "trader"), ("scraper", "monitor"))}
+                         for name, role in (("alice", "trader"), ("bob", "trader"), ("carol", "trader"),
+                                             ("scraper", "monitor"))}
         fund_account(self.chain.w3, self.chain.d, ALICE, {"WBTC": Decimal(2), "USDT": Decimal(20_000)}, 10 * ETHER)
 
     def client(self, name: str) -> CCClient:
@@ -184,6 +185,26 @@ def test_a_clients_swaps_come_from_its_own_wallet_and_others_from_the_edges(mark
 async def _edge_balances(market: Market) -> pb.Balances:
     async with EdgeClient(market.chain.addr, market.tls) as client:
         return await client.balances()
+
+
+def test_a_wallet_without_gas_money_is_refused_and_nothing_moves(market: Market) -> None:
+    """carol's wallet holds WBTC but no ether: her order is refused (its approval cannot be paid
+    for), saying so, and nothing of hers or the edge's moves."""
+    chain = market.chain
+    carol_key = Web3.keccak(text="seqmesh dex credential test: carol's wallet").hex().removeprefix("0x")
+    carol = Account.from_key(carol_key).address
+    fund_account(chain.w3, chain.d, carol, {"WBTC": Decimal(1)}, 0)
+    with market.client("carol") as c:
+        c.request("POST", "/v1/credentials", json={"venue": "dex-arbitrum", "wallet_key": carol_key})
+        edge_before = _balances(chain, chain.address)
+        order_id = c.submit(SYMBOL, "sell", "0.01")["order_id"]
+        wait_until(lambda: c.order(order_id)["state"] in FINAL, 60, what="carol's order final")
+        done = c.order(order_id)
+    assert done["state"] == "rejected" and Decimal(done["filled"]) == 0, done
+    reasons = " ".join(str(ch["reason"]) for ch in done["children"]) + str(done["reason"])
+    assert "could not approve the router" in reasons and carol in reasons, done
+    assert chain.balance("WBTC", carol) == 10**8 and chain.w3.eth.get_transaction_count(carol) == 0
+    assert _balances(chain, chain.address) == edge_before
 
 
 def test_kill_9_mid_swap_ends_in_exactly_one_swap_from_the_clients_wallet(market: Market,

@@ -33,7 +33,7 @@ from hexbytes import HexBytes
 from seqmesh.runtime.dex.chains import ChainSpec, chain
 from seqmesh.runtime.dex.kinds import V3
 from seqmesh.runtime.dex.v2math import Reserves
-from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import Nonce, TxParams
 
 from seqmesh.common.venues import dex_chain
@@ -242,7 +242,11 @@ class DexGateway(VenueGateway):
         pool = self.market.pool(symbol)
         router_address = self.market.router_of(pool)
         if wallet is not self.shared:  # a client's wallet approves the router itself, once
-            await self._approve(wallet, router_address, [pool.base, pool.quote])
+            try:
+                await self._approve(wallet, router_address, [pool.base, pool.quote])
+            except (Web3RPCError, ContractLogicError, TimeExhausted, RuntimeError) as exc:  # no gas money, say
+                raise InvalidOrder(f"wallet {wallet.address} could not approve the router {router_address} "
+                                   f"for {symbol}: {exc}") from None
         # the pool as the next block will find it: after the head's swaps and those pending (ours
         # among them, so a second order on the pool is quoted after the first)
         try:
