@@ -175,8 +175,12 @@ class ClientAccounts:
         """Open `sealed` (refused if it does not), ask the venue what the key may do when `check`
         (refused if it can withdraw), then keep it. Nothing opened outlives the call but the
         account's gateway."""
-        if not check and self.sealed.get(sealed.credential_id) == sealed:  # a reconnected CC's sync: kept already
+        kept = self.sealed.get(sealed.credential_id)
+        if not check and kept == sealed:  # a reconnected CC's sync: kept already
             return pb.CredentialInstalled(credential_id=sealed.credential_id)
+        if kept is not None and (kept.client, kept.venue) != (sealed.client, sealed.venue):
+            # an account id is its client's for good: never handed to another's credential
+            raise CredentialRefused(f"credential {sealed.credential_id} is another client's at this edge")
         self.keyring.refresh()
         credential = open_credential(self.keyring, sealed)
         if not self.wallets and (not credential.api_key or not credential.secret):

@@ -15,15 +15,21 @@ The flow is frozen (no drift, no takers), so only our own orders move the books.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import grpc
 import pytest
+from seqmesh.runtime.links.edge_client import EdgeClient
+from seqmesh.runtime.links.tls import TlsFiles
+from seqmesh.runtime.proto import edge_pb2 as pb
 
 from seqmesh.client.api import ApiError, CCClient
-from seqmesh.testing.mesh import Region
+from seqmesh.common.sealing import seal_credential
+from seqmesh.testing.mesh import Region, cc_tls_paths
 from seqmesh.testing.orders import wait_filled
 from seqmesh.testing.processes import wait_until
 from seqmesh.testing.venue_accounts import VenueAccount, client_keys
@@ -182,3 +188,25 @@ def test_poor_shared_account_caps_shared_clients_only(region: Region) -> None:
             assert fill_ids(mine, "binance") <= own(region, "binance").trade_ids()
     finally:
         shared_binance.cancel(lock)
+
+
+def test_an_account_id_stays_its_clients(region: Region) -> None:
+    """Whoever asks the edge (only its CC may), a credential of another client under alice's
+    account id is refused: the id keeps trading for alice, on her key."""
+    with CCClient(region.api, key=CLIENT_KEYS["alice"]) as alice:
+        [cred] = [c["credential_id"] for c in alice.request("GET", "/v1/credentials") if c["venue"] == "binance"]
+
+    async def claim() -> None:
+        ca, cert, key = cc_tls_paths(region.tmp)
+        async with EdgeClient(region.edges["binance"][1], TlsFiles(ca, cert, key)) as edge:
+            public = (await edge.info()).wrapping_key.public_key
+            parts = seal_credential(b'{"key": "k", "secret": "s"}', "mallory", "binance", cred, public)
+            sealed = pb.SealedCredential(credential_id=cred, client="mallory", venue="binance",
+                                         wrap_key_id=parts.wrap_key_id, wrapped_key=parts.wrapped_key,
+                                         sealed=parts.sealed)
+            await edge.stub.InstallCredential(pb.CredentialInstall(credential=sealed), timeout=30)
+
+    with pytest.raises(grpc.aio.AioRpcError) as seen:
+        asyncio.run(claim())
+    assert seen.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "another client's" in (seen.value.details() or ""), seen.value.details()
