@@ -313,7 +313,7 @@ async def _edge_fills(r: Region, child_ids: list[str]) -> list[str]:
 def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
     r = Region(tmp_path_factory.mktemp("strict"), cc_args=(
         "--max-position", "BTC/USDT=5", "--max-order-notional", "400000", "--daily-loss-limit", "50",
-        "--max-orders-per-s", "2", "--order-burst", "6"))
+        "--max-orders-per-s", "0.2", "--order-burst", "6"))  # a token per 5 s: a slow machine's loop gets few
     with CCClient(r.api) as c:
         wait_until(lambda: sum(b["stale"] is False for b in c.bbo("BTC/USDT")) == 3, 30, what="live venues")
     yield r
@@ -332,7 +332,7 @@ def denied(c: CCClient, code: str, **order: Any) -> dict[str, Any]:
 
 
 def tokens(c: CCClient, n: float) -> None:
-    wait_until(lambda: c.risk()["usage"]["order_tokens_left"] >= n, 10, what="order-rate tokens")
+    wait_until(lambda: c.risk()["usage"]["order_tokens_left"] >= n, 40, what="order-rate tokens")
 
 
 def test_every_risk_denial(strict: Region) -> None:
@@ -342,13 +342,13 @@ def test_every_risk_denial(strict: Region) -> None:
         body = denied(c, "POSITION_LIMIT", symbol="BTC/USDT", side="buy", quantity="5.5", type="limit",
                       price="30000")
         assert body["limit"] == "5"
-        # Order rate: the burst of 6 goes through, the next is throttled.
+        # Order rate: the burst of 6 goes through, the next is throttled (one more per 5 s the loop takes).
         tokens(c, 6)
         resting = []
         with pytest.raises(ApiError) as err:
             for _ in range(12):
                 resting.append(c.submit("BTC/USDT", "buy", "0.001", type="limit", price="30000")["order_id"])
-        assert err.value.code == "ORDER_RATE" and 5 <= len(resting) <= 7
+        assert err.value.code == "ORDER_RATE" and 6 <= len(resting) <= 8, len(resting)
         # Kill switch: resting orders are cancelled, new ones refused, until it is turned off.
         out = c.kill_switch(True)
         assert out["orders_cancelled"] == len(resting)
