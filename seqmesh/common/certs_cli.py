@@ -9,10 +9,12 @@ from typing import Any
 from seqmesh.common.certs import Identity, KeyPair, issue_leaf, make_ca
 
 
-def dev_pki(directory: Path, region: str, leaves: list[tuple[str, str]]) -> dict[str, tuple[Path, Path]]:
+def dev_pki(directory: Path, region: str, leaves: list[tuple[str, str]],
+            reuse_leaves: bool = False) -> dict[str, tuple[Path, Path]]:
     """Create (or reuse) `<region>-ca` in `directory` and a leaf per (role, name).
 
-    Returns stem -> (cert path, key path); the CA is under the stem `ca`.
+    Returns stem -> (cert path, key path); the CA is under the stem `ca`. A leaf is issued anew
+    unless `reuse_leaves` and its files exist (a process running on them reloads rewritten files).
     """
     ca_stem = f"{region}-ca"
     if (directory / f"{ca_stem}.crt").exists():
@@ -23,6 +25,9 @@ def dev_pki(directory: Path, region: str, leaves: list[tuple[str, str]]) -> dict
     out = {"ca": (directory / f"{ca_stem}.crt", directory / f"{ca_stem}.key")}
     for role, name in leaves:
         stem = f"{region}-{role}-{name}"
+        if reuse_leaves and (directory / f"{stem}.crt").exists() and (directory / f"{stem}.key").exists():
+            out[stem] = (directory / f"{stem}.crt", directory / f"{stem}.key")
+            continue
         out[stem] = issue_leaf(ca, Identity(region, role, name)).write(directory, stem)
     return out
 

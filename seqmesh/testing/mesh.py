@@ -35,8 +35,10 @@ def start_edge(tmp: Path, sim_url: str, venue: str = "binance", *extra: str,
 
 
 def cc_tls_paths(tmp: Path, region: str = "local") -> tuple[Path, Path, Path]:
-    """(ca, cert, key) of a CC client certificate from the dev PKI the edges under `tmp` use."""
-    paths = dev_pki(tmp / "pki", region, [("cc", "main")])
+    """(ca, cert, key) of a CC client certificate from the dev PKI the edges under `tmp` use: the
+    CC's own files when it has them (issuing anew would rewrite them under a running CC, which
+    reloads them and dials its edges again)."""
+    paths = dev_pki(tmp / "pki", region, [("cc", "main")], reuse_leaves=True)
     cert, key = paths[f"{region}-cc-main"]
     return paths["ca"][0], cert, key
 
