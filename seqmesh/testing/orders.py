@@ -11,8 +11,8 @@ from .processes import wait_until
 FINAL = ("filled", "canceled", "expired", "rejected")
 
 
-def wait_filled(c: CCClient, order_id: str, timeout: float = 60) -> dict[str, Any]:
-    """The order once final, which must be `filled` (the assertion shows it otherwise)."""
+def wait_final(c: CCClient, order_id: str, timeout: float = 30) -> dict[str, Any]:
+    """The order once it is final (filled, canceled, expired or rejected)."""
     box: dict[str, Any] = {}
 
     def done() -> bool:
@@ -20,6 +20,12 @@ def wait_filled(c: CCClient, order_id: str, timeout: float = 60) -> dict[str, An
         return box["o"]["state"] in FINAL
 
     wait_until(done, timeout, interval=0.1, what=f"order {order_id} to finish")
-    assert box["o"]["state"] == "filled", box["o"]
     order: dict[str, Any] = box["o"]
+    return order
+
+
+def wait_filled(c: CCClient, order_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The order once final, which must be `filled` (the assertion shows it otherwise)."""
+    order = wait_final(c, order_id, timeout)
+    assert order["state"] == "filled", order
     return order

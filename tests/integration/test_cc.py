@@ -16,9 +16,8 @@ from seqmesh.runtime.links.tls import TlsFiles
 
 from seqmesh.client.api import ApiError, CCClient
 from seqmesh.testing.mesh import Region, cc_tls_paths
+from seqmesh.testing.orders import wait_final
 from seqmesh.testing.processes import wait_until
-
-FINAL = ("filled", "canceled", "expired", "rejected")
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +36,6 @@ def api(region: Region) -> Iterator[CCClient]:
     with CCClient(region.api) as c:
         yield c
 
-
-def wait_final(c: CCClient, order_id: str, timeout: float = 30) -> dict[str, Any]:
-    box: dict[str, Any] = {}
-
-    def done() -> bool:
-        box["o"] = c.order(order_id)
-        return box["o"]["state"] in FINAL
-
-    wait_until(done, timeout, interval=0.1, what=f"order {order_id} to finish")
-    return box["o"]
 
 
 def test_market_data_endpoints(api: CCClient) -> None:

@@ -31,6 +31,8 @@ from seqmesh.runtime.proto import edge_pb2 as pb
 from seqmesh.client.api import ApiError, CCClient
 from seqmesh.common.sealing import WrappingKey, seal_credential
 from seqmesh.testing.mesh import TEST_VENUES, Region, cc_tls_paths
+from seqmesh.testing.orders import FINAL
+from seqmesh.testing.orders import wait_filled as filled
 from seqmesh.testing.processes import wait_until
 
 SECRET = "alice-secret-" + secrets.token_hex(12)  # unique: any sighting of it is a leak
@@ -38,7 +40,6 @@ ALICE_KEY = "alice-binance"
 WITHDRAW_KEY, WITHDRAW_SECRET = "bob-withdraw", "bob-withdraw-secret"
 SHARED_KEY, SHARED_SECRET = "seqmesh-demo", "seqmesh-demo-secret"  # the edge's shared account
 CLIENT_KEYS = {"alice": "alice-api-key", "bob": "bob-api-key", "prometheus.monitor": "prometheus-api-key"}
-FINAL = ("filled", "canceled", "expired", "rejected")
 
 
 @contextlib.contextmanager
@@ -118,18 +119,6 @@ def cli(region: Region, client: str, *args: str, env: dict[str, str] | None = No
     return subprocess.run([sys.executable, "-m", "seqmesh", "credentials", *args[:1], "--api", region.api,
                            "--key", CLIENT_KEYS[client], *args[1:]], capture_output=True, text=True, timeout=60,
                           env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
-
-
-def filled(c: CCClient, order_id: str) -> dict[str, Any]:
-    box: dict[str, Any] = {}
-
-    def done() -> bool:
-        box["o"] = c.order(order_id)
-        return box["o"]["state"] in FINAL
-
-    wait_until(done, 60, interval=0.1, what=f"order {order_id} to finish")
-    assert box["o"]["state"] == "filled", box["o"]
-    return box["o"]
 
 
 def trade_ids(order: dict[str, Any]) -> set[str]:

@@ -12,21 +12,11 @@ import pytest
 from seqmesh.client.api import CCClient
 from seqmesh.testing.guests import pinger
 from seqmesh.testing.mesh import Mesh, Region
+from seqmesh.testing.orders import wait_final
 from seqmesh.testing.processes import wait_until
 from seqmesh.testing.toxiproxy import Toxiproxy
 
 FEES = ("0", "0.001", "0.001")
-
-
-def wait_final(c: CCClient, order_id: str, timeout: float = 30) -> dict[str, Any]:
-    box: dict[str, Any] = {}
-
-    def done() -> bool:
-        box["o"] = c.order(order_id)
-        return box["o"]["state"] in ("filled", "canceled", "expired", "rejected")
-
-    wait_until(done, timeout, interval=0.1, what=f"order {order_id} final")
-    return box["o"]
 
 
 def peers(api: str) -> dict[str, dict[str, object]]:
