@@ -11,14 +11,12 @@ CC's database or the edge's state.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -34,6 +32,7 @@ from seqmesh.testing.mesh import TEST_VENUES, Region, cc_tls_paths
 from seqmesh.testing.orders import FINAL
 from seqmesh.testing.orders import wait_filled as filled
 from seqmesh.testing.processes import wait_until
+from seqmesh.testing.venue_accounts import client_keys
 
 SECRET = "alice-secret-" + secrets.token_hex(12)  # unique: any sighting of it is a leak
 ALICE_KEY = "alice-binance"
@@ -42,24 +41,12 @@ SHARED_KEY, SHARED_SECRET = "seqmesh-demo", "seqmesh-demo-secret"  # the edge's 
 CLIENT_KEYS = {"alice": "alice-api-key", "bob": "bob-api-key", "prometheus.monitor": "prometheus-api-key"}
 
 
-@contextlib.contextmanager
-def client_keys(tmp: Path) -> Iterator[None]:
-    """The clients' API keys, for a CC process started meanwhile (it reads SEQMESH_API_KEYS_DIR)."""
-    keys = tmp / "api-keys"
-    keys.mkdir(exist_ok=True)
-    for client, key in CLIENT_KEYS.items():
-        (keys / client).write_text(key)
-    os.environ["SEQMESH_API_KEYS_DIR"] = str(keys)
-    try:
-        yield
-    finally:
-        del os.environ["SEQMESH_API_KEYS_DIR"]
 
 
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
     tmp = tmp_path_factory.mktemp("credentials")
-    with client_keys(tmp):
+    with client_keys(tmp, CLIENT_KEYS):
         r = Region(tmp, {"binance": TEST_VENUES["binance"]}, sim_args=(
             "--volatility-bps", "0", "--taker-probability", "0",
             "--api-key", f"{ALICE_KEY}:{SECRET}", "--api-key", f"{WITHDRAW_KEY}:{WITHDRAW_SECRET}",
@@ -228,10 +215,11 @@ def test_cc_restart_then_delete(region: Region, answers: list[str]) -> None:
     order survives the edge killed -9 and is cancelled on her account; a credential with a live
     order on it is not deleted; once deleted, alice trades on the shared account."""
     region.cc.kill()
-    with client_keys(region.tmp):
+    with client_keys(region.tmp, CLIENT_KEYS):
         region.restart_cc()
     with api(region, "alice", answers) as alice:
-        wait_until(lambda: all(e["connected"] for e in alice.edges()), 60, what="the edge linked to the new CC")
+        wait_until(lambda: all(e["connected"] for e in alice.edges()) and len(alice.bbo("BTC/USDT")) == 1, 60,
+                   what="the edge linked to the new CC, its book live")
         [cred] = alice.request("GET", "/v1/credentials")
         far = (Decimal(alice.nbbo("BTC/USDT")["bid"]["price"]) * Decimal("0.8")).quantize(Decimal("0.01"))
         resting = alice.submit("BTC/USDT", "buy", "0.01", type="limit", price=str(far))
