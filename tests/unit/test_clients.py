@@ -14,14 +14,6 @@ from seqmesh.runtime.cc.errors import OrderError
 from seqmesh.runtime.cc.store import open_store
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    dsn: str = request.getfixturevalue("postgres_dsn")
-    return dsn
-
-
 async def test_clients_made_by_the_api_survive_a_restart_by_digest_only(url: str, tmp_path: Path) -> None:
     store = await open_store(url)
     seeds = CCSettings.model_validate({"ca": "x", "cert": "x", "key": "x"}).clients

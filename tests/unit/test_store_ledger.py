@@ -29,14 +29,6 @@ from seqmesh.testing.postgres import PostgresServer
 LATEST = len(migrations("sqlite"))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    dsn: str = request.getfixturevalue("postgres_dsn")
-    return dsn
-
-
 @pytest.fixture
 async def store(url: str) -> AsyncIterator[LedgerStore]:
     s = await open_store(url)

@@ -161,3 +161,55 @@ async def test_two_ccs_opening_one_postgres_database_at_once_migrate_it_once(pos
     finally:
         await conn.close()
     assert versions == list(range(1, len(migrations("postgresql")) + 1))
+
+
+async def test_a_ledger_from_before_forwarded_credentials_gains_their_table(tmp_path: Path) -> None:
+    """0008 on a ledger at 0007 with hosted children and stored credentials: those stay as they
+    were, no account is anyone's yet, and the CC keeps who forwarded which from now on."""
+    path = tmp_path / "cc.sqlite"
+    db = sqlite3.connect(path, isolation_level=None)
+    before = migrations("sqlite")[:7]
+    assert [m.name for m in before][-1] == "credentials"
+    migrate(db, before)
+    db.executescript("INSERT INTO remote_children (child_id, origin, venue, created_ns, client)"
+                     " VALUES ('na1-0', 'na', 'binance', 1, 'alice');"
+                     "INSERT INTO credentials VALUES ('cred-1', 'bob', 'okx', 'fp', '[\"read\"]', 2, 'k1', 'd2',"
+                     " 's3');")
+    db.close()
+
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        assert await store.schema_version() == len(migrations("sqlite")) >= 8
+        assert await store.forwarded_credentials() == {}
+        assert await store.remote_children() == {"na1-0": ("na", "binance")}
+        assert await store.remote_child_clients() == {"na1-0": "alice"}
+        assert [(c.credential_id, c.client, c.venue, c.sealed) for c in await store.credentials()] == [
+            ("cred-1", "bob", "okx", "s3")]
+        store.add_forwarded_credential("cred-2", "na", "alice", "binance")
+        await store.durable()
+        assert await store.forwarded_credentials() == {"cred-2": ("na", "alice", "binance")}
+    finally:
+        await store.close()
+
+
+async def test_postgres_ledger_from_before_forwarded_credentials_gains_their_table(postgres_dsn: str) -> None:
+    import asyncpg
+    from seqmesh.runtime.cc.store import postgres
+
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
+        assert await postgres.migrate(conn, migrations("postgresql")[:7]) == 7
+        await conn.execute("INSERT INTO remote_children (child_id, origin, venue, created_ns, client)"
+                           " VALUES ('na1-0', 'na', 'binance', 1, 'alice')")
+    finally:
+        await conn.close()
+    store = await open_store(postgres_dsn)
+    try:
+        assert await store.schema_version() == len(migrations("postgresql")) >= 8
+        assert await store.forwarded_credentials() == {}
+        assert await store.remote_child_clients() == {"na1-0": "alice"}
+        store.add_forwarded_credential("cred-2", "na", "alice", "binance")
+        await store.durable()
+        assert await store.forwarded_credentials() == {"cred-2": ("na", "alice", "binance")}
+    finally:
+        await store.close()

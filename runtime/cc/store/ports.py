@@ -134,6 +134,15 @@ class LedgerStore(Protocol):
         """That child is final at our edge: `remote_children()` leaves it out from now on."""
         ...
 
+    def add_forwarded_credential(self, credential_id: str, origin: str, client: str, venue: str) -> None:
+        """Another region's (`origin`) client's credential installed at our `venue`'s edge (insert
+        or update by id): only that origin may use or remove that account."""
+        ...
+
+    def remove_forwarded_credential(self, credential_id: str) -> None:
+        """Its origin removed that forwarded credential."""
+        ...
+
     def set_cursor(self, venue: str, seq: int) -> None:
         """The last edge event booked from `venue` (never moves backwards)."""
         ...
@@ -205,6 +214,10 @@ class LedgerStore(Protocol):
 
     async def remote_child(self, child_id: str) -> tuple[str, str] | None:
         """(origin region, venue) of a hosted child, final or not."""
+        ...
+
+    async def forwarded_credentials(self) -> dict[str, tuple[str, str, str]]:
+        """credential id -> (origin region, its client, venue), of the credentials forwarded here."""
         ...
 
     async def child_venues(self) -> set[str]: ...

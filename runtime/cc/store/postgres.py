@@ -89,7 +89,7 @@ def _unavailable(exc: BaseException) -> bool:
 
 # -- ops: one write each; a unit's ops become one statement per table --------------------------
 
-PARENT, CHILD, FILL, ALGO_FILL, REMOTE, REMOTE_FINAL, CURSOR, FLAG, CLIENT, SAMPLE, EVENT = range(11)
+PARENT, CHILD, FILL, ALGO_FILL, REMOTE, REMOTE_FINAL, FORWARDED, CURSOR, FLAG, CLIENT, SAMPLE, EVENT = range(12)
 
 _UPSERT_PARENT = (
     f"INSERT INTO parents ({rows.PARENT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15)"
@@ -115,6 +115,10 @@ _INSERT_ALGO_FILLS = (
 _INSERT_REMOTE = ("INSERT INTO remote_children (child_id, origin, venue, created_ns, client)"
                   " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (child_id) DO NOTHING")
 _FINISH_REMOTE = "UPDATE remote_children SET final_ns = $2 WHERE child_id = $1 AND final_ns IS NULL"
+_UPSERT_FORWARDED = ("INSERT INTO forwarded_credentials (credential_id, origin, client, venue, created_ns)"
+                     " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id) DO UPDATE SET origin = excluded.origin,"
+                     " client = excluded.client, venue = excluded.venue")
+_DELETE_FORWARDED = "DELETE FROM forwarded_credentials WHERE credential_id = $1"
 _UPSERT_CURSOR = ("INSERT INTO edge_cursors (venue, last_seq) VALUES ($1, $2) ON CONFLICT (venue)"
                   " DO UPDATE SET last_seq = GREATEST(edge_cursors.last_seq, excluded.last_seq)")
 _UPSERT_FLAG = "INSERT INTO flags (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
@@ -331,6 +335,12 @@ class PostgresLedgerStore:
                         (CURSOR, _UPSERT_CURSOR), (FLAG, _UPSERT_FLAG), (CLIENT, _UPSERT_CLIENT)):
             if by_key[op]:
                 await conn.executemany(sql, list(by_key[op].values()))
+        # a forwarded credential's last write in the unit: its row (installed) or its id alone (removed)
+        forwarded = list(by_key[FORWARDED].values())
+        for sql, written in ((_UPSERT_FORWARDED, [a for a in forwarded if len(a) > 1]),
+                             (_DELETE_FORWARDED, [a for a in forwarded if len(a) == 1])):
+            if written:
+                await conn.executemany(sql, written)
         duplicates: set[str] = set()
         for op, sql in ((FILL, _INSERT_FILLS), (ALGO_FILL, _INSERT_ALGO_FILLS)):
             if appended[op]:
@@ -393,6 +403,16 @@ class PostgresLedgerStore:
 
     def finish_remote_child(self, child_id: str) -> None:
         self._op(REMOTE_FINAL, child_id, (child_id, time.time_ns()))
+
+    def add_forwarded_credential(self, credential_id: str, origin: str, client: str, venue: str) -> None:
+        with self.atomic():
+            self._op(FORWARDED, credential_id, (credential_id, origin, client, venue, time.time_ns()))
+            self._event("forwarded_credential", credential_id, {"origin": origin, "client": client, "venue": venue})
+
+    def remove_forwarded_credential(self, credential_id: str) -> None:
+        with self.atomic():
+            self._op(FORWARDED, credential_id, (credential_id,))
+            self._event("forwarded_credential_removed", credential_id, {})
 
     def set_cursor(self, venue: str, seq: int) -> None:
         self._op(CURSOR, venue, (venue, seq))
@@ -526,6 +546,10 @@ class PostgresLedgerStore:
     async def remote_child(self, child_id: str) -> tuple[str, str] | None:
         found = await self._fetch("SELECT origin, venue FROM remote_children WHERE child_id = $1", child_id)
         return (found[0][0], found[0][1]) if found else None
+
+    async def forwarded_credentials(self) -> dict[str, tuple[str, str, str]]:
+        found = await self._fetch("SELECT credential_id, origin, client, venue FROM forwarded_credentials")
+        return {r[0]: (r[1], r[2], r[3]) for r in found}
 
     async def child_venues(self) -> set[str]:
         return {r[0] for r in await self._fetch("SELECT DISTINCT venue FROM children")}

@@ -212,6 +212,21 @@ class SqliteLedgerStore:
         self.db.execute("UPDATE remote_children SET final_ns = ? WHERE child_id = ? AND final_ns IS NULL",
                         (time.time_ns(), child_id))
 
+    def add_forwarded_credential(self, credential_id: str, origin: str, client: str, venue: str) -> None:
+        self._begin()
+        with self._s:
+            self.db.execute("INSERT INTO forwarded_credentials (credential_id, origin, client, venue, created_ns)"
+                            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(credential_id) DO UPDATE SET origin = excluded.origin,"
+                            " client = excluded.client, venue = excluded.venue",
+                            (credential_id, origin, client, venue, time.time_ns()))
+            self._event("forwarded_credential", credential_id, {"origin": origin, "client": client, "venue": venue})
+
+    def remove_forwarded_credential(self, credential_id: str) -> None:
+        self._begin()
+        with self._s:
+            self.db.execute("DELETE FROM forwarded_credentials WHERE credential_id = ?", (credential_id,))
+            self._event("forwarded_credential_removed", credential_id, {})
+
     def set_cursor(self, venue: str, seq: int) -> None:
         self._begin()
         # Never backwards: a replay from a peer may deliver older events after newer ones.
@@ -325,6 +340,10 @@ class SqliteLedgerStore:
     async def remote_child(self, child_id: str) -> tuple[str, str] | None:
         row = self.db.execute("SELECT origin, venue FROM remote_children WHERE child_id = ?", (child_id,)).fetchone()
         return None if row is None else (row[0], row[1])
+
+    async def forwarded_credentials(self) -> dict[str, tuple[str, str, str]]:
+        return {r[0]: (r[1], r[2], r[3]) for r in self.db.execute(
+            "SELECT credential_id, origin, client, venue FROM forwarded_credentials")}
 
     async def child_venues(self) -> set[str]:
         return {r[0] for r in self.db.execute("SELECT DISTINCT venue FROM children")}
