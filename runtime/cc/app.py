@@ -107,6 +107,7 @@ class CCApp:
                                    self.booking.on_edge_events, self.algos.from_peer,
                                    lambda credential_id: credential_id in self.credentials.by_id)
             self.home.client_of.update(await store.remote_child_clients())
+            self.home.forwarded.update(await store.forwarded_credentials())  # whose accounts, before any peer links
             self.mesh.attach(self.home)
             self.booking.relay = self.home
         for e in settings.edges:

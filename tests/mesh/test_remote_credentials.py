@@ -4,16 +4,19 @@ there). alice, a client of na, registers at na a credential for eu's binance: na
 binance's edge with the wrapping key eu relays, eu hands it to its edge unopened, and alice's
 orders routed from na to binance trade on her own account there; bob's on eu's shared one. Her
 account's balances come back to na with binance's announcement and cap her orders there. eu
-killed -9 learns her credential again from na. Her secret is in neither region's files, logs or
-API answers.
+killed -9 still knows her account is na's (its ledger), and learns her credential again from na.
+Her secret is in neither region's files, logs or API answers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,6 +68,19 @@ def seen() -> RecordedAnswers:
 
 def eu_account(mesh: Mesh, key: str, secret: str) -> VenueAccount:
     return VenueAccount(mesh.regions["eu"].sims["binance"][1], key, secret)
+
+
+def rows(db: Path, query: str) -> list[tuple[Any, ...]]:
+    """Rows of a region's SQLite file, read as another process finds it."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        return conn.execute(query).fetchall()
+
+
+def eu_owners(mesh: Mesh) -> dict[str, tuple[str, str, str]]:
+    """Whose eu's CC's ledger says each account forwarded to it is."""
+    return {r[0]: (r[1], r[2], r[3]) for r in rows(mesh.regions["eu"].tmp / "cc.sqlite",
+                                                   "SELECT credential_id, origin, client, venue"
+                                                   " FROM forwarded_credentials")}
 
 
 def binance_route(c: CCClient) -> dict[str, Any] | None:
@@ -197,13 +213,30 @@ async def _as_na(mesh: Mesh, cred: str) -> tuple[pb.OrderAck, ppb.CredentialForw
         await asyncio.gather(run, return_exceptions=True)
 
 
-def test_home_killed_learns_it_again(mesh: Mesh, seen: RecordedAnswers) -> None:
-    """eu keeps forwarded credentials in memory only: killed -9, it learns alice's again from na
-    when their links come back, and her next order at binance is on her own account again."""
+def test_home_killed_knows_whose_account_it_is_before_the_origin_forwards_again(mesh: Mesh,
+                                                                               seen: RecordedAnswers) -> None:
+    """eu keeps which origin forwarded which account in its ledger: killed -9 and started again
+    while na is down (so nothing is forwarded again yet), it refuses at once, from what it kept,
+    another client's credential claiming alice's account. na back, it forwards her credential
+    again and her next order at binance is on her own account."""
     eu, na = mesh.regions["eu"], mesh.regions["na"]
+    with seen.client(na.api, CLIENT_KEYS["alice"]) as alice:
+        [cred] = [c["credential_id"] for c in alice.request("GET", "/v1/credentials") if c["venue"] == "binance"]
+    assert eu_owners(mesh) == {cred: ("na", "alice", "binance")}
+    na.cc.kill()
     eu.cc.kill()
     with client_keys(eu.tmp.parent, CLIENT_KEYS):
         mesh.start_cc("eu")
+    with seen.client(eu.api, CLIENT_KEYS["bob"]) as at_eu:
+        wait_until(lambda: any(e["venue"] == "binance" and e["connected"] for e in at_eu.edges()), 60,
+                   what="eu's restarted CC linked to its binance edge")
+    ack, refused = asyncio.run(_as_na(mesh, cred))
+    assert ack.state == pb.ORDER_STATE_UNSPECIFIED and "not installed at binance" in ack.reason, ack
+    # eu's CC's own answer (its edge's would say "another client's at this edge"): the ownership was kept
+    assert refused.error_code == "CREDENTIAL_REFUSED" and "does not belong to na's bob" in refused.error, refused
+
+    with client_keys(na.tmp.parent, CLIENT_KEYS):
+        mesh.start_cc("na")
     own = eu_account(mesh, ALICE_KEY, SECRET)
     with seen.client(na.api, CLIENT_KEYS["alice"]) as alice:
         wait_capped(alice, "own", own.free("USDT"))
@@ -211,6 +244,17 @@ def test_home_killed_learns_it_again(mesh: Mesh, seen: RecordedAnswers) -> None:
         mine = wait_filled(alice, alice.submit("BTC/USDT", "buy", ORDER)["order_id"])
         assert {c["venue"] for c in mine["children"]} == {"binance"}
         assert fill_ids(mine, "binance") == own.trade_ids() - before
+
+
+def test_deleted_at_home_is_removed_abroad(mesh: Mesh, seen: RecordedAnswers) -> None:
+    """alice deletes her credential at na: eu's edge drops it, then eu's ledger forgets whose it was."""
+    with seen.client(mesh.regions["na"].api, CLIENT_KEYS["alice"]) as alice:
+        [cred] = [c["credential_id"] for c in alice.request("GET", "/v1/credentials") if c["venue"] == "binance"]
+        alice.request("DELETE", f"/v1/credentials/{cred}")
+    wait_until(lambda: cred not in eu_owners(mesh), 30, what=f"eu's ledger forgetting {cred}")
+    held = rows(mesh.regions["eu"].tmp / "binance" / "state" / "credentials.sqlite",
+                "SELECT credential_id FROM sealed_credentials")
+    assert (cred,) not in held, held
 
 
 def test_secret_nowhere(mesh: Mesh, seen: RecordedAnswers) -> None:

@@ -8,10 +8,11 @@ booked like any edge's.
 
 Other regions' clients' own accounts at our venues: the origin forwards a client's credential
 sealed for our venue's edges, and we hand it to the edge as it came (we cannot open it). We
-remember, in memory, which origin and client each such account is for: a child may trade on an
-account only if its origin forwarded that account for that client, and each origin hears only
-of its own clients' accounts' balances. The origin forwards its credentials again whenever a
-link between us comes up, so a restarted home learns them again."""
+keep, in the ledger, which origin and client each such account is for (durable before the origin
+hears it installed, loaded at start): a child may trade on an account only if its origin forwarded
+that account for that client, no other origin may claim it (also right after we restart), and
+each origin hears only of its own clients' accounts' balances. The origin forwards its
+credentials again whenever a link between us comes up (the edge may have lost them)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from ..edges import EdgeLink
 from ..marketdata import MarketData
 from ..routing.reservations import Reservations
 from ..startup import Cursors
-from ..store import LedgerStore
+from ..store import LedgerStore, StoreUnavailable
 from .peers import PeerMesh
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,13 @@ FINAL = frozenset({pb.FILLED, pb.CANCELED, pb.REJECTED, pb.EXPIRED})
 REPLAY_WAIT_S = 60.0
 #: how long an edge may take to open a forwarded credential and ask the venue about it
 INSTALL_TIMEOUT_S = 30.0
+
+
+def _not_theirs(credential_id: str, owner: tuple[str, str, str]) -> ppb.CredentialForwardAck:
+    origin, client, venue = owner
+    return ppb.CredentialForwardAck(error_code="CREDENTIAL_REFUSED",
+                                    error=f"credential {credential_id!r} does not belong to {origin}'s {client} "
+                                          f"at {venue}")
 
 
 class RemoteHome:
@@ -138,10 +146,18 @@ class RemoteHome:
             return ppb.CredentialForwardAck(error_code="UNKNOWN_VENUE", error=f"{fwd.venue} is not in this region")
         if fwd.remove:
             if self.forwarded.get(fwd.remove, ("",))[0] == origin:  # only what that origin forwarded
-                del self.forwarded[fwd.remove]
-                if link.connected:
-                    with contextlib.suppress(grpc.aio.AioRpcError):
-                        await link.client.stub.RemoveCredential(pb.CredentialRef(credential_id=fwd.remove), timeout=10)
+                try:
+                    if not link.connected:
+                        raise ConnectionError(f"the edge of {fwd.venue} is down")
+                    await link.client.stub.RemoveCredential(pb.CredentialRef(credential_id=fwd.remove), timeout=10)
+                except (grpc.aio.AioRpcError, ConnectionError) as exc:
+                    # the edge may still hold it: it stays that origin's, so no other can claim it
+                    log.warning("credential %s of %s not removed at %s: %s", fwd.remove, origin, fwd.venue, exc)
+                    return ppb.CredentialForwardAck(error_code="VENUE_UNAVAILABLE", error=f"not removed at the edge "
+                                                                                          f"of {fwd.venue}")
+                if not await self._keep(lambda: self.ledger.remove_forwarded_credential(fwd.remove)):
+                    return ppb.CredentialForwardAck(error_code="VENUE_UNAVAILABLE", error="the ledger is unavailable")
+                self.forwarded.pop(fwd.remove, None)
             return ppb.CredentialForwardAck()
         sealed = fwd.install.credential
         cid = sealed.credential_id
@@ -149,9 +165,7 @@ class RemoteHome:
         if (sealed.venue != fwd.venue or sealed.client != fwd.client or self.local_credential(cid)
                 or self.forwarded.get(cid, owner) != owner):
             # sealed for another venue or client, or an account that is someone else's here
-            return ppb.CredentialForwardAck(error_code="CREDENTIAL_REFUSED",
-                                            error=f"credential {cid!r} does not belong to {origin}'s {fwd.client} "
-                                                  f"at {fwd.venue}")
+            return _not_theirs(cid, owner)
         if not link.connected:
             return ppb.CredentialForwardAck(error_code="VENUE_UNAVAILABLE", error=f"the edge of {fwd.venue} is down")
         if fwd.rewrap:
@@ -162,7 +176,13 @@ class RemoteHome:
             refused = exc.code() in (grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.INVALID_ARGUMENT)
             return ppb.CredentialForwardAck(error_code="CREDENTIAL_REFUSED" if refused else "VENUE_UNAVAILABLE",
                                             error=(exc.details() or "") if refused else exc.code().name)
-        self.forwarded[cid] = owner
+        if self.forwarded.get(cid, owner) != owner:  # another origin's install of that id finished meanwhile
+            return _not_theirs(cid, owner)
+        self.forwarded[cid] = owner  # claimed at once; durable before the origin hears it installed
+        if not await self._keep(lambda: self.ledger.add_forwarded_credential(cid, *owner)):
+            if self.forwarded.get(cid) == owner:
+                del self.forwarded[cid]
+            return ppb.CredentialForwardAck(error_code="VENUE_UNAVAILABLE", error="the ledger is unavailable")
         log.info("credential %s of %s's %s installed at %s", cid, origin, fwd.client, fwd.venue)
         with contextlib.suppress(grpc.aio.AioRpcError, ConnectionError):
             await link.refresh_balances()  # its balances go back with the next announcement
@@ -183,6 +203,17 @@ class RemoteHome:
             return ppb.CredentialForwardAck(error_code="CREDENTIAL_REFUSED" if refused else "VENUE_UNAVAILABLE",
                                             error=(exc.details() or "") if refused else exc.code().name)
         return ppb.CredentialForwardAck(rewrapped=reply.credentials[0])
+
+    async def _keep(self, write: Callable[[], None]) -> bool:
+        """`write` to the ledger and wait until it is durable; False if the ledger could not keep it."""
+        try:
+            with self.ledger.atomic():
+                write()
+            await self.ledger.durable()
+        except StoreUnavailable as exc:
+            log.warning("forwarded credentials: %s", exc)
+            return False
+        return True
 
     def accounts_of(self, origin: str) -> frozenset[str]:
         return frozenset(cid for cid, (o, _c, _v) in self.forwarded.items() if o == origin)
