@@ -5,6 +5,7 @@ calls then read it back from the simulator, and refusals raise the same ccxt err
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
@@ -54,9 +55,15 @@ def cid() -> str:
 async def placed_and_read_back(gateways: tuple[BinanceGateway, VenueGateway], side: str, type: str, qty: str,
                                price: Decimal | None, tif: str) -> tuple[VenueOrder, VenueOrder]:
     fast, unified = gateways
+    sent_ms = time.time_ns() // 1_000_000
     mine = await fast.create("BTC/USDT", side, type, Decimal(qty), price, tif, cid())
+    answered_ms = -(-time.time_ns() // 1_000_000)
+    # The times: the venue's (same clock), all within the request (the answer to a new order has no
+    # per-fill time, so the fast path gives each fill the order's; the venue's read-back, each match's).
     back = await unified.fetch("BTC/USDT", mine.venue_order_id, "")
     trades = await unified.trades("BTC/USDT", None, mine.venue_order_id)
+    for t in (*mine.trades, *trades):
+        assert sent_ms <= t.ts_ms <= answered_ms, (sent_ms, t, answered_ms)
     return mine, VenueOrder(back.venue_order_id, back.client_order_id, back.symbol, back.status, back.filled,
                             tuple(sorted(trades, key=lambda t: int(t.trade_id))))
 
@@ -83,13 +90,12 @@ async def test_fast_path_reports_what_the_unified_calls_read_back(
         assert mine.status == status
     assert mine.status == back.status and mine.filled == back.filled
     assert (mine.venue_order_id, mine.client_order_id) == (back.venue_order_id, back.client_order_id)
-    # Ids, prices, quantities, fees, fee asset, liquidity; the time is the order's (the answer to a
-    # new order has no per-fill time), within the matching's few milliseconds of each fill's.
+    # Ids, prices, quantities, fees, fee asset, liquidity (the times are checked above: a loaded
+    # machine may take longer than a few milliseconds between the order's time and a match's)
     def timeless(trades: tuple[VenueTrade, ...]) -> list[VenueTrade]:
         return [dataclasses.replace(t, ts_ms=0) for t in trades]
 
     assert timeless(mine.trades) == timeless(back.trades)
-    assert all(t.ts_ms > 0 and abs(t.ts_ms - b.ts_ms) <= 5 for t, b in zip(mine.trades, back.trades, strict=True))
     assert sum((t.qty for t in mine.trades), Decimal(0)) == mine.filled
     if type == "market":
         assert len(mine.trades) >= 1

@@ -151,9 +151,13 @@ def test_a_slow_reader_is_dropped_to_resync_while_others_keep_going(region: Regi
     # A reader that takes nothing: a small receive window, and its client library stops reading
     # once it holds one message (no keepalive either: it would close the connection itself). It
     # asks for a snapshot of every symbol's prices, again and again, which the CC queues for it.
+    # Its own client, with a request rate its 3000 asks stay within (a stream's messages draw on
+    # the client's request bucket: beyond it they would be refused, not queued).
+    with CCClient(region.api, ADMIN_KEY) as root:
+        flood = root.create_client(f"flood-{RUN}", requests_per_s=1_000_000)
     sock = socket.create_connection(("127.0.0.1", int(region.api.rsplit(":", 1)[1])))
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    slow = StreamClient(region.api, sock=sock, max_queue=1, ping_interval=None)
+    slow = StreamClient(region.api, flood["key"], sock=sock, max_queue=1, ping_interval=None)
     try:
         with StreamClient(region.api) as normal:
             normal.subscribe("orders")
@@ -189,9 +193,12 @@ def test_a_slow_reader_is_dropped_to_resync_while_others_keep_going(region: Regi
 
 
 def _dropped(region: Region) -> bool:
-    """The CC has dropped a stream connection for falling behind (its Prometheus counter)."""
-    with CCClient(region.api) as c:
-        text = c.http.get("/metrics").text
+    """The CC has dropped a stream connection for falling behind (its Prometheus counter, read
+    with the admin's key: /metrics is not a trader's)."""
+    with CCClient(region.api, ADMIN_KEY) as c:
+        resp = c.http.get("/metrics")
+    assert resp.status_code == 200, resp.text
+    text = resp.text
     return any(line.startswith("seqmesh_cc_stream_dropped_total ") and float(line.split()[1]) > 0
                for line in text.splitlines())
 
