@@ -33,10 +33,11 @@ if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; the
 fi
 echo "== ruff" && .venv/bin/ruff check .
 bash hack/typecheck.sh
-# SEQMESH_TEST_WORKERS=N runs N xdist workers (default 0: this process). Not the default yet:
-# xdist still split modules and the development node's tests across workers here, although
-# tests/conftest.py groups them. The slowest tests are listed for whoever keeps the time budget.
-workers=${SEQMESH_TEST_WORKERS:-0}
+# Two xdist workers (SEQMESH_TEST_WORKERS=N for another number, 0 for this process alone): each
+# module stays on one worker, and the development node's tests all run on one, first
+# (tests/conftest.py). Most tests wait on real processes, so two workers suit two cores. The
+# slowest tests are listed for whoever keeps the time budget.
+workers=${SEQMESH_TEST_WORKERS:-2}
 xdist=(); if [ "$workers" != 0 ]; then xdist=(-n "$workers" --dist loadgroup); fi
 echo "== pytest" && .venv/bin/pytest "${xdist[@]}" --durations=25 "$@"
 echo "== test command took $(( $(date +%s) - start )) s"
