@@ -7,9 +7,10 @@ import os
 import ssl
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 DEFAULT_KEY = "seqmesh-dev-key"  # the development client of a `seqmesh cc` started without clients
@@ -54,6 +55,10 @@ class CCClient:
         verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=ca) if ca else True
         hooks: dict[str, list[Callable[..., Any]]] = (
             {"request": [functools.partial(_expect_name, server_name)]} if server_name else {})
+        # Imported here: every seqmesh process builds the CLI, which names this module, and httpx
+        # (which loads its own command line, rich and click with it) costs ~0.5-1 s of start-up.
+        import httpx
+
         self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=timeout,
                                  verify=verify, event_hooks=hooks)
 

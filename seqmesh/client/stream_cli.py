@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
-
-from websockets.exceptions import ConnectionClosed
+from typing import TYPE_CHECKING, Any
 
 from .api import ApiError
 from .cli import _client, _common
-from .stream import StreamClient, StreamGap
 from .tables import table
+
+if TYPE_CHECKING:
+    from .stream import StreamClient
 
 CHANNELS = ("prices", "books", "trades", "orders", "fills", "algos")
 RECONNECTS = 5  # in a row, without a message in between, before giving up
@@ -70,6 +70,11 @@ def _subscribe(s: StreamClient, args: Any, resume: dict[str, tuple[str, int]]) -
 
 
 def _watch(args: Any) -> int:
+    # Imported here: every seqmesh process builds the CLI, and only `watch` needs a WebSocket.
+    from websockets.exceptions import ConnectionClosed
+
+    from .stream import StreamClient, StreamGap
+
     if args.channel == "books" and not args.symbol:
         print("books: name the symbol(s) with --symbol", file=sys.stderr)
         return 2

@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from seqmesh.common.certs import Identity, KeyPair, issue_leaf, make_ca
-
 
 def dev_pki(directory: Path, region: str, leaves: list[tuple[str, str]],
             reuse_leaves: bool = False) -> dict[str, tuple[Path, Path]]:
@@ -16,6 +14,10 @@ def dev_pki(directory: Path, region: str, leaves: list[tuple[str, str]],
     Returns stem -> (cert path, key path); the CA is under the stem `ca`. A leaf is issued anew
     unless `reuse_leaves` and its files exist (a process running on them reloads rewritten files).
     """
+    # Imported here: every seqmesh process builds the CLI (this module registers `certs`), and the
+    # x509 half of `cryptography` is a few tenths of a second that a simulator never needs.
+    from seqmesh.common.certs import Identity, KeyPair, issue_leaf, make_ca
+
     ca_stem = f"{region}-ca"
     if (directory / f"{ca_stem}.crt").exists():
         ca = KeyPair.read(directory, ca_stem)
