@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import grpc
 from seqmesh.runtime.links.edge_client import EdgeClient
+from seqmesh.runtime.links.rtt import smooth_rtt
 from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import edge_pb2 as pb
 
@@ -55,7 +56,7 @@ class EdgeLink:
         self.poll_s = poll_s
         self.info: pb.VenueInfo | None = None
         self.connected = False
-        self.rtt_ms = 0.0
+        self.srtt_ms: float | None = None  # smoothed: see links/rtt.py
         #: the edge's shared account: asset -> (free, locked)
         self.balances: dict[str, tuple[Decimal, Decimal]] = {}
         #: clients' own accounts at this venue whose balances the edge reported: account -> asset -> (free, locked)
@@ -69,6 +70,10 @@ class EdgeLink:
         #: run after each Info (the first of a connection before the venue is routed to): clients'
         #: credentials are brought up to date with the edge's wrapping key
         self.on_info: list[Callable[[EdgeLink], Awaitable[None]]] = []
+
+    @property
+    def rtt_ms(self) -> float:
+        return self.srtt_ms or 0.0
 
     @property
     def taker_fee(self) -> Decimal:
@@ -89,7 +94,7 @@ class EdgeLink:
             try:
                 t0 = time.perf_counter()
                 self.info = await self.client.info(timeout=5)
-                self.rtt_ms = (time.perf_counter() - t0) * 1000
+                self.srtt_ms = smooth_rtt(self.srtt_ms, (time.perf_counter() - t0) * 1000)
                 self.marketdata.register(self.venue, self.region, False, list(self.info.instruments))
                 for hook in self.on_info:
                     await hook(self)
@@ -170,7 +175,7 @@ class EdgeLink:
             await asyncio.sleep(self.poll_s)
             t0 = time.perf_counter()
             self.info = await self.client.info(timeout=5)
-            self.rtt_ms = (time.perf_counter() - t0) * 1000
+            self.srtt_ms = smooth_rtt(self.srtt_ms, (time.perf_counter() - t0) * 1000)
             await self.refresh_balances()
             for hook in self.on_info:
                 await hook(self)

@@ -7,6 +7,7 @@ client's burst never throttles another's orders."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -151,6 +152,6 @@ class RiskEngine:
                        "max_orders_per_s": lim.max_orders_per_s},
             "usage": {"positions": per_symbol, "pnl": str(self.positions.pnl(client, self.mark)),
                       "pnl_today": str(self.pnl_today(client)), "day_start_ns": self.day_start_ns,
-                      "order_tokens_left": round(self._tokens(client), 1)},
+                      "order_tokens_left": math.floor(self._tokens(client) * 10) / 10},
             "denials": dict(self.denials),
         }

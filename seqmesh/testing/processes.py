@@ -19,8 +19,11 @@ class Proc:
     """A child process whose output is captured (last lines kept for failure messages)."""
 
     def __init__(self, args: list[str], ready: str, timeout: float = 30.0, log_path: Path | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, wait: bool = True) -> None:
+        """Start `args`; unless `wait` is false (the caller starts others meanwhile, then calls
+        wait_ready), return once a line matches `ready`, within `timeout` seconds."""
         self.args = args
+        self.timeout = timeout
         self.lines: deque[str] = deque(maxlen=400)
         if log_path:
             log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -36,11 +39,17 @@ class Proc:
         self._pattern = re.compile(ready)
         self.match: re.Match[str] | None = None
         threading.Thread(target=self._pump, daemon=True).start()
-        if not self._ready.wait(timeout):
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> re.Match[str]:
+        """The ready line's match, once printed; killed and raising if it is not within the timeout."""
+        if not self._ready.wait(self.timeout):
             self.kill()
-            raise RuntimeError(f"{' '.join(args)} not ready in {timeout}s; output:\n" + "\n".join(self.lines))
+            raise RuntimeError(f"{' '.join(self.args)} not ready in {self.timeout}s; output:\n" + "\n".join(self.lines))
         if self.match is None:
-            raise RuntimeError(f"{' '.join(args)} exited ({self.popen.poll()}); output:\n" + "\n".join(self.lines))
+            raise RuntimeError(f"{' '.join(self.args)} exited ({self.popen.poll()}); output:\n" + "\n".join(self.lines))
+        return self.match
 
     def _pump(self) -> None:
         assert self.popen.stdout is not None
@@ -79,8 +88,8 @@ class Proc:
         return self.popen.returncode
 
 
-def seqmesh(*args: str, ready: str, timeout: float = 30.0, log_path: Path | None = None) -> Proc:
-    return Proc([sys.executable, "-m", "seqmesh", *args], ready, timeout, log_path)
+def seqmesh(*args: str, ready: str, timeout: float = 30.0, log_path: Path | None = None, wait: bool = True) -> Proc:
+    return Proc([sys.executable, "-m", "seqmesh", *args], ready, timeout, log_path, wait=wait)
 
 
 def wait_until(predicate: object, timeout: float, interval: float = 0.05, what: str = "condition") -> None:

@@ -22,6 +22,7 @@ from seqmesh.runtime.edge.exchange import make_exchange
 from seqmesh.runtime.proto import edge_pb2 as pb
 
 from seqmesh.client.api import ApiError, CCClient
+from seqmesh.testing.books import wait_live
 from seqmesh.testing.frozen import FROZEN_SIM, client_arg
 from seqmesh.testing.mesh import TEST_VENUES, Region
 from seqmesh.testing.processes import wait_until
@@ -193,7 +194,7 @@ def okx_region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
                cc_args=("--stale-after", "3600", "--client", client_arg("dev", DEV_KEY)))
     try:
         with CCClient(r.api, DEV_KEY) as c:
-            wait_until(lambda: c.edges()[0]["connected"] and len(c.bbo(SYMBOL)) == 1, 60, what="the okx venue live")
+            wait_live(c, 1, SYMBOL)
         yield r
     finally:
         r.stop()

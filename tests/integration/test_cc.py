@@ -15,6 +15,7 @@ from seqmesh.runtime.links.edge_client import EdgeClient
 from seqmesh.runtime.links.tls import TlsFiles
 
 from seqmesh.client.api import ApiError, CCClient
+from seqmesh.testing.books import wait_live
 from seqmesh.testing.mesh import Region, cc_tls_paths
 from seqmesh.testing.orders import wait_final
 from seqmesh.testing.processes import wait_until
@@ -25,8 +26,7 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
     # "crosser": another participant at the venues, to move a market into a resting order.
     r = Region(tmp_path_factory.mktemp("region"), sim_args=("--api-key", "crosser:crosser-secret"))
     with CCClient(r.api) as c:
-        wait_until(lambda: all(e["connected"] for e in c.edges()) and len(c.bbo("BTC/USDT")) == 3
-                   and not any(b["stale"] for b in c.bbo("BTC/USDT")), 30, what="three live venues")
+        wait_live(c, 3)
     yield r
     r.stop()
 
@@ -84,7 +84,7 @@ def test_large_market_order_is_split_filled_and_analysed(api: CCClient) -> None:
     for attempt in range(3):
         # The split is the router's answer to three live books: on a loaded machine a feed can go
         # stale between our look and the order, leaving fewer candidates (not what is tested).
-        wait_until(lambda: sum(not b["stale"] for b in api.bbo("BTC/USDT")) == 3, 30, what="three live books")
+        wait_live(api, 3)
         o = api.submit("BTC/USDT", "buy", str(qty), client_order_id=f"split-{attempt}")
         route = o["routing"]
         if len(route["venues"]) == 3:
@@ -214,7 +214,7 @@ class Flood:
 
     def __init__(self, r: Region, prefix: str, n: int = 40) -> None:
         with CCClient(r.api) as c:
-            wait_until(lambda: sum(b["stale"] is False for b in c.bbo("ETH/USDT")) == 3, 30, what="live venues")
+            wait_live(c, 3, "ETH/USDT")
         self.ids = [f"{prefix}-{i}" for i in range(n)]
         self.acked: list[dict[str, Any]] = []
         self.stop = threading.Event()
@@ -304,7 +304,7 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
         "--max-position", "BTC/USDT=5", "--max-order-notional", "400000", "--daily-loss-limit", "50",
         "--max-orders-per-s", "0.2", "--order-burst", "6"))  # a token per 5 s: a slow machine's loop gets few
     with CCClient(r.api) as c:
-        wait_until(lambda: sum(b["stale"] is False for b in c.bbo("BTC/USDT")) == 3, 30, what="live venues")
+        wait_live(c, 3)
     yield r
     r.stop()
 
@@ -367,7 +367,7 @@ def test_a_silent_venue_goes_stale_and_leaves_nbbo_and_routing(tmp_path: Path) -
     r = Region(tmp_path, cc_args=("--stale-after", "1.5"))
     try:
         with CCClient(r.api) as c:
-            wait_until(lambda: sum(not b["stale"] for b in c.bbo("BTC/USDT")) == 3, 30, what="live venues")
+            wait_live(c, 3)
             r.sims["okx"][0].kill()  # the venue dies: its edge's feed stops
             wait_until(lambda: {b["venue"]: b["stale"] for b in c.bbo("BTC/USDT")}["okx"], 15, what="okx stale")
             n = c.nbbo("BTC/USDT")

@@ -17,6 +17,7 @@ from seqmesh.runtime.edge.exchange import make_exchange
 
 from seqmesh.client.api import ApiError, CCClient
 from seqmesh.testing.algos import build
+from seqmesh.testing.books import wait_live
 from seqmesh.testing.guests import bidder, pinger
 from seqmesh.testing.mesh import Region
 from seqmesh.testing.processes import wait_until
@@ -38,8 +39,7 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
                cc_args=("--max-order-notional", "100000", "--max-position", "BTC/USDT=0.003"),
                sim_args=("--volatility-bps", "0", "--taker-probability", "0"))
     with CCClient(r.api) as c:
-        wait_until(lambda: all(e["connected"] for e in c.edges()) and len(c.bbo("BTC/USDT")) == 2, 30,
-                   what="two live venues")
+        wait_live(c, 2)
     yield r
     r.stop()
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from seqmesh.client.api import CCClient
+from seqmesh.testing.books import wait_live
 from seqmesh.testing.mesh import Region
 from seqmesh.testing.processes import wait_until
 
@@ -17,8 +18,7 @@ def test_a_cc_on_postgresql_keeps_everything_across_a_kill(tmp_path: Path, postg
     region = Region(tmp_path, cc_args=("--ledger", postgres_dsn))
     try:
         with CCClient(region.api) as c:
-            wait_until(lambda: all(e["connected"] for e in c.edges()) and len(c.bbo("BTC/USDT")) == 3, 30,
-                       what="three live venues")
+            wait_live(c, 3)
             done = [c.submit("BTC/USDT", side, "0.01")["order_id"] for side in ("buy", "buy", "sell")]
             far = (Decimal(c.nbbo("BTC/USDT")["bid"]["price"]) * Decimal("0.8")).quantize(Decimal("0.01"))
             resting = c.submit("BTC/USDT", "buy", "0.01", "limit", str(far))["order_id"]

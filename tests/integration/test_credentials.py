@@ -28,6 +28,7 @@ from seqmesh.runtime.proto import edge_pb2 as pb
 
 from seqmesh.client.api import ApiError, CCClient
 from seqmesh.common.sealing import WrappingKey, seal_credential
+from seqmesh.testing.books import wait_live
 from seqmesh.testing.mesh import TEST_VENUES, Region, cc_tls_paths
 from seqmesh.testing.orders import FINAL
 from seqmesh.testing.orders import wait_filled as filled
@@ -204,8 +205,7 @@ def test_rotation_without_reentering(region: Region, answers: list[str]) -> None
                    what="alice's data key rewrapped for the new wrapping key")
         old[0].unlink()  # the old key retired: only the new one opens alice's credential now
         region.restart_edge("binance")  # kill -9: the edge opens it again from its own sealed copy
-        wait_until(lambda: all(e["connected"] for e in alice.edges()) and len(alice.bbo("BTC/USDT")) == 1, 60,
-                   what="the edge back, with its book live at the CC")
+        wait_live(alice, 1)
         mine = filled(alice, alice.submit("BTC/USDT", "sell", "0.01")["order_id"])
         assert trade_ids(mine) <= {str(t["id"]) for t in venue_trades(region, ALICE_KEY, SECRET)}
 
@@ -218,8 +218,7 @@ def test_cc_restart_then_delete(region: Region, answers: list[str]) -> None:
     with client_keys(region.tmp, CLIENT_KEYS):
         region.restart_cc()
     with api(region, "alice", answers) as alice:
-        wait_until(lambda: all(e["connected"] for e in alice.edges()) and len(alice.bbo("BTC/USDT")) == 1, 60,
-                   what="the edge linked to the new CC, its book live")
+        wait_live(alice, 1)
         [cred] = alice.request("GET", "/v1/credentials")
         far = (Decimal(alice.nbbo("BTC/USDT")["bid"]["price"]) * Decimal("0.8")).quantize(Decimal("0.01"))
         resting = alice.submit("BTC/USDT", "buy", "0.01", type="limit", price=str(far))

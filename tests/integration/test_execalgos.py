@@ -20,6 +20,7 @@ from seqmesh.runtime.cc.domain import PARENT_TERMINAL, OrderType, Parent, Parent
 from seqmesh.runtime.edge.exchange import make_exchange
 
 from seqmesh.client.api import CCClient
+from seqmesh.testing.books import wait_live
 from seqmesh.testing.mesh import Region, cc_tls_paths
 from seqmesh.testing.processes import wait_until
 
@@ -227,8 +228,7 @@ def test_a_cc_killed_mid_twap_resumes_and_sends_no_slice_twice(tmp_path: Path) -
     region = Region(tmp_path)
     try:
         with CCClient(region.api) as c:
-            wait_until(lambda: all(e["connected"] for e in c.edges()) and len(c.bbo(SYMBOL)) == 3, 30,
-                       what="three live venues")
+            wait_live(c, 3, SYMBOL)
             o = c.submit(SYMBOL, "buy", "0.08", "twap", client_order_id="twap-kill",
                          params={"duration_s": 20, "slices": 8})
             try:  # (20 s: a loaded machine's CC restart takes seconds of it)

@@ -19,6 +19,7 @@ from seqmesh.runtime.proto import edge_pb2 as pb
 
 from seqmesh.client.api import CCClient
 from seqmesh.testing import algos
+from seqmesh.testing.books import wait_live
 from seqmesh.testing.dex import Chain, final
 from seqmesh.testing.mesh import Region, cc_tls_paths, start_edge, start_sim
 from seqmesh.testing.processes import wait_until
@@ -116,8 +117,7 @@ def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
                                                     "okx": ("-5", "0.0010", "0.0011")},
                cc_args=("--max-order-notional", "100000", "--max-position", "BTC/USDT=0.003"), sim_args=STILL)
     with CCClient(r.api) as c:
-        wait_until(lambda: all(e["connected"] for e in c.edges()) and len(c.bbo("BTC/USDT")) == 2, 60,
-                   what="two live venues")
+        wait_live(c, 2)
     yield r
     r.stop()
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from seqmesh.client.api import CCClient
+from seqmesh.testing.books import wait_live
 from seqmesh.testing.guests import pinger
 from seqmesh.testing.mesh import Mesh, Region
 from seqmesh.testing.orders import wait_final
@@ -43,8 +44,7 @@ def test_every_cc_shows_the_global_view(wan: tuple[Mesh, Toxiproxy]) -> None:
     homes = {"coinbase": "na", "kraken": "eu", "binance": "ap"}
     for region, reg in mesh.regions.items():
         with CCClient(reg.api) as c:
-            wait_until(lambda c=c: len([b for b in c.bbo("BTC/USDT") if not b["stale"]]) == 3, 30,
-                       what=f"three live venues seen from {region}")
+            wait_live(c, 3)
             for row in c.bbo("BTC/USDT"):
                 assert row["region"] == homes[row["venue"]]
                 assert row["remote"] is (homes[row["venue"]] != region)
@@ -132,7 +132,7 @@ def cross(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Mesh, Toxi
         wait_until(lambda r=r: all(p["connected"] and p["rtt_ms"] for p in peers(r.api).values()), 60,
                    what=f"{r.region} peers up")
     with CCClient(mesh.regions["na"].api) as c:
-        wait_until(lambda: len([b for b in c.bbo("BTC/USDT") if not b["stale"]]) == 2, 30, what="both venues")
+        wait_live(c, 2)
     yield mesh, toxi
     mesh.stop()
     toxi.stop()
@@ -222,7 +222,7 @@ def test_two_regions_never_allocate_the_same_balance(tmp_path: Path) -> None:
         for r in mesh.regions.values():
             wait_until(lambda r=r: all(p["connected"] for p in peers(r.api).values()), 60, what="peers")
             with CCClient(r.api) as c:
-                wait_until(lambda c=c: len([b for b in c.bbo("BTC/USDT") if not b["stale"]]) == 3, 30, what="venues")
+                wait_live(c, 3)
         import threading
 
         results: dict[str, dict[str, Any]] = {}

@@ -109,3 +109,6 @@ def test_the_order_rate_is_limited_per_client() -> None:
     assert check("bob") is None  # alice's burst is hers alone
     clock._now += 500_000_000  # half a second: one token back at 2/s
     assert [check("alice") for _ in range(2)] == [None, "ORDER_RATE"]
+    clock._now += 480_000_000  # 0.96 of a token: not enough, and the view must not round it up to one
+    assert risk.view("alice")["usage"]["order_tokens_left"] == 0.9
+    assert check("alice") == "ORDER_RATE"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
+from seqmesh.runtime.links.rtt import smooth_rtt
 from seqmesh.runtime.links.tls import (
     TlsFiles,
     channel_credentials,
@@ -346,7 +347,7 @@ class PeerMesh:
                 if cred is not None and not cred.done():
                     cred.set_result(frame.credential_ack)
             elif frame.HasField("pong"):
-                peer.rtt_ms = (time.perf_counter_ns() - frame.pong.t0) / 1e6
+                peer.rtt_ms = smooth_rtt(peer.rtt_ms, (time.perf_counter_ns() - frame.pong.t0) / 1e6)
                 peer.last_pong = time.monotonic()
                 if not peer.connected_out:
                     peer.connected_out, peer.last_error = True, ""
