@@ -144,8 +144,13 @@ class Region:
 
     def restart_edge(self, venue: str) -> None:
         """kill -9 the venue's edge and start it again on the same port, with the same state."""
+        self.edges[venue][0].kill()
+        self.start_edge(venue)
+
+    def start_edge(self, venue: str) -> None:
+        """The venue's edge (killed) started again on its port, with its state."""
         proc, addr = self.edges[venue]
-        proc.kill()
+        assert not proc.alive(), f"{venue}'s edge is running"
         proc = self._spawn_edge(venue, "--listen", addr)
         self.edges[venue] = (proc, addr)
         edge_address(proc)

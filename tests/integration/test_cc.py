@@ -385,10 +385,9 @@ def test_a_cancel_sent_while_the_edge_is_down_reaches_it_when_it_is_back(api: CC
     o = api.submit("BTC/USDT", "buy", "0.01", type="limit", price=str(far.quantize(Decimal("0.01"))))
     wait_until(lambda: api.order(o["order_id"])["children"][0]["state"] == "ACCEPTED", 20, what="resting")
     venue = o["children"][0]["venue"]
-    proc, addr = region.edges[venue]
-    proc.kill()  # kill -9: the CC's link to it drops
+    region.edges[venue][0].kill()  # kill -9: the CC's link to it drops
     wait_until(lambda: not next(e for e in api.edges() if e["venue"] == venue)["connected"], 30, what="link down")
     assert api.cancel(o["order_id"])["state"] == "pending_cancel"  # the cancel cannot reach the edge now
-    region.edges[venue] = region._edge(venue, "--listen", addr)  # back, with its journal
+    region.start_edge(venue)  # back on its port, with its journal
     done = wait_final(api, o["order_id"], 60)
     assert done["state"] == "canceled" and done["children"][0]["state"] == "CANCELED", done

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -156,8 +157,6 @@ def test_a_deletion_is_not_held_by_a_resync_in_flight(operator: ControlPlane) ->
     timer's handler runs, the timer cannot exit at once, and kopf looked again only after its
     default polling of 60 s: the object lingered a minute. Eight PeerLinks, each resynced every
     2 s (each resync levels the region), deleted at once: some are mid-resync; all go in seconds."""
-    import time
-
     cp = operator
     ca = make_ca("seqmesh xx CA").cert_pem.decode()
     links = [{"apiVersion": "seqmesh.io/v1alpha1", "kind": "PeerLink",
@@ -168,15 +167,14 @@ def test_a_deletion_is_not_held_by_a_resync_in_flight(operator: ControlPlane) ->
     for link in links:
         wait_reconciled(cp, "peerlink", link["metadata"]["name"])
     time.sleep(3)  # the timers run (their first after one interval)
-    t0 = time.monotonic()
     cp.kubectl("delete", "peerlink", "-l", "test=deletion", "-n", NS, "--wait=false")
 
     def left() -> str:
         return cp.kubectl("get", "peerlink", "-l", "test=deletion", "-n", NS, "-o", "name").stdout.strip()
 
-    wait_until(lambda: left() == "", 90, interval=0.2, what="the PeerLinks gone")
-    took = time.monotonic() - t0
-    assert took < 20, f"{took:.1f} s from delete to gone"
+    # Not a speed bound: held, they would stay at least kopf's 60 s. Gone, they take ~5 s on a quiet
+    # machine and were seen to take 25 s under CI's load; 50 s tells the two apart.
+    wait_until(lambda: left() == "", 50, interval=0.2, what="the PeerLinks gone before kopf's 60 s poll")
 
 
 def applied() -> dict[tuple[str, ...], float]:
@@ -197,8 +195,6 @@ def test_no_update_loops(operator: ControlPlane) -> None:
     applied_before = applied()
     # Several resync periods (2 s each) later, nothing was rewritten, nor even re-applied:
     # every live object already contains what the operator wants (server defaults included).
-    import time
-
     time.sleep(7)
     after = {k: get(cp, *k)["metadata"]["resourceVersion"] for k in watched}  # type: ignore[index]
     assert after == before
