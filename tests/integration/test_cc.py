@@ -23,8 +23,10 @@ from seqmesh.testing.processes import wait_until
 
 @pytest.fixture(scope="module")
 def region(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Region]:
-    # "crosser": another participant at the venues, to move a market into a resting order.
-    r = Region(tmp_path_factory.mktemp("region"), sim_args=("--api-key", "crosser:crosser-secret"))
+    # "crosser": another participant at the venues, to move a market into a resting order, with
+    # the BTC to sell through however far above the order the market has drifted.
+    r = Region(tmp_path_factory.mktemp("region"), sim_args=("--api-key", "crosser:crosser-secret",
+                                                             "--balance", "BTC=100000"))
     with CCClient(r.api) as c:
         wait_live(c, 3)
     yield r
@@ -157,12 +159,13 @@ def test_limit_order_rests_then_fills_when_the_market_crosses(api: CCClient, reg
         wait_final(api, o["order_id"])  # the market moved into it while we submitted: try again
     assert o["state"] == "working", o
     assert [c["venue"] for c in o["children"]] == ["kraken"]
-    try:
-        o = wait_final(api, o["order_id"], 10)  # the simulated flow usually trades into it
-    except TimeoutError:
-        # The market drifted away: another participant sells down through our price.
-        asyncio.run(_sell_down_to(region.sims["kraken"][1], box["price"]))
-        o = wait_final(api, o["order_id"], 30)
+    for _attempt in range(4):
+        try:
+            o = wait_final(api, o["order_id"], 10)  # the simulated flow usually trades into it
+            break
+        except TimeoutError:
+            # The market drifted away: another participant sells down through our price.
+            asyncio.run(_sell_down_to(region.sims["kraken"][1], box["price"]))
     assert o["state"] == "filled", o
     assert all(f["liquidity"] == "maker" and Decimal(f["price"]) <= box["price"] for f in o["fills"])
 
