@@ -173,7 +173,7 @@ def test_limit_order_rests_then_fills_when_the_market_crosses(api: CCClient, reg
 def test_cancel_a_resting_order(api: CCClient) -> None:
     far = Decimal(api.nbbo("BTC/USDT")["bid"]["price"]) * Decimal("0.8")
     o = api.submit("BTC/USDT", "buy", "0.01", type="limit", price=str(far.quantize(Decimal("0.01"))))
-    wait_until(lambda: api.order(o["order_id"])["children"][0]["state"] == "ACCEPTED", 10, what="accepted")
+    wait_until(lambda: api.order(o["order_id"])["children"][0]["state"] == "ACCEPTED", 30, what="accepted")
     c = api.cancel(o["order_id"])
     assert c["state"] in ("pending_cancel", "canceled")
     o = wait_final(api, o["order_id"])
@@ -372,7 +372,7 @@ def test_a_silent_venue_goes_stale_and_leaves_nbbo_and_routing(tmp_path: Path) -
         with CCClient(r.api) as c:
             wait_live(c, 3)
             r.sims["okx"][0].kill()  # the venue dies: its edge's feed stops
-            wait_until(lambda: {b["venue"]: b["stale"] for b in c.bbo("BTC/USDT")}["okx"], 15, what="okx stale")
+            wait_until(lambda: {b["venue"]: b["stale"] for b in c.bbo("BTC/USDT")}["okx"], 30, what="okx stale")
             n = c.nbbo("BTC/USDT")
             assert "okx" in n["stale_venues"] and "okx" not in n["venues"]
             assert "okx" not in {lv_venue for lv in c.book("BTC/USDT", 10)["asks"] for lv_venue in lv["venues"]}

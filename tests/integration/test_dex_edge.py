@@ -171,7 +171,7 @@ async def test_kill_9_after_journaling_ends_in_exactly_one_swap(arb: Chain) -> N
             arb.automine(False)
             ack = await client.submit(order(cid, "BTC/USDT", pb.SELL, "0.25"))
             assert ack.state == pb.PENDING_NEW
-        wait_until(lambda cid=cid: any(s[0] == cid for s in arb.swaps()), 10, what="the swap journaled")
+        wait_until(lambda cid=cid: any(s[0] == cid for s in arb.swaps()), 30, what="the swap journaled")
         arb.edge.kill()
         assert arb.pending_hashes() == [ack.venue_order_id]
         if mined_while_down:

@@ -158,7 +158,7 @@ def test_a_killed_edge_leaves_what_was_flushed(tmp_path: Path) -> None:
         with Recording(path, partial=True) as rec:
             return list(rec.items())
 
-    wait_until(lambda: len(on_disk()) == len(want), 10, what="the writer's periodic flush")
+    wait_until(lambda: len(on_disk()) == len(want), 30, what="the writer's periodic flush")
     with Recording(path) as rec, pytest.raises(RecordingError, match="truncated"):
         list(rec.items())  # no end yet: only --partial reads it
     recorder.close()
