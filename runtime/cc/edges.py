@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import grpc
 from seqmesh.runtime.links.edge_client import EdgeClient
-from seqmesh.runtime.links.rtt import smooth_rtt
+from seqmesh.runtime.links.rtt import RoundTrips
 from seqmesh.runtime.links.tls import TlsFiles
 from seqmesh.runtime.proto import edge_pb2 as pb
 
@@ -56,7 +56,7 @@ class EdgeLink:
         self.poll_s = poll_s
         self.info: pb.VenueInfo | None = None
         self.connected = False
-        self.srtt_ms: float | None = None  # smoothed: see links/rtt.py
+        self.rtts = RoundTrips()
         #: the edge's shared account: asset -> (free, locked)
         self.balances: dict[str, tuple[Decimal, Decimal]] = {}
         #: clients' own accounts at this venue whose balances the edge reported: account -> asset -> (free, locked)
@@ -73,7 +73,7 @@ class EdgeLink:
 
     @property
     def rtt_ms(self) -> float:
-        return self.srtt_ms or 0.0
+        return self.rtts.ms
 
     @property
     def taker_fee(self) -> Decimal:
@@ -92,10 +92,10 @@ class EdgeLink:
         backoff = 0.2
         while True:
             try:
-                t0 = time.perf_counter()
-                self.info = await self.client.info(timeout=5)
-                self.srtt_ms = smooth_rtt(self.srtt_ms, (time.perf_counter() - t0) * 1000)
-                self.marketdata.register(self.venue, self.region, False, list(self.info.instruments))
+                await self.client.info(timeout=5)  # sets the channel up (TCP, TLS): not a round trip
+                self.rtts.clear()
+                info = await self._measure_info()
+                self.marketdata.register(self.venue, self.region, False, list(info.instruments))
                 for hook in self.on_info:
                     await hook(self)
                 await self.refresh_balances()  # after the hooks: credentials installed then report too
@@ -173,13 +173,17 @@ class EdgeLink:
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(self.poll_s)
-            t0 = time.perf_counter()
-            self.info = await self.client.info(timeout=5)
-            self.srtt_ms = smooth_rtt(self.srtt_ms, (time.perf_counter() - t0) * 1000)
+            await self._measure_info()
             await self.refresh_balances()
             for hook in self.on_info:
                 await hook(self)
             self._announce()
+
+    async def _measure_info(self) -> pb.VenueInfo:
+        t0 = time.perf_counter()
+        self.info = info = await self.client.info(timeout=5)
+        self.rtts.add((time.perf_counter() - t0) * 1000)
+        return info
 
     async def refresh_balances(self) -> None:
         """Every account's balances (also called out of turn: a client's account just installed)."""

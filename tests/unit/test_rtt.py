@@ -1,15 +1,20 @@
-"""The smoothed round trip the router prices latency with: one slow probe moves it an eighth."""
+"""The round trip the router prices latency with: spikes and a slow first probe are outvoted,
+a lasting change is followed."""
 
 from __future__ import annotations
 
-from seqmesh.runtime.links.rtt import smooth_rtt
+from seqmesh.runtime.links.rtt import RoundTrips
 
 
-def test_the_first_sample_sets_it_and_a_spike_moves_it_an_eighth() -> None:
-    rtt = smooth_rtt(None, 2.0)
-    assert rtt == 2.0
-    rtt = smooth_rtt(rtt, 402.0)  # one probe delayed 400 ms by a busy host
-    assert rtt == 52.0
-    for _ in range(40):  # a lasting change is followed
-        rtt = smooth_rtt(rtt, 80.0)
-    assert 79.0 < rtt < 80.0
+def test_a_spike_is_outvoted_and_a_lasting_change_followed() -> None:
+    rtts = RoundTrips(window=5)
+    assert rtts.ms == 0.0
+    assert rtts.add(900.0) == 900.0  # a slow first probe stands alone only until the next
+    assert rtts.add(2.0) == 451.0
+    assert rtts.add(2.0) == 2.0 and rtts.add(2.0) == 2.0
+    assert rtts.add(400.0) == 2.0 and rtts.add(2.0) == 2.0  # one probe delayed by a busy host
+    for _ in range(3):  # the path really got slower: followed once it is most of the window
+        rtts.add(80.0)
+    assert rtts.ms == 80.0  # [400, 2, 80, 80, 80]
+    rtts.clear()
+    assert rtts.ms == 0.0

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import grpc
-from seqmesh.runtime.links.rtt import smooth_rtt
+from seqmesh.runtime.links.rtt import RoundTrips
 from seqmesh.runtime.links.tls import (
     TlsFiles,
     channel_credentials,
@@ -74,7 +74,8 @@ class PeerState:
     ca_bundle: Path
     connected_out: bool = False  # our link to them is up
     connected_in: bool = False  # their link to us is up
-    rtt_ms: float | None = None
+    rtt_ms: float | None = None  # the estimate from `rtts` (None before the first pong)
+    rtts: RoundTrips = field(default_factory=RoundTrips)
     last_pong: float = 0.0  # monotonic; a link whose pongs stop is down even if TCP looks fine
     reconnects: int = 0
     last_error: str = ""
@@ -347,7 +348,9 @@ class PeerMesh:
                 if cred is not None and not cred.done():
                     cred.set_result(frame.credential_ack)
             elif frame.HasField("pong"):
-                peer.rtt_ms = smooth_rtt(peer.rtt_ms, (time.perf_counter_ns() - frame.pong.t0) / 1e6)
+                if not peer.connected_out:
+                    peer.rtts.clear()  # a new link: the old one's round trips say nothing of it
+                peer.rtt_ms = peer.rtts.add((time.perf_counter_ns() - frame.pong.t0) / 1e6)
                 peer.last_pong = time.monotonic()
                 if not peer.connected_out:
                     peer.connected_out, peer.last_error = True, ""
