@@ -73,7 +73,7 @@ class EdgeLink:
 
     @property
     def rtt_ms(self) -> float:
-        return self.rtts.ms
+        return self.rtts.ms or 0.0
 
     @property
     def taker_fee(self) -> Decimal:

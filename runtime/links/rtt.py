@@ -18,15 +18,14 @@ class RoundTrips:
     def __init__(self, window: int = WINDOW) -> None:
         self._samples: deque[float] = deque(maxlen=window)
 
-    def add(self, ms: float) -> float:
-        """Record one round trip; returns the estimate."""
+    def add(self, ms: float) -> None:
+        """Record one round trip."""
         self._samples.append(ms)
-        return self.ms
 
     @property
-    def ms(self) -> float:
-        """The median of the recent round trips (0 before the first)."""
-        return statistics.median(self._samples) if self._samples else 0.0
+    def ms(self) -> float | None:
+        """The median of the recent round trips (None before the first)."""
+        return statistics.median(self._samples) if self._samples else None
 
     def clear(self) -> None:
         """Forget them: a new connection may take another path."""

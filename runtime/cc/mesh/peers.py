@@ -74,7 +74,6 @@ class PeerState:
     ca_bundle: Path
     connected_out: bool = False  # our link to them is up
     connected_in: bool = False  # their link to us is up
-    rtt_ms: float | None = None  # the estimate from `rtts` (None before the first pong)
     rtts: RoundTrips = field(default_factory=RoundTrips)
     last_pong: float = 0.0  # monotonic; a link whose pongs stop is down even if TCP looks fine
     reconnects: int = 0
@@ -84,6 +83,11 @@ class PeerState:
     items_out: int = 0
     #: counts the links to it coming up (either way): what it was told before may be lost since
     epoch: int = 0
+
+    @property
+    def rtt_ms(self) -> float | None:
+        """The link's round-trip estimate (None before the first pong)."""
+        return self.rtts.ms
 
 
 class PeerMesh:
@@ -350,11 +354,10 @@ class PeerMesh:
             elif frame.HasField("pong"):
                 if not peer.connected_out:
                     peer.rtts.clear()  # a new link: the old one's round trips say nothing of it
-                peer.rtt_ms = peer.rtts.add((time.perf_counter_ns() - frame.pong.t0) / 1e6)
-                peer.last_pong = time.monotonic()
-                if not peer.connected_out:
                     peer.connected_out, peer.last_error = True, ""
                     peer.epoch += 1
+                peer.rtts.add((time.perf_counter_ns() - frame.pong.t0) / 1e6)
+                peer.last_pong = time.monotonic()
 
     async def _outgoing(self, peer: PeerState, box: asyncio.Queue[ppb.PeerFrame | None]
                         ) -> AsyncIterator[ppb.PeerFrame]:
